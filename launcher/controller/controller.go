@@ -1,0 +1,163 @@
+// Package controller holds the launcher controller: for each
+// VirtualMachineInstance it renders the domain XML and creates the launcher
+// Pod, and it moves the VMI through Pending, Scheduling and Scheduled. The
+// node agent takes it from there (Running, Succeeded, Failed).
+package controller
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/domain"
+	"github.com/podvirt/podvirt/launcher/pod"
+)
+
+// Finalizer keeps a VMI until its launcher Pod, and with it the guest, is
+// gone.
+const Finalizer = "podvirt.io/launcher"
+
+// Reconciler is the launcher controller.
+type Reconciler struct {
+	Client   client.Client
+	Recorder events.EventRecorder
+	Domain   domain.Options
+	Pod      pod.Options
+}
+
+// SetupWithManager registers the controller: it watches VMIs and the Pods
+// they own.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("launcher").
+		For(&v1alpha1.VirtualMachineInstance{}).
+		Owns(&corev1.Pod{}).
+		Complete(r)
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := r.Client.Get(ctx, req.NamespacedName, vmi); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	launcher := &corev1.Pod{}
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: vmi.Namespace, Name: pod.Name(vmi.Name)}, launcher)
+	switch {
+	case apierrors.IsNotFound(err):
+		launcher = nil
+	case err != nil:
+		return ctrl.Result{}, fmt.Errorf("reading the launcher Pod: %w", err)
+	case !metav1.IsControlledBy(launcher, vmi):
+		// A Pod of that name that is not ours: never adopt or delete it.
+		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Failed, "LauncherPodConflict",
+			fmt.Sprintf("Pod %s exists and is not controlled by this VirtualMachineInstance", launcher.Name))
+	}
+
+	if !vmi.DeletionTimestamp.IsZero() {
+		return r.finalize(ctx, vmi, launcher)
+	}
+	if controllerutil.AddFinalizer(vmi, Finalizer) {
+		if err := r.Client.Update(ctx, vmi); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding the finalizer: %w", err)
+		}
+	}
+
+	switch vmi.Status.Phase {
+	case "":
+		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Pending, "", "")
+	case v1alpha1.Succeeded, v1alpha1.Failed:
+		return ctrl.Result{}, nil
+	}
+
+	if launcher == nil {
+		if vmi.Status.Phase != v1alpha1.Pending {
+			return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Failed, "LauncherPodDeleted", "the launcher Pod was deleted")
+		}
+		return ctrl.Result{}, r.createLauncher(ctx, vmi)
+	}
+
+	if vmi.Status.Phase == v1alpha1.Pending {
+		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Scheduling, "", "")
+	}
+	if launcher.Spec.NodeName != "" && vmi.Status.Phase == v1alpha1.Scheduling {
+		vmi.Status.NodeName = launcher.Spec.NodeName
+		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Scheduled, "", "")
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) createLauncher(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) error {
+	xml, err := domain.RenderXML(vmi, r.Domain)
+	if err != nil {
+		return r.setPhase(ctx, vmi, v1alpha1.Failed, "RenderFailed", err.Error())
+	}
+	p, err := pod.Render(vmi, xml, r.Pod)
+	if err != nil {
+		return r.setPhase(ctx, vmi, v1alpha1.Failed, "RenderFailed", err.Error())
+	}
+	if err := r.Client.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
+		r.event(vmi, corev1.EventTypeWarning, "FailedCreate", "Create", "creating launcher Pod %s: %v", p.Name, err)
+		return fmt.Errorf("creating the launcher Pod: %w", err)
+	}
+	r.event(vmi, corev1.EventTypeNormal, "SuccessfulCreate", "Create", "created launcher Pod %s", p.Name)
+	log.FromContext(ctx).Info("created launcher Pod", "pod", p.Name)
+	vmi.Status.LauncherPodName = p.Name
+	return r.setPhase(ctx, vmi, v1alpha1.Scheduling, "", "")
+}
+
+// finalize deletes the launcher Pod and releases the VMI once the Pod is
+// gone. The node agent holds the Pod until the guest is shut down.
+func (r *Reconciler) finalize(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, launcher *corev1.Pod) (ctrl.Result, error) {
+	if launcher != nil {
+		if launcher.DeletionTimestamp.IsZero() {
+			if err := r.Client.Delete(ctx, launcher, client.Preconditions{UID: &launcher.UID}); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("deleting the launcher Pod: %w", err)
+			}
+			r.event(vmi, corev1.EventTypeNormal, "SuccessfulDelete", "Delete", "deleted launcher Pod %s", launcher.Name)
+		}
+		// The Pod's deletion is watched; the requeue is a safety net.
+		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
+	}
+	if controllerutil.RemoveFinalizer(vmi, Finalizer) {
+		if err := r.Client.Update(ctx, vmi); client.IgnoreNotFound(err) != nil {
+			return ctrl.Result{}, fmt.Errorf("removing the finalizer: %w", err)
+		}
+	}
+	return ctrl.Result{}, nil
+}
+
+func (r *Reconciler) setPhase(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, phase v1alpha1.VirtualMachineInstancePhase, reason, message string) error {
+	vmi.Status.Phase = phase
+	vmi.Status.Reason = reason
+	if phase == v1alpha1.Failed {
+		meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{
+			Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: message,
+			ObservedGeneration: vmi.Generation,
+		})
+		r.event(vmi, corev1.EventTypeWarning, reason, "SetPhase", "%s", message)
+	}
+	if err := r.Client.Status().Update(ctx, vmi); err != nil {
+		return fmt.Errorf("setting phase %s: %w", phase, err)
+	}
+	log.FromContext(ctx).Info("phase", "phase", phase, "reason", reason)
+	return nil
+}
+
+func (r *Reconciler) event(vmi *v1alpha1.VirtualMachineInstance, typ, reason, action, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(vmi, nil, typ, reason, action, format, args...)
+	}
+}

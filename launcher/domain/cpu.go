@@ -1,0 +1,30 @@
+package domain
+
+import (
+	"libvirt.org/go/libvirtxml"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+// VCPUs is the number of virtual CPUs of a defaulted VMI.
+func VCPUs(vmi *v1alpha1.VirtualMachineInstance) uint {
+	c := vmi.Spec.Domain.CPU
+	if c == nil {
+		return 1
+	}
+	return uint(max(c.Cores, 1)) * uint(max(c.Sockets, 1)) * uint(max(c.Threads, 1))
+}
+
+func renderCPU(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain) error {
+	dom.VCPU = &libvirtxml.DomainVCPU{Placement: "static", Value: VCPUs(vmi)}
+	c := vmi.Spec.Domain.CPU
+	if c == nil {
+		return nil
+	}
+	dom.CPU = &libvirtxml.DomainCPU{Topology: &libvirtxml.DomainCPUTopology{
+		Sockets: int(max(c.Sockets, 1)),
+		Cores:   int(max(c.Cores, 1)),
+		Threads: int(max(c.Threads, 1)),
+	}}
+	return nil
+}

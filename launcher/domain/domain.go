@@ -1,0 +1,74 @@
+package domain
+
+import (
+	"fmt"
+
+	"libvirt.org/go/libvirtxml"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+// Options are the cluster-wide settings of rendering.
+type Options struct {
+	// Type is the libvirt domain type: "kvm" on real clusters, "qemu" for
+	// software emulation where KVM is unusable. Defaults to "kvm".
+	Type string
+}
+
+// DefaultType is the domain type used when Options.Type is empty.
+const DefaultType = "kvm"
+
+// Name is the libvirt domain name of a VMI: <namespace>_<name>. Both parts
+// are DNS labels, so '_' cannot be ambiguous.
+func Name(namespace, name string) string { return namespace + "_" + name }
+
+// Render builds the libvirt domain of a defaulted VMI.
+func Render(vmi *v1alpha1.VirtualMachineInstance, opts Options) (*libvirtxml.Domain, error) {
+	if vmi.UID == "" {
+		return nil, fmt.Errorf("VirtualMachineInstance %s/%s has no UID yet", vmi.Namespace, vmi.Name)
+	}
+	typ := opts.Type
+	if typ == "" {
+		typ = DefaultType
+	}
+	dom := &libvirtxml.Domain{
+		Type:       typ,
+		Name:       Name(vmi.Namespace, vmi.Name),
+		UUID:       string(vmi.UID),
+		OnPoweroff: "destroy",
+		OnReboot:   "restart",
+		OnCrash:    "destroy",
+		Devices:    &libvirtxml.DomainDeviceList{},
+	}
+	steps := []func(*v1alpha1.VirtualMachineInstance, *libvirtxml.Domain) error{
+		renderMetadata, renderCPU, renderMemory, renderFirmware, renderFeatures, renderDevices,
+	}
+	for _, step := range steps {
+		if err := step(vmi, dom); err != nil {
+			return nil, err
+		}
+	}
+	return dom, nil
+}
+
+// RenderXML renders the domain and marshals it.
+func RenderXML(vmi *v1alpha1.VirtualMachineInstance, opts Options) (string, error) {
+	dom, err := Render(vmi, opts)
+	if err != nil {
+		return "", err
+	}
+	out, err := dom.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("marshalling the domain XML: %w", err)
+	}
+	return out, nil
+}
+
+// Parse reads domain XML back.
+func Parse(domainXML string) (*libvirtxml.Domain, error) {
+	dom := &libvirtxml.Domain{}
+	if err := dom.Unmarshal(domainXML); err != nil {
+		return nil, fmt.Errorf("parsing the domain XML: %w", err)
+	}
+	return dom, nil
+}

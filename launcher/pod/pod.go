@@ -1,0 +1,155 @@
+// Package pod renders the launcher Pod of a VirtualMachineInstance: the Pod
+// that the scheduler places, the kubelet runs and accounts for, and whose
+// annotations carry the domain XML to the node agent.
+package pod
+
+import (
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/domain"
+)
+
+// Labels and annotations on launcher Pods.
+const (
+	LabelVMI         = "podvirt.io/vmi"
+	LabelVMIUID      = "podvirt.io/vmi-uid"
+	AnnotationDomain = "podvirt.io/domain"
+	// ContainerName is the launcher container's name.
+	ContainerName = "launcher"
+	// NamePrefix is prepended to the VMI name to name its launcher Pod.
+	NamePrefix = "virt-launcher-"
+)
+
+// Options are the cluster-wide settings of launcher Pods.
+type Options struct {
+	// Image is the podvirt-launcher image.
+	Image string
+	// ImagePullPolicy of the launcher container. Defaults to IfNotPresent.
+	ImagePullPolicy corev1.PullPolicy
+	// MemoryOverhead is added to guest memory in the Pod's memory request
+	// and limit: QEMU's own memory beyond the guest's.
+	MemoryOverhead resource.Quantity
+	// CPUAllocationRatio divides vCPUs into the Pod's CPU request
+	// (KubeVirt's default is 10: one vCPU requests 100m).
+	CPUAllocationRatio int64
+	// ExtraGracePeriodSeconds is added to the VMI's grace period for the
+	// Pod, so the node agent finishes the guest's shutdown first.
+	ExtraGracePeriodSeconds int64
+}
+
+// DefaultOptions returns the options used when a field is left zero.
+func DefaultOptions() Options {
+	return Options{
+		Image:                   "podvirt.io/launcher:dev",
+		ImagePullPolicy:         corev1.PullIfNotPresent,
+		MemoryOverhead:          resource.MustParse("128Mi"),
+		CPUAllocationRatio:      10,
+		ExtraGracePeriodSeconds: 15,
+	}
+}
+
+// Name is the launcher Pod name of a VMI. It is deterministic so that
+// reconciling twice never creates a second Pod.
+func Name(vmiName string) string { return NamePrefix + vmiName }
+
+// Render builds the launcher Pod of a defaulted VMI, carrying domainXML.
+func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options) (*corev1.Pod, error) {
+	def := DefaultOptions()
+	if opts.Image == "" {
+		opts.Image = def.Image
+	}
+	if opts.ImagePullPolicy == "" {
+		opts.ImagePullPolicy = def.ImagePullPolicy
+	}
+	if opts.CPUAllocationRatio <= 0 {
+		opts.CPUAllocationRatio = def.CPUAllocationRatio
+	}
+	res, err := resources(vmi, opts)
+	if err != nil {
+		return nil, err
+	}
+	grace := int64(30)
+	if g := vmi.Spec.TerminationGracePeriodSeconds; g != nil {
+		grace = *g
+	}
+	grace += opts.ExtraGracePeriodSeconds
+
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:      Name(vmi.Name),
+			Namespace: vmi.Namespace,
+			Labels: map[string]string{
+				LabelVMI:    vmi.Name,
+				LabelVMIUID: string(vmi.UID),
+			},
+			Annotations: map[string]string{AnnotationDomain: domainXML},
+			OwnerReferences: []metav1.OwnerReference{{
+				APIVersion:         v1alpha1.GroupVersion.String(),
+				Kind:               "VirtualMachineInstance",
+				Name:               vmi.Name,
+				UID:                vmi.UID,
+				Controller:         ptr.To(true),
+				BlockOwnerDeletion: ptr.To(true),
+			}},
+		},
+		Spec: corev1.PodSpec{
+			RestartPolicy:                 corev1.RestartPolicyNever,
+			TerminationGracePeriodSeconds: &grace,
+			NodeSelector:                  vmi.Spec.NodeSelector,
+			Affinity:                      vmi.Spec.Affinity,
+			Tolerations:                   vmi.Spec.Tolerations,
+			PriorityClassName:             vmi.Spec.PriorityClassName,
+			AutomountServiceAccountToken:  ptr.To(false),
+			EnableServiceLinks:            ptr.To(false),
+			SecurityContext: &corev1.PodSecurityContext{
+				RunAsNonRoot:   ptr.To(true),
+				RunAsUser:      ptr.To(int64(65532)),
+				RunAsGroup:     ptr.To(int64(65532)),
+				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+			},
+			Containers: []corev1.Container{{
+				Name:            ContainerName,
+				Image:           opts.Image,
+				ImagePullPolicy: opts.ImagePullPolicy,
+				Args:            []string{"--domain", domain.Name(vmi.Namespace, vmi.Name)},
+				Resources:       res,
+				SecurityContext: &corev1.SecurityContext{
+					AllowPrivilegeEscalation: ptr.To(false),
+					ReadOnlyRootFilesystem:   ptr.To(true),
+					Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+				},
+				TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
+			}},
+		},
+	}
+	return p, nil
+}
+
+// resources is the Pod's share: guest memory plus overhead (request =
+// limit, so the guest is never squeezed), and vCPUs / allocation ratio.
+func resources(vmi *v1alpha1.VirtualMachineInstance, opts Options) (corev1.ResourceRequirements, error) {
+	m := vmi.Spec.Domain.Memory
+	if m == nil || m.Guest == nil {
+		return corev1.ResourceRequirements{}, fmt.Errorf("spec.domain.memory.guest is not set (was the VMI defaulted?)")
+	}
+	mem := m.Guest.DeepCopy()
+	mem.Add(opts.MemoryOverhead)
+	cpu := resource.NewMilliQuantity(int64(domain.VCPUs(vmi))*1000/opts.CPUAllocationRatio, resource.DecimalSI)
+	if r, ok := vmi.Spec.Domain.Resources.Requests[corev1.ResourceCPU]; ok {
+		cpu = &r
+	}
+	res := corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceMemory: mem, corev1.ResourceCPU: *cpu},
+		Limits:   corev1.ResourceList{corev1.ResourceMemory: mem},
+	}
+	if l, ok := vmi.Spec.Domain.Resources.Limits[corev1.ResourceCPU]; ok {
+		res.Limits[corev1.ResourceCPU] = l
+	}
+	return res, nil
+}

@@ -1,0 +1,183 @@
+package nodeagent
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/digitalocean/go-libvirt"
+	"github.com/digitalocean/go-libvirt/socket/dialers"
+)
+
+// DomainState is what the node agent needs to know of a domain.
+type DomainState int
+
+// Domain states.
+const (
+	// StateAbsent: no domain of that name is defined.
+	StateAbsent DomainState = iota
+	// StateRunning: the guest runs (or is paused, blocked, shutting down).
+	StateRunning
+	// StateShutoff: defined, not running, after a clean power-off.
+	StateShutoff
+	// StateCrashed: defined, not running, after a crash or failure.
+	StateCrashed
+)
+
+func (s DomainState) String() string {
+	return [...]string{"Absent", "Running", "Shutoff", "Crashed"}[s]
+}
+
+// Hypervisor is the part of libvirt the node agent uses, by domain name.
+type Hypervisor interface {
+	Define(domainXML string) error
+	Start(name string) error
+	State(name string) (DomainState, error)
+	Shutdown(name string) error
+	Destroy(name string) error
+	Undefine(name string) error
+}
+
+// Libvirt is a Hypervisor over libvirtd's unix socket. It reconnects when
+// the connection drops (libvirtd restarts keep domains running).
+type Libvirt struct {
+	// Socket is the path of libvirtd's read-write socket.
+	Socket string
+	// URI is the connect URI, qemu:///system by default.
+	URI string
+
+	mu   sync.Mutex
+	conn *libvirt.Libvirt
+}
+
+func (l *Libvirt) client() (*libvirt.Libvirt, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn != nil && l.conn.IsConnected() {
+		return l.conn, nil
+	}
+	uri := libvirt.ConnectURI(l.URI)
+	if uri == "" {
+		uri = libvirt.QEMUSystem
+	}
+	conn := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(l.Socket), dialers.WithLocalTimeout(5*time.Second)))
+	if err := conn.ConnectToURI(uri); err != nil {
+		return nil, fmt.Errorf("connecting to libvirtd at %s: %w", l.Socket, err)
+	}
+	l.conn = conn
+	return conn, nil
+}
+
+// Close disconnects from libvirtd.
+func (l *Libvirt) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.conn == nil {
+		return nil
+	}
+	err := l.conn.Disconnect()
+	l.conn = nil
+	return err
+}
+
+// Define implements Hypervisor.
+func (l *Libvirt) Define(domainXML string) error {
+	c, err := l.client()
+	if err != nil {
+		return err
+	}
+	if _, err := c.DomainDefineXML(domainXML); err != nil {
+		return fmt.Errorf("defining the domain: %w", err)
+	}
+	return nil
+}
+
+func (l *Libvirt) lookup(name string) (*libvirt.Libvirt, libvirt.Domain, error) {
+	c, err := l.client()
+	if err != nil {
+		return nil, libvirt.Domain{}, err
+	}
+	d, err := c.DomainLookupByName(name)
+	return c, d, err
+}
+
+// Start implements Hypervisor.
+func (l *Libvirt) Start(name string) error {
+	c, d, err := l.lookup(name)
+	if err != nil {
+		return fmt.Errorf("starting domain %s: %w", name, err)
+	}
+	if err := c.DomainCreate(d); err != nil {
+		return fmt.Errorf("starting domain %s: %w", name, err)
+	}
+	return nil
+}
+
+// State implements Hypervisor.
+func (l *Libvirt) State(name string) (DomainState, error) {
+	c, d, err := l.lookup(name)
+	if libvirt.IsNotFound(err) {
+		return StateAbsent, nil
+	}
+	if err != nil {
+		return StateAbsent, fmt.Errorf("looking up domain %s: %w", name, err)
+	}
+	state, reason, err := c.DomainGetState(d, 0)
+	if libvirt.IsNotFound(err) {
+		return StateAbsent, nil
+	}
+	if err != nil {
+		return StateAbsent, fmt.Errorf("reading the state of domain %s: %w", name, err)
+	}
+	switch libvirt.DomainState(state) {
+	case libvirt.DomainShutoff:
+		switch libvirt.DomainShutoffReason(reason) {
+		case libvirt.DomainShutoffCrashed, libvirt.DomainShutoffFailed:
+			return StateCrashed, nil
+		}
+		return StateShutoff, nil
+	case libvirt.DomainCrashed:
+		return StateCrashed, nil
+	default:
+		return StateRunning, nil
+	}
+}
+
+// Shutdown implements Hypervisor: an ACPI power button press.
+func (l *Libvirt) Shutdown(name string) error {
+	return l.ignoreAbsent(name, func(c *libvirt.Libvirt, d libvirt.Domain) error {
+		return c.DomainShutdownFlags(d, libvirt.DomainShutdownAcpiPowerBtn)
+	})
+}
+
+// Destroy implements Hypervisor.
+func (l *Libvirt) Destroy(name string) error {
+	return l.ignoreAbsent(name, func(c *libvirt.Libvirt, d libvirt.Domain) error { return c.DomainDestroy(d) })
+}
+
+// Undefine implements Hypervisor.
+func (l *Libvirt) Undefine(name string) error {
+	return l.ignoreAbsent(name, func(c *libvirt.Libvirt, d libvirt.Domain) error { return c.DomainUndefine(d) })
+}
+
+func (l *Libvirt) ignoreAbsent(name string, op func(*libvirt.Libvirt, libvirt.Domain) error) error {
+	c, d, err := l.lookup(name)
+	if libvirt.IsNotFound(err) {
+		return nil
+	}
+	if err == nil {
+		err = op(c, d)
+	}
+	if err != nil && !libvirt.IsNotFound(err) && !isNotRunning(err) {
+		return fmt.Errorf("domain %s: %w", name, err)
+	}
+	return nil
+}
+
+// isNotRunning is libvirt's "domain is not running" (VIR_ERR_OPERATION_INVALID),
+// which shutdown and destroy answer for a domain that already stopped.
+func isNotRunning(err error) bool {
+	var lerr libvirt.Error
+	return errors.As(err, &lerr) && lerr.Code == uint32(libvirt.ErrOperationInvalid)
+}

@@ -1,0 +1,290 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/domain"
+	"github.com/podvirt/podvirt/launcher/pod"
+)
+
+// Finalizer keeps a launcher Pod until the node agent has shut its guest
+// down and undefined the domain.
+const Finalizer = "podvirt.io/domain"
+
+// Options configure a node agent.
+type Options struct {
+	// NodeName is the node this agent serves.
+	NodeName string
+	// StateDir holds per-VMI directories (serial logs) on the node.
+	StateDir string
+	// PollInterval is how often a running domain's state is checked.
+	PollInterval time.Duration
+	// ShutdownRetryInterval is how often the ACPI shutdown request is
+	// resent while the guest is still up (guests not listening yet lose
+	// the first one).
+	ShutdownRetryInterval time.Duration
+}
+
+// Reconciler drives the domains of the launcher Pods bound to one node.
+type Reconciler struct {
+	Client     client.Client
+	APIReader  client.Reader
+	Hypervisor Hypervisor
+	Images     *ImageCache
+	Options    Options
+}
+
+// SetupWithManager registers the reconciler for launcher Pods. The
+// manager's cache must already be narrowed to this node's Pods.
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Options.PollInterval == 0 {
+		r.Options.PollInterval = 3 * time.Second
+	}
+	if r.Options.ShutdownRetryInterval == 0 {
+		r.Options.ShutdownRetryInterval = 2 * time.Second
+	}
+	return ctrl.NewControllerManagedBy(mgr).Named("nodeagent").For(&corev1.Pod{}).Complete(r)
+}
+
+// Reconcile implements reconcile.Reconciler.
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	p := &corev1.Pod{}
+	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	vmiName := p.Labels[pod.LabelVMI]
+	if vmiName == "" || p.Spec.NodeName != r.Options.NodeName {
+		return ctrl.Result{}, nil
+	}
+	domName := domain.Name(p.Namespace, vmiName)
+	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("domain", domName))
+
+	if !p.DeletionTimestamp.IsZero() || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
+		return r.stop(ctx, p, domName)
+	}
+	if controllerutil.AddFinalizer(p, Finalizer) {
+		if err := r.Client.Update(ctx, p); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding the finalizer to Pod %s: %w", p.Name, err)
+		}
+	}
+
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: vmiName}, vmi); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if string(vmi.UID) != p.Labels[pod.LabelVMIUID] || !metav1.IsControlledBy(p, vmi) {
+		log.FromContext(ctx).Info("refusing a launcher Pod whose VMI UID does not match its owner", "pod", p.Name)
+		return ctrl.Result{}, nil
+	}
+	switch vmi.Status.Phase {
+	case v1alpha1.Succeeded, v1alpha1.Failed:
+		return ctrl.Result{}, nil
+	}
+	if p.Status.Phase != corev1.PodRunning {
+		return ctrl.Result{}, nil // the Pod's status change triggers the next reconcile
+	}
+
+	state, err := r.Hypervisor.State(domName)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	switch state {
+	case StateAbsent:
+		if err := r.define(ctx, p, vmi, domName); err != nil {
+			return ctrl.Result{}, r.fail(ctx, vmi, "DomainDefineFailed", err)
+		}
+		fallthrough
+	case StateShutoff, StateCrashed:
+		if vmi.Status.Phase == v1alpha1.Running {
+			return ctrl.Result{}, r.finished(ctx, vmi, state)
+		}
+		if err := r.Hypervisor.Start(domName); err != nil {
+			return ctrl.Result{}, r.fail(ctx, vmi, "DomainStartFailed", err)
+		}
+		log.FromContext(ctx).Info("started domain")
+	}
+	if err := r.setRunning(ctx, vmi); err != nil {
+		return ctrl.Result{}, err
+	}
+	return ctrl.Result{RequeueAfter: r.Options.PollInterval}, nil
+}
+
+// define resolves the domain XML carried by the Pod against this node and
+// defines it.
+func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance, domName string) error {
+	dom, err := domain.Parse(p.Annotations[pod.AnnotationDomain])
+	if err != nil {
+		return err
+	}
+	md, err := domain.ReadMetadata(dom)
+	if err != nil {
+		return err
+	}
+	if dom.Name != domName || md.UID != string(vmi.UID) || dom.UUID != string(vmi.UID) {
+		return fmt.Errorf("the domain XML names %q (uid %s), not this VMI", dom.Name, md.UID)
+	}
+	imageRoot := ""
+	if md.KernelBoot != nil {
+		start := time.Now()
+		if imageRoot, err = r.Images.Root(ctx, md.KernelBoot.Image, corev1.PullPolicy(md.KernelBoot.PullPolicy)); err != nil {
+			return err
+		}
+		log.FromContext(ctx).Info("image ready", "image", md.KernelBoot.Image, "took", time.Since(start).String())
+	}
+	vmiDir := r.vmiDir(domName)
+	if err := os.MkdirAll(vmiDir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", vmiDir, err)
+	}
+	if err := domain.Localize(dom, imageRoot, vmiDir); err != nil {
+		return err
+	}
+	xml, err := dom.Marshal()
+	if err != nil {
+		return fmt.Errorf("marshalling the localized domain: %w", err)
+	}
+	if err := r.Hypervisor.Define(xml); err != nil {
+		return err
+	}
+	log.FromContext(ctx).Info("defined domain")
+	return nil
+}
+
+func (r *Reconciler) vmiDir(domName string) string {
+	return filepath.Join(r.Options.StateDir, "vmis", domName)
+}
+
+// stop shuts the guest down (ACPI, resent until the grace period ends, then
+// destroy), undefines the domain and releases the Pod.
+func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (ctrl.Result, error) {
+	if !controllerutil.ContainsFinalizer(p, Finalizer) {
+		return ctrl.Result{}, nil
+	}
+	state, err := r.Hypervisor.State(domName)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	if state == StateRunning {
+		grace := r.gracePeriod(p)
+		since := stopRequestedAt(p)
+		if time.Since(since) < grace {
+			if err := r.Hypervisor.Shutdown(domName); err != nil {
+				return ctrl.Result{}, err
+			}
+			log.FromContext(ctx).Info("sent ACPI shutdown", "grace", grace.String())
+			return ctrl.Result{RequeueAfter: min(r.Options.ShutdownRetryInterval, time.Until(since.Add(grace))+10*time.Millisecond)}, nil
+		}
+		if err := r.Hypervisor.Destroy(domName); err != nil {
+			return ctrl.Result{}, err
+		}
+		log.FromContext(ctx).Info("grace period over: destroyed domain")
+	}
+	if state != StateAbsent {
+		if err := r.Hypervisor.Undefine(domName); err != nil {
+			return ctrl.Result{}, err
+		}
+		log.FromContext(ctx).Info("undefined domain")
+	}
+	if err := os.RemoveAll(r.vmiDir(domName)); err != nil {
+		return ctrl.Result{}, fmt.Errorf("removing the VMI directory: %w", err)
+	}
+	controllerutil.RemoveFinalizer(p, Finalizer)
+	if err := r.Client.Update(ctx, p); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, fmt.Errorf("removing the finalizer from Pod %s: %w", p.Name, err)
+	}
+	return ctrl.Result{}, nil
+}
+
+// gracePeriod is the VMI's termination grace period, as carried in the
+// domain metadata.
+func (r *Reconciler) gracePeriod(p *corev1.Pod) time.Duration {
+	if dom, err := domain.Parse(p.Annotations[pod.AnnotationDomain]); err == nil {
+		if md, err := domain.ReadMetadata(dom); err == nil {
+			return time.Duration(md.GracePeriodSeconds) * time.Second
+		}
+	}
+	return 30 * time.Second
+}
+
+// stopRequestedAt is when the Pod's deletion was requested (its deletion
+// timestamp minus its grace period), or now for a Pod that ended on its own.
+func stopRequestedAt(p *corev1.Pod) time.Time {
+	if p.DeletionTimestamp == nil {
+		return time.Now()
+	}
+	t := p.DeletionTimestamp.Time
+	if g := p.DeletionGracePeriodSeconds; g != nil {
+		t = t.Add(-time.Duration(*g) * time.Second)
+	}
+	return t
+}
+
+func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) error {
+	changed := vmi.Status.Phase != v1alpha1.Running || vmi.Status.NodeName != r.Options.NodeName
+	vmi.Status.Phase = v1alpha1.Running
+	vmi.Status.NodeName = r.Options.NodeName
+	vmi.Status.Reason = ""
+	if meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "DomainRunning",
+		Message: "the guest is running", ObservedGeneration: vmi.Generation,
+	}) {
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	if err := r.Client.Status().Update(ctx, vmi); err != nil {
+		return fmt.Errorf("marking the VMI Running: %w", err)
+	}
+	log.FromContext(ctx).Info("VMI Running")
+	return nil
+}
+
+// finished records that a running guest stopped by itself.
+func (r *Reconciler) finished(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, state DomainState) error {
+	phase, reason, msg := v1alpha1.Succeeded, "GuestShutdown", "the guest powered off"
+	if state == StateCrashed {
+		phase, reason, msg = v1alpha1.Failed, "GuestCrashed", "the guest crashed"
+	}
+	vmi.Status.Phase = phase
+	vmi.Status.Reason = reason
+	meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg,
+		ObservedGeneration: vmi.Generation,
+	})
+	if err := r.Client.Status().Update(ctx, vmi); err != nil {
+		return fmt.Errorf("marking the VMI %s: %w", phase, err)
+	}
+	log.FromContext(ctx).Info("guest stopped", "phase", phase)
+	return nil
+}
+
+// fail marks the VMI Failed with the error, and returns the error when
+// writing the status fails.
+func (r *Reconciler) fail(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, reason string, cause error) error {
+	log.FromContext(ctx).Error(cause, "domain failed", "reason", reason)
+	vmi.Status.Phase = v1alpha1.Failed
+	vmi.Status.Reason = reason
+	meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: cause.Error(),
+		ObservedGeneration: vmi.Generation,
+	})
+	if err := r.Client.Status().Update(ctx, vmi); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("marking the VMI Failed (%v): %w", cause, err)
+	}
+	return nil
+}

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Starts a local Kubernetes control plane: etcd, kube-apiserver,
+# kube-scheduler and kube-controller-manager, all on 127.0.0.1, state under
+# $PODVIRT_STATE. Components already running are left alone. The admin
+# kubeconfig is $PODVIRT_STATE/kubeconfig.
+#
+# Ports: etcd 12379 (client) / 12380 (peer), kube-apiserver
+# $PODVIRT_APISERVER_PORT (16443), kube-controller-manager 10257, kube-scheduler
+# 10259 (override with PODVIRT_ETCD_PORT, PODVIRT_ETCD_PEER_PORT,
+# PODVIRT_KCM_PORT, PODVIRT_SCHEDULER_PORT).
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+
+ETCD_PORT=${PODVIRT_ETCD_PORT:-12379}
+ETCD_PEER_PORT=${PODVIRT_ETCD_PEER_PORT:-12380}
+KCM_PORT=${PODVIRT_KCM_PORT:-10257}
+SCHED_PORT=${PODVIRT_SCHEDULER_PORT:-10259}
+SERVICE_CIDR=10.96.0.0/24
+
+for c in etcd kube-apiserver kube-scheduler kube-controller-manager kubectl; do
+  [[ -x $K8S_BIN/$c ]] || die "$K8S_BIN/$c missing: run test/local/build-k8s.sh first"
+done
+command -v openssl >/dev/null || die "openssl missing"
+
+t0=$(now)
+mkdir -p "$PODVIRT_PKI" "$PODVIRT_STATE/etcd" "$PODVIRT_STATE/logs"
+chmod 700 "$PODVIRT_PKI" "$PODVIRT_STATE/etcd"
+pki=$PODVIRT_PKI
+ip=$(host_ip)
+[[ -n $ip ]] || die "no non-loopback IPv4 address found"
+
+# --- PKI ---------------------------------------------------------------------
+t=$(now)
+if [[ ! -s $pki/ca.crt || ! -s $pki/ca.key ]]; then
+  # A new CA invalidates everything signed by the old one.
+  rm -f "$pki"/*.crt "$pki"/*.key "$pki"/*.pub "$pki"/*.srl "$PODVIRT_STATE/kubeconfig"
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/ca.key.tmp" 2>/dev/null
+  openssl req -x509 -new -key "$pki/ca.key.tmp" -subj "/CN=podvirt-ca" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" \
+    -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$pki/ca.crt.tmp" 2>/dev/null
+  mv "$pki/ca.key.tmp" "$pki/ca.key"
+  mv "$pki/ca.crt.tmp" "$pki/ca.crt"
+fi
+# The serving certificate must name this machine's current address.
+if [[ -s $pki/apiserver.crt ]] &&
+  ! openssl x509 -in "$pki/apiserver.crt" -noout -checkip "$ip" 2>/dev/null | grep -q 'does match'; then
+  rm -f "$pki/apiserver.crt" "$pki/apiserver.key"
+fi
+pki_cert apiserver "/CN=kube-apiserver" serverAuth \
+  "IP:127.0.0.1,DNS:localhost,IP:$ip,IP:${SERVICE_CIDR%0/24}1,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local"
+# The admin identity also serves as the API server's kubelet client, so that
+# kubectl logs/exec/port-forward pass the kubelet's webhook authorization.
+pki_cert admin "/O=system:masters/CN=podvirt-admin" clientAuth
+if [[ ! -s $pki/sa.key || ! -s $pki/sa.pub ]]; then
+  openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key.tmp" 2>/dev/null
+  openssl pkey -in "$pki/sa.key.tmp" -pubout -out "$pki/sa.pub" 2>/dev/null
+  mv "$pki/sa.key.tmp" "$pki/sa.key"
+fi
+[[ -s $PODVIRT_STATE/kubeconfig ]] ||
+  write_kubeconfig "$PODVIRT_STATE/kubeconfig" podvirt-admin "$pki/admin.crt" "$pki/admin.key"
+log "pki ready in $(since "$t")"
+
+# claim_port NAME PORT: fails when PORT is taken by something other than NAME.
+claim_port() {
+  if port_busy "$2"; then die "port $2 (for $1) is already in use by another process"; fi
+}
+
+# --- etcd ----------------------------------------------------------------------
+t=$(now)
+etcd_healthy() { curl -sf --max-time 2 "http://127.0.0.1:$ETCD_PORT/health" | grep -q '"health":"true"'; }
+if running etcd; then
+  log "etcd already running"
+else
+  claim_port etcd "$ETCD_PORT"
+  claim_port etcd-peer "$ETCD_PEER_PORT"
+  start_daemon etcd "$K8S_BIN/etcd" \
+    --name podvirt \
+    --data-dir "$PODVIRT_STATE/etcd" \
+    --listen-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --advertise-client-urls "http://127.0.0.1:$ETCD_PORT" \
+    --listen-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-advertise-peer-urls "http://127.0.0.1:$ETCD_PEER_PORT" \
+    --initial-cluster "podvirt=http://127.0.0.1:$ETCD_PEER_PORT" \
+    --unsafe-no-fsync \
+    --log-level warn
+fi
+wait_for "etcd health (log: $PODVIRT_STATE/logs/etcd.log)" 30 etcd_healthy
+log "etcd healthy in $(since "$t")"
+
+# --- kube-apiserver ------------------------------------------------------------
+t=$(now)
+apiserver_ready() { kubectl_ get --raw /readyz --request-timeout=2s; }
+if running kube-apiserver; then
+  log "kube-apiserver already running"
+else
+  claim_port kube-apiserver "$PODVIRT_APISERVER_PORT"
+  # --enable-aggregator-routing: the API server reaches Services (admission
+  # webhooks, aggregated APIs) through their endpoints, since nothing
+  # implements ClusterIPs here (no kube-proxy).
+  start_daemon kube-apiserver "$K8S_BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
+    --bind-address 127.0.0.1 \
+    --advertise-address 127.0.0.1 \
+    --secure-port "$PODVIRT_APISERVER_PORT" \
+    --endpoint-reconciler-type none \
+    --tls-cert-file "$pki/apiserver.crt" \
+    --tls-private-key-file "$pki/apiserver.key" \
+    --client-ca-file "$pki/ca.crt" \
+    --authorization-mode Node,RBAC \
+    --enable-admission-plugins NodeRestriction \
+    --allow-privileged=true \
+    --kubelet-client-certificate "$pki/admin.crt" \
+    --kubelet-client-key "$pki/admin.key" \
+    --kubelet-preferred-address-types InternalIP,Hostname \
+    --service-account-issuer https://kubernetes.default.svc.cluster.local \
+    --service-account-key-file "$pki/sa.pub" \
+    --service-account-signing-key-file "$pki/sa.key" \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --enable-aggregator-routing=true
+fi
+wait_for "kube-apiserver /readyz (log: $PODVIRT_STATE/logs/kube-apiserver.log)" 60 apiserver_ready
+log "kube-apiserver ready in $(since "$t")"
+
+# --- kube-scheduler, kube-controller-manager -------------------------------------
+t=$(now)
+kc=$PODVIRT_STATE/kubeconfig
+if running kube-scheduler; then
+  log "kube-scheduler already running"
+else
+  claim_port kube-scheduler "$SCHED_PORT"
+  start_daemon kube-scheduler "$K8S_BIN/kube-scheduler" \
+    --kubeconfig "$kc" \
+    --authentication-kubeconfig "$kc" \
+    --authorization-kubeconfig "$kc" \
+    --bind-address 127.0.0.1 \
+    --secure-port "$SCHED_PORT" \
+    --leader-elect=false
+fi
+if running kube-controller-manager; then
+  log "kube-controller-manager already running"
+else
+  claim_port kube-controller-manager "$KCM_PORT"
+  # All default controllers (garbage collector, namespace, serviceaccount(-token),
+  # replicaset, deployment, daemonset, job, endpoint(slice), node-lifecycle, ...).
+  start_daemon kube-controller-manager "$K8S_BIN/kube-controller-manager" \
+    --kubeconfig "$kc" \
+    --authentication-kubeconfig "$kc" \
+    --authorization-kubeconfig "$kc" \
+    --bind-address 127.0.0.1 \
+    --secure-port "$KCM_PORT" \
+    --leader-elect=false \
+    --controllers '*' \
+    --cluster-name podvirt \
+    --service-cluster-ip-range "$SERVICE_CIDR" \
+    --service-account-private-key-file "$pki/sa.key" \
+    --root-ca-file "$pki/ca.crt" \
+    --cluster-signing-cert-file "$pki/ca.crt" \
+    --cluster-signing-key-file "$pki/ca.key"
+fi
+healthy() { curl -skf --max-time 2 "https://127.0.0.1:$1/healthz" | grep -q ok; }
+wait_for "kube-scheduler /healthz (log: $PODVIRT_STATE/logs/kube-scheduler.log)" 60 healthy "$SCHED_PORT"
+wait_for "kube-controller-manager /healthz (log: $PODVIRT_STATE/logs/kube-controller-manager.log)" 60 healthy "$KCM_PORT"
+# Pods can only be created once the namespace's default ServiceAccount exists.
+wait_for "serviceaccount default/default" 60 kubectl_ -n default get serviceaccount default
+log "kube-scheduler and kube-controller-manager ready in $(since "$t")"
+log "control plane up in $(since "$t0"): export KUBECONFIG=$PODVIRT_STATE/kubeconfig"

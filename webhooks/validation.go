@@ -1,0 +1,115 @@
+package webhooks
+
+import (
+	"fmt"
+	"path"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+// Limits enforced on every VMI, whatever the cluster's policies say.
+const (
+	MaxVCPUs = 512
+)
+
+// MinGuestMemory is the least memory a guest can boot with.
+var MinGuestMemory = resource.MustParse("1Mi")
+
+// launcherPodPrefix is prepended to the VMI name to name its launcher Pod,
+// so a VMI name may be at most this much shorter than a label.
+const launcherPodPrefix = "virt-launcher-"
+
+// Validate checks a defaulted VMI and returns every problem at once, each
+// with the path of the field it concerns.
+func Validate(vmi *v1alpha1.VirtualMachineInstance) field.ErrorList {
+	var errs field.ErrorList
+	if max := validation.DNS1123LabelMaxLength - len(launcherPodPrefix); len(vmi.Name) > max {
+		errs = append(errs, field.TooLong(field.NewPath("metadata", "name"), vmi.Name, max))
+	}
+	for _, msg := range validation.IsDNS1123Label(vmi.Name) {
+		errs = append(errs, field.Invalid(field.NewPath("metadata", "name"), vmi.Name, msg))
+	}
+	spec := field.NewPath("spec")
+	errs = append(errs, validateDomain(&vmi.Spec.Domain, spec.Child("domain"))...)
+	if g := vmi.Spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
+		errs = append(errs, field.Invalid(spec.Child("terminationGracePeriodSeconds"), *g, "must be >= 0"))
+	}
+	return errs
+}
+
+// ValidateUpdate checks an update: the spec is immutable once created.
+func ValidateUpdate(newVMI, oldVMI *v1alpha1.VirtualMachineInstance) field.ErrorList {
+	if !equality.Semantic.DeepEqual(newVMI.Spec, oldVMI.Spec) {
+		return field.ErrorList{field.Forbidden(field.NewPath("spec"), "is immutable after creation; delete and recreate the VirtualMachineInstance to change it")}
+	}
+	return nil
+}
+
+func validateDomain(d *v1alpha1.DomainSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if c := d.CPU; c != nil {
+		if n := uint64(c.Cores) * uint64(c.Sockets) * uint64(c.Threads); n > MaxVCPUs {
+			errs = append(errs, field.Invalid(p.Child("cpu"), n, fmt.Sprintf("cores*sockets*threads must be at most %d", MaxVCPUs)))
+		}
+	}
+	errs = append(errs, validateMemory(d, p)...)
+	errs = append(errs, validateFirmware(d.Firmware, p.Child("firmware"))...)
+	return errs
+}
+
+func validateMemory(d *v1alpha1.DomainSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	guestPath := p.Child("memory", "guest")
+	if d.Memory == nil || d.Memory.Guest == nil {
+		return append(errs, field.Required(guestPath, "set memory.guest or resources.requests.memory"))
+	}
+	guest := *d.Memory.Guest
+	if guest.Cmp(MinGuestMemory) < 0 {
+		errs = append(errs, field.Invalid(guestPath, guest.String(), "must be at least "+MinGuestMemory.String()))
+	}
+	if limit, ok := d.Resources.Limits[corev1.ResourceMemory]; ok && guest.Cmp(limit) > 0 {
+		errs = append(errs, field.Invalid(guestPath, guest.String(), "must not exceed resources.limits.memory ("+limit.String()+")"))
+	}
+	for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+		req, hasReq := d.Resources.Requests[name]
+		limit, hasLimit := d.Resources.Limits[name]
+		if hasReq && hasLimit && req.Cmp(limit) > 0 {
+			errs = append(errs, field.Invalid(p.Child("resources", "requests").Key(string(name)), req.String(), "must be less than or equal to the limit ("+limit.String()+")"))
+		}
+	}
+	return errs
+}
+
+func validateFirmware(fw *v1alpha1.Firmware, p *field.Path) field.ErrorList {
+	kb := p.Child("kernelBoot")
+	if fw == nil || fw.KernelBoot == nil {
+		// Disks are not rendered yet, so a kernel is the only way to boot.
+		return field.ErrorList{field.Required(kb, "podvirt boots guests from kernelBoot only for now; set kernelBoot.container")}
+	}
+	c := fw.KernelBoot.Container
+	if c == nil {
+		return field.ErrorList{field.Required(kb.Child("container"), "the image holding the kernel")}
+	}
+	cp := kb.Child("container")
+	var errs field.ErrorList
+	if c.Image == "" {
+		errs = append(errs, field.Required(cp.Child("image"), ""))
+	}
+	if c.KernelPath == "" {
+		errs = append(errs, field.Required(cp.Child("kernelPath"), "the kernel's absolute path inside the image"))
+	}
+	for _, f := range []struct {
+		name, value string
+	}{{"kernelPath", c.KernelPath}, {"initrdPath", c.InitrdPath}} {
+		if f.value != "" && (!path.IsAbs(f.value) || path.Clean(f.value) != f.value) {
+			errs = append(errs, field.Invalid(cp.Child(f.name), f.value, "must be an absolute, clean path (no '..', no trailing '/')"))
+		}
+	}
+	return errs
+}
