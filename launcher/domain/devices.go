@@ -16,13 +16,15 @@ func renderDevices(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain)
 	dom.Devices.MemBalloon = &libvirtxml.DomainMemBalloon{Model: "none"}
 	if a := vmi.Spec.Domain.Devices.AutoattachSerialConsole; a == nil || *a {
 		port := uint(0)
-		src := &libvirtxml.DomainChardevSource{File: &libvirtxml.DomainChardevSourceFile{Path: SerialLogFile}}
+		src := func() *libvirtxml.DomainChardevSource {
+			return &libvirtxml.DomainChardevSource{File: &libvirtxml.DomainChardevSourceFile{Path: SerialLogFile}}
+		}
 		dom.Devices.Serials = []libvirtxml.DomainSerial{{
-			Source: src,
+			Source: src(),
 			Target: &libvirtxml.DomainSerialTarget{Port: &port},
 		}}
 		dom.Devices.Consoles = []libvirtxml.DomainConsole{{
-			Source: src,
+			Source: src(),
 			Target: &libvirtxml.DomainConsoleTarget{Type: "serial", Port: &port},
 		}}
 	}

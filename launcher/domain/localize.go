@@ -42,8 +42,6 @@ func Localize(dom *libvirtxml.Domain, imageRoot, vmiDir string) error {
 	}
 	for i := range dom.Devices.Consoles {
 		c := &dom.Devices.Consoles[i]
-		// Serials and consoles may share one source pointer after Render;
-		// after Unmarshal they are separate, so each is localized once.
 		if err := localizeFile(c.Source); err != nil {
 			return err
 		}

@@ -17,10 +17,9 @@ for a in "$@"; do
   esac
 done
 t0=$(now)
-for name in kube-controller-manager kube-scheduler kube-apiserver etcd; do
-  running "$name" && log "stopping $name"
-  stop_daemon "$name" 15
-done
+stop_daemons 15 kube-controller-manager kube-scheduler
+stop_daemons 15 kube-apiserver
+stop_daemons 10 etcd
 if $purge; then
   running kubelet && log "warning: the kubelet is still running (run down-node.sh first)"
   rm -rf --one-file-system "$PODVIRT_STATE/etcd" "$PODVIRT_PKI" "$PODVIRT_STATE/kubeconfig"

@@ -18,7 +18,7 @@ cni=$PODVIRT_STATE/cni
 t0=$(now)
 
 # --- kubelet -----------------------------------------------------------------------
-stop_daemon kubelet 15
+stop_daemons 15 kubelet
 
 # --- containers, containerd, shims ---------------------------------------------
 # This node's shims are the containerd-shim processes whose -address is our socket;
@@ -54,19 +54,23 @@ if [[ -n $shims ]]; then
     kill -9 $procs 2>/dev/null || true
     for ((i = 0; i < 50; i++)); do
       alive=0
-      for p in $procs; do [[ -e /proc/$p && $(awk '{print $3}' "/proc/$p/stat" 2>/dev/null) != Z ]] && alive=1; done
+      for p in $procs; do pid_alive "$p" && alive=1; done
       ((alive)) || break
       sleep 0.1
     done
   fi
 fi
-stop_daemon containerd 10
+stop_daemons 10 containerd
 shims=$(our_shims)
 if [[ -n $shims ]]; then
   kill $shims 2>/dev/null || true
   for ((i = 0; i < 30; i++)); do
-    shims=$(our_shims); [[ -z $shims ]] && break; sleep 0.1
+    alive=0
+    for p in $shims; do pid_alive "$p" && alive=1; done
+    ((alive)) || break
+    sleep 0.1
   done
+  shims=$(for p in $shims; do if pid_alive "$p"; then echo "$p"; fi; done)
   [[ -n $shims ]] && { kill -9 $shims 2>/dev/null || true; sleep 0.2; }
 fi
 

@@ -121,3 +121,34 @@ port_busy() { [[ -n $(ss -Hltn "sport = :$1" 2>/dev/null) ]]; }
 # now: seconds since the epoch, with milliseconds; since T: seconds elapsed since T.
 now() { date +%s.%3N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2fs", b - a }'; }
+
+# pid_alive PID: true while PID runs. An exited process that its parent (here
+# often PID 1, which reaps late) has not reaped yet counts as gone.
+pid_alive() {
+  local s
+  s=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  s=${s##*) }
+  [[ ${s%% *} != Z ]]
+}
+
+# stop_daemons TIMEOUT NAME...: stops several daemons at once: SIGTERM by pid,
+# SIGKILL to those still alive after TIMEOUT seconds; removes their pid files.
+stop_daemons() {
+  local timeout=$1 name f pid i left
+  shift
+  local pids=()
+  for name; do
+    f=$PODVIRT_STATE/pids/$name.pid
+    [[ -f $f ]] || continue
+    pid=$(cat "$f")
+    if pid_alive "$pid"; then kill "$pid" 2>/dev/null || true; pids+=("$pid"); fi
+  done
+  for ((i = 0; i < timeout * 20; i++)); do
+    left=()
+    for pid in "${pids[@]}"; do pid_alive "$pid" && left+=("$pid"); done
+    ((${#left[@]})) || break
+    sleep 0.05
+  done
+  for pid in "${pids[@]}"; do pid_alive "$pid" && kill -9 "$pid" 2>/dev/null; done
+  for name; do rm -f "$PODVIRT_STATE/pids/$name.pid"; done
+}

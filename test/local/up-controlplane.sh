@@ -97,7 +97,9 @@ else
   claim_port kube-apiserver "$PODVIRT_APISERVER_PORT"
   # --enable-aggregator-routing: the API server reaches Services (admission
   # webhooks, aggregated APIs) through their endpoints, since nothing
-  # implements ClusterIPs here (no kube-proxy).
+  # implements ClusterIPs here (no kube-proxy). The requestheader flags only
+  # fill extension-apiserver-authentication (else the scheduler and the
+  # controller-manager log "missing content for CA bundle" for a while).
   start_daemon kube-apiserver "$K8S_BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
     --bind-address 127.0.0.1 \
@@ -117,7 +119,12 @@ else
     --service-account-key-file "$pki/sa.pub" \
     --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range "$SERVICE_CIDR" \
-    --enable-aggregator-routing=true
+    --enable-aggregator-routing=true \
+    --requestheader-client-ca-file "$pki/ca.crt" \
+    --requestheader-allowed-names front-proxy-client \
+    --requestheader-username-headers X-Remote-User \
+    --requestheader-group-headers X-Remote-Group \
+    --requestheader-extra-headers-prefix X-Remote-Extra-
 fi
 wait_for "kube-apiserver /readyz (log: $PODVIRT_STATE/logs/kube-apiserver.log)" 60 apiserver_ready
 log "kube-apiserver ready in $(since "$t")"
@@ -156,7 +163,8 @@ else
     --service-account-private-key-file "$pki/sa.key" \
     --root-ca-file "$pki/ca.crt" \
     --cluster-signing-cert-file "$pki/ca.crt" \
-    --cluster-signing-key-file "$pki/ca.key"
+    --cluster-signing-key-file "$pki/ca.key" \
+    --flex-volume-plugin-dir "$PODVIRT_STATE/flexvolume"
 fi
 healthy() { curl -skf --max-time 2 "https://127.0.0.1:$1/healthz" | grep -q ok; }
 wait_for "kube-scheduler /healthz (log: $PODVIRT_STATE/logs/kube-scheduler.log)" 60 healthy "$SCHED_PORT"

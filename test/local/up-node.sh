@@ -165,6 +165,7 @@ failCgroupV1: false
 failSwapOn: false
 containerRuntimeEndpoint: unix://$sock
 podLogsDir: $kdir/pod-logs
+volumePluginDir: $kdir/volume-plugins
 clusterDomain: cluster.local
 evictionHard: {}
 evictionSoft: {}

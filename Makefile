@@ -1,0 +1,45 @@
+# podvirt. `make test` and `make run` install and build what they need.
+SHELL := /usr/bin/env bash
+CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
+GENERATED := crds/v1alpha1/zz_generated.deepcopy.go crds/bases/podvirt.io_virtualmachineinstances.yaml
+
+.PHONY: all generate verify-generated build vet unit e2e test run down fuzz
+
+all: build
+
+## generate: regenerate deepcopy code and CRD manifests from crds/v1alpha1.
+generate:
+	$(CONTROLLER_GEN) object paths=./crds/... crd:crdVersions=v1 output:crd:dir=./crds/bases
+
+## verify-generated: fail when the generated files are stale.
+verify-generated:
+	@before=$$(sha256sum $(GENERATED)); $(MAKE) -s generate; \
+	if [[ "$$before" != "$$(sha256sum $(GENERATED))" ]]; then \
+	  echo "generated files were stale: 'make generate' rewrote them; commit the result" >&2; git --no-pager diff --stat -- $(GENERATED) >&2; exit 1; fi
+
+build:
+	CGO_ENABLED=0 go build ./...
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	go vet ./...
+
+## unit: unit tests (no cluster).
+unit:
+	go test -count=1 ./...
+
+## e2e: end-to-end tests against the local environment (brought up and torn
+## down around the tests unless `make run` already has it up).
+e2e:
+	test/local/e2e.sh
+
+## test: everything CI runs.
+test: verify-generated vet unit e2e
+
+## run: bring the local environment up with a running VM, in the background.
+run:
+	test/local/up.sh
+
+## down: stop everything `make run` started and undo its host changes.
+down:
+	test/local/down.sh

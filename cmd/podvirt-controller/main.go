@@ -1,0 +1,101 @@
+// Command podvirt-controller serves podvirt's admission webhooks and runs the
+// launcher controller. It only wires packages together.
+package main
+
+import (
+	"flag"
+	"os"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/controller"
+	"github.com/podvirt/podvirt/launcher/domain"
+	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/webhooks"
+)
+
+func main() {
+	var (
+		namespace     = flag.String("namespace", "podvirt-system", "namespace of the controller's own objects (webhook CA secret, leader lease)")
+		webhookHost   = flag.String("webhook-host", "", "address the webhook server listens on (all addresses if empty)")
+		webhookPort   = flag.Int("webhook-port", 9443, "port the webhook server listens on")
+		certDir       = flag.String("cert-dir", "/tmp/podvirt-webhook-certs", "directory for the generated serving certificate")
+		certHosts     = flag.String("cert-hosts", "podvirt-webhook.podvirt-system.svc", "comma-separated DNS names and IPs of the serving certificate")
+		caSecret      = flag.String("ca-secret", "podvirt-webhook-ca", "Secret (in --namespace) holding the webhook CA")
+		mutatingCfg   = flag.String("mutating-webhook-configuration", "podvirt-vmi-defaulter", "MutatingWebhookConfiguration whose caBundle is kept current")
+		validatingCfg = flag.String("validating-webhook-configuration", "podvirt-vmi-validator", "ValidatingWebhookConfiguration whose caBundle is kept current")
+		domainType    = flag.String("domain-type", domain.DefaultType, "libvirt domain type: kvm, or qemu for software emulation")
+		launcherImage = flag.String("launcher-image", pod.DefaultOptions().Image, "podvirt-launcher image for launcher Pods")
+		launcherPull  = flag.String("launcher-image-pull-policy", string(corev1.PullIfNotPresent), "pull policy of the launcher image")
+		leaderElect   = flag.Bool("leader-elect", true, "elect a leader among replicas for the controller (webhooks are served by all)")
+		metricsAddr   = flag.String("metrics-bind-address", ":8080", "metrics address, 0 to disable")
+		probeAddr     = flag.String("health-probe-bind-address", ":8081", "health probe address")
+	)
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	log := ctrl.Log.WithName("setup")
+
+	scheme := runtime.NewScheme()
+	must(clientgoscheme.AddToScheme(scheme))
+	must(v1alpha1.AddToScheme(scheme))
+
+	cfg := ctrl.GetConfigOrDie()
+	ctx := ctrl.SetupSignalHandler()
+
+	direct, err := client.New(cfg, client.Options{Scheme: scheme})
+	exitOn(err, "creating a client")
+	err = webhooks.EnsureServingCert(ctx, direct, webhooks.CertOptions{
+		Namespace: *namespace, SecretName: *caSecret, Hosts: strings.Split(*certHosts, ","), Dir: *certDir,
+		MutatingWebhooks: []string{*mutatingCfg}, ValidatingWebhooks: []string{*validatingCfg},
+	})
+	exitOn(err, "preparing the webhook serving certificate")
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                  scheme,
+		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:  *probeAddr,
+		LeaderElection:          *leaderElect,
+		LeaderElectionID:        "podvirt-controller",
+		LeaderElectionNamespace: *namespace,
+		WebhookServer:           webhook.NewServer(webhook.Options{Host: *webhookHost, Port: *webhookPort, CertDir: *certDir}),
+	})
+	exitOn(err, "creating the manager")
+
+	webhooks.Register(mgr)
+	podOpts := pod.DefaultOptions()
+	podOpts.Image = *launcherImage
+	podOpts.ImagePullPolicy = corev1.PullPolicy(*launcherPull)
+	exitOn((&controller.Reconciler{
+		Client:   mgr.GetClient(),
+		Recorder: mgr.GetEventRecorder("podvirt-launcher"),
+		Domain:   domain.Options{Type: *domainType},
+		Pod:      podOpts,
+	}).SetupWithManager(mgr), "setting up the launcher controller")
+
+	exitOn(mgr.AddHealthzCheck("healthz", healthz.Ping), "adding the health check")
+	exitOn(mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()), "adding the ready check")
+
+	log.Info("starting", "webhookPort", *webhookPort, "domainType", *domainType)
+	exitOn(mgr.Start(ctx), "running the manager")
+}
+
+func must(err error) { exitOn(err, "building the scheme") }
+
+func exitOn(err error, what string) {
+	if err != nil {
+		ctrl.Log.WithName("setup").Error(err, what)
+		os.Exit(1)
+	}
+}

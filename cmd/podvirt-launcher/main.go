@@ -1,0 +1,25 @@
+// Command podvirt-launcher runs inside a VMI's launcher Pod. It only wires
+// launcher/program to flags and signals.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/podvirt/podvirt/launcher/program"
+)
+
+func main() {
+	domain := flag.String("domain", "", "libvirt domain name of the VMI (<namespace>_<name>)")
+	flag.Parse()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := program.Run(ctx, program.Options{Domain: *domain, Out: os.Stdout}); err != nil {
+		fmt.Fprintln(os.Stderr, "podvirt-launcher:", err)
+		os.Exit(1)
+	}
+}

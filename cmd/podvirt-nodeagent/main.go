@@ -1,0 +1,84 @@
+// Command podvirt-nodeagent runs a node's guests: it watches the launcher
+// Pods bound to its node and drives their domains in the host's libvirt.
+// It only wires packages together.
+package main
+
+import (
+	"flag"
+	"os"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/selection"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/nodeagent"
+)
+
+func main() {
+	var (
+		nodeName      = flag.String("node-name", os.Getenv("NODE_NAME"), "the node this agent serves (required; $NODE_NAME)")
+		libvirtSocket = flag.String("libvirt-socket", "/var/run/libvirt/libvirt-sock", "libvirtd's read-write unix socket")
+		libvirtURI    = flag.String("libvirt-uri", "qemu:///system", "libvirt connect URI")
+		stateDir      = flag.String("state-dir", "/var/lib/podvirt", "directory for guest images and per-VMI files")
+		metricsAddr   = flag.String("metrics-bind-address", "0", "metrics address, 0 to disable")
+	)
+	opts := zap.Options{}
+	opts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	log := ctrl.Log.WithName("setup")
+	if *nodeName == "" {
+		log.Error(nil, "--node-name (or $NODE_NAME) is required")
+		os.Exit(2)
+	}
+
+	scheme := runtime.NewScheme()
+	exitOn(clientgoscheme.AddToScheme(scheme), "building the scheme")
+	exitOn(v1alpha1.AddToScheme(scheme), "building the scheme")
+
+	launcherPods, err := labels.NewRequirement(pod.LabelVMI, selection.Exists, nil)
+	exitOn(err, "building the label selector")
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Scheme:  scheme,
+		Metrics: metricsserver.Options{BindAddress: *metricsAddr},
+		// Only this node's launcher Pods are watched and cached.
+		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: {
+				Field: fields.OneTermEqualSelector("spec.nodeName", *nodeName),
+				Label: labels.NewSelector().Add(*launcherPods),
+			},
+		}},
+	})
+	exitOn(err, "creating the manager")
+
+	hv := &nodeagent.Libvirt{Socket: *libvirtSocket, URI: *libvirtURI}
+	defer hv.Close()
+	exitOn((&nodeagent.Reconciler{
+		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
+		Hypervisor: hv,
+		Images:     &nodeagent.ImageCache{Dir: filepath.Join(*stateDir, "images")},
+		Options:    nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir},
+	}).SetupWithManager(mgr), "setting up the node agent")
+
+	log.Info("starting", "node", *nodeName, "libvirt", *libvirtSocket)
+	exitOn(mgr.Start(ctrl.SetupSignalHandler()), "running the manager")
+}
+
+func exitOn(err error, what string) {
+	if err != nil {
+		ctrl.Log.WithName("setup").Error(err, what)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,186 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/domain"
+	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/nodeagent"
+)
+
+const tinyVMI = `
+apiVersion: podvirt.io/v1alpha1
+kind: VirtualMachineInstance
+metadata:
+  name: tiny
+spec:
+  terminationGracePeriodSeconds: 20
+  domain:
+    memory:
+      guest: 128Mi
+    firmware:
+      kernelBoot:
+        kernelArgs: console=ttyS0 panic=-1 quiet
+        container:
+          image: 127.0.0.1:15000/podvirt/tiny-guest:latest
+          kernelPath: /boot/vmlinux
+          initrdPath: /boot/initrd.img
+`
+
+// TestVMILifecycle walks one VMI through the whole design: admission
+// (defaults, validation), the launcher Pod under the real kubelet, a real
+// QEMU guest booting, and deletion with ACPI shutdown.
+func TestVMILifecycle(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+
+	applied := time.Now()
+	if out, err := e.kubectlRun(tinyVMI, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+
+	t.Run("defaults from the mutating webhook are stored", func(t *testing.T) {
+		vmi := &v1alpha1.VirtualMachineInstance{}
+		if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi); err != nil {
+			t.Fatal(err)
+		}
+		d := vmi.Spec.Domain
+		if d.Machine == nil || d.Machine.Type != "q35" {
+			t.Errorf("machine = %+v, want type q35", d.Machine)
+		}
+		if d.CPU == nil || d.CPU.Cores != 1 || d.CPU.Sockets != 1 || d.CPU.Threads != 1 {
+			t.Errorf("cpu = %+v, want 1/1/1", d.CPU)
+		}
+		if got := d.Resources.Requests[corev1.ResourceMemory]; got.Cmp(resource.MustParse("128Mi")) != 0 {
+			t.Errorf("resources.requests.memory = %s, want 128Mi (from memory.guest)", got.String())
+		}
+		if a := d.Devices.AutoattachSerialConsole; a == nil || !*a {
+			t.Errorf("devices.autoattachSerialConsole = %v, want true", a)
+		}
+		if c := d.Firmware.KernelBoot.Container; c.ImagePullPolicy != corev1.PullIfNotPresent {
+			t.Errorf("kernelBoot.container.imagePullPolicy = %q, want IfNotPresent", c.ImagePullPolicy)
+		}
+	})
+
+	launcher := &corev1.Pod{}
+	podKey := types.NamespacedName{Namespace: ns, Name: pod.Name("tiny")}
+	t.Run("the launcher Pod carries the domain and runs on the node", func(t *testing.T) {
+		eventually(t, "launcher Pod Running", 120*time.Second, func() (bool, error) {
+			err := e.c.Get(ctx, podKey, launcher)
+			return err == nil && launcher.Status.Phase == corev1.PodRunning, err
+		})
+		if launcher.Spec.NodeName != e.node {
+			t.Errorf("Pod on node %q, want %q", launcher.Spec.NodeName, e.node)
+		}
+		dom, err := domain.Parse(launcher.Annotations[pod.AnnotationDomain])
+		if err != nil {
+			t.Fatalf("annotation %s: %v", pod.AnnotationDomain, err)
+		}
+		if dom.Type != "qemu" || dom.Name != ns+"_tiny" || dom.Memory.Value != 128*1024 {
+			t.Errorf("domain type=%q name=%q memory=%d%s, want qemu, %s_tiny, 131072KiB", dom.Type, dom.Name, dom.Memory.Value, dom.Memory.Unit, ns)
+		}
+		if dom.UUID != launcher.Labels[pod.LabelVMIUID] {
+			t.Errorf("domain UUID %s, want the VMI UID %s", dom.UUID, launcher.Labels[pod.LabelVMIUID])
+		}
+	})
+
+	domName := domain.Name(ns, "tiny")
+	t.Run("the guest boots and the VMI is Running", func(t *testing.T) {
+		vmi := &v1alpha1.VirtualMachineInstance{}
+		eventually(t, "VMI Running", 120*time.Second, func() (bool, error) {
+			err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi)
+			return err == nil && vmi.Status.Phase == v1alpha1.Running, err
+		})
+		logf(t, "kubectl apply -> VMI Running: %s", time.Since(applied).Round(time.Millisecond))
+		if vmi.Status.NodeName != e.node {
+			t.Errorf("status.nodeName = %q, want %q", vmi.Status.NodeName, e.node)
+		}
+		state, err := e.libvirt.State(domName)
+		if err != nil || state != nodeagent.StateRunning {
+			t.Fatalf("libvirt domain %s state = %v, %v; want Running", domName, state, err)
+		}
+		serial := filepath.Join(e.state, "nodeagent", "vmis", domName, domain.SerialLogFile)
+		eventually(t, "the guest's ready marker on its serial console", 180*time.Second, func() (bool, error) {
+			b, err := os.ReadFile(serial)
+			return strings.Contains(string(b), "PODVIRT-GUEST-READY"), err
+		})
+		logf(t, "kubectl apply -> guest ready marker: %s", time.Since(applied).Round(time.Millisecond))
+	})
+
+	t.Run("deleting the VMI shuts the guest down and removes the Pod", func(t *testing.T) {
+		deleted := time.Now()
+		if out, err := e.kubectlRun("", "delete", "-n", ns, "vmi", "tiny", "--timeout=120s"); err != nil {
+			t.Fatalf("kubectl delete: %v\n%s", err, out)
+		}
+		eventually(t, "VMI gone", 60*time.Second, func() (bool, error) {
+			err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, &v1alpha1.VirtualMachineInstance{})
+			return apierrors.IsNotFound(err), err
+		})
+		eventually(t, "launcher Pod gone", 60*time.Second, func() (bool, error) {
+			err := e.c.Get(ctx, podKey, &corev1.Pod{})
+			return apierrors.IsNotFound(err), err
+		})
+		state, err := e.libvirt.State(domName)
+		if err != nil || state != nodeagent.StateAbsent {
+			t.Errorf("libvirt domain %s state = %v, %v; want Absent", domName, state, err)
+		}
+		logf(t, "kubectl delete -> VMI, Pod and domain gone: %s", time.Since(deleted).Round(time.Millisecond))
+	})
+}
+
+// TestInvalidVMIRejected sends VMIs the validating webhook must reject and
+// checks that kubectl shows every field path at once and nothing is stored.
+func TestInvalidVMIRejected(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(t)
+	const bad = `
+apiVersion: podvirt.io/v1alpha1
+kind: VirtualMachineInstance
+metadata:
+  name: bad
+spec:
+  domain:
+    resources:
+      limits:
+        memory: 64Mi
+    memory:
+      guest: 128Mi
+    firmware:
+      kernelBoot:
+        container:
+          image: 127.0.0.1:15000/podvirt/tiny-guest:latest
+          initrdPath: boot/initrd.img
+`
+	out, err := e.kubectlRun(bad, "apply", "-n", ns, "-f", "-")
+	if err == nil {
+		t.Fatalf("kubectl apply of an invalid VMI succeeded:\n%s", out)
+	}
+	for _, want := range []string{
+		`admission webhook "validator.vmi.podvirt.io" denied the request`,
+		"spec.domain.memory.guest: Invalid value: \"128Mi\": must not exceed resources.limits.memory (64Mi)",
+		"spec.domain.firmware.kernelBoot.container.kernelPath: Required value",
+		"spec.domain.firmware.kernelBoot.container.initrdPath: Invalid value: \"boot/initrd.img\": must be an absolute, clean path",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl output lacks %q:\n%s", want, out)
+		}
+	}
+	err = e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "bad"}, &v1alpha1.VirtualMachineInstance{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("the rejected VMI was stored (get: %v)", err)
+	}
+}

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Stops everything up.sh started, removes the domains it created, and undoes
+# what the kubelet changed on the host. Safe to run twice.
+set -euo pipefail
+here=$(dirname "${BASH_SOURCE[0]}")
+source "$here/lib.sh"
+
+stop_daemon podvirt-nodeagent
+stop_daemon podvirt-controller
+"$here/down-node.sh"
+"$here/down-libvirt.sh"
+"$here/down-registry.sh"
+"$here/down-controlplane.sh"
+log "podvirt is down"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs the end-to-end tests (test/e2e) against the local environment. Reuses
+# an environment that `make run` already has up and leaves it up; otherwise
+# brings one up and tears it down afterwards, whatever the result.
+set -euo pipefail
+here=$(dirname "${BASH_SOURCE[0]}")
+source "$here/lib.sh"
+
+if running kube-apiserver && running podvirt-controller && running podvirt-nodeagent; then
+  log "reusing the environment that is up in $PODVIRT_STATE"
+else
+  trap '"$here/down.sh" || true' EXIT
+  t0=$(now)
+  "$here/up.sh" --no-example
+  log "environment up for e2e in $(since "$t0")"
+fi
+cd "$PODVIRT_REPO"
+go test -tags e2e -count=1 -timeout 20m -v ./test/e2e/... 2>&1 | tee "$PODVIRT_STATE/logs/e2e.log"
+exit "${PIPESTATUS[0]}"
