@@ -26,7 +26,8 @@ const (
 	NamePrefix = "virt-launcher-"
 )
 
-// Options are the cluster-wide settings of launcher Pods.
+// Options are the cluster-wide settings of launcher Pods. A zero field
+// takes its value from DefaultOptions.
 type Options struct {
 	// Image is the podvirt-launcher image.
 	Image string
@@ -69,6 +70,12 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 	}
 	if opts.CPUAllocationRatio <= 0 {
 		opts.CPUAllocationRatio = def.CPUAllocationRatio
+	}
+	if opts.MemoryOverhead.IsZero() {
+		opts.MemoryOverhead = def.MemoryOverhead
+	}
+	if opts.ExtraGracePeriodSeconds <= 0 {
+		opts.ExtraGracePeriodSeconds = def.ExtraGracePeriodSeconds
 	}
 	res, err := resources(vmi, opts)
 	if err != nil {
