@@ -109,8 +109,18 @@ left=$(mounts_under "$state_real")
 
 # --- bridge, CNI state, iptables --------------------------------------------------
 if ip link show "$BRIDGE" >/dev/null 2>&1; then ip link delete "$BRIDGE"; fi
+# libcni caches each attachment's result in /var/lib/cni/results: ours are
+# $CNI_NETWORK-<sandbox>-eth0 and cni-loopback-<sandbox>-lo.
+sandboxes=$(ls "$ctrd/state/io.containerd.grpc.v1.cri/sandboxes" 2>/dev/null || true)
+for f in /var/lib/cni/results/"$CNI_NETWORK"-*-eth0; do
+  [[ -e $f ]] || continue
+  id=${f#/var/lib/cni/results/"$CNI_NETWORK"-}
+  sandboxes+=$'\n'"${id%-eth0}"
+  rm -f "$f"
+done
+for id in $sandboxes; do rm -f "/var/lib/cni/results/cni-loopback-$id-lo"; done
+rmdir /var/lib/cni/results /var/lib/cni 2>/dev/null || true
 rm -rf "$cni/networks"
-rm -f /var/lib/cni/results/"$CNI_NETWORK"-*
 
 # ipt_clean IPTABLES: removes the KUBE-* and CNI-* chains of every table, after
 # deleting the built-in chains' rules that jump to them.
@@ -140,7 +150,8 @@ if [[ -s $PODVIRT_STATE/sysctls.before ]]; then
 fi
 
 # --- kubepods cgroups (cgroup v1: one tree per hierarchy), deepest first --------------
-if pgrep -x kubelet >/dev/null; then
+other_kubelet=$(for p in $(pgrep -x kubelet || true); do if pid_alive "$p"; then echo "$p"; fi; done)
+if [[ -n $other_kubelet ]]; then
   log "warning: another kubelet is running: leaving the kubepods cgroups alone"
 else
   for ((i = 0; i < 25; i++)); do
@@ -151,6 +162,19 @@ else
   done
   [[ -z $dirs ]] || log "warning: kubepods cgroups left (processes still in them?): $(head -3 <<<"$dirs" | tr '\n' ' ')"
 fi
+
+# --- what the kubelet and containerd leave at fixed host paths ----------------------
+# The kubelet links each container log into /var/log/containers and keeps its
+# device-plugin socket in /var/lib/kubelet/device-plugins; containerd 1.6 keeps
+# shim sockets under /run/containerd/s. Remove ours, then the directories if empty.
+for f in /var/log/containers/*.log; do
+  [[ -L $f && $(readlink "$f") == "$PODVIRT_STATE"/* ]] && rm -f "$f"
+done
+if [[ -z $other_kubelet ]]; then
+  rm -f /var/lib/kubelet/device-plugins/kubelet.sock /var/lib/kubelet/device-plugins/kubelet_internal_checkpoint
+fi
+rmdir /var/log/containers /var/lib/kubelet/device-plugins /var/lib/kubelet \
+  /run/containerd/s /run/containerd/runc/k8s.io /run/containerd/runc /run/containerd 2>/dev/null || true
 
 # --- runtime state ---------------------------------------------------------------------
 if [[ -z $left ]]; then
