@@ -33,6 +33,7 @@ ctrd=$PODVIRT_STATE/containerd
 sock=$ctrd/containerd.sock
 kdir=$PODVIRT_STATE/kubelet
 cni=$PODVIRT_STATE/cni
+((${#sock} < 100)) || die "socket path $sock too long for a unix socket: use a shorter PODVIRT_STATE"
 mkdir -p "$ctrd" "$kdir/root" "$kdir/pki" "$kdir/pod-logs" "$cni/net.d" "$cni/networks" "$PODVIRT_STATE/images"
 
 # Host settings the kubelet and the bridge plugin change: record them before
@@ -121,7 +122,8 @@ log "containerd ready in $(since "$t")"
 # --- images --------------------------------------------------------------------
 t=$(now)
 pause_tar=$PODVIRT_STATE/images/pause.tar
-if [[ ! -s $pause_tar || $PODVIRT_REPO/test/tools/pause/main.go -nt $pause_tar ]]; then
+if [[ ! -s $pause_tar || $PODVIRT_REPO/test/tools/pause/main.go -nt $pause_tar ||
+  $PODVIRT_REPO/test/tools/ocipack/main.go -nt $pause_tar ]]; then
   [[ -d $PODVIRT_REPO/test/tools/ocipack ]] || die "test/tools/ocipack missing: cannot pack the pause image"
   (
     cd "$PODVIRT_REPO"
@@ -134,7 +136,10 @@ if [[ ! -s $pause_tar || $PODVIRT_REPO/test/tools/pause/main.go -nt $pause_tar ]
 fi
 t=$(now)
 for tar in "$pause_tar" "$@"; do
-  ctr_ images import "$tar" >/dev/null || die "importing $tar failed"
+  if ! ctr_ images import "$tar" >/dev/null; then
+    [[ $tar == "$pause_tar" ]] && rm -f "$pause_tar" # rebuilt next time
+    die "importing $tar failed"
+  fi
 done
 ctr_ images ls -q | grep -qx "$PAUSE_IMAGE" || die "$PAUSE_IMAGE not in containerd after import"
 log "imported $((1 + $#)) image(s) in $(since "$t")"

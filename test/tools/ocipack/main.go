@@ -65,18 +65,21 @@ func run(tag, entrypoint, user, out string, push bool, files []string) error {
 	if err != nil {
 		return fmt.Errorf("layer: %w", err)
 	}
-	img, err := mutate.AppendLayers(empty.Image, layer)
-	if err != nil {
-		return fmt.Errorf("append layer: %w", err)
-	}
 	cfg := &v1.ConfigFile{Architecture: "amd64", OS: "linux", Config: v1.Config{User: user}}
 	if entrypoint != "" {
 		cfg.Config.Entrypoint = []string{entrypoint}
 	}
 	cfg.RootFS.Type = "layers"
-	img, err = mutate.ConfigFile(img, cfg)
+	// The config first: AppendLayers then records the layer's diff_id in it
+	// (setting the config afterwards would drop it, and containerd refuses
+	// an image whose rootfs does not match its layers).
+	img, err := mutate.ConfigFile(empty.Image, cfg)
 	if err != nil {
 		return fmt.Errorf("config: %w", err)
+	}
+	img, err = mutate.AppendLayers(img, layer)
+	if err != nil {
+		return fmt.Errorf("append layer: %w", err)
 	}
 	if out != "" {
 		if err := tarball.WriteToFile(out, ref, img); err != nil {
