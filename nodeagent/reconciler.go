@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -106,7 +107,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	switch state {
 	case StateAbsent:
 		if err := r.define(ctx, p, vmi, domName); err != nil {
-			return ctrl.Result{}, r.fail(ctx, vmi, "DomainDefineFailed", err)
+			reason := "DomainDefineFailed"
+			if errors.Is(err, ErrUnsupported) {
+				reason = "Unsupported"
+			}
+			return ctrl.Result{}, r.fail(ctx, vmi, reason, err)
 		}
 		fallthrough
 	case StateShutoff, StateCrashed:
@@ -135,7 +140,7 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	if err != nil {
 		return err
 	}
-	if dom.Name != domName || md.UID != string(vmi.UID) || dom.UUID != string(vmi.UID) {
+	if dom.Name != domName || md.UID != string(vmi.UID) {
 		return fmt.Errorf("the domain XML names %q (uid %s), not this VMI", dom.Name, md.UID)
 	}
 	imageRoot := ""
@@ -150,7 +155,13 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	if err := os.MkdirAll(vmiDir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", vmiDir, err)
 	}
+	if dom.Devices != nil && len(dom.Devices.Interfaces) > 0 {
+		return fmt.Errorf("interfaces: connecting guests to the Pod network is %w; set spec.domain.devices.autoattachPodInterface: false and give no interfaces", ErrUnsupported)
+	}
 	if err := domain.Localize(dom, imageRoot, vmiDir); err != nil {
+		return err
+	}
+	if err := r.prepareVolumes(ctx, md, dom, vmiDir); err != nil {
 		return err
 	}
 	xml, err := dom.Marshal()

@@ -1,9 +1,6 @@
 package webhooks
 
 import (
-	"fmt"
-	"path"
-
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -37,8 +34,21 @@ func Validate(vmi *v1alpha1.VirtualMachineInstance) field.ErrorList {
 	}
 	spec := field.NewPath("spec")
 	errs = append(errs, validateDomain(&vmi.Spec.Domain, spec.Child("domain"))...)
+	errs = append(errs, validateVolumes(&vmi.Spec, spec)...)
+	errs = append(errs, validateNetworks(&vmi.Spec, spec)...)
 	if g := vmi.Spec.TerminationGracePeriodSeconds; g != nil && *g < 0 {
 		errs = append(errs, field.Invalid(spec.Child("terminationGracePeriodSeconds"), *g, "must be >= 0"))
+	}
+	for _, f := range []struct{ name, value string }{{"hostname", vmi.Spec.Hostname}, {"subdomain", vmi.Spec.Subdomain}} {
+		if f.value == "" {
+			continue
+		}
+		for _, msg := range validation.IsDNS1123Label(f.value) {
+			errs = append(errs, field.Invalid(spec.Child(f.name), f.value, msg))
+		}
+	}
+	if es := vmi.Spec.EvictionStrategy; es != nil && *es != v1alpha1.EvictionStrategyNone {
+		errs = append(errs, field.Invalid(spec.Child("evictionStrategy"), *es, "only None is supported: podvirt has no live migration yet, so the guest is shut down with its Pod"))
 	}
 	return errs
 }
@@ -53,13 +63,13 @@ func ValidateUpdate(newVMI, oldVMI *v1alpha1.VirtualMachineInstance) field.Error
 
 func validateDomain(d *v1alpha1.DomainSpec, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	if c := d.CPU; c != nil {
-		if n := uint64(c.Cores) * uint64(c.Sockets) * uint64(c.Threads); n > MaxVCPUs {
-			errs = append(errs, field.Invalid(p.Child("cpu"), n, fmt.Sprintf("cores*sockets*threads must be at most %d", MaxVCPUs)))
-		}
-	}
+	errs = append(errs, validateCPU(d, p)...)
 	errs = append(errs, validateMemory(d, p)...)
-	errs = append(errs, validateFirmware(d.Firmware, p.Child("firmware"))...)
+	errs = append(errs, validateMachine(d.Machine, p.Child("machine"))...)
+	errs = append(errs, validateFirmware(d, p.Child("firmware"))...)
+	errs = append(errs, validateFeatures(d.Features, p.Child("features"))...)
+	errs = append(errs, validateDisks(d.Devices.Disks, p.Child("devices", "disks"))...)
+	errs = append(errs, validateInterfaces(d.Devices.Interfaces, p.Child("devices", "interfaces"))...)
 	return errs
 }
 
@@ -81,34 +91,6 @@ func validateMemory(d *v1alpha1.DomainSpec, p *field.Path) field.ErrorList {
 		limit, hasLimit := d.Resources.Limits[name]
 		if hasReq && hasLimit && req.Cmp(limit) > 0 {
 			errs = append(errs, field.Invalid(p.Child("resources", "requests").Key(string(name)), req.String(), "must be less than or equal to the limit ("+limit.String()+")"))
-		}
-	}
-	return errs
-}
-
-func validateFirmware(fw *v1alpha1.Firmware, p *field.Path) field.ErrorList {
-	kb := p.Child("kernelBoot")
-	if fw == nil || fw.KernelBoot == nil {
-		// Disks are not rendered yet, so a kernel is the only way to boot.
-		return field.ErrorList{field.Required(kb, "podvirt boots guests from kernelBoot only for now; set kernelBoot.container")}
-	}
-	c := fw.KernelBoot.Container
-	if c == nil {
-		return field.ErrorList{field.Required(kb.Child("container"), "the image holding the kernel")}
-	}
-	cp := kb.Child("container")
-	var errs field.ErrorList
-	if c.Image == "" {
-		errs = append(errs, field.Required(cp.Child("image"), ""))
-	}
-	if c.KernelPath == "" {
-		errs = append(errs, field.Required(cp.Child("kernelPath"), "the kernel's absolute path inside the image"))
-	}
-	for _, f := range []struct {
-		name, value string
-	}{{"kernelPath", c.KernelPath}, {"initrdPath", c.InitrdPath}} {
-		if f.value != "" && (!path.IsAbs(f.value) || path.Clean(f.value) != f.value) {
-			errs = append(errs, field.Invalid(cp.Child(f.name), f.value, "must be an absolute, clean path (no '..', no trailing '/')"))
 		}
 	}
 	return errs

@@ -50,7 +50,7 @@ func TestValidateReportsEveryFieldPath(t *testing.T) {
 			v.Spec.Domain.Memory.Guest = ptr.To(resource.MustParse("1Ki"))
 		}, []string{`spec.domain.memory.guest: Invalid value: "1Ki": must be at least 1Mi`}},
 		{"no firmware", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Firmware = nil },
-			[]string{"spec.domain.firmware.kernelBoot: Required value: podvirt boots guests from kernelBoot only for now; set kernelBoot.container"}},
+			[]string{"spec.domain.firmware.kernelBoot: Required value: nothing to boot from: set firmware.kernelBoot.container, or give a disk a bootOrder"}},
 		{"no container", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Firmware.KernelBoot.Container = nil },
 			[]string{"spec.domain.firmware.kernelBoot.container: Required value: the image holding the kernel"}},
 		{"several at once", func(v *v1alpha1.VirtualMachineInstance) {

@@ -26,5 +26,13 @@ func renderCPU(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain) err
 		Cores:   int(max(c.Cores, 1)),
 		Threads: int(max(c.Threads, 1)),
 	}}
+	switch c.Model {
+	case "":
+	case "host-passthrough", "host-model":
+		dom.CPU.Mode = c.Model
+	default:
+		dom.CPU.Mode = "custom"
+		dom.CPU.Model = &libvirtxml.DomainCPUModel{Value: c.Model, Fallback: "forbid"}
+	}
 	return nil
 }

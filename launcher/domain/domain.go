@@ -34,7 +34,7 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, opts Options) (*libvirtxml.Dom
 	dom := &libvirtxml.Domain{
 		Type:       typ,
 		Name:       Name(vmi.Namespace, vmi.Name),
-		UUID:       string(vmi.UID),
+		UUID:       domainUUID(vmi),
 		OnPoweroff: "destroy",
 		OnReboot:   "restart",
 		OnCrash:    "destroy",
@@ -42,6 +42,7 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, opts Options) (*libvirtxml.Dom
 	}
 	steps := []func(*v1alpha1.VirtualMachineInstance, *libvirtxml.Domain) error{
 		renderMetadata, renderCPU, renderMemory, renderFirmware, renderFeatures, renderDevices,
+		renderDisks, renderInterfaces, renderRng, renderGraphics,
 	}
 	for _, step := range steps {
 		if err := step(vmi, dom); err != nil {
@@ -71,4 +72,12 @@ func Parse(domainXML string) (*libvirtxml.Domain, error) {
 		return nil, fmt.Errorf("parsing the domain XML: %w", err)
 	}
 	return dom, nil
+}
+
+// domainUUID is the firmware UUID the user chose, else the VMI's UID.
+func domainUUID(vmi *v1alpha1.VirtualMachineInstance) string {
+	if fw := vmi.Spec.Domain.Firmware; fw != nil && fw.UUID != "" {
+		return string(fw.UUID)
+	}
+	return string(vmi.UID)
 }

@@ -25,13 +25,41 @@ func renderFirmware(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain
 		machine = m.Type
 	}
 	dom.OS = &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Arch: Arch, Machine: machine, Type: "hvm"}}
+	fw := vmi.Spec.Domain.Firmware
+	if fw != nil {
+		renderBootloader(fw.Bootloader, dom.OS)
+		if fw.Serial != "" {
+			dom.SysInfo = append(dom.SysInfo, libvirtxml.DomainSysInfo{SMBIOS: &libvirtxml.DomainSysInfoSMBIOS{
+				System: &libvirtxml.DomainSysInfoSystem{Entry: []libvirtxml.DomainSysInfoEntry{{Name: "serial", Value: fw.Serial}}},
+			}})
+			dom.OS.SMBios = &libvirtxml.DomainSMBios{Mode: "sysinfo"}
+		}
+	}
 	c := kernelBootContainer(vmi)
 	if c == nil {
-		return fmt.Errorf("spec.domain.firmware.kernelBoot.container is required")
+		if len(vmi.Spec.Domain.Devices.Disks) == 0 {
+			return fmt.Errorf("nothing to boot: no spec.domain.firmware.kernelBoot.container and no disks")
+		}
+		return nil
 	}
 	// Paths inside the image; the node agent resolves them (Localize).
 	dom.OS.Kernel = c.KernelPath
 	dom.OS.Initrd = c.InitrdPath
 	dom.OS.Cmdline = vmi.Spec.Domain.Firmware.KernelBoot.KernelArgs
 	return nil
+}
+
+func renderBootloader(bl *v1alpha1.Bootloader, os *libvirtxml.DomainOS) {
+	switch {
+	case bl == nil:
+	case bl.EFI != nil:
+		os.Firmware = "efi"
+		secure := "no"
+		if bl.EFI.SecureBoot == nil || *bl.EFI.SecureBoot {
+			secure = "yes"
+		}
+		os.Loader = &libvirtxml.DomainLoader{Secure: secure}
+	case bl.BIOS != nil && bl.BIOS.UseSerial != nil && *bl.BIOS.UseSerial:
+		os.BIOS = &libvirtxml.DomainBIOS{UseSerial: "yes"}
+	}
 }

@@ -35,6 +35,25 @@ func Localize(dom *libvirtxml.Domain, imageRoot, vmiDir string) error {
 		src.File.Path = filepath.Join(vmiDir, src.File.Path)
 		return nil
 	}
+	for i := range dom.Devices.Disks {
+		d := &dom.Devices.Disks[i]
+		if d.Source == nil || d.Source.File == nil {
+			continue
+		}
+		f := d.Source.File.File
+		if base := filepath.Base(f); base != f || base == "." || base == ".." {
+			return fmt.Errorf("domain %q: disk file %q must be a bare file name", dom.Name, f)
+		}
+		d.Source.File.File = filepath.Join(vmiDir, f)
+	}
+	for i := range dom.Devices.Graphics {
+		if vnc := dom.Devices.Graphics[i].VNC; vnc != nil && vnc.Socket != "" {
+			if base := filepath.Base(vnc.Socket); base != vnc.Socket {
+				return fmt.Errorf("domain %q: VNC socket %q must be a bare file name", dom.Name, vnc.Socket)
+			}
+			vnc.Socket = filepath.Join(vmiDir, vnc.Socket)
+		}
+	}
 	for i := range dom.Devices.Serials {
 		if err := localizeFile(dom.Devices.Serials[i].Source); err != nil {
 			return err

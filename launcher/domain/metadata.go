@@ -24,6 +24,30 @@ type Metadata struct {
 	// ACPI shutdown request before it is destroyed.
 	GracePeriodSeconds int64               `xml:"gracePeriodSeconds,attr"`
 	KernelBoot         *KernelBootMetadata `xml:"kernelBoot,omitempty"`
+	// Volumes say where each disk's data comes from; the node agent prepares
+	// the file DiskFile(name) from it.
+	Volumes []VolumeMetadata `xml:"volume"`
+}
+
+// Volume source kinds in VolumeMetadata.Kind.
+const (
+	VolumeContainerDisk    = "containerDisk"
+	VolumeCloudInitNoCloud = "cloudInitNoCloud"
+	VolumeEmptyDisk        = "emptyDisk"
+	VolumePVC              = "persistentVolumeClaim"
+	VolumeHostDisk         = "hostDisk"
+)
+
+// VolumeMetadata is one volume's source.
+type VolumeMetadata struct {
+	Name       string `xml:"name,attr"`
+	Kind       string `xml:"kind,attr"`
+	Image      string `xml:"image,attr,omitempty"`
+	Path       string `xml:"path,attr,omitempty"`
+	PullPolicy string `xml:"pullPolicy,attr,omitempty"`
+	// CapacityBytes is the size of an emptyDisk or a created hostDisk.
+	CapacityBytes int64  `xml:"capacityBytes,attr,omitempty"`
+	ClaimName     string `xml:"claimName,attr,omitempty"`
 }
 
 // KernelBootMetadata names the image whose files the domain's <kernel> and
@@ -40,6 +64,9 @@ func renderMetadata(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain
 	}
 	if c := kernelBootContainer(vmi); c != nil {
 		md.KernelBoot = &KernelBootMetadata{Image: c.Image, PullPolicy: string(c.ImagePullPolicy)}
+	}
+	for _, v := range vmi.Spec.Volumes {
+		md.Volumes = append(md.Volumes, volumeMetadata(v))
 	}
 	out, err := xml.Marshal(md)
 	if err != nil {
@@ -59,4 +86,24 @@ func ReadMetadata(dom *libvirtxml.Domain) (*Metadata, error) {
 		return nil, fmt.Errorf("domain %q: reading podvirt metadata: %w", dom.Name, err)
 	}
 	return md, nil
+}
+
+func volumeMetadata(v v1alpha1.Volume) VolumeMetadata {
+	vm := VolumeMetadata{Name: v.Name}
+	switch {
+	case v.ContainerDisk != nil:
+		vm.Kind, vm.Image, vm.Path, vm.PullPolicy = VolumeContainerDisk, v.ContainerDisk.Image, v.ContainerDisk.Path, string(v.ContainerDisk.ImagePullPolicy)
+	case v.CloudInitNoCloud != nil:
+		vm.Kind = VolumeCloudInitNoCloud
+	case v.EmptyDisk != nil:
+		vm.Kind, vm.CapacityBytes = VolumeEmptyDisk, v.EmptyDisk.Capacity.Value()
+	case v.PersistentVolumeClaim != nil:
+		vm.Kind, vm.ClaimName = VolumePVC, v.PersistentVolumeClaim.ClaimName
+	case v.HostDisk != nil:
+		vm.Kind, vm.Path = VolumeHostDisk, v.HostDisk.Path
+		if v.HostDisk.Capacity != nil {
+			vm.CapacityBytes = v.HostDisk.Capacity.Value()
+		}
+	}
+	return vm
 }

@@ -31,6 +31,9 @@ spec:
   domain:
     memory:
       guest: 128Mi
+    devices:
+      # podvirt cannot connect guests to the Pod network yet.
+      autoattachPodInterface: false
     firmware:
       kernelBoot:
         kernelArgs: console=ttyS0 panic=-1 quiet

@@ -1,0 +1,72 @@
+package domain
+
+import (
+	"fmt"
+
+	"libvirt.org/go/libvirtxml"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+// DiskFile is the file, relative to the VMI's directory on the node, that
+// backs the disk of a volume; the node agent prepares it before defining
+// the domain.
+func DiskFile(volume string) string { return "disk-" + volume + ".img" }
+
+func renderDisks(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain) error {
+	counters := map[string]int{} // target device prefix -> next index
+	scsi := false
+	for _, d := range vmi.Spec.Domain.Devices.Disks {
+		disk := libvirtxml.DomainDisk{
+			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: DiskFile(d.Name)}},
+			Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"},
+			Serial: d.Serial,
+			Alias:  &libvirtxml.DomainAlias{Name: "ua-" + d.Name},
+		}
+		var bus v1alpha1.DiskBus
+		readOnly := false
+		switch {
+		case d.Disk != nil:
+			disk.Device, bus, readOnly = "disk", d.Disk.Bus, d.Disk.ReadOnly
+		case d.CDRom != nil:
+			disk.Device, bus, readOnly = "cdrom", d.CDRom.Bus, d.CDRom.ReadOnly == nil || *d.CDRom.ReadOnly
+		case d.LUN != nil:
+			disk.Device, bus, readOnly = "lun", d.LUN.Bus, d.LUN.ReadOnly
+		default:
+			return fmt.Errorf("spec.domain.devices.disks[%s]: no disk, cdrom or lun (was the VMI defaulted?)", d.Name)
+		}
+		if bus == "" {
+			bus = v1alpha1.DiskBusVirtio
+		}
+		prefix := "sd"
+		if bus == v1alpha1.DiskBusVirtio {
+			prefix = "vd"
+		}
+		if bus == v1alpha1.DiskBusSCSI {
+			scsi = true
+		}
+		disk.Target = &libvirtxml.DomainDiskTarget{Dev: prefix + driveLetters(counters[prefix]), Bus: string(bus)}
+		counters[prefix]++
+		if readOnly {
+			disk.ReadOnly = &libvirtxml.DomainDiskReadOnly{}
+		}
+		if d.BootOrder != nil {
+			disk.Boot = &libvirtxml.DomainDeviceBoot{Order: *d.BootOrder}
+		}
+		dom.Devices.Disks = append(dom.Devices.Disks, disk)
+	}
+	if scsi {
+		idx := uint(0)
+		dom.Devices.Controllers = append(dom.Devices.Controllers, libvirtxml.DomainController{Type: "scsi", Model: "virtio-scsi", Index: &idx})
+	}
+	return nil
+}
+
+// driveLetters names the n-th drive as Linux does: a..z, aa..az, ...
+func driveLetters(n int) string {
+	s := ""
+	for n++; n > 0; n = (n - 1) / 26 {
+		s = string(rune('a'+(n-1)%26)) + s
+	}
+	return s
+}

@@ -1,0 +1,31 @@
+package domain
+
+import (
+	"libvirt.org/go/libvirtxml"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+// renderInterfaces renders each interface as an ethernet device for the
+// node agent to connect to the launcher Pod's network namespace.
+func renderInterfaces(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain) error {
+	for _, iface := range vmi.Spec.Domain.Devices.Interfaces {
+		model := iface.Model
+		if model == "" {
+			model = "virtio"
+		}
+		nic := libvirtxml.DomainInterface{
+			Source: &libvirtxml.DomainInterfaceSource{Ethernet: &libvirtxml.DomainInterfaceSourceEthernet{}},
+			Model:  &libvirtxml.DomainInterfaceModel{Type: model},
+			Alias:  &libvirtxml.DomainAlias{Name: "ua-" + iface.Name},
+		}
+		if iface.MacAddress != "" {
+			nic.MAC = &libvirtxml.DomainInterfaceMAC{Address: iface.MacAddress}
+		}
+		if iface.BootOrder != nil {
+			nic.Boot = &libvirtxml.DomainDeviceBoot{Order: *iface.BootOrder}
+		}
+		dom.Devices.Interfaces = append(dom.Devices.Interfaces, nic)
+	}
+	return nil
+}

@@ -1,0 +1,41 @@
+// Package signature signs and verifies the domain XML that the launcher
+// controller puts on a launcher Pod, so that the node agent defines only
+// domains the controller rendered, for the Pod and VMI it rendered them for.
+//
+// # What is signed
+//
+// A signature covers the tuple (namespace, Pod name, VMI UID, domain XML),
+// where the domain XML is the node-independent text of the Pod's
+// podvirt.io/domain annotation, byte for byte. Binding the namespace, Pod
+// name and VMI UID stops a signed annotation from being copied onto another
+// Pod, into another namespace, or onto a Pod of a recreated VMI of the same
+// name.
+//
+// The tuple is encoded canonically before signing: a context string
+// (Context, "podvirt.io/domain-signature/v1") and then each field, every one
+// of them preceded by its length as a big-endian uint64. No two different
+// tuples share an encoding, so no byte can be moved from one field into its
+// neighbour ("a","bc" and "ab","c" sign differently), and the context keeps a
+// podvirt domain signature from ever being valid for another purpose or a
+// later version of this format.
+//
+// # Signature format
+//
+// A signature is "<key id>.<signature>": the key id is the first 8 bytes of
+// SHA-256 of the raw 32-byte public key, in lower-case hex (KeyID), and the
+// signature is the 64-byte ed25519 signature in unpadded base64url. The key
+// id lets the node agent pick the right key among several trusted ones, so
+// the signing key can be rotated: node agents trust the old and the new
+// public key while the controller switches, then the old one is dropped.
+//
+// # Keys
+//
+// Private keys are PKCS#8 "PRIVATE KEY" PEM blocks and public keys PKIX
+// "PUBLIC KEY" blocks; a file or Secret field of public keys may hold several
+// blocks (ParsePublicKeysPEM). SecretData and the FromSecretData helpers read
+// and write the Data map of a Kubernetes Secret without importing the
+// Kubernetes API.
+//
+// The package is pure: no global state, no I/O beyond the random source
+// given to GenerateKey.
+package signature

@@ -1,0 +1,69 @@
+package signature
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"errors"
+	"testing"
+)
+
+// FuzzVerify feeds arbitrary signature text and payloads to Verify: it must
+// never panic, must classify every failure, and must accept nothing but the
+// signature Sign makes for exactly that payload.
+func FuzzVerify(f *testing.F) {
+	k := testKey(f, 1)
+	p := tinyPayload()
+	good, err := Sign(k, p)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(good, p.Namespace, p.PodName, p.VMIUID, p.DomainXML)
+	f.Add("", "", "", "", "")
+	f.Add(".", "a", "bc", "", "")
+	f.Add(good[:17]+"AAAA", p.Namespace, p.PodName, p.VMIUID, p.DomainXML)
+	keys := []ed25519.PublicKey{pub(k), pub(testKey(f, 2))}
+	f.Fuzz(func(t *testing.T, sig, ns, podName, uid, xml string) {
+		q := Payload{Namespace: ns, PodName: podName, VMIUID: uid, DomainXML: xml}
+		err := Verify(keys, q, sig)
+		if err == nil {
+			want, _ := Sign(k, q)
+			if sig != want {
+				t.Fatalf("accepted %q for %+v; Sign gives %q", sig, q, want)
+			}
+			return
+		}
+		if !errors.Is(err, ErrMissing) && !errors.Is(err, ErrMalformed) &&
+			!errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrMismatch) {
+			t.Fatalf("unclassified error %v", err)
+		}
+	})
+}
+
+// FuzzSignVerify checks the round trip, and that the encoding is injective:
+// two payloads share an encoding (and so a signature) only when they are
+// equal, and any other payload fails verification.
+func FuzzSignVerify(f *testing.F) {
+	f.Add("default", "virt-launcher-tiny", "6f1d2c1e", "<domain/>", "default", "virt-launcher-tiny", "6f1d2c1e", "<domain/>")
+	f.Add("a", "bc", "", "", "ab", "c", "", "")
+	f.Add("", "", "", "", "", "", "", "")
+	f.Add("x", "", "", "\x00", "", "x", "\x00", "")
+	k := testKey(f, 1)
+	keys := []ed25519.PublicKey{pub(k)}
+	f.Fuzz(func(t *testing.T, ns1, pod1, uid1, xml1, ns2, pod2, uid2, xml2 string) {
+		p := Payload{ns1, pod1, uid1, xml1}
+		q := Payload{ns2, pod2, uid2, xml2}
+		sig, err := Sign(k, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := Verify(keys, p, sig); err != nil {
+			t.Fatalf("round trip of %+v: %v", p, err)
+		}
+		if bytes.Equal(message(p), message(q)) != (p == q) {
+			t.Fatalf("%+v and %+v: encodings equal %v, payloads equal %v", p, q, !(p == q), p == q)
+		}
+		if err := Verify(keys, q, sig); (err == nil) != (p == q) {
+			t.Fatalf("signature of %+v checked against %+v: %v", p, q, err)
+		}
+	})
+}

@@ -1,0 +1,130 @@
+package nodeagent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	corev1 "k8s.io/api/core/v1"
+	"libvirt.org/go/libvirtxml"
+
+	"github.com/podvirt/podvirt/launcher/domain"
+)
+
+// ErrUnsupported marks what this node agent cannot run yet; the VMI fails
+// with the message instead of running without it.
+var ErrUnsupported = errors.New("not supported by this node agent yet")
+
+// prepareVolumes creates each volume's disk file in vmiDir (an emptyDisk
+// as a sparse raw file, a containerDisk as a private copy of the image's
+// disk) and sets each disk's driver format. Existing files are kept, so a
+// restart reuses what the guest wrote.
+func (r *Reconciler) prepareVolumes(ctx context.Context, md *domain.Metadata, dom *libvirtxml.Domain, vmiDir string) error {
+	formats := map[string]string{}
+	for _, v := range md.Volumes {
+		target := filepath.Join(vmiDir, domain.DiskFile(v.Name))
+		switch v.Kind {
+		case domain.VolumeEmptyDisk:
+			if err := createSparse(target, v.CapacityBytes); err != nil {
+				return fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+		case domain.VolumeContainerDisk:
+			if err := r.copyContainerDisk(ctx, v, target); err != nil {
+				return fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+		default:
+			return fmt.Errorf("volume %s: %s volumes are %w", v.Name, v.Kind, ErrUnsupported)
+		}
+		format, err := diskFormat(target)
+		if err != nil {
+			return fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		formats[filepath.Base(target)] = format
+	}
+	for i := range dom.Devices.Disks {
+		d := &dom.Devices.Disks[i]
+		if d.Source == nil || d.Source.File == nil {
+			continue
+		}
+		if f, ok := formats[filepath.Base(d.Source.File.File)]; ok && d.Driver != nil {
+			d.Driver.Type = f
+		}
+	}
+	return nil
+}
+
+func createSparse(path string, size int64) error {
+	if _, err := os.Stat(path); err == nil {
+		return nil
+	}
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	if err != nil {
+		return fmt.Errorf("creating %s: %w", path, err)
+	}
+	if err := f.Truncate(size); err != nil {
+		f.Close()
+		return fmt.Errorf("sizing %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// copyContainerDisk copies the disk image of a containerDisk (its path, or
+// the only file under /disk) to target.
+func (r *Reconciler) copyContainerDisk(ctx context.Context, v domain.VolumeMetadata, target string) error {
+	if _, err := os.Stat(target); err == nil {
+		return nil
+	}
+	root, err := r.Images.Root(ctx, v.Image, corev1.PullPolicy(v.PullPolicy))
+	if err != nil {
+		return err
+	}
+	src := v.Path
+	if src == "" {
+		entries, err := os.ReadDir(filepath.Join(root, "disk"))
+		if err != nil || len(entries) != 1 || !entries[0].Type().IsRegular() {
+			return fmt.Errorf("image %s: want exactly one file under /disk, or set containerDisk.path", v.Image)
+		}
+		src = "/disk/" + entries[0].Name()
+	}
+	in, err := os.Open(filepath.Join(root, filepath.Clean(src)))
+	if err != nil {
+		return fmt.Errorf("image %s: %w", v.Image, err)
+	}
+	defer in.Close()
+	tmp := target + ".tmp"
+	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copying the disk of %s: %w", v.Image, err)
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, target)
+}
+
+// diskFormat tells qcow2 from raw by qcow2's magic, so the guest's data is
+// never reinterpreted (a raw image claiming to be qcow2 is the risk, and
+// that is why the format is not taken from the image's name).
+func diskFormat(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	magic := make([]byte, 4)
+	if _, err := io.ReadFull(f, magic); err != nil {
+		return "raw", nil // shorter than a header: raw
+	}
+	if bytes.Equal(magic, []byte{'Q', 'F', 'I', 0xfb}) {
+		return "qcow2", nil
+	}
+	return "raw", nil
+}

@@ -1,0 +1,122 @@
+package webhooks
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+var (
+	// machineTypeRE accepts the x86 machine types QEMU offers.
+	machineTypeRE = regexp.MustCompile(`^(q35|pc|pc-q35-[0-9.]+|pc-i440fx-[0-9.]+)$`)
+	// cpuModelRE accepts host-passthrough, host-model and libvirt model names.
+	cpuModelRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]*$`)
+	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+)
+
+func validateCPU(d *v1alpha1.DomainSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	c := d.CPU
+	if c == nil {
+		return nil
+	}
+	if n := uint64(c.Cores) * uint64(c.Sockets) * uint64(c.Threads); n > MaxVCPUs {
+		errs = append(errs, field.Invalid(p.Child("cpu"), n, fmt.Sprintf("cores*sockets*threads must be at most %d", MaxVCPUs)))
+	}
+	if c.Model != "" && !cpuModelRE.MatchString(c.Model) {
+		errs = append(errs, field.Invalid(p.Child("cpu", "model"), c.Model, "must be host-passthrough, host-model or a libvirt CPU model name"))
+	}
+	return errs
+}
+
+func validateMachine(m *v1alpha1.Machine, p *field.Path) field.ErrorList {
+	if m == nil || m.Type == "" || machineTypeRE.MatchString(m.Type) {
+		return nil
+	}
+	return field.ErrorList{field.Invalid(p.Child("type"), m.Type, "must be q35, pc, pc-q35-<version> or pc-i440fx-<version>")}
+}
+
+func validateFirmware(d *v1alpha1.DomainSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	fw := d.Firmware
+	bootable := hasBootDisk(d.Devices.Disks)
+	if fw == nil || fw.KernelBoot == nil {
+		if !bootable {
+			errs = append(errs, field.Required(p.Child("kernelBoot"), "nothing to boot from: set firmware.kernelBoot.container, or give a disk a bootOrder"))
+		}
+		if fw == nil {
+			return errs
+		}
+	}
+	if fw.UUID != "" && !uuidRE.MatchString(string(fw.UUID)) {
+		errs = append(errs, field.Invalid(p.Child("uuid"), fw.UUID, "must be a UUID such as 5d307ca9-b3ef-428c-8861-06e72d69f223"))
+	}
+	if bl := fw.Bootloader; bl != nil {
+		if bl.BIOS != nil && bl.EFI != nil {
+			errs = append(errs, field.Invalid(p.Child("bootloader"), "bios and efi", "set one of bios and efi, not both"))
+		}
+		if bl.EFI != nil && bl.EFI.SecureBoot != nil && *bl.EFI.SecureBoot && !featureOn(d.Features, func(f *v1alpha1.Features) *v1alpha1.FeatureState { return f.SMM }) {
+			errs = append(errs, field.Invalid(p.Child("bootloader", "efi", "secureBoot"), true, "Secure Boot needs features.smm enabled"))
+		}
+	}
+	if fw.KernelBoot != nil {
+		errs = append(errs, validateKernelBoot(fw.KernelBoot, p.Child("kernelBoot"))...)
+	}
+	return errs
+}
+
+func validateKernelBoot(kb *v1alpha1.KernelBoot, p *field.Path) field.ErrorList {
+	c := kb.Container
+	if c == nil {
+		return field.ErrorList{field.Required(p.Child("container"), "the image holding the kernel")}
+	}
+	cp := p.Child("container")
+	var errs field.ErrorList
+	if c.Image == "" {
+		errs = append(errs, field.Required(cp.Child("image"), ""))
+	}
+	if c.KernelPath == "" {
+		errs = append(errs, field.Required(cp.Child("kernelPath"), "the kernel's absolute path inside the image"))
+	}
+	for _, f := range []struct {
+		name, value string
+	}{{"kernelPath", c.KernelPath}, {"initrdPath", c.InitrdPath}} {
+		if f.value != "" && !isCleanAbs(f.value) {
+			errs = append(errs, field.Invalid(cp.Child(f.name), f.value, "must be an absolute, clean path (no '..', no trailing '/')"))
+		}
+	}
+	return errs
+}
+
+func isCleanAbs(p string) bool { return path.IsAbs(p) && path.Clean(p) == p }
+
+func validateFeatures(f *v1alpha1.Features, p *field.Path) field.ErrorList {
+	if f == nil {
+		return nil
+	}
+	if f.ACPI.Enabled != nil && !*f.ACPI.Enabled {
+		return field.ErrorList{field.Invalid(p.Child("acpi", "enabled"), false, "ACPI cannot be disabled: podvirt shuts guests down with the ACPI power button")}
+	}
+	return nil
+}
+
+func featureOn(f *v1alpha1.Features, get func(*v1alpha1.Features) *v1alpha1.FeatureState) bool {
+	if f == nil {
+		return false
+	}
+	s := get(f)
+	return s != nil && (s.Enabled == nil || *s.Enabled)
+}
+
+func hasBootDisk(disks []v1alpha1.Disk) bool {
+	for _, d := range disks {
+		if d.BootOrder != nil {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,153 @@
+package webhooks
+
+import (
+	"encoding/base64"
+	"fmt"
+	"net"
+
+	"k8s.io/apimachinery/pkg/util/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+func validateVolumes(spec *v1alpha1.VirtualMachineInstanceSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	vp := p.Child("volumes")
+	volumes := map[string]int{}
+	for i, v := range spec.Volumes {
+		ip := vp.Index(i)
+		errs = append(errs, validateName(v.Name, ip.Child("name"))...)
+		if j, dup := volumes[v.Name]; dup {
+			errs = append(errs, field.Duplicate(ip.Child("name"), fmt.Sprintf("%s (also volumes[%d])", v.Name, j)))
+		}
+		volumes[v.Name] = i
+		errs = append(errs, validateVolumeSource(&v, ip)...)
+	}
+	used := map[string]bool{}
+	for i, d := range spec.Domain.Devices.Disks {
+		if _, ok := volumes[d.Name]; !ok {
+			errs = append(errs, field.Invalid(p.Child("domain", "devices", "disks").Index(i).Child("name"), d.Name, "no volume of this name: every disk needs a volume of the same name"))
+		}
+		used[d.Name] = true
+	}
+	for i, v := range spec.Volumes {
+		if !used[v.Name] {
+			errs = append(errs, field.Invalid(vp.Index(i).Child("name"), v.Name, "no disk uses this volume: add a disk of the same name"))
+		}
+	}
+	return errs
+}
+
+func validateVolumeSource(v *v1alpha1.Volume, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	sources := 0
+	for _, set := range []bool{v.ContainerDisk != nil, v.CloudInitNoCloud != nil, v.EmptyDisk != nil, v.PersistentVolumeClaim != nil, v.HostDisk != nil} {
+		if set {
+			sources++
+		}
+	}
+	if sources != 1 {
+		errs = append(errs, field.Invalid(p, v.Name, "set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim and hostDisk"))
+	}
+	if cd := v.ContainerDisk; cd != nil {
+		if cd.Image == "" {
+			errs = append(errs, field.Required(p.Child("containerDisk", "image"), ""))
+		}
+		if cd.Path != "" && !isCleanAbs(cd.Path) {
+			errs = append(errs, field.Invalid(p.Child("containerDisk", "path"), cd.Path, "must be an absolute, clean path (no '..', no trailing '/')"))
+		}
+	}
+	if ci := v.CloudInitNoCloud; ci != nil {
+		cp := p.Child("cloudInitNoCloud")
+		n := 0
+		for _, set := range []bool{ci.UserData != "", ci.UserDataBase64 != "", ci.UserDataSecretRef != nil} {
+			if set {
+				n++
+			}
+		}
+		if n != 1 {
+			errs = append(errs, field.Invalid(cp, v.Name, "set exactly one of userData, userDataBase64 and secretRef"))
+		}
+		if ci.UserDataSecretRef != nil && ci.UserDataSecretRef.Name == "" {
+			errs = append(errs, field.Required(cp.Child("secretRef", "name"), ""))
+		}
+		if ci.NetworkData != "" && ci.NetworkDataBase64 != "" {
+			errs = append(errs, field.Invalid(cp, v.Name, "set at most one of networkData and networkDataBase64"))
+		}
+		for _, f := range []struct{ name, value string }{{"userDataBase64", ci.UserDataBase64}, {"networkDataBase64", ci.NetworkDataBase64}} {
+			if f.value == "" {
+				continue
+			}
+			if _, err := base64.StdEncoding.DecodeString(f.value); err != nil {
+				errs = append(errs, field.Invalid(cp.Child(f.name), truncate(f.value, 32), "is not valid base64: "+err.Error()))
+			}
+		}
+	}
+	if ed := v.EmptyDisk; ed != nil && ed.Capacity.Sign() <= 0 {
+		errs = append(errs, field.Invalid(p.Child("emptyDisk", "capacity"), ed.Capacity.String(), "must be greater than zero"))
+	}
+	if pvc := v.PersistentVolumeClaim; pvc != nil {
+		for _, msg := range validation.IsDNS1123Subdomain(pvc.ClaimName) {
+			errs = append(errs, field.Invalid(p.Child("persistentVolumeClaim", "claimName"), pvc.ClaimName, msg))
+		}
+	}
+	if hd := v.HostDisk; hd != nil {
+		hp := p.Child("hostDisk")
+		if !isCleanAbs(hd.Path) {
+			errs = append(errs, field.Invalid(hp.Child("path"), hd.Path, "must be an absolute, clean path (no '..', no trailing '/')"))
+		}
+		if hd.Type == v1alpha1.HostDiskExistsOrCreate && (hd.Capacity == nil || hd.Capacity.Sign() <= 0) {
+			errs = append(errs, field.Required(hp.Child("capacity"), "type DiskOrCreate needs the size of the image to create"))
+		}
+	}
+	return errs
+}
+
+func validateNetworks(spec *v1alpha1.VirtualMachineInstanceSpec, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	np := p.Child("networks")
+	networks := map[string]bool{}
+	podNetworks := 0
+	for i, n := range spec.Networks {
+		ip := np.Index(i)
+		errs = append(errs, validateName(n.Name, ip.Child("name"))...)
+		if networks[n.Name] {
+			errs = append(errs, field.Duplicate(ip.Child("name"), n.Name))
+		}
+		networks[n.Name] = true
+		if n.Pod == nil {
+			errs = append(errs, field.Required(ip.Child("pod"), "the pod network is the only network source supported"))
+			continue
+		}
+		podNetworks++
+		if podNetworks > 1 {
+			errs = append(errs, field.Forbidden(ip.Child("pod"), "at most one pod network"))
+		}
+		if c := n.Pod.VMNetworkCIDR; c != "" {
+			if _, _, err := net.ParseCIDR(c); err != nil {
+				errs = append(errs, field.Invalid(ip.Child("pod", "vmNetworkCIDR"), c, "must be a CIDR such as 10.0.2.0/24"))
+			}
+		}
+	}
+	ifaceNets := map[string]bool{}
+	for i, iface := range spec.Domain.Devices.Interfaces {
+		ifaceNets[iface.Name] = true
+		if !networks[iface.Name] {
+			errs = append(errs, field.Invalid(p.Child("domain", "devices", "interfaces").Index(i).Child("name"), iface.Name, "no network of this name: every interface needs a network of the same name"))
+		}
+	}
+	for i, n := range spec.Networks {
+		if !ifaceNets[n.Name] {
+			errs = append(errs, field.Invalid(np.Index(i).Child("name"), n.Name, "no interface uses this network: add an interface of the same name"))
+		}
+	}
+	return errs
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}
