@@ -79,6 +79,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case "":
 		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Pending, "", "")
 	case v1alpha1.Succeeded, v1alpha1.Failed:
+		// The guest is done: free the Pod's resources; the VMI stays as
+		// the record of how it ended.
+		if launcher != nil && launcher.DeletionTimestamp.IsZero() {
+			if err := r.Client.Delete(ctx, launcher, client.Preconditions{UID: &launcher.UID}); client.IgnoreNotFound(err) != nil {
+				return ctrl.Result{}, fmt.Errorf("deleting the launcher Pod of a finished VMI: %w", err)
+			}
+		}
 		return ctrl.Result{}, nil
 	}
 
