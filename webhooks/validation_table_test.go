@@ -78,7 +78,9 @@ var invalidVMIs = []struct {
 	{"memory request above limit", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Resources.Requests[corev1.ResourceMemory] = resource.MustParse("4Gi")
 	}, []string{`spec.domain.resources.requests[memory]: Invalid value: "4Gi": must be less than or equal to the limit (2Gi)`}},
-	{"guest memory tiny", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Memory.Guest = ptr.To(resource.MustParse("512Ki")) },
+	{"guest memory tiny", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Memory.Guest = ptr.To(resource.MustParse("512Ki"))
+	},
 		[]string{`spec.domain.memory.guest: Invalid value: "512Ki": must be at least 1Mi`}},
 	// machine
 	{"unknown machine", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Machine.Type = "virt" },
@@ -146,7 +148,9 @@ var invalidVMIs = []struct {
 	}, []string{`spec.domain.devices.disks[2]: Invalid value: "scratch": set exactly one of disk, cdrom and lun`}},
 	{"cdrom on virtio", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Disks[1].CDRom.Bus = "virtio" },
 		[]string{`spec.domain.devices.disks[1].cdrom.bus: Unsupported value: "virtio": supported values: "sata", "scsi"`}},
-	{"writable cdrom", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Disks[1].CDRom.ReadOnly = ptr.To(false) },
+	{"writable cdrom", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Devices.Disks[1].CDRom.ReadOnly = ptr.To(false)
+	},
 		[]string{"spec.domain.devices.disks[1].cdrom.readonly: Invalid value: false: a CD-ROM is always read-only"}},
 	{"lun on sata", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Devices.Disks[2].Disk = nil
@@ -166,11 +170,17 @@ var invalidVMIs = []struct {
 		[]string{"spec.volumes[0].containerDisk.image: Required value"}},
 	{"container disk relative path", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[0].ContainerDisk.Path = "disk/x.img" },
 		[]string{`spec.volumes[0].containerDisk.path: Invalid value: "disk/x.img": must be an absolute, clean path (no '..', no trailing '/')`}},
-	{"cloud-init bad base64", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[1].CloudInitNoCloud.UserDataBase64 = "not base64!" },
+	{"cloud-init bad base64", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Volumes[1].CloudInitNoCloud.UserDataBase64 = "not base64!"
+	},
 		[]string{`spec.volumes[1].cloudInitNoCloud.userDataBase64: Invalid value: "not base64!": is not valid base64: illegal base64 data at input byte 3`}},
-	{"cloud-init bad network base64", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[1].CloudInitNoCloud.NetworkDataBase64 = "%%%%" },
+	{"cloud-init bad network base64", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Volumes[1].CloudInitNoCloud.NetworkDataBase64 = "%%%%"
+	},
 		[]string{`spec.volumes[1].cloudInitNoCloud.networkDataBase64: Invalid value: "%%%%": is not valid base64: illegal base64 data at input byte 0`}},
-	{"cloud-init two user data", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[1].CloudInitNoCloud.UserData = "#cloud-config" },
+	{"cloud-init two user data", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Volumes[1].CloudInitNoCloud.UserData = "#cloud-config"
+	},
 		[]string{`spec.volumes[1].cloudInitNoCloud: Invalid value: "cloudinit": set exactly one of userData, userDataBase64 and secretRef`}},
 	{"cloud-init no user data", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[1].CloudInitNoCloud.UserDataBase64 = "" },
 		[]string{`spec.volumes[1].cloudInitNoCloud: Invalid value: "cloudinit": set exactly one of userData, userDataBase64 and secretRef`}},
@@ -182,7 +192,9 @@ var invalidVMIs = []struct {
 		v.Spec.Volumes[1].CloudInitNoCloud.NetworkData = "version: 2"
 		v.Spec.Volumes[1].CloudInitNoCloud.NetworkDataBase64 = "dmVyc2lvbjogMgo="
 	}, []string{`spec.volumes[1].cloudInitNoCloud: Invalid value: "cloudinit": set at most one of networkData and networkDataBase64`}},
-	{"empty disk zero", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[2].EmptyDisk.Capacity = resource.MustParse("0") },
+	{"empty disk zero", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Volumes[2].EmptyDisk.Capacity = resource.MustParse("0")
+	},
 		[]string{`spec.volumes[2].emptyDisk.capacity: Invalid value: "0": must be greater than zero`}},
 	{"pvc bad name", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Volumes[2] = v1alpha1.Volume{Name: "scratch", PersistentVolumeClaim: &v1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: "My_Claim"}}
@@ -225,9 +237,13 @@ var invalidVMIs = []struct {
 		v.Spec.Domain.Devices.Interfaces[0].Masquerade = nil
 		v.Spec.Domain.Devices.Interfaces[0].Ports = nil
 	}, []string{`spec.domain.devices.interfaces[0]: Invalid value: "default": set exactly one of masquerade and bridge`}},
-	{"bad mac", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].MacAddress = "02:00:00:00:00" },
+	{"bad mac", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Devices.Interfaces[0].MacAddress = "02:00:00:00:00"
+	},
 		[]string{`spec.domain.devices.interfaces[0].macAddress: Invalid value: "02:00:00:00:00": must be a 48-bit MAC address such as 02:00:00:00:00:01`}},
-	{"multicast mac", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].MacAddress = "01:00:5e:00:00:01" },
+	{"multicast mac", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Devices.Interfaces[0].MacAddress = "01:00:5e:00:00:01"
+	},
 		[]string{`spec.domain.devices.interfaces[0].macAddress: Invalid value: "01:00:5e:00:00:01": must be a unicast address (the first octet's lowest bit clear)`}},
 	{"ports on bridge", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Devices.Interfaces[0].Masquerade = nil
@@ -237,7 +253,9 @@ var invalidVMIs = []struct {
 		[]string{"spec.domain.devices.interfaces[0].ports[0].port: Invalid value: 0: must be between 1 and 65535"}},
 	{"port too big", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].Ports[0].Port = 70000 },
 		[]string{"spec.domain.devices.interfaces[0].ports[0].port: Invalid value: 70000: must be between 1 and 65535"}},
-	{"bad port name", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].Ports[0].Name = "SSH_PORT" },
+	{"bad port name", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Devices.Interfaces[0].Ports[0].Name = "SSH_PORT"
+	},
 		[]string{
 			`spec.domain.devices.interfaces[0].ports[0].name: Invalid value: "SSH_PORT": must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)`,
 			`spec.domain.devices.interfaces[0].ports[0].name: Invalid value: "SSH_PORT": must contain at least one letter (a-z)`,
@@ -245,7 +263,9 @@ var invalidVMIs = []struct {
 	{"duplicate port", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Devices.Interfaces[0].Ports = append(v.Spec.Domain.Devices.Interfaces[0].Ports, v1alpha1.Port{Port: 22, Protocol: "TCP"})
 	}, []string{`spec.domain.devices.interfaces[0].ports[1]: Duplicate value: "TCP/22 (also ports[0])"`}},
-	{"interface boot order zero", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].BootOrder = ptr.To(uint(0)) },
+	{"interface boot order zero", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Devices.Interfaces[0].BootOrder = ptr.To(uint(0))
+	},
 		[]string{"spec.domain.devices.interfaces[0].bootOrder: Invalid value: 0: must be at least 1"}},
 	// other spec fields
 	{"negative grace", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.TerminationGracePeriodSeconds = ptr.To(int64(-1)) },
