@@ -33,7 +33,8 @@ func main() {
 		certHosts     = flag.String("cert-hosts", "podvirt-webhook.podvirt-system.svc", "comma-separated DNS names and IPs of the serving certificate")
 		caSecret      = flag.String("ca-secret", "podvirt-webhook-ca", "Secret (in --namespace) holding the webhook CA")
 		mutatingCfg   = flag.String("mutating-webhook-configuration", "podvirt-vmi-defaulter", "MutatingWebhookConfiguration whose caBundle is kept current")
-		validatingCfg = flag.String("validating-webhook-configuration", "podvirt-vmi-validator", "ValidatingWebhookConfiguration whose caBundle is kept current")
+		validatingCfg = flag.String("validating-webhook-configurations", "podvirt-vmi-validator,podvirt-launcher-pod-guard", "comma-separated ValidatingWebhookConfigurations whose caBundle is kept current")
+		podCreators   = flag.String("launcher-pod-creators", "system:serviceaccount:podvirt-system:podvirt-controller", "comma-separated user names allowed to create launcher Pods (the controller's own identity)")
 		domainType    = flag.String("domain-type", domain.DefaultType, "libvirt domain type: kvm, or qemu for software emulation")
 		launcherImage = flag.String("launcher-image", pod.DefaultOptions().Image, "podvirt-launcher image for launcher Pods")
 		launcherPull  = flag.String("launcher-image-pull-policy", string(corev1.PullIfNotPresent), "pull policy of the launcher image")
@@ -58,7 +59,7 @@ func main() {
 	exitOn(err, "creating a client")
 	err = webhooks.EnsureServingCert(ctx, direct, webhooks.CertOptions{
 		Namespace: *namespace, SecretName: *caSecret, Hosts: strings.Split(*certHosts, ","), Dir: *certDir,
-		MutatingWebhooks: []string{*mutatingCfg}, ValidatingWebhooks: []string{*validatingCfg},
+		MutatingWebhooks: []string{*mutatingCfg}, ValidatingWebhooks: strings.Split(*validatingCfg, ","),
 	})
 	exitOn(err, "preparing the webhook serving certificate")
 
@@ -73,7 +74,7 @@ func main() {
 	})
 	exitOn(err, "creating the manager")
 
-	webhooks.Register(mgr)
+	webhooks.Register(mgr, webhooks.Options{LauncherPodCreators: strings.Split(*podCreators, ",")})
 	podOpts := pod.DefaultOptions()
 	podOpts.Image = *launcherImage
 	podOpts.ImagePullPolicy = corev1.PullPolicy(*launcherPull)

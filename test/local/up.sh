@@ -39,9 +39,16 @@ log "installing CRDs and webhook configurations (deploy/local)"
 kubectl_ apply -k "$PODVIRT_REPO/deploy/local" >/dev/null
 kubectl_ wait --for=condition=Established crd/virtualmachineinstances.podvirt.io --timeout=60s >/dev/null
 
+# The controller and node agent run as their service accounts (client
+# certificates naming them), so deploy/base's RBAC is what they get.
+for sa in podvirt-controller podvirt-nodeagent; do
+  pki_cert "$sa" "/O=system:serviceaccounts/O=system:serviceaccounts:podvirt-system/CN=system:serviceaccount:podvirt-system:$sa" clientAuth
+  write_kubeconfig "$PODVIRT_STATE/$sa.kubeconfig" "$sa" "$PODVIRT_PKI/$sa.crt" "$PODVIRT_PKI/$sa.key"
+done
+
 if ! running podvirt-controller; then
   start_daemon podvirt-controller "$PODVIRT_STATE/bin/podvirt-controller" \
-    --kubeconfig "$PODVIRT_STATE/kubeconfig" --leader-elect=false \
+    --kubeconfig "$PODVIRT_STATE/podvirt-controller.kubeconfig" --leader-elect=false \
     --webhook-host 127.0.0.1 --webhook-port "$WEBHOOK_PORT" --cert-hosts 127.0.0.1 \
     --cert-dir "$PODVIRT_STATE/controller/certs" \
     --metrics-bind-address 127.0.0.1:18080 --health-probe-bind-address 127.0.0.1:18081 \
@@ -52,7 +59,7 @@ log "podvirt-controller ready (webhooks on https://127.0.0.1:$WEBHOOK_PORT)"
 
 if ! running podvirt-nodeagent; then
   start_daemon podvirt-nodeagent "$PODVIRT_STATE/bin/podvirt-nodeagent" \
-    --kubeconfig "$PODVIRT_STATE/kubeconfig" --node-name "$PODVIRT_NODE" \
+    --kubeconfig "$PODVIRT_STATE/podvirt-nodeagent.kubeconfig" --node-name "$PODVIRT_NODE" \
     --libvirt-socket "$PODVIRT_STATE/libvirt/libvirt-sock" --state-dir "$PODVIRT_STATE/nodeagent"
 fi
 sleep 0.5
