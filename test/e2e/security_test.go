@@ -1,0 +1,148 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/pod"
+)
+
+// editor makes user a namespace editor (the "edit" ClusterRole, plus the
+// VMI permissions a cluster would aggregate into it) in ns.
+func (e *env) editor(t *testing.T, ns, user string) {
+	t.Helper()
+	ctx := context.Background()
+	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "vmi-editor", Namespace: ns}, Rules: []rbacv1.PolicyRule{{
+		APIGroups: []string{"podvirt.io"}, Resources: []string{"virtualmachineinstances"}, Verbs: []string{"*"},
+	}}}
+	if err := e.c.Create(ctx, role); err != nil {
+		t.Fatal(err)
+	}
+	for _, rb := range []*rbacv1.RoleBinding{
+		{ObjectMeta: metav1.ObjectMeta{Name: "edit-" + user, Namespace: ns}, RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "ClusterRole", Name: "edit"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}}},
+		{ObjectMeta: metav1.ObjectMeta{Name: "vmi-" + user, Namespace: ns}, RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "vmi-editor"},
+			Subjects: []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}}},
+	} {
+		if err := e.c.Create(ctx, rb); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+const plainPod = `
+apiVersion: v1
+kind: Pod
+metadata:
+  name: %s
+  labels: {app: plain}
+  annotations: {%s}
+spec:
+  automountServiceAccountToken: false
+  securityContext: {runAsNonRoot: true, runAsUser: 65532, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: c
+    image: podvirt.io/pause:dev
+    imagePullPolicy: Never
+    securityContext: {allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}
+`
+
+// TestLauncherPodGuard acts as a namespace editor (impersonation) and tries
+// to make the node agent run a VM from a Pod it wrote itself.
+func TestLauncherPodGuard(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(t)
+	e.editor(t, ns, "alice")
+	as := []string{"--as", "alice", "-n", ns}
+
+	out, err := e.kubectlRun(fmt.Sprintf(plainPod, "forged", `podvirt.io/domain: "<domain type='kvm'/>"`), append([]string{"apply", "-f", "-"}, as...)...)
+	if err == nil || !strings.Contains(out, `admission webhook "launcher-pod-guard.podvirt.io" denied the request: only podvirt's controller may create Pods with podvirt.io/ labels or annotations (found annotation podvirt.io/domain)`) {
+		t.Errorf("creating a Pod with a podvirt.io/ annotation: err=%v\n%s", err, out)
+	}
+
+	out, err = e.kubectlRun(fmt.Sprintf(plainPod, "plain", ""), append([]string{"apply", "-f", "-"}, as...)...)
+	if err != nil {
+		t.Fatalf("an ordinary Pod was refused: %v\n%s", err, out)
+	}
+	out, err = e.kubectlRun("", append([]string{"annotate", "pod", "plain", "podvirt.io/domain=<domain/>"}, as...)...)
+	if err == nil || !strings.Contains(out, "only podvirt's controller may add, change or remove podvirt.io/ labels or annotations (changed annotation podvirt.io/domain)") {
+		t.Errorf("annotating an existing Pod: err=%v\n%s", err, out)
+	}
+	out, err = e.kubectlRun("", append([]string{"label", "pod", "plain", "podvirt.io/vmi=tiny"}, as...)...)
+	if err == nil || !strings.Contains(out, "changed label podvirt.io/vmi") {
+		t.Errorf("labelling an existing Pod: err=%v\n%s", err, out)
+	}
+
+	// Not even a cluster admin may forge one: only the controller's identity.
+	out, err = e.kubectlRun(fmt.Sprintf(plainPod, "forged-by-admin", `podvirt.io/domain: "<domain/>"`), "apply", "-n", ns, "-f", "-")
+	if err == nil || !strings.Contains(out, "only podvirt's controller may create Pods") {
+		t.Errorf("cluster admin forging a launcher Pod: err=%v\n%s", err, out)
+	}
+
+	// The editor may use VMIs, and may not touch the launcher Pod's keys.
+	if out, err := e.kubectlRun(tinyVMI, append([]string{"apply", "-f", "-"}, as...)...); err != nil {
+		t.Fatalf("a namespace editor could not create a VMI: %v\n%s", err, out)
+	}
+	launcher := &corev1.Pod{}
+	eventually(t, "launcher Pod", 60*time.Second, func() (bool, error) {
+		err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: pod.Name("tiny")}, launcher)
+		return err == nil, err
+	})
+	out, err = e.kubectlRun("", append([]string{"annotate", "--overwrite", "pod", pod.Name("tiny"), "podvirt.io/domain=<domain type='kvm'><devices><hostdev/></devices></domain>"}, as...)...)
+	if err == nil || !strings.Contains(out, "changed annotation podvirt.io/domain") {
+		t.Errorf("rewriting a launcher Pod's domain: err=%v\n%s", err, out)
+	}
+}
+
+// TestRestrictedNamespace runs a VMI in a namespace enforcing Pod Security
+// "restricted" under a ResourceQuota: the launcher Pod is admitted and the
+// quota counts it.
+func TestRestrictedNamespace(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+	nsObj := &corev1.Namespace{}
+	if err := e.c.Get(ctx, types.NamespacedName{Name: ns}, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	nsObj.Labels["pod-security.kubernetes.io/enforce"] = "restricted"
+	if err := e.c.Update(ctx, nsObj); err != nil {
+		t.Fatal(err)
+	}
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "q", Namespace: ns}, Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
+		corev1.ResourcePods: resource.MustParse("5"), corev1.ResourceRequestsMemory: resource.MustParse("1Gi"), corev1.ResourceLimitsMemory: resource.MustParse("1Gi"),
+	}}}
+	if err := e.c.Create(ctx, quota); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.kubectlRun(tinyVMI, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	eventually(t, "VMI Running in a restricted namespace", 120*time.Second, func() (bool, error) {
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi)
+		return err == nil && vmi.Status.Phase == v1alpha1.Running, err
+	})
+	eventually(t, "the quota to count the launcher Pod", 30*time.Second, func() (bool, error) {
+		if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "q"}, quota); err != nil {
+			return false, err
+		}
+		used := quota.Status.Used[corev1.ResourceRequestsMemory]
+		return used.Cmp(resource.MustParse("256Mi")) == 0 && quota.Status.Used.Pods().Value() == 1, nil
+	})
+	if out, err := e.kubectlRun("", "delete", "-n", ns, "vmi", "tiny", "--timeout=60s"); err != nil {
+		t.Fatalf("kubectl delete: %v\n%s", err, out)
+	}
+}
