@@ -146,3 +146,43 @@ func TestRestrictedNamespace(t *testing.T) {
 		t.Fatalf("kubectl delete: %v\n%s", err, out)
 	}
 }
+
+// TestNodeAgentRestriction acts as another node's agent and tries to
+// report on, and release, a VMI running on this node.
+func TestNodeAgentRestriction(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+	if out, err := e.kubectlRun(tinyVMI, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	eventually(t, "VMI Running", 120*time.Second, func() (bool, error) {
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi)
+		return err == nil && vmi.Status.Phase == v1alpha1.Running, err
+	})
+	other := []string{"--as", "system:podvirt:nodeagent:other-node", "--as-group", "podvirt:nodeagents", "-n", ns}
+	out, err := e.kubectlRun("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"phase":"Failed","reason":"Forged"}}`}, other...)...)
+	if err == nil || !strings.Contains(out, "node agent of other-node may only report VMIs that run on its own node") {
+		t.Errorf("another node's agent updating the VMI's status: err=%v\n%s", err, out)
+	}
+	out, err = e.kubectlRun("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"nodeName":"other-node"}}`}, other...)...)
+	if err == nil || !strings.Contains(out, "may only report VMIs that run on its own node") {
+		t.Errorf("another node's agent claiming the VMI: err=%v\n%s", err, out)
+	}
+	out, err = e.kubectlRun("", append([]string{"patch", "pod", pod.Name("tiny"), "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`}, other...)...)
+	if err == nil || !strings.Contains(out, "node agent of other-node may only change Pods bound to its own node") {
+		t.Errorf("another node's agent releasing the launcher Pod: err=%v\n%s", err, out)
+	}
+	// This node's agent identity is allowed the same status write.
+	own := []string{"--as", "system:podvirt:nodeagent:" + e.node, "--as-group", "podvirt:nodeagents", "-n", ns}
+	if out, err := e.kubectlRun("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"reason":"Checked"}}`}, own...)...); err != nil {
+		t.Errorf("the VMI's own node agent was refused: %v\n%s", err, out)
+	}
+	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi); err != nil || vmi.Status.Phase != v1alpha1.Running {
+		t.Errorf("VMI phase %q after the attempts (%v), want Running", vmi.Status.Phase, err)
+	}
+	if out, err := e.kubectlRun("", "delete", "-n", ns, "vmi", "tiny", "--timeout=60s"); err != nil {
+		t.Fatalf("kubectl delete: %v\n%s", err, out)
+	}
+}

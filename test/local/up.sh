@@ -39,11 +39,13 @@ log "installing CRDs and webhook configurations (deploy/local)"
 kubectl_ apply -k "$PODVIRT_REPO/deploy/local" >/dev/null
 kubectl_ wait --for=condition=Established crd/virtualmachineinstances.podvirt.io --timeout=60s >/dev/null
 
-# The controller and node agent run as their service accounts (client
-# certificates naming them), so deploy/base's RBAC is what they get.
-for sa in podvirt-controller podvirt-nodeagent; do
-  pki_cert "$sa" "/O=system:serviceaccounts/O=system:serviceaccounts:podvirt-system/CN=system:serviceaccount:podvirt-system:$sa" clientAuth
-  write_kubeconfig "$PODVIRT_STATE/$sa.kubeconfig" "$sa" "$PODVIRT_PKI/$sa.crt" "$PODVIRT_PKI/$sa.key"
+# The controller runs as its service account and the node agent as its
+# node's agent (client certificates naming them), so deploy/base's RBAC and
+# node restriction are what they get.
+pki_cert podvirt-controller "/O=system:serviceaccounts/O=system:serviceaccounts:podvirt-system/CN=system:serviceaccount:podvirt-system:podvirt-controller" clientAuth
+pki_cert podvirt-nodeagent "/O=podvirt:nodeagents/CN=system:podvirt:nodeagent:$PODVIRT_NODE" clientAuth
+for id in podvirt-controller podvirt-nodeagent; do
+  write_kubeconfig "$PODVIRT_STATE/$id.kubeconfig" "$id" "$PODVIRT_PKI/$id.crt" "$PODVIRT_PKI/$id.key"
 done
 
 if ! running podvirt-controller; then
