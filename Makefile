@@ -33,6 +33,16 @@ unit:
 e2e:
 	test/local/e2e.sh
 
+## fuzz: run every fuzz target for FUZZTIME each (the seed corpora in
+## testdata/fuzz run in every `make unit`).
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$(go list ./...); do \
+	  for f in $$(go test -list '^Fuzz' $$pkg | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
 ## test: everything CI runs.
 test: verify-generated vet unit e2e
 

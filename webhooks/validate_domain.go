@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path"
 	"regexp"
+	"strings"
+	"unicode"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
@@ -70,12 +72,15 @@ func validateFirmware(d *v1alpha1.DomainSpec, p *field.Path) field.ErrorList {
 }
 
 func validateKernelBoot(kb *v1alpha1.KernelBoot, p *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	if strings.ContainsFunc(kb.KernelArgs, unicode.IsControl) {
+		errs = append(errs, field.Invalid(p.Child("kernelArgs"), kb.KernelArgs, "must not contain control characters"))
+	}
 	c := kb.Container
 	if c == nil {
-		return field.ErrorList{field.Required(p.Child("container"), "the image holding the kernel")}
+		return append(errs, field.Required(p.Child("container"), "the image holding the kernel"))
 	}
 	cp := p.Child("container")
-	var errs field.ErrorList
 	if c.Image == "" {
 		errs = append(errs, field.Required(cp.Child("image"), ""))
 	}

@@ -114,6 +114,9 @@ var invalidVMIs = []struct {
 	{"kernel path with trailing slash", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Firmware.KernelBoot = &v1alpha1.KernelBoot{Container: &v1alpha1.KernelBootContainer{Image: "i", KernelPath: "/boot/"}}
 	}, []string{`spec.domain.firmware.kernelBoot.container.kernelPath: Invalid value: "/boot/": must be an absolute, clean path (no '..', no trailing '/')`}},
+	{"kernel args with control characters", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Firmware.KernelBoot = &v1alpha1.KernelBoot{KernelArgs: "console=ttyS0\x01", Container: &v1alpha1.KernelBootContainer{Image: "i", KernelPath: "/k"}}
+	}, []string{`spec.domain.firmware.kernelBoot.kernelArgs: Invalid value: "console=ttyS0\x01": must not contain control characters`}},
 	// features
 	{"acpi disabled", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Features.ACPI.Enabled = ptr.To(false) },
 		[]string{"spec.domain.features.acpi.enabled: Invalid value: false: ACPI cannot be disabled: podvirt shuts guests down with the ACPI power button"}},

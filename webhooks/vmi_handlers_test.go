@@ -13,7 +13,7 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 )
 
-func decoder(t *testing.T) admission.Decoder {
+func decoder(t testing.TB) admission.Decoder {
 	s := runtime.NewScheme()
 	if err := v1alpha1.AddToScheme(s); err != nil {
 		t.Fatal(err)
@@ -21,7 +21,7 @@ func decoder(t *testing.T) admission.Decoder {
 	return admission.NewDecoder(s)
 }
 
-func request(t *testing.T, op admissionv1.Operation, raw string) admission.Request {
+func request(t testing.TB, op admissionv1.Operation, raw string) admission.Request {
 	return admission.Request{AdmissionRequest: admissionv1.AdmissionRequest{
 		UID: "1", Operation: op, Object: runtime.RawExtension{Raw: []byte(raw)},
 		Kind: metav1.GroupVersionKind{Group: "podvirt.io", Version: "v1alpha1", Kind: "VirtualMachineInstance"},
