@@ -21,6 +21,8 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/launcher/signature"
+	"github.com/podvirt/podvirt/nodeagent/allowlist"
 )
 
 // Finalizer keeps a launcher Pod until the node agent has shut its guest
@@ -35,6 +37,13 @@ type Options struct {
 	StateDir string
 	// PollInterval is how often a running domain's state is checked.
 	PollInterval time.Duration
+	// TrustedKeysFile holds the PEM public keys whose domain signatures
+	// this agent accepts. It is re-read on each define, so a rotated key
+	// (a ConfigMap update) needs no restart.
+	TrustedKeysFile string
+	// Allowlist is what a domain may reach on this node; its directories
+	// are filled in per VMI.
+	Allowlist allowlist.Options
 	// ShutdownRetryInterval is how often the ACPI shutdown request is
 	// resent while the guest is still up (guests not listening yet lose
 	// the first one).
@@ -108,8 +117,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case StateAbsent:
 		if err := r.define(ctx, p, vmi, domName); err != nil {
 			reason := "DomainDefineFailed"
-			if errors.Is(err, ErrUnsupported) {
+			switch {
+			case errors.Is(err, ErrUnsupported):
 				reason = "Unsupported"
+			case errors.Is(err, ErrRefused):
+				reason = "DomainRefused"
+			case errors.Is(err, ErrBadSignature):
+				reason = "SignatureInvalid"
 			}
 			return ctrl.Result{}, r.fail(ctx, vmi, reason, err)
 		}
@@ -132,6 +146,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 // define resolves the domain XML carried by the Pod against this node and
 // defines it.
 func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance, domName string) error {
+	if err := r.verifySignature(p); err != nil {
+		return err
+	}
 	dom, err := domain.Parse(p.Annotations[pod.AnnotationDomain])
 	if err != nil {
 		return err
@@ -163,6 +180,17 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	}
 	if err := r.prepareVolumes(ctx, md, dom, vmiDir); err != nil {
 		return err
+	}
+	// Whoever signed it, the domain may reach nothing on the host but its
+	// own directory and, read-only, its own image.
+	opts := r.Options.Allowlist
+	opts.AllowedDirs = []string{vmiDir}
+	opts.ReadOnlyDirs = nil
+	if imageRoot != "" {
+		opts.ReadOnlyDirs = []string{imageRoot}
+	}
+	if errs := allowlist.Check(dom, opts); len(errs) > 0 {
+		return fmt.Errorf("%w: %v", ErrRefused, errs.ToAggregate())
 	}
 	xml, err := dom.Marshal()
 	if err != nil {
@@ -296,6 +324,33 @@ func (r *Reconciler) fail(ctx context.Context, vmi *v1alpha1.VirtualMachineInsta
 	})
 	if err := r.Client.Status().Update(ctx, vmi); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("marking the VMI Failed (%v): %w", cause, err)
+	}
+	return nil
+}
+
+// Why a domain is not defined.
+var (
+	// ErrRefused: the domain reaches beyond what the node allows.
+	ErrRefused = errors.New("refused by the node allowlist")
+	// ErrBadSignature: the Pod's domain is not signed by a trusted key for
+	// this Pod and VMI.
+	ErrBadSignature = errors.New("domain signature rejected")
+)
+
+// verifySignature checks that a trusted key signed this Pod's domain for
+// this namespace, Pod name and VMI UID.
+func (r *Reconciler) verifySignature(p *corev1.Pod) error {
+	pem, err := os.ReadFile(r.Options.TrustedKeysFile)
+	if err != nil {
+		return fmt.Errorf("%w: reading the trusted keys: %v", ErrBadSignature, err)
+	}
+	keys, err := signature.ParsePublicKeysPEM(pem)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrBadSignature, r.Options.TrustedKeysFile, err)
+	}
+	payload := signature.Payload{Namespace: p.Namespace, PodName: p.Name, VMIUID: p.Labels[pod.LabelVMIUID], DomainXML: p.Annotations[pod.AnnotationDomain]}
+	if err := signature.Verify(keys, payload, p.Annotations[signature.Annotation]); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
 	return nil
 }

@@ -35,6 +35,8 @@ func main() {
 		mutatingCfg   = flag.String("mutating-webhook-configuration", "podvirt-vmi-defaulter", "MutatingWebhookConfiguration whose caBundle is kept current")
 		validatingCfg = flag.String("validating-webhook-configurations", "podvirt-vmi-validator,podvirt-launcher-pod-guard", "comma-separated ValidatingWebhookConfigurations whose caBundle is kept current")
 		podCreators   = flag.String("launcher-pod-creators", "system:serviceaccount:podvirt-system:podvirt-controller", "comma-separated user names allowed to create launcher Pods (the controller's own identity)")
+		signingSecret = flag.String("signing-key-secret", "podvirt-domain-signing-key", "Secret (in --namespace) holding the domain signing key; created if absent")
+		trustedKeysCM = flag.String("trusted-keys-configmap", "podvirt-trusted-keys", "ConfigMap (in --namespace) where the public keys for node agents are published")
 		domainType    = flag.String("domain-type", domain.DefaultType, "libvirt domain type: kvm, or qemu for software emulation")
 		launcherImage = flag.String("launcher-image", pod.DefaultOptions().Image, "podvirt-launcher image for launcher Pods")
 		launcherPull  = flag.String("launcher-image-pull-policy", string(corev1.PullIfNotPresent), "pull policy of the launcher image")
@@ -62,6 +64,10 @@ func main() {
 		MutatingWebhooks: []string{*mutatingCfg}, ValidatingWebhooks: strings.Split(*validatingCfg, ","),
 	})
 	exitOn(err, "preparing the webhook serving certificate")
+	signingKey, err := controller.EnsureSigningKey(ctx, direct, controller.SigningKeyOptions{
+		Namespace: *namespace, SecretName: *signingSecret, TrustedKeysConfigMap: *trustedKeysCM,
+	})
+	exitOn(err, "preparing the domain signing key")
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -79,10 +85,11 @@ func main() {
 	podOpts.Image = *launcherImage
 	podOpts.ImagePullPolicy = corev1.PullPolicy(*launcherPull)
 	exitOn((&controller.Reconciler{
-		Client:   mgr.GetClient(),
-		Recorder: mgr.GetEventRecorder("podvirt-launcher"),
-		Domain:   domain.Options{Type: *domainType},
-		Pod:      podOpts,
+		Client:     mgr.GetClient(),
+		Recorder:   mgr.GetEventRecorder("podvirt-launcher"),
+		Domain:     domain.Options{Type: *domainType},
+		Pod:        podOpts,
+		SigningKey: signingKey,
 	}).SetupWithManager(mgr), "setting up the launcher controller")
 
 	exitOn(mgr.AddHealthzCheck("healthz", healthz.Ping), "adding the health check")

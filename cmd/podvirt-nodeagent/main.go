@@ -31,6 +31,7 @@ func main() {
 		libvirtSocket = flag.String("libvirt-socket", "/var/run/libvirt/libvirt-sock", "libvirtd's read-write unix socket")
 		libvirtURI    = flag.String("libvirt-uri", "qemu:///system", "libvirt connect URI")
 		stateDir      = flag.String("state-dir", "/var/lib/podvirt", "directory for guest images and per-VMI files")
+		trustedKeys   = flag.String("trusted-keys-file", "/etc/podvirt/trusted-keys/trusted-keys.pem", "PEM file of the public keys whose domain signatures this agent accepts (re-read on each define)")
 		metricsAddr   = flag.String("metrics-bind-address", "0", "metrics address, 0 to disable")
 	)
 	opts := zap.Options{}
@@ -69,7 +70,7 @@ func main() {
 		APIReader:  mgr.GetAPIReader(),
 		Hypervisor: hv,
 		Images:     &nodeagent.ImageCache{Dir: filepath.Join(*stateDir, "images")},
-		Options:    nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir},
+		Options:    nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys},
 	}).SetupWithManager(mgr), "setting up the node agent")
 
 	log.Info("starting", "node", *nodeName, "libvirt", *libvirtSocket)

@@ -6,6 +6,7 @@ package controller
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"time"
 
@@ -23,6 +24,7 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/launcher/signature"
 )
 
 // Finalizer keeps a VMI until its launcher Pod, and with it the guest, is
@@ -35,6 +37,8 @@ type Reconciler struct {
 	Recorder events.EventRecorder
 	Domain   domain.Options
 	Pod      pod.Options
+	// SigningKey signs every launcher Pod's domain for the node agents.
+	SigningKey ed25519.PrivateKey
 }
 
 // SetupWithManager registers the controller: it watches VMIs and the Pods
@@ -115,6 +119,11 @@ func (r *Reconciler) createLauncher(ctx context.Context, vmi *v1alpha1.VirtualMa
 	if err != nil {
 		return r.setPhase(ctx, vmi, v1alpha1.Failed, "RenderFailed", err.Error())
 	}
+	sig, err := signature.Sign(r.SigningKey, signature.Payload{Namespace: p.Namespace, PodName: p.Name, VMIUID: string(vmi.UID), DomainXML: xml})
+	if err != nil {
+		return fmt.Errorf("signing the domain: %w", err)
+	}
+	p.Annotations[signature.Annotation] = sig
 	if err := r.Client.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
 		r.event(vmi, corev1.EventTypeWarning, "FailedCreate", "Create", "creating launcher Pod %s: %v", p.Name, err)
 		return fmt.Errorf("creating the launcher Pod: %w", err)

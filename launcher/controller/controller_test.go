@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"crypto/ed25519"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -19,6 +20,7 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/launcher/signature"
 )
 
 // These tests drive the reconciler against controller-runtime's fake client
@@ -35,7 +37,11 @@ func newReconciler(t *testing.T, objs ...client.Object) (*Reconciler, client.Cli
 		t.Fatal(err)
 	}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).WithStatusSubresource(&v1alpha1.VirtualMachineInstance{}).Build()
-	return &Reconciler{Client: c, Domain: domain.Options{Type: "qemu"}}, c
+	key, err := signature.GenerateKey(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &Reconciler{Client: c, Domain: domain.Options{Type: "qemu"}, SigningKey: key}, c
 }
 
 func testVMI() *v1alpha1.VirtualMachineInstance {
@@ -80,6 +86,10 @@ func TestCreatesLauncherPodAndMovesPhases(t *testing.T) {
 	}
 	if _, err := domain.Parse(p.Annotations[pod.AnnotationDomain]); err != nil {
 		t.Fatalf("domain annotation: %v", err)
+	}
+	payload := signature.Payload{Namespace: "ns", PodName: p.Name, VMIUID: "uid-1", DomainXML: p.Annotations[pod.AnnotationDomain]}
+	if err := signature.Verify([]ed25519.PublicKey{r.SigningKey.Public().(ed25519.PublicKey)}, payload, p.Annotations[signature.Annotation]); err != nil {
+		t.Fatalf("the launcher Pod's signature does not verify: %v", err)
 	}
 	reconcileN(t, r, 3) // level-triggered: nothing changes until the Pod is bound
 	if v := get(t, c); v.Status.Phase != v1alpha1.Scheduling {

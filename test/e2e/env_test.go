@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/go-logr/logr"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,6 +21,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/nodeagent"
@@ -34,6 +36,7 @@ type env struct {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	ctrllog.SetLogger(logr.Discard())
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)

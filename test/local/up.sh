@@ -59,10 +59,15 @@ fi
 wait_for "podvirt-controller readiness" 60 curl -fsS http://127.0.0.1:18081/readyz
 log "podvirt-controller ready (webhooks on https://127.0.0.1:$WEBHOOK_PORT)"
 
+# Node agents trust the keys the controller publishes.
+kubectl_ -n podvirt-system get configmap podvirt-trusted-keys -o jsonpath='{.data.trusted-keys\.pem}' >"$PODVIRT_STATE/trusted-keys.pem"
+[[ -s $PODVIRT_STATE/trusted-keys.pem ]] || die "the controller published no trusted keys"
+
 if ! running podvirt-nodeagent; then
   start_daemon podvirt-nodeagent "$PODVIRT_STATE/bin/podvirt-nodeagent" \
     --kubeconfig "$PODVIRT_STATE/podvirt-nodeagent.kubeconfig" --node-name "$PODVIRT_NODE" \
-    --libvirt-socket "$PODVIRT_STATE/libvirt/libvirt-sock" --state-dir "$PODVIRT_STATE/nodeagent"
+    --libvirt-socket "$PODVIRT_STATE/libvirt/libvirt-sock" --state-dir "$PODVIRT_STATE/nodeagent" \
+    --trusted-keys-file "$PODVIRT_STATE/trusted-keys.pem"
 fi
 sleep 0.5
 running podvirt-nodeagent || die "podvirt-nodeagent exited; see $PODVIRT_STATE/logs/podvirt-nodeagent.log"

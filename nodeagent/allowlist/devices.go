@@ -1,0 +1,477 @@
+package allowlist
+
+import (
+	"net"
+	"slices"
+	"strings"
+
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"libvirt.org/go/libvirtxml"
+)
+
+func (c *checker) devices(p *field.Path, d *libvirtxml.DomainDeviceList) {
+	c.rest(p, d, deviceReasons(),
+		"Disks", "Controllers", "Interfaces", "Serials", "Parallels", "Consoles", "Channels",
+		"Inputs", "Graphics", "Videos", "Hubs", "Watchdogs", "MemBalloon", "RNGs", "Panics",
+		"IOMMU") // the legacy alias of IOMMUs[0], refused below unless IOMMUs says it
+	if d.IOMMU != nil && len(d.IOMMUs) == 0 {
+		c.forbid(p.Child("iommu"), "%s", deviceReasons()["IOMMU"])
+	}
+	for i := range d.Disks {
+		c.disk(p.Child("disk").Index(i), &d.Disks[i])
+	}
+	for i := range d.Controllers {
+		c.controller(p.Child("controller").Index(i), &d.Controllers[i])
+	}
+	for i := range d.Interfaces {
+		c.iface(p.Child("interface").Index(i), &d.Interfaces[i])
+	}
+	for i := range d.Serials {
+		s := &d.Serials[i]
+		sp := p.Child("serial").Index(i)
+		c.rest(sp, s, chardevReasons(), "Source", "Target", "Log", "ACPI", "Alias", "Address")
+		c.chardev(sp, s.Source, s.Log)
+	}
+	for i := range d.Parallels {
+		s := &d.Parallels[i]
+		sp := p.Child("parallel").Index(i)
+		c.rest(sp, s, chardevReasons(), "Source", "Target", "Log", "ACPI", "Alias", "Address")
+		c.chardev(sp, s.Source, s.Log)
+	}
+	for i := range d.Consoles {
+		s := &d.Consoles[i]
+		sp := p.Child("console").Index(i)
+		c.rest(sp, s, chardevReasons(), "TTY", "Source", "Target", "Log", "ACPI", "Alias", "Address")
+		c.chardev(sp, s.Source, s.Log)
+		if s.Target != nil {
+			c.oneOf(sp.Child("target", "type"), s.Target.Type, "", "serial", "virtio")
+		}
+	}
+	for i := range d.Channels {
+		s := &d.Channels[i]
+		sp := p.Child("channel").Index(i)
+		c.rest(sp, s, chardevReasons(), "Source", "Target", "Log", "ACPI", "Alias", "Address")
+		c.chardev(sp, s.Source, s.Log)
+		if s.Target != nil {
+			for _, k := range kinds(s.Target) {
+				c.oneOf(sp.Child("target", "type"), k, "virtio", "guestfwd")
+			}
+		}
+	}
+	for i := range d.Inputs {
+		in := &d.Inputs[i]
+		ip := p.Child("input").Index(i)
+		// libvirtxml allocates an empty Source for every input: only a
+		// kind set in it (passthrough, evdev) names a host device.
+		c.rest(ip, in, nil, "Type", "Bus", "Model", "Driver", "Source", "ACPI", "Alias", "Address")
+		c.oneOf(ip.Child("type"), in.Type, "tablet", "mouse", "keyboard")
+		if in.Source != nil && len(kinds(in.Source)) != 0 {
+			c.forbid(ip.Child("source"), "an input source passes a host input device through")
+		}
+	}
+	for i := range d.Graphics {
+		c.graphics(p.Child("graphics").Index(i), &d.Graphics[i])
+	}
+	for i := range d.Videos {
+		v := &d.Videos[i]
+		vp := p.Child("video").Index(i)
+		c.rest(vp, v, nil, "Model", "Driver", "ACPI", "Alias", "Address")
+		c.oneOf(vp.Child("model", "type"), v.Model.Type, "", "vga", "cirrus", "virtio", "bochs", "ramfb", "qxl", "none")
+		if a := v.Model.Accel; a != nil {
+			c.rest(vp.Child("model", "acceleration"), a, map[string]string{
+				"RenderNode": "a render node is a host GPU device",
+			}, "Accel2D", "Accel3D")
+			if a.Accel3D == "yes" {
+				c.forbid(vp.Child("model", "acceleration", "accel3d"), "3D acceleration renders on the host's GPU")
+			}
+		}
+		if v.Driver != nil && v.Driver.Name != "" && v.Driver.Name != "qemu" {
+			c.forbid(vp.Child("driver", "name"), "%q runs the display in a separate host process", v.Driver.Name)
+		}
+	}
+	for i := range d.Hubs {
+		h := &d.Hubs[i]
+		c.rest(p.Child("hub").Index(i), h, nil, "Type", "ACPI", "Alias", "Address")
+		c.oneOf(p.Child("hub").Index(i).Child("type"), h.Type, "usb")
+	}
+	for i := range d.Watchdogs {
+		w := &d.Watchdogs[i]
+		wp := p.Child("watchdog").Index(i)
+		c.rest(wp, w, nil, "Model", "Action", "ACPI", "Alias", "Address")
+		if w.Action == "dump" {
+			c.forbid(wp.Child("action"), `"dump" writes guest memory into the host's dump directory`)
+		}
+	}
+	if b := d.MemBalloon; b != nil {
+		c.rest(p.Child("memballoon"), b, nil,
+			"Model", "AutoDeflate", "FreePageReporting", "Driver", "Stats", "ACPI", "Alias", "Address")
+	}
+	for i := range d.RNGs {
+		c.rng(p.Child("rng").Index(i), &d.RNGs[i])
+	}
+	for i := range d.Panics {
+		c.rest(p.Child("panic").Index(i), &d.Panics[i], nil, "Model", "ACPI", "Alias", "Address")
+	}
+}
+
+func deviceReasons() map[string]string {
+	return map[string]string{
+		"Emulator":     "an emulator override runs a host binary of the XML's choosing",
+		"Leases":       "lock leases name host files",
+		"Filesystems":  "filesystem passthrough (virtiofs, 9p) exposes host directories",
+		"Smartcards":   "smartcards use the host's readers, certificate stores or chardevs",
+		"TPMs":         "TPM passthrough hands over the host's TPM; emulated TPMs keep state in the host's swtpm directory",
+		"Sounds":       "sound devices need a host audio backend",
+		"Audios":       "audio backends reach the host's sound devices, servers or files",
+		"Hostdevs":     "host device passthrough hands host hardware to the guest",
+		"RedirDevs":    "USB redirection connects host USB devices or chardevs",
+		"RedirFilters": "USB redirection connects host USB devices or chardevs",
+		"NVRAM":        "not used by podvirt",
+		"Shmems":       "shared memory is shared with host processes or other guests",
+		"Memorydevs":   "memory devices (nvdimm, virtio-pmem, virtio-mem) can map host files",
+		"IOMMU":        "a virtual IOMMU only serves device assignment, which is refused",
+		"IOMMUs":       "a virtual IOMMU only serves device assignment, which is refused",
+		"VSock":        "vsock opens a channel between the guest and host sockets",
+		"Crypto":       "crypto devices use the host kernel's crypto",
+		"PStore":       "pstore writes a host file",
+	}
+}
+
+func (c *checker) disk(p *field.Path, d *libvirtxml.DomainDisk) {
+	c.rest(p, d, map[string]string{
+		"RawIO":         "rawio gives QEMU CAP_SYS_RAWIO",
+		"SGIO":          "sgio is SCSI passthrough of a host device",
+		"Auth":          "disk auth uses the host's libvirt secrets",
+		"Encryption":    "disk encryption uses the host's libvirt secrets",
+		"BackendDomain": "not a QEMU disk",
+		"Mirror":        "a mirror writes a second host file",
+	}, "Device", "Snapshot", "Model", "Driver", "Source", "BackingStore", "Geometry", "BlockIO",
+		"Target", "IOTune", "ThrottleFilters", "ReadOnly", "Shareable", "Transient",
+		"Serial", "WWN", "Vendor", "Product", "Boot", "ACPI", "Alias", "Address")
+	switch d.Device {
+	case "", "disk", "cdrom", "floppy":
+	case "lun":
+		c.forbid(p.Child("device"), `"lun" passes a host SCSI device through`)
+	default:
+		c.add(field.NotSupported(p.Child("device"), d.Device, []string{"disk", "cdrom", "floppy"}))
+	}
+	if drv := d.Driver; drv != nil {
+		c.oneOf(p.Child("driver", "name"), drv.Name, "", "qemu")
+		c.format(p.Child("driver", "type"), drv.Type)
+	}
+	// QEMU only reads cdroms and <readonly/> disks, but a transient disk's
+	// overlay is written next to its image.
+	a := readWrite
+	if (d.ReadOnly != nil || d.Device == "cdrom") && d.Transient == nil {
+		a = readOnly
+	}
+	if d.Source != nil {
+		c.diskSource(p, d.Source, a, true)
+	}
+	// Backing files are only read.
+	bp := p.Child("backingStore")
+	for b := d.BackingStore; b != nil; b = b.BackingStore {
+		c.rest(bp, b, nil, "Index", "Format", "Source", "BackingStore")
+		if b.Format != nil {
+			c.format(bp.Child("format", "type"), b.Format.Type)
+		}
+		if b.Source != nil {
+			c.diskSource(bp, b.Source, readOnly, true)
+		}
+		bp = bp.Child("backingStore")
+	}
+}
+
+// format refuses disk formats outside Options.AllowedDiskFormats.
+func (c *checker) format(p *field.Path, format string) {
+	if format == "" {
+		format = "raw"
+	}
+	if !slices.Contains(c.opts.AllowedDiskFormats, format) {
+		c.forbid(p, "format %q is not allowed on this node (allowed: %v): image headers can name other host files", format, c.opts.AllowedDiskFormats)
+	}
+}
+
+// diskSource checks the source of the disk (or nvram, or backing store) at
+// parent. network says whether network sources may be allowed at all.
+func (c *checker) diskSource(parent *field.Path, s *libvirtxml.DomainDiskSource, a access, network bool) {
+	p := parent.Child("source")
+	c.rest(p, s, map[string]string{
+		"Encryption":   "disk encryption uses the host's libvirt secrets",
+		"Reservations": "persistent reservations talk to the host's privileged pr-helper",
+		"DataStore":    "an external data file is another host file",
+	}, "File", "Block", "Dir", "Network", "Volume", "NVME", "VHostUser", "VHostVDPA", "Ctl",
+		"StartupPolicy", "Index", "Slices", "SSL", "Cookies", "Readahead", "Timeout")
+	typ := parent.Child("type") // <disk type=...>: a source's kind is its parent's type
+	for _, k := range kinds(s) {
+		switch k {
+		case "file", "block", "network":
+		case "dir":
+			c.forbid(typ, `"dir": a directory exported as a disk exposes host files`)
+		case "volume":
+			c.forbid(typ, `"volume": storage pool volumes are the host's`)
+		case "nvme":
+			c.forbid(typ, `"nvme": passes a host NVMe device through`)
+		case "vhostuser", "vhostvdpa":
+			c.forbid(typ, "%q: connects the disk to a host process or device", k)
+		default:
+			c.forbid(typ, "%q: not on the node allowlist", k)
+		}
+	}
+	if f := s.File; f != nil {
+		c.rest(p, f, map[string]string{
+			"FDGroup":  "fd groups pass host file descriptors",
+			"SecLabel": "per-device seclabels change how QEMU's files are labelled",
+		}, "File")
+		c.file(p.Child("file"), f.File, a)
+	}
+	if b := s.Block; b != nil {
+		if !c.opts.AllowBlockDisks {
+			c.forbid(typ, `"block": block disks are not allowed on this node`)
+		}
+		c.rest(p, b, map[string]string{"SecLabel": "per-device seclabels change how QEMU's files are labelled"}, "Dev")
+		c.file(p.Child("dev"), b.Dev, a)
+	}
+	if n := s.Network; n != nil {
+		if !network || !c.opts.AllowNetworkDisks {
+			c.forbid(typ, `"network": network disks are not allowed on this node`)
+		}
+		c.rest(p, n, map[string]string{
+			"Auth":       "disk auth uses the host's libvirt secrets",
+			"Config":     "a config file is a host file",
+			"Identity":   "an ssh identity is a host key file",
+			"KnownHosts": "a known hosts file is a host file",
+		}, "Protocol", "Name", "Query", "TLS", "TLSHostname", "Hosts", "Initiator", "Snapshot", "Reconnect")
+		for i, h := range n.Hosts {
+			hp := p.Child("host").Index(i)
+			if h.Transport == "unix" || h.Socket != "" {
+				if h.Socket == "" {
+					c.add(field.Required(hp.Child("socket"), "a unix transport needs a socket inside the VMI's directory"))
+				}
+				c.file(hp.Child("socket"), h.Socket, readWrite)
+			}
+		}
+	}
+}
+
+func (c *checker) controller(p *field.Path, ctl *libvirtxml.DomainController) {
+	c.rest(p, ctl, map[string]string{"XenBus": "not a QEMU controller"},
+		"Type", "Index", "Model", "Driver", "PCI", "USB", "VirtIOSerial", "NVME", "ACPI", "Alias", "Address")
+	c.oneOf(p.Child("type"), ctl.Type, "ide", "fdc", "scsi", "sata", "usb", "virtio-serial", "pci", "isa", "nvme")
+}
+
+func (c *checker) iface(p *field.Path, n *libvirtxml.DomainInterface) {
+	c.rest(p, n, map[string]string{
+		"Managed":             "managed host devices are refused",
+		"TrustGuestRXFilters": "lets the guest change the filters of a host device",
+		"VLan":                "VLAN tags on a host bridge join another network",
+		"VirtualPort":         "virtual ports configure the host's Open vSwitch or 802.1Qbh ports",
+		"PortForward":         "port forwards bind host ports",
+		"Script":              "a script runs a host program",
+		"DownScript":          "a script runs a host program",
+		"BackendDomain":       "not a QEMU interface",
+		"Backend":             "a backend names host devices (tap, vhost) or a host log file",
+	}, "MAC", "Source", "Boot", "IP", "Route", "Target", "Guest", "Model", "Driver", "FilterRef",
+		"Tune", "Teaming", "Link", "MTU", "Bandwidth", "PortOptions", "Coalesce", "ROM", "ACPI", "Alias", "Address")
+	typ := p.Child("type")
+	var ks []string
+	if n.Source != nil {
+		ks = kinds(n.Source)
+	}
+	if len(ks) == 0 {
+		c.add(field.Required(typ, "an interface needs a type"))
+	}
+	for _, k := range ks {
+		switch k {
+		case "bridge":
+			if b := n.Source.Bridge.Bridge; !slices.Contains(c.opts.AllowedBridges, b) {
+				c.forbid(p.Child("source", "bridge"), "%q is not an allowed bridge on this node", b)
+			}
+		case "network":
+			src := n.Source.Network
+			c.rest(p.Child("source"), src, map[string]string{
+				"Bridge": "the bridge of a network is the network's to choose",
+				"PortID": "a port id names another interface's port",
+			}, "Network", "PortGroup")
+			if !slices.Contains(c.opts.AllowedNetworks, src.Network) {
+				c.forbid(p.Child("source", "network"), "%q is not an allowed libvirt network on this node", src.Network)
+			}
+		case "user":
+			if !c.opts.AllowUserNetworking {
+				c.forbid(typ, `"user": user networking reaches the host's loopback services and is not allowed on this node`)
+			}
+			c.rest(p.Child("source"), n.Source.User, map[string]string{"Dev": "binds to a host interface"})
+		case "direct", "hostdev", "vdpa":
+			c.forbid(typ, "%q: passes a host network device through", k)
+		case "ethernet":
+			// A tap libvirt creates and leaves unconnected; the node agent
+			// plumbs it (into the launcher Pod's network namespace). No
+			// script, no addresses or routes on the host side.
+			c.rest(p.Child("source"), n.Source.Ethernet, map[string]string{
+				"IP":    "addresses on the host side of the tap change the host's network",
+				"Route": "routes on the host side of the tap change the host's routing",
+			})
+		case "vhostuser":
+			c.forbid(typ, `"vhostuser": connects the guest to a host process`)
+		case "server", "client", "mcast", "udp":
+			c.forbid(typ, "%q: opens sockets in the host's network namespace", k)
+		default:
+			c.forbid(typ, "%q: not on the node allowlist", k)
+		}
+	}
+	if !slices.Contains(ks, "user") {
+		// Only user networking has guest-side addresses and routes; on a
+		// tap (ethernet) they configure the host side.
+		for i := range n.IP {
+			c.forbid(p.Child("ip").Index(i), "addresses on the host side of the tap change the host's network")
+		}
+		for i := range n.Route {
+			c.forbid(p.Child("route").Index(i), "routes on the host side of the tap change the host's routing")
+		}
+	}
+	if t := n.Target; t != nil {
+		tp := p.Child("target")
+		c.rest(tp, t, nil, "Dev", "Managed")
+		if t.Managed == "no" {
+			c.forbid(tp.Child("managed"), "an unmanaged tap is an existing host device")
+		}
+		if t.Dev != "" && (c.opts.TargetDevPrefix == "" || !strings.HasPrefix(t.Dev, c.opts.TargetDevPrefix) || t.Dev == c.opts.TargetDevPrefix) {
+			c.forbid(tp.Child("dev"), "%q: host interface names must start with this node's prefix %q (an existing device would be taken over)", t.Dev, c.opts.TargetDevPrefix)
+		}
+	}
+	c.rom(p.Child("rom"), n.ROM)
+}
+
+func (c *checker) rom(p *field.Path, r *libvirtxml.DomainROM) {
+	if r != nil && r.File != nil {
+		if *r.File == "" {
+			return // <rom file=''/>: no ROM
+		}
+		c.file(p.Child("file"), *r.File, readOnly)
+	}
+}
+
+// chardev checks a chardev's source and log: files and unix sockets inside
+// the writable directories, ptys and null.
+func (c *checker) chardev(p *field.Path, s *libvirtxml.DomainChardevSource, log *libvirtxml.DomainChardevLog) {
+	typ := p.Child("type")
+	sp := p.Child("source")
+	if s != nil {
+		for _, k := range kinds(s) {
+			switch k {
+			case "file", "pty", "null", "unix":
+			case "dev":
+				c.forbid(typ, `"dev": a host character device`)
+			case "pipe":
+				c.forbid(typ, `"pipe": a host named pipe`)
+			case "stdio":
+				c.forbid(typ, `"stdio": QEMU's own standard streams`)
+			case "tcp", "udp":
+				c.forbid(typ, "%q: a socket in the host's network namespace", k)
+			case "dbus":
+				c.forbid(typ, `"dbus": the host's D-Bus`)
+			default:
+				c.forbid(typ, "%q: not on the node allowlist", k)
+			}
+		}
+		seclabel := map[string]string{"SecLabel": "per-device seclabels change how QEMU's files are labelled"}
+		if f := s.File; f != nil {
+			c.rest(sp, f, seclabel, "Path", "Append")
+			if f.Path == "" {
+				c.add(field.Required(sp.Child("path"), "a file chardev needs a path"))
+			}
+			c.file(sp.Child("path"), f.Path, readWrite)
+		}
+		if t := s.Pty; t != nil {
+			c.rest(sp, t, map[string]string{
+				"Path":     "QEMU allocates the pty; a given path names a host terminal",
+				"SecLabel": seclabel["SecLabel"],
+			})
+		}
+		if u := s.UNIX; u != nil {
+			c.rest(sp, u, seclabel, "Mode", "Path", "Reconnect")
+			c.file(sp.Child("path"), u.Path, readWrite)
+		}
+	}
+	if log != nil {
+		lp := p.Child("log", "file")
+		if log.File == "" {
+			c.add(field.Required(lp, "a chardev log needs a file"))
+		}
+		c.file(lp, log.File, readWrite)
+	}
+}
+
+func chardevReasons() map[string]string {
+	return map[string]string{"Protocol": "chardev protocols only serve tcp chardevs, which are refused"}
+}
+
+func (c *checker) graphics(p *field.Path, g *libvirtxml.DomainGraphic) {
+	c.rest(p, g, map[string]string{"Audio": "audio backends are refused"},
+		"SDL", "VNC", "RDP", "Desktop", "Spice", "EGLHeadless", "DBus")
+	typ := p.Child("type")
+	for _, k := range kinds(g) {
+		switch k {
+		case "vnc":
+		case "sdl", "desktop":
+			c.forbid(typ, "%q: draws on the host's display", k)
+		case "egl-headless":
+			c.forbid(typ, "%q: renders on the host's GPU", k)
+		default:
+			c.forbid(typ, "%q: only vnc is allowed", k)
+		}
+	}
+	v := g.VNC
+	if v == nil {
+		return
+	}
+	c.rest(p, v, nil, "Socket", "Port", "AutoPort", "WebSocket", "Keymap", "SharePolicy", "Passwd",
+		"PasswdValidTo", "Connected", "PowerControl", "Listen", "Wait", "Listeners")
+	c.file(p.Child("socket"), v.Socket, readWrite)
+	c.loopback(p.Child("listen"), v.Listen)
+	for i := range v.Listeners {
+		l := &v.Listeners[i]
+		lp := p.Child("listen").Index(i)
+		if l.Network != nil {
+			c.forbid(lp.Child("type"), `"network": listens on an address of a host network`)
+		}
+		if l.Address != nil {
+			c.loopback(lp.Child("address"), l.Address.Address)
+		}
+		if l.Socket != nil {
+			c.file(lp.Child("socket"), l.Socket.Socket, readWrite)
+		}
+	}
+}
+
+// loopback refuses listen addresses other than loopback IPs (or none,
+// which is qemu.conf's vnc_listen, 127.0.0.1 unless the host admin says
+// otherwise).
+func (c *checker) loopback(p *field.Path, addr string) {
+	if addr == "" {
+		return
+	}
+	if ip := net.ParseIP(addr); ip == nil || !ip.IsLoopback() {
+		c.forbid(p, "%q: VNC may only listen on a loopback address or a socket", addr)
+	}
+}
+
+func (c *checker) rng(p *field.Path, r *libvirtxml.DomainRNG) {
+	c.rest(p, r, nil, "Model", "Driver", "Rate", "Backend", "ACPI", "Alias", "Address")
+	if r.Backend == nil {
+		return
+	}
+	bp := p.Child("backend")
+	for _, k := range kinds(r.Backend) {
+		switch k {
+		case "random", "builtin":
+		case "egd":
+			c.forbid(bp.Child("model"), `"egd": reads entropy from a host chardev`)
+		default:
+			c.forbid(bp.Child("model"), "%q: not on the node allowlist", k)
+		}
+	}
+	if rnd := r.Backend.Random; rnd != nil && rnd.Device != "" && rnd.Device != "/dev/urandom" {
+		c.forbid(bp, "%q: the random backend may only read /dev/urandom", rnd.Device)
+	}
+}

@@ -1,0 +1,101 @@
+package allowlist
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/utils/ptr"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/domain"
+)
+
+// fullVMI uses every device the launcher renders.
+func fullVMI() *v1alpha1.VirtualMachineInstance {
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	vmi.Name, vmi.Namespace, vmi.UID = "full", "default", "0b8c2b7e-4a55-4f3e-9d8e-2a1c3f4e5d6f"
+	vmi.Spec.Domain = v1alpha1.DomainSpec{
+		CPU:     &v1alpha1.CPU{Cores: 2, Sockets: 1, Threads: 1},
+		Memory:  &v1alpha1.Memory{Guest: ptr.To(resource.MustParse("256Mi"))},
+		Machine: &v1alpha1.Machine{Type: "q35"},
+		Features: &v1alpha1.Features{
+			APIC: &v1alpha1.FeatureAPIC{EndOfInterrupt: true},
+			SMM:  &v1alpha1.FeatureState{},
+		},
+		Firmware: &v1alpha1.Firmware{
+			Serial:     "full-0001",
+			Bootloader: &v1alpha1.Bootloader{EFI: &v1alpha1.EFI{SecureBoot: ptr.To(true)}},
+		},
+		Devices: v1alpha1.Devices{
+			AutoattachSerialConsole:  ptr.To(true),
+			AutoattachGraphicsDevice: ptr.To(true),
+			Rng:                      &v1alpha1.Rng{},
+			Disks: []v1alpha1.Disk{
+				{Name: "root", BootOrder: ptr.To(uint(1)), Disk: &v1alpha1.DiskTarget{Bus: v1alpha1.DiskBusVirtio}},
+				{Name: "data", Serial: "d1", Disk: &v1alpha1.DiskTarget{Bus: v1alpha1.DiskBusSCSI, ReadOnly: true}},
+				{Name: "install", CDRom: &v1alpha1.CDRomTarget{Bus: v1alpha1.DiskBusSATA}},
+			},
+			Interfaces: []v1alpha1.Interface{{
+				Name: "default", Model: "e1000", MacAddress: "02:00:00:aa:bb:01",
+				Masquerade: &v1alpha1.InterfaceMasquerade{}, BootOrder: ptr.To(uint(2)),
+			}},
+		},
+	}
+	return vmi
+}
+
+// renderLocalized renders vmi as the controller does and localizes it as
+// the node agent does.
+func renderLocalized(t *testing.T, vmi *v1alpha1.VirtualMachineInstance) string {
+	t.Helper()
+	x, err := domain.RenderXML(vmi, domain.Options{Type: "kvm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dom, err := domain.Parse(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := domain.Localize(dom, imageRoot, vmiDir); err != nil {
+		t.Fatal(err)
+	}
+	out, err := dom.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// Everything the launcher renders today passes, but for LUNs: libvirt
+// only runs those on block devices, which are host devices.
+func TestRenderedVMIAccepted(t *testing.T) {
+	x := renderLocalized(t, fullVMI())
+	for _, want := range []string{`type="ethernet"`, `<graphics type="vnc"`, `<rng model="virtio"`, `<disk type="file" device="cdrom"`, `firmware="efi"`} {
+		if !strings.Contains(x, want) {
+			t.Fatalf("the rendered domain has no %s; the test no longer covers it:\n%s", want, x)
+		}
+	}
+	if errs := Check(parse(t, x), testOptions()); len(errs) != 0 {
+		t.Fatalf("refused:\n%s\n%s", dump(errs), x)
+	}
+
+	vmi := fullVMI()
+	vmi.Spec.Domain.Devices.Disks = append(vmi.Spec.Domain.Devices.Disks, v1alpha1.Disk{Name: "shared", LUN: &v1alpha1.LunTarget{}})
+	errs := Check(parse(t, renderLocalized(t, vmi)), testOptions())
+	if !hasError(errs, "devices.disk[3].device", "lun") {
+		t.Fatalf("a rendered LUN:\n%s", dump(errs))
+	}
+}
+
+func TestTargetDevPrefix(t *testing.T) {
+	opts := testOptions()
+	opts.TargetDevPrefix = "pv"
+	for dev, ok := range map[string]bool{"pv0f3a": true, "pv": false, "eth0": false, "vnet0": false} {
+		xml := withDevices(t, `<interface type="ethernet"><target dev="`+dev+`"/></interface>`)
+		errs := Check(parse(t, xml), opts)
+		if (len(errs) == 0) != ok {
+			t.Errorf("target dev %q: %s", dev, dump(errs))
+		}
+	}
+}
