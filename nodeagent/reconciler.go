@@ -317,6 +317,7 @@ func (r *Reconciler) finished(ctx context.Context, vmi *v1alpha1.VirtualMachineI
 func (r *Reconciler) fail(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, reason string, cause error) error {
 	log.FromContext(ctx).Error(cause, "domain failed", "reason", reason)
 	vmi.Status.Phase = v1alpha1.Failed
+	vmi.Status.NodeName = r.Options.NodeName // the node that tried; node agents may only report their own
 	vmi.Status.Reason = reason
 	meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{
 		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: cause.Error(),

@@ -4,6 +4,8 @@ package e2e
 
 import (
 	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -11,12 +13,19 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
+	"libvirt.org/go/libvirtxml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/launcher/signature"
+	"github.com/podvirt/podvirt/nodeagent"
 )
 
 // editor makes user a namespace editor (the "edit" ClusterRole, plus the
@@ -184,5 +193,142 @@ func TestNodeAgentRestriction(t *testing.T) {
 	}
 	if out, err := e.kubectlRun("", "delete", "-n", ns, "vmi", "tiny", "--timeout=60s"); err != nil {
 		t.Fatalf("kubectl delete: %v\n%s", err, out)
+	}
+}
+
+const controllerSA = "system:serviceaccount:podvirt-system:podvirt-controller"
+
+// signingKey reads the controller's signing key, as an attacker who
+// compromised the controller would.
+func (e *env) signingKey(t *testing.T) ed25519.PrivateKey {
+	t.Helper()
+	s := &corev1.Secret{}
+	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: "podvirt-system", Name: "podvirt-domain-signing-key"}, s); err != nil {
+		t.Fatal(err)
+	}
+	key, err := signature.PrivateKeyFromSecretData(s.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key
+}
+
+// forgedLauncher is a launcher Pod for vmi, bound to this node, carrying
+// domainXML and sig, created as the controller (past the Pod guard).
+func (e *env) forgedLauncher(t *testing.T, vmi *v1alpha1.VirtualMachineInstance, name, domainXML, sig string) {
+	t.Helper()
+	p := &corev1.Pod{
+		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
+		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: vmi.Namespace,
+			Labels:      map[string]string{pod.LabelVMI: vmi.Name, pod.LabelVMIUID: string(vmi.UID)},
+			Annotations: map[string]string{pod.AnnotationDomain: domainXML, signature.Annotation: sig},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "podvirt.io/v1alpha1", Kind: "VirtualMachineInstance",
+				Name: vmi.Name, UID: vmi.UID, Controller: ptr.To(true)}},
+		},
+		Spec: corev1.PodSpec{
+			NodeName:                     e.node,
+			AutomountServiceAccountToken: ptr.To(false),
+			Containers: []corev1.Container{{Name: "launcher", Image: "podvirt.io/launcher:dev", ImagePullPolicy: corev1.PullNever,
+				Args: []string{"--domain", "forged"}}},
+		},
+	}
+	raw, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := e.kubectlRun(string(raw), "create", "--as", controllerSA, "-f", "-"); err != nil {
+		t.Fatalf("creating the forged launcher Pod as the controller: %v\n%s", err, out)
+	}
+}
+
+// parkedVMI creates a VMI whose own launcher Pod can never be scheduled,
+// so a forged Pod is the only one the node agent sees for it.
+func (e *env) parkedVMI(t *testing.T, ns, name string) *v1alpha1.VirtualMachineInstance {
+	t.Helper()
+	manifest := strings.Replace(strings.Replace(tinyVMI, "name: tiny", "name: "+name, 1), "spec:\n", "spec:\n  nodeSelector: {podvirt.io/no-such-node: \"true\"}\n", 1)
+	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	eventually(t, name+" Scheduling", 30*time.Second, func() (bool, error) {
+		err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, vmi)
+		return err == nil && vmi.Status.Phase == v1alpha1.Scheduling, err
+	})
+	return vmi
+}
+
+func (e *env) waitFailed(t *testing.T, vmi *v1alpha1.VirtualMachineInstance, reason string, message ...string) {
+	t.Helper()
+	got := &v1alpha1.VirtualMachineInstance{}
+	eventually(t, vmi.Name+" Failed with "+reason, 60*time.Second, func() (bool, error) {
+		err := e.c.Get(context.Background(), client.ObjectKeyFromObject(vmi), got)
+		return err == nil && got.Status.Phase == v1alpha1.Failed, err
+	})
+	msg := ""
+	if c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady); c != nil {
+		msg = c.Message
+	}
+	if got.Status.Reason != reason {
+		t.Errorf("%s: reason %q (%s), want %q", vmi.Name, got.Status.Reason, msg, reason)
+	}
+	for _, m := range message {
+		if !strings.Contains(msg, m) {
+			t.Errorf("%s: message %q lacks %q", vmi.Name, msg, m)
+		}
+	}
+	if state, err := e.libvirt.State(domain.Name(vmi.Namespace, vmi.Name)); err != nil || state != nodeagent.StateAbsent {
+		t.Errorf("%s: libvirt domain state %v, %v; want Absent", vmi.Name, state, err)
+	}
+}
+
+// TestNodeAllowlistSecondWall bypasses admission and the controller: a
+// domain signed with the real key (a compromised controller) that passes
+// through a host device, reads a host file and runs a QEMU command line.
+// The node agent must refuse it whoever signed it.
+func TestNodeAllowlistSecondWall(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(t)
+	vmi := e.parkedVMI(t, ns, "victim")
+	dom, err := domain.Render(vmi, domain.Options{Type: "qemu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dom.Devices.Hostdevs = append(dom.Devices.Hostdevs, libvirtxml.DomainHostdev{
+		SubsysPCI: &libvirtxml.DomainHostdevSubsysPCI{Source: &libvirtxml.DomainHostdevSubsysPCISource{
+			Address: &libvirtxml.DomainAddressPCI{Domain: ptr.To(uint(0)), Bus: ptr.To(uint(0)), Slot: ptr.To(uint(2)), Function: ptr.To(uint(0))}}},
+	})
+	dom.Devices.Disks = append(dom.Devices.Disks, libvirtxml.DomainDisk{Device: "disk",
+		Source: &libvirtxml.DomainDiskSource{Block: &libvirtxml.DomainDiskSourceBlock{Dev: "/dev/vda"}},
+		Target: &libvirtxml.DomainDiskTarget{Dev: "vdz", Bus: "virtio"}})
+	dom.QEMUCommandline = &libvirtxml.DomainQEMUCommandline{Args: []libvirtxml.DomainQEMUCommandlineArg{{Value: "-device"}, {Value: "ivshmem"}}}
+	xml, err := dom.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "victim-forged"
+	sig, err := signature.Sign(e.signingKey(t), signature.Payload{Namespace: ns, PodName: name, VMIUID: string(vmi.UID), DomainXML: xml})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.forgedLauncher(t, vmi, name, xml, sig)
+	e.waitFailed(t, vmi, "DomainRefused", "devices.hostdev[0]: Forbidden", `devices.disk[0].source.dev: Forbidden: "/dev/vda" is outside the writable directories`, "qemu:commandline: Forbidden")
+}
+
+// TestSignatureForAnotherVMIRefused copies a genuine launcher Pod's domain
+// and signature onto a Pod for another VMI: the node agent must refuse it.
+func TestSignatureForAnotherVMIRefused(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+	donor := e.parkedVMI(t, ns, "donor")
+	donorPod := &corev1.Pod{}
+	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: pod.Name("donor")}, donorPod); err != nil {
+		t.Fatal(err)
+	}
+	target := e.parkedVMI(t, ns, "target")
+	e.forgedLauncher(t, target, "target-copied", donorPod.Annotations[pod.AnnotationDomain], donorPod.Annotations[signature.Annotation])
+	e.waitFailed(t, target, "SignatureInvalid", "signature")
+	if err := e.c.Get(ctx, client.ObjectKeyFromObject(donor), donor); err != nil || donor.Status.Phase != v1alpha1.Scheduling {
+		t.Errorf("the donor VMI changed: %q, %v", donor.Status.Phase, err)
 	}
 }
