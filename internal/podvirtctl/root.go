@@ -16,7 +16,7 @@ func NewRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	// Each subcommand file adds its constructor here, e.g. newAuditCommand.
-	subcommands := []func() *cobra.Command{}
+	subcommands := []func() *cobra.Command{newPolicyCommand, newAuditCommand}
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}

@@ -19,7 +19,9 @@ func FuzzRenderRoundTrip(f *testing.F) {
 		for _, s := range []string{ns, name, args, image, serial, kernel, model} {
 			// XML 1.0 cannot carry these at all; the API server's JSON
 			// would, so the renderer must fail cleanly rather than emit them.
-			if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF }) {
+			if !utf8.ValidString(s) || strings.ContainsFunc(s, func(r rune) bool {
+				return r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0xFFFE || r == 0xFFFF
+			}) {
 				return
 			}
 		}

@@ -13,8 +13,9 @@
 //
 // The reading side works on a directory holding the files of any number of
 // replicas: VerifyChain walks one replica's chain and names the first broken
-// line, Read merges every replica's records by time, and Follow yields new
-// records as they are written, across rotations.
+// line, Read merges every replica's records by time, Last returns the most
+// recent ones, and Follow yields new records as they are written, across
+// rotations.
 //
 // The surrounding pieces a webhook handler needs are here too and are pure:
 // RecordFor fills a Record from an AdmissionRequest, ClassifyDecision and

@@ -147,11 +147,14 @@ func (c *chainCursor) next() (Record, error) {
 		}
 		c.line++
 		switch {
-		case errors.Is(err, errTornLine):
+		case errors.Is(err, errTornLine) && len(c.files) == 0:
 			// The writer is in the middle of this line, or crashed there;
 			// either way it is not a record yet.
 			c.close()
 			continue
+		case errors.Is(err, errTornLine):
+			c.close() // a newer file follows: this line will never be completed
+			return Record{}, &LineError{File: c.name, Line: c.line, Err: err}
 		case errors.Is(err, ErrUnparsable):
 			return Record{}, &LineError{File: c.name, Line: c.line, Err: err}
 		case err != nil:
@@ -235,45 +238,77 @@ type FollowOptions struct {
 	PollInterval time.Duration
 }
 
+// Last yields the last n records in dir that match f, in time order. It
+// reads each replica's files from the newest back, only as far as needed.
+// Bad lines are yielded as *LineError.
+func Last(ctx context.Context, dir string, f Filter, n int) iter.Seq2[Record, error] {
+	return func(yield func(Record, error) bool) {
+		if err := ctx.Err(); err != nil {
+			yield(Record{}, err)
+			return
+		}
+		_, err := startFollowing(dir, f, n, yield)
+		if err != nil {
+			yield(Record{}, err)
+		}
+	}
+}
+
+// startFollowing yields the last n matching records and returns a cursor
+// per replica positioned after them. A missing dir is an empty one. It
+// returns a nil map when yield asked to stop.
+func startFollowing(dir string, f Filter, n int, yield func(Record, error) bool) (map[string]*followCursor, error) {
+	cursors := map[string]*followCursor{}
+	chains, err := listChains(dir)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	var backlog []Record
+	var problems []error
+	for replica, files := range chains {
+		c := &followCursor{dir: dir, replica: replica}
+		cursors[replica] = c
+		recent, errs := c.startAtEnd(files, f, n)
+		backlog = append(backlog, recent...)
+		problems = append(problems, errs...)
+	}
+	for _, err := range problems {
+		if !yield(Record{}, err) {
+			return nil, nil
+		}
+	}
+	slices.SortFunc(backlog, compareRecords)
+	if len(backlog) > n {
+		backlog = backlog[len(backlog)-n:]
+	}
+	for _, rec := range backlog {
+		if !yield(rec, nil) {
+			return nil, nil
+		}
+	}
+	return cursors, nil
+}
+
 // Follow yields the last opts.Last matching records already in dir, then
 // every matching record written after, until ctx ends, following
-// rotations and replicas that appear later. It polls the directory. New
-// records are yielded in time order within each poll; across polls they
-// come as they were written. Bad lines are yielded as *LineError.
+// rotations and replicas that appear later; dir may not exist yet. It
+// polls the directory. New records are yielded in time order within each
+// poll; across polls they come as they were written. Bad lines are yielded
+// as *LineError.
 func Follow(ctx context.Context, dir string, opts FollowOptions) iter.Seq2[Record, error] {
 	if opts.PollInterval <= 0 {
 		opts.PollInterval = 250 * time.Millisecond
 	}
 	return func(yield func(Record, error) bool) {
-		cursors := map[string]*followCursor{}
-		chains, err := listChains(dir)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		cursors, err := startFollowing(dir, opts.Filter, opts.Last, yield)
+		if err != nil {
 			yield(Record{}, err)
 			return
 		}
-		var backlog []Record
+		if cursors == nil {
+			return
+		}
 		var problems []error
-		for replica, files := range chains {
-			c := &followCursor{dir: dir, replica: replica}
-			cursors[replica] = c
-			recent, errs := c.startAtEnd(files, opts.Filter, opts.Last)
-			backlog = append(backlog, recent...)
-			problems = append(problems, errs...)
-		}
-		for _, err := range problems {
-			if !yield(Record{}, err) {
-				return
-			}
-		}
-		slices.SortFunc(backlog, compareRecords)
-		if len(backlog) > opts.Last {
-			backlog = backlog[len(backlog)-opts.Last:]
-		}
-		for _, rec := range backlog {
-			if !yield(rec, nil) {
-				return
-			}
-		}
 		ticker := time.NewTicker(opts.PollInterval)
 		defer ticker.Stop()
 		for {

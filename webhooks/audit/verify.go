@@ -188,7 +188,7 @@ func (v *chainVerifier) file(ctx context.Context, path string, newest bool) erro
 		case errors.Is(err, errTornLine):
 			return v.broken(name, v.line, ReasonTornLine, "the line has no newline but a newer file follows")
 		case errors.Is(err, ErrUnparsable):
-			return v.broken(name, v.line, ReasonUnparsable, err.Error())
+			return v.broken(name, v.line, ReasonUnparsable, detailOf(err, ErrUnparsable))
 		case err != nil:
 			return fmt.Errorf("%s: %w", name, err)
 		}
@@ -203,9 +203,10 @@ func (v *chainVerifier) record(name string, raw []byte) error {
 	rec, err := ParseLine(raw)
 	switch {
 	case errors.Is(err, ErrHashMismatch):
-		return v.broken(name, v.line, ReasonHashMismatch, fmt.Sprintf("the line was changed after it was written (seq %d): %v", rec.Seq, err))
+		return v.broken(name, v.line, ReasonHashMismatch,
+			fmt.Sprintf("the line (seq %d) was changed after it was written: %s", rec.Seq, detailOf(err, ErrHashMismatch)))
 	case err != nil:
-		return v.broken(name, v.line, ReasonUnparsable, err.Error())
+		return v.broken(name, v.line, ReasonUnparsable, detailOf(err, ErrUnparsable))
 	case rec.Replica != v.sum.Replica:
 		return v.broken(name, v.line, ReasonReplicaMismatch, fmt.Sprintf("the line belongs to replica %q", rec.Replica))
 	case rec.Seq > expect:
@@ -225,4 +226,10 @@ func (v *chainVerifier) record(name string, raw []byte) error {
 	v.sum.Records++
 	v.sum.LastSeq, v.sum.Head = rec.Seq, rec.Hash
 	return nil
+}
+
+// detailOf is err's message without the sentinel's, which the Break's
+// reason already says.
+func detailOf(err, sentinel error) string {
+	return strings.TrimPrefix(err.Error(), sentinel.Error()+": ")
 }

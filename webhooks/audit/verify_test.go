@@ -44,7 +44,7 @@ func TestVerifyNamesTheFirstBrokenLine(t *testing.T) {
 		{"one byte edited", editLines(0, func(l [][]byte) [][]byte {
 			l[1] = bytes.Replace(l[1], []byte(`"user":"alice"`), []byte(`"user":"alicE"`), 1)
 			return l
-		}), 0, 2, ReasonHashMismatch, "changed after it was written (seq 2)"},
+		}), 0, 2, ReasonHashMismatch, "the line (seq 2) was changed after it was written"},
 		{"hash edited", editLines(1, func(l [][]byte) [][]byte {
 			l[0] = append(flipHashDigit(bytes.TrimSuffix(l[0], []byte("\n"))), '\n')
 			return l

@@ -176,8 +176,8 @@ func TestRotationContinuesTheChain(t *testing.T) {
 	}
 }
 
-// TestGroupCommit holds the first fsync until every other Append is queued,
-// so exactly one more fsync must cover all of them.
+// TestGroupCommit holds the first fsync until every Append is either in its
+// batch or queued, so exactly one more fsync must cover all the rest.
 func TestGroupCommit(t *testing.T) {
 	const appends = 64
 	dir := t.TempDir()

@@ -1,0 +1,524 @@
+package policies
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/ast"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/api/validate/content"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	apiservercel "k8s.io/apiserver/pkg/cel"
+	"k8s.io/apiserver/pkg/cel/environment"
+
+	"github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+// Limits from ValidatingAdmissionPolicy validation.
+const (
+	// MaxMatchConditions is the most matchConditions a policy may have.
+	MaxMatchConditions = 64
+	// maxAuditAnnotationValueExpressionLength bounds valueExpression.
+	maxAuditAnnotationValueExpressionLength = 5 * 1024
+)
+
+// CompiledPolicy is a VMIPolicy ready to evaluate: every expression
+// type-checked and planned, selectors parsed, inline params decoded. It is
+// immutable and safe for concurrent use.
+type CompiledPolicy struct {
+	// Name, UID and Generation identify the policy version compiled.
+	Name       string
+	UID        types.UID
+	Generation int64
+
+	match         matchConstraints
+	failurePolicy admissionregistrationv1.FailurePolicyType
+	actions       []admissionregistrationv1.ValidationAction
+	denies        bool
+
+	hasParams     bool
+	inlineParams  *Object
+	paramKind     *admissionregistrationv1.ParamKind
+	paramRef      *admissionregistrationv1.ParamRef
+	paramSelector labels.Selector
+
+	matchConditions  []namedExpression
+	variables        []namedExpression
+	validations      []compiledValidation
+	auditAnnotations []namedExpression
+
+	// errs are the compile errors; a policy with errors is not evaluated
+	// and its failurePolicy applies to every request it matches.
+	errs field.ErrorList
+	// untracked[t] reports that no evaluation of an object of size tier t
+	// can reach a cost limit, so it may run without cost tracking.
+	untracked [len(sizeTiers)]bool
+	// validationsMaxCost[t] is the worst-case cost of all validations (and
+	// the variables they may use) for size tier t.
+	validationsMaxCost [len(sizeTiers)]uint64
+	costs              []EstimatedCost
+}
+
+// namedExpression is a compiled matchCondition, variable or audit
+// annotation (name is its name or key).
+type namedExpression struct {
+	name string
+	expr *expression
+}
+
+// compiledValidation is one compiled validation.
+type compiledValidation struct {
+	expr              *expression
+	message           string
+	messageExpression *expression
+	reason            metav1.StatusReason
+}
+
+// Errors returns the policy's compile errors, empty when it compiled.
+func (p *CompiledPolicy) Errors() field.ErrorList { return p.errs }
+
+// Costs returns the static worst-case cost of every expression.
+func (p *CompiledPolicy) Costs() []EstimatedCost { return p.costs }
+
+// Compile compiles a stored policy for evaluation. It always returns a
+// CompiledPolicy; when the returned list is not empty the policy is
+// broken (see CompiledPolicy.Errors). Expressions are compiled in the CEL
+// environment for stored expressions, as kube-apiserver does at run time.
+func (c *Compiler) Compile(policy *v1alpha1.VMIPolicy) (*CompiledPolicy, field.ErrorList) {
+	p := c.compile(policy, func(string) environment.Type { return environment.StoredExpressions })
+	return p, p.errs
+}
+
+// Validate checks a VMIPolicy being created (old nil) or updated, as
+// kube-apiserver validates a ValidatingAdmissionPolicy and its binding:
+// structure, selectors, and every expression compiled and type-checked
+// against the VMI schema. New expressions must compile in the environment
+// for new expressions; expressions already present in old only in the one
+// for stored expressions. Use it in the VMIPolicy admission webhook.
+func (c *Compiler) Validate(policy, old *v1alpha1.VMIPolicy) field.ErrorList {
+	existing := sets.New[string]()
+	if old != nil {
+		for _, e := range policyExpressions(&old.Spec) {
+			existing.Insert(e)
+		}
+	}
+	p := c.compile(policy, func(expr string) environment.Type {
+		if existing.Has(expr) {
+			return environment.StoredExpressions
+		}
+		return environment.NewExpressions
+	})
+	return p.errs
+}
+
+// policyExpressions lists every expression of a policy.
+func policyExpressions(spec *v1alpha1.VMIPolicySpec) []string {
+	var out []string
+	for _, m := range spec.MatchConditions {
+		out = append(out, m.Expression)
+	}
+	for _, v := range spec.Variables {
+		out = append(out, v.Expression)
+	}
+	for _, v := range spec.Validations {
+		out = append(out, v.Expression, v.MessageExpression)
+	}
+	for _, a := range spec.AuditAnnotations {
+		out = append(out, a.ValueExpression)
+	}
+	return out
+}
+
+func (c *Compiler) compile(policy *v1alpha1.VMIPolicy, envType func(expr string) environment.Type) *CompiledPolicy {
+	spec := &policy.Spec
+	specPath := field.NewPath("spec")
+	p := &CompiledPolicy{
+		Name:          policy.Name,
+		UID:           policy.UID,
+		Generation:    policy.Generation,
+		failurePolicy: admissionregistrationv1.Fail,
+		paramKind:     spec.ParamKind.DeepCopy(),
+		paramRef:      spec.ParamRef.DeepCopy(),
+	}
+	if spec.FailurePolicy != nil {
+		p.failurePolicy = *spec.FailurePolicy
+	}
+	p.errs = append(p.errs, validateStructure(policy)...)
+
+	var err error
+	if p.match, err = compileMatchConstraints(spec.MatchConstraints); err != nil {
+		p.errs = append(p.errs, field.Invalid(specPath.Child("matchConstraints"), spec.MatchConstraints, err.Error()))
+	}
+	p.actions = spec.ValidationActions
+	if len(p.actions) == 0 {
+		p.actions = []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}
+	}
+	for _, a := range p.actions {
+		p.denies = p.denies || a == admissionregistrationv1.Deny
+	}
+	if spec.Params != nil && len(spec.Params.Raw) > 0 {
+		if p.inlineParams, err = DecodeObject(spec.Params.Raw); err != nil {
+			p.errs = append(p.errs, field.Invalid(specPath.Child("params"), string(spec.Params.Raw), err.Error()))
+		} else if p.inlineParams.root.kind != kindObject {
+			p.errs = append(p.errs, field.Invalid(specPath.Child("params"), string(spec.Params.Raw), "must be an object"))
+		}
+	}
+	if spec.ParamRef != nil && spec.ParamRef.Selector != nil {
+		if p.paramSelector, err = metav1.LabelSelectorAsSelector(spec.ParamRef.Selector); err != nil {
+			p.errs = append(p.errs, field.Invalid(specPath.Child("paramRef", "selector"), spec.ParamRef.Selector, err.Error()))
+		}
+	}
+	p.hasParams = spec.ParamKind != nil || spec.ParamRef != nil || spec.Params != nil
+
+	envs, err := c.newPolicyEnvs(p.hasParams)
+	if err != nil {
+		p.errs = append(p.errs, field.InternalError(specPath, err))
+		return p
+	}
+	x := &exprCompiler{c: c, sizes: &sizeEstimator{objectType: c.objectType, params: p.inlineParams, variables: map[string]ast.Expr{}}}
+	compileOne := func(set *environment.EnvSet, source string, path *field.Path, returnTypes ...*cel.Type) *expression {
+		if strings.TrimSpace(source) == "" {
+			return nil // reported by validateStructure
+		}
+		env, err := set.Env(envType(source))
+		if err != nil {
+			p.errs = append(p.errs, field.InternalError(path, fmt.Errorf("building the CEL environment: %w", err)))
+			return nil
+		}
+		e, celErr := x.compile(env, source, returnTypes...)
+		if celErr != nil {
+			p.errs = append(p.errs, celErrorToFieldError(path, source, celErr))
+			return nil
+		}
+		p.costs = append(p.costs, EstimatedCost{
+			FieldRef:            path.String(),
+			Max:                 e.maxCost[len(sizeTiers)-1],
+			MaxSmallObject:      e.maxCost[1],
+			ExceedsPerCallLimit: e.maxCost[len(sizeTiers)-1] > celconfig.PerCallLimit,
+		})
+		return e
+	}
+
+	for i, v := range spec.Variables {
+		path := specPath.Child("variables").Index(i).Child("expression")
+		e := compileOne(envs.composited, v.Expression, path)
+		var out *cel.Type
+		if e != nil {
+			out = e.checked.OutputType()
+		}
+		envs.addVariable(v.Name, out)
+		if e != nil {
+			x.sizes.variables[v.Name] = e.checked.NativeRep().Expr()
+		}
+		p.variables = append(p.variables, namedExpression{name: v.Name, expr: e})
+	}
+	for i, m := range spec.MatchConditions {
+		path := specPath.Child("matchConditions").Index(i).Child("expression")
+		e := compileOne(envs.plain, m.Expression, path, cel.BoolType)
+		p.matchConditions = append(p.matchConditions, namedExpression{name: m.Name, expr: e})
+	}
+	for i, v := range spec.Validations {
+		path := specPath.Child("validations").Index(i)
+		cv := compiledValidation{
+			expr:    compileOne(envs.composited, v.Expression, path.Child("expression"), cel.BoolType),
+			message: v.Message,
+			reason:  metav1.StatusReasonInvalid,
+		}
+		if v.Reason != nil {
+			cv.reason = *v.Reason
+		}
+		if strings.TrimSpace(v.MessageExpression) != "" {
+			cv.messageExpression = compileOne(envs.composited, v.MessageExpression, path.Child("messageExpression"), cel.StringType)
+		}
+		p.validations = append(p.validations, cv)
+	}
+	for i, a := range spec.AuditAnnotations {
+		path := specPath.Child("auditAnnotations").Index(i).Child("valueExpression")
+		e := compileOne(envs.composited, a.ValueExpression, path, cel.StringType, cel.NullType)
+		p.auditAnnotations = append(p.auditAnnotations, namedExpression{name: a.Key, expr: e})
+	}
+	p.decideCostTracking()
+	return p
+}
+
+// decideCostTracking marks the size tiers for which the worst-case cost
+// of every expression stays within the per-call limit and the sums within
+// the per-evaluation budgets of a ValidatingAdmissionPolicy.
+func (p *CompiledPolicy) decideCostTracking() {
+	for t := range sizeTiers {
+		ok := true
+		var conditions, validations, annotations uint64
+		add := func(sum *uint64, e *expression) {
+			if e == nil {
+				return
+			}
+			c := e.maxCost[t]
+			if c > celconfig.PerCallLimit {
+				ok = false
+			}
+			*sum = saturatingAdd(*sum, c)
+		}
+		for _, m := range p.matchConditions {
+			add(&conditions, m.expr)
+		}
+		for _, v := range p.variables {
+			// A variable may be evaluated once per phase.
+			add(&conditions, v.expr)
+			add(&validations, v.expr)
+			add(&annotations, v.expr)
+		}
+		for _, v := range p.validations {
+			// Message expressions run, cost-tracked, only when their
+			// validation fails (see evaluation.message).
+			add(&validations, v.expr)
+		}
+		for _, a := range p.auditAnnotations {
+			add(&annotations, a.expr)
+		}
+		p.validationsMaxCost[t] = validations
+		p.untracked[t] = ok &&
+			conditions <= celconfig.RuntimeCELCostBudgetMatchConditions &&
+			validations <= celconfig.RuntimeCELCostBudget &&
+			annotations <= celconfig.RuntimeCELCostBudget
+	}
+}
+
+func saturatingAdd(a, b uint64) uint64 {
+	if a+b < a {
+		return ^uint64(0)
+	}
+	return a + b
+}
+
+// celErrorToFieldError converts a compile error as Kubernetes does for a
+// ValidatingAdmissionPolicy: "<path>: Invalid value: <expression>:
+// compilation failed: ERROR: <input>:1:15: ...".
+func celErrorToFieldError(path *field.Path, source string, err *apiservercel.Error) *field.Error {
+	switch err.Type {
+	case apiservercel.ErrorTypeRequired:
+		return field.Required(path, err.Detail)
+	case apiservercel.ErrorTypeInvalid:
+		return field.Invalid(path, source, err.Detail)
+	default:
+		return field.InternalError(path, err)
+	}
+}
+
+// supportedReasons are the reasons a validation may give.
+var supportedReasons = []string{
+	string(metav1.StatusReasonForbidden),
+	string(metav1.StatusReasonInvalid),
+	string(metav1.StatusReasonRequestEntityTooLarge),
+}
+
+// validateStructure checks what the CRD schema cannot, with the messages
+// of ValidatingAdmissionPolicy validation.
+func validateStructure(policy *v1alpha1.VMIPolicy) field.ErrorList {
+	var errs field.ErrorList
+	spec := &policy.Spec
+	specPath := field.NewPath("spec")
+
+	if len(spec.Validations) == 0 && len(spec.AuditAnnotations) == 0 {
+		errs = append(errs, field.Required(specPath.Child("validations"), "validations or auditAnnotations must contain at least one item"))
+	}
+
+	// matchConditions
+	mcPath := specPath.Child("matchConditions")
+	if len(spec.MatchConditions) > MaxMatchConditions {
+		errs = append(errs, field.TooMany(mcPath, len(spec.MatchConditions), MaxMatchConditions))
+	}
+	names := sets.New[string]()
+	for i, m := range spec.MatchConditions {
+		path := mcPath.Index(i)
+		if strings.TrimSpace(m.Expression) == "" {
+			errs = append(errs, field.Required(path.Child("expression"), ""))
+		}
+		if m.Name == "" {
+			errs = append(errs, field.Required(path.Child("name"), ""))
+		} else {
+			errs = append(errs, validateQualifiedName(m.Name, path.Child("name"))...)
+			if names.Has(m.Name) {
+				errs = append(errs, field.Duplicate(path.Child("name"), m.Name))
+			}
+			names.Insert(m.Name)
+		}
+	}
+
+	// variables
+	names = sets.New[string]()
+	for i, v := range spec.Variables {
+		path := specPath.Child("variables").Index(i)
+		if strings.TrimSpace(v.Name) == "" {
+			errs = append(errs, field.Required(path.Child("name"), "name is not specified"))
+		} else {
+			if !isCELIdentifier(v.Name) {
+				errs = append(errs, field.Invalid(path.Child("name"), v.Name, "must be a valid CEL identifier"))
+			}
+			if names.Has(v.Name) {
+				errs = append(errs, field.Duplicate(path.Child("name"), v.Name))
+			}
+			names.Insert(v.Name)
+		}
+		if strings.TrimSpace(v.Expression) == "" {
+			errs = append(errs, field.Required(path.Child("expression"), "expression is not specified"))
+		}
+	}
+
+	// validations
+	for i, v := range spec.Validations {
+		path := specPath.Child("validations").Index(i)
+		if strings.TrimSpace(v.Expression) == "" {
+			errs = append(errs, field.Required(path.Child("expression"), "expression is not specified"))
+		}
+		if len(v.MessageExpression) > 0 && strings.TrimSpace(v.MessageExpression) == "" {
+			errs = append(errs, field.Invalid(path.Child("messageExpression"), v.MessageExpression, "must be non-empty if specified"))
+		}
+		msg := strings.TrimSpace(v.Message)
+		if len(v.Message) > 0 && msg == "" {
+			errs = append(errs, field.Invalid(path.Child("message"), v.Message, "must be non-empty if specified"))
+		} else if strings.ContainsAny(msg, "\n") {
+			errs = append(errs, field.Invalid(path.Child("message"), v.Message, "must not contain line breaks"))
+		}
+		if v.Reason != nil && !sets.New(supportedReasons...).Has(string(*v.Reason)) {
+			errs = append(errs, field.NotSupported(path.Child("reason"), *v.Reason, supportedReasons))
+		}
+	}
+
+	// auditAnnotations
+	keys := sets.New[string]()
+	for i, a := range spec.AuditAnnotations {
+		path := specPath.Child("auditAnnotations").Index(i)
+		if policy.Name != "" {
+			errs = append(errs, validateQualifiedName(policy.Name+"/"+a.Key, path.Child("key"))...)
+		} else {
+			errs = append(errs, field.Invalid(path.Child("key"), a.Key, "requires metadata.name be non-empty"))
+		}
+		if keys.Has(a.Key) {
+			errs = append(errs, field.Duplicate(path.Child("key"), a.Key))
+		}
+		keys.Insert(a.Key)
+		trimmed := strings.TrimSpace(a.ValueExpression)
+		if trimmed == "" {
+			errs = append(errs, field.Required(path.Child("valueExpression"), "valueExpression is not specified"))
+		} else if len(trimmed) > maxAuditAnnotationValueExpressionLength {
+			errs = append(errs, field.Required(path.Child("valueExpression"), fmt.Sprintf("must not exceed %d bytes in length", maxAuditAnnotationValueExpressionLength)))
+		}
+	}
+
+	// failurePolicy and validationActions
+	if fp := spec.FailurePolicy; fp != nil && *fp != admissionregistrationv1.Fail && *fp != admissionregistrationv1.Ignore {
+		errs = append(errs, field.NotSupported(specPath.Child("failurePolicy"), *fp, []string{string(admissionregistrationv1.Fail), string(admissionregistrationv1.Ignore)}))
+	}
+	actions := sets.New[admissionregistrationv1.ValidationAction]()
+	validActions := []string{string(admissionregistrationv1.Audit), string(admissionregistrationv1.Deny), string(admissionregistrationv1.Warn)}
+	for i, a := range spec.ValidationActions {
+		path := specPath.Child("validationActions").Index(i)
+		switch a {
+		case admissionregistrationv1.Deny, admissionregistrationv1.Warn, admissionregistrationv1.Audit:
+		default:
+			errs = append(errs, field.NotSupported(path, a, validActions))
+		}
+		if actions.Has(a) {
+			errs = append(errs, field.Duplicate(path, a))
+		}
+		actions.Insert(a)
+	}
+	if actions.Has(admissionregistrationv1.Deny) && actions.Has(admissionregistrationv1.Warn) {
+		errs = append(errs, field.Invalid(specPath.Child("validationActions"), spec.ValidationActions, "must not contain both Deny and Warn (repeating the same validation failure information in the API response and headers serves no purpose)"))
+	}
+
+	// parameters
+	if spec.ParamRef != nil && spec.Params != nil {
+		errs = append(errs, field.Forbidden(specPath.Child("params"), "params and paramRef are mutually exclusive"))
+	}
+	if (spec.ParamRef == nil) != (spec.ParamKind == nil) {
+		errs = append(errs, field.Required(specPath.Child("paramKind"), "paramKind and paramRef must be set together"))
+	}
+	if pk := spec.ParamKind; pk != nil {
+		if pk.Kind == "" {
+			errs = append(errs, field.Required(specPath.Child("paramKind", "kind"), ""))
+		}
+		if pk.APIVersion == "" {
+			errs = append(errs, field.Required(specPath.Child("paramKind", "apiVersion"), ""))
+		}
+	}
+	if pr := spec.ParamRef; pr != nil {
+		path := specPath.Child("paramRef")
+		if pr.Name != "" && pr.Selector != nil {
+			errs = append(errs, field.Forbidden(path.Child("name"), "name and selector are mutually exclusive"))
+		}
+		if pr.Name == "" && pr.Selector == nil {
+			errs = append(errs, field.Required(path, "one of name or selector must be specified"))
+		}
+		if pr.Selector != nil {
+			errs = append(errs, metav1validation.ValidateLabelSelector(pr.Selector, metav1validation.LabelSelectorValidationOptions{}, path.Child("selector"))...)
+		}
+		switch {
+		case pr.ParameterNotFoundAction == nil || *pr.ParameterNotFoundAction == "":
+			errs = append(errs, field.Required(path.Child("parameterNotFoundAction"), ""))
+		case *pr.ParameterNotFoundAction != admissionregistrationv1.DenyAction && *pr.ParameterNotFoundAction != admissionregistrationv1.AllowAction:
+			errs = append(errs, field.NotSupported(path.Child("parameterNotFoundAction"), *pr.ParameterNotFoundAction, []string{string(admissionregistrationv1.DenyAction), string(admissionregistrationv1.AllowAction)}))
+		}
+	}
+
+	// matchConstraints
+	if mc := spec.MatchConstraints; mc != nil {
+		path := specPath.Child("matchConstraints")
+		for i, op := range mc.Operations {
+			switch op {
+			case admissionregistrationv1.Create, admissionregistrationv1.Update, admissionregistrationv1.OperationAll:
+			default:
+				errs = append(errs, field.NotSupported(path.Child("operations").Index(i), op, []string{"CREATE", "UPDATE", "*"}))
+			}
+		}
+		if mc.NamespaceSelector != nil {
+			errs = append(errs, metav1validation.ValidateLabelSelector(mc.NamespaceSelector, metav1validation.LabelSelectorValidationOptions{}, path.Child("namespaceSelector"))...)
+		}
+		if mc.ObjectSelector != nil {
+			errs = append(errs, metav1validation.ValidateLabelSelector(mc.ObjectSelector, metav1validation.LabelSelectorValidationOptions{}, path.Child("objectSelector"))...)
+		}
+	}
+	return errs
+}
+
+// celReserved are the words CEL reserves.
+var celReserved = []string{"true", "false", "null", "in", "as", "break", "const", "continue", "else",
+	"for", "function", "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"}
+
+// isCELIdentifier reports whether name is a CEL identifier:
+// [_a-zA-Z][_a-zA-Z0-9]* and not reserved.
+func isCELIdentifier(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i, r := range name {
+		letter := r == '_' || (r >= 'a' && r <= 'z') || (r >= 'A' && r <= 'Z')
+		digit := r >= '0' && r <= '9'
+		if !letter && (i == 0 || !digit) {
+			return false
+		}
+	}
+	for _, w := range celReserved {
+		if name == w {
+			return false
+		}
+	}
+	return true
+}
+
+// validateQualifiedName checks a qualified name (prefix/name), as
+// Kubernetes validates label keys and matchCondition names.
+func validateQualifiedName(name string, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	for _, msg := range content.IsLabelKey(name) {
+		errs = append(errs, field.Invalid(path, name, msg))
+	}
+	return errs
+}

@@ -1,0 +1,137 @@
+package policies
+
+import (
+	"encoding/json"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
+)
+
+// TestDecodeObjectMatchesKubernetesJSON checks that a decoded document is
+// the value Kubernetes' unstructured JSON decoding produces.
+func TestDecodeObjectMatchesKubernetesJSON(t *testing.T) {
+	realistic, err := os.ReadFile("testdata/vmi-realistic.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	docs := []string{
+		string(realistic),
+		`{}`, `[]`, `null`, `true`, `"x"`, `0`, `-12`, `1.5`, `1e3`, `1.0`, `9223372036854775807`, `9223372036854775808`, `-0.0`,
+		`{"a":[1,"two",3.5,null,false,{"b":[]}],"c":{"d":{"e":"f"}}}`,
+		`{"esc":"quote \" backslash \\ slash \/ nl \n tab \t u \u00e9 surrogate \ud83d\ude00 bad \ud800"}`,
+		` { "spaced" : [ 1 , 2 ] } `,
+		`{"dup":1,"dup":2}`,
+	}
+	for _, doc := range docs {
+		obj, err := DecodeObject([]byte(doc))
+		if err != nil {
+			t.Errorf("DecodeObject(%s): %v", doc, err)
+			continue
+		}
+		var want any
+		if err := utiljson.Unmarshal([]byte(doc), &want); err != nil {
+			t.Fatalf("reference decode of %s: %v", doc, err)
+		}
+		got, _ := json.Marshal(obj.Native())
+		wantJSON, _ := json.Marshal(want)
+		if string(got) != string(wantJSON) {
+			t.Errorf("DecodeObject(%s).Native() = %s, want %s", doc, got, wantJSON)
+		}
+		if eq := types.Equal(obj.Value(), types.DefaultTypeAdapter.NativeToValue(want)); eq != types.True {
+			t.Errorf("CEL value of %s differs from the reference: %v", doc, eq)
+		}
+	}
+}
+
+func TestDecodeObjectRejectsInvalidJSON(t *testing.T) {
+	for _, doc := range []string{``, `{`, `{"a"}`, `{"a":}`, `[1,]`, `[1 2]`, `tru`, `01`, `1.`, `"\x"`, `"unterminated`, "\"ctl\x01\"", `{} x`, `-`, `1e`} {
+		if _, err := DecodeObject([]byte(doc)); err == nil {
+			t.Errorf("DecodeObject(%q) succeeded, want an error", doc)
+		}
+	}
+}
+
+// TestObjectValueSemantics evaluates expressions against a decoded
+// document and against cel-go's value of the same JSON decoded as
+// Kubernetes does (what a ValidatingAdmissionPolicy sees): results must be
+// identical, errors included.
+func TestObjectValueSemantics(t *testing.T) {
+	doc := `{"s":"abc","i":3,"big":300,"f":1.5,"b":true,"n":null,"l":["x","y",1,2.0],"nums":[3,1,2],
+		"m":{"k":"v","n":{"deep":[{"a":1},{"a":2}]}},"empty":{},"el":[]}`
+	obj, err := DecodeObject([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var native any
+	if err := utiljson.Unmarshal([]byte(doc), &native); err != nil {
+		t.Fatal(err)
+	}
+	reference := types.DefaultTypeAdapter.NativeToValue(native)
+
+	env, err := cel.NewEnv(cel.Variable("o", cel.DynType), cel.OptionalTypes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	exprs := []string{
+		`o.s`, `o.i + 1`, `o.big * 2`, `o.f * 2.0`, `o.b`, `o.n == null`, `o.l`, `o.l[0]`, `o.l[2]`, `o.l[3] == 2`, `o.l[1.0]`,
+		`o.l[9]`, `o.l[-1]`, `o.missing`, `o.m.k`, `o.m['k']`, `o.m.n.deep[1].a`, `has(o.m.k)`, `has(o.m.zz)`,
+		`'k' in o.m`, `'zz' in o.m`, `1 in o.m`, `'x' in o.l`, `1 in o.l`, `2 in o.l`, `2.0 in o.l`, `'z' in o.l`,
+		`size(o.l)`, `size(o.m)`, `size(o.empty)`, `o.l.all(x, x != 'q')`, `o.m.exists(k, k == 'n')`, `o.nums.map(x, x * 2)`,
+		`o.l + ['z']`, `o.el + o.nums`, `o.m == {'k': 'v', 'n': {'deep': [{'a': 1}, {'a': 2}]}}`, `o.m == o.m`, `o.l == ['x', 'y', 1, 2]`,
+		`o.l == o.l`, `o.empty == {}`, `o.el == []`, `o.m != o.empty`, `type(o.m) == map`, `type(o.l) == list`, `o.?m.?k.orValue('d')`,
+		`o.?m.?zz.orValue('d')`, `o.l.exists_one(x, x == 'x')`, `o.m.n.deep.filter(d, d.a > 1).size()`, `dyn(o.m).k`, `o.s.startsWith('a')`,
+		`o.m[1]`, `o.i == 3.0`, `o.nums.sum()`,
+	}
+	for _, expr := range exprs {
+		ast, iss := env.Compile(expr)
+		if iss.Err() != nil {
+			if strings.Contains(iss.Err().Error(), "undeclared reference to 'sum'") {
+				continue
+			}
+			t.Fatalf("%s: %v", expr, iss.Err())
+		}
+		prg, err := env.Program(ast)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, gotErr := prg.Eval(map[string]any{"o": obj.Value()})
+		want, _, wantErr := prg.Eval(map[string]any{"o": reference})
+		if (gotErr == nil) != (wantErr == nil) || (gotErr != nil && gotErr.Error() != wantErr.Error()) {
+			t.Errorf("%s: error %v, reference error %v", expr, gotErr, wantErr)
+			continue
+		}
+		if gotErr == nil && !sameValue(got, want) {
+			t.Errorf("%s = %v, reference %v", expr, got, want)
+		}
+	}
+}
+
+func sameValue(a, b ref.Val) bool {
+	if a.Type() != b.Type() {
+		return false
+	}
+	return types.Equal(a, b) == types.True
+}
+
+func TestObjectLabelsAndMetadata(t *testing.T) {
+	obj, err := DecodeObject([]byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"n","namespace":"ns","labels":{"a":"1"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if obj.Name() != "n" || obj.Namespace() != "ns" || obj.Kind() != "ConfigMap" || obj.APIVersion() != "v1" {
+		t.Errorf("metadata accessors: %q %q %q %q", obj.Name(), obj.Namespace(), obj.Kind(), obj.APIVersion())
+	}
+	l := obj.Labels()
+	if !l.Has("a") || l.Get("a") != "1" || l.Has("b") {
+		t.Errorf("labels: %v %v %v", l.Has("a"), l.Get("a"), l.Has("b"))
+	}
+	var none *Object
+	if none.Labels().Has("a") || none.Name() != "" || none.Value() != types.NullValue {
+		t.Error("nil Object should read as empty")
+	}
+}
