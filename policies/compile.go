@@ -522,3 +522,6 @@ func validateQualifiedName(name string, path *field.Path) field.ErrorList {
 	}
 	return errs
 }
+
+// Actions are the policy's validationActions.
+func (p *CompiledPolicy) Actions() []admissionregistrationv1.ValidationAction { return p.actions }

@@ -549,3 +549,6 @@ func (s *PolicySet) Evaluate(ctx context.Context, in *Input, out []PolicyResult)
 
 // Decide combines results of this set's policies (see Decide).
 func (s *PolicySet) Decide(results []PolicyResult) Verdict { return Decide(results, s.byName) }
+
+// Policy returns the policy of that name in the set, or nil.
+func (s *PolicySet) Policy(name string) *CompiledPolicy { return s.byName[name] }

@@ -1,9 +1,13 @@
 package webhooks
 
 import (
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
+
+	"github.com/podvirt/podvirt/policies"
+	"github.com/podvirt/podvirt/webhooks/audit"
 )
 
 // Options configure the handlers.
@@ -11,13 +15,30 @@ type Options struct {
 	// LauncherPodCreators are the user names the Pod guard lets create
 	// launcher Pods.
 	LauncherPodCreators []string
+	// Compiler type-checks VMIPolicies; Policies holds the compiled ones.
+	Compiler *policies.Compiler
+	Policies *policies.Cache
+	Params   policies.ParamSource
+	// AuditLog, Metrics and Events record every decision.
+	AuditLog *audit.Writer
+	Metrics  *audit.Metrics
+	Events   events.EventRecorder
 }
 
-// Register serves the handlers on the manager's webhook server.
+// Register serves the handlers on the manager's webhook server, each
+// wrapped so its decisions are audited.
 func Register(mgr manager.Manager, opts Options) {
 	dec := admission.NewDecoder(mgr.GetScheme())
 	srv := mgr.GetWebhookServer()
-	srv.Register(MutateVMIPath, &webhook.Admission{Handler: &VMIDefaulter{Decoder: dec}})
-	srv.Register(ValidateVMIPath, &webhook.Admission{Handler: &VMIValidator{Decoder: dec}})
-	srv.Register(PodGuardPath, &webhook.Admission{Handler: &PodGuard{Creators: opts.LauncherPodCreators}})
+	audited := func(name string, h admission.Handler) *webhook.Admission {
+		return &webhook.Admission{Handler: &Audited{Webhook: name, Inner: h, Log: opts.AuditLog, Metrics: opts.Metrics, Events: opts.Events}}
+	}
+	srv.Register(MutateVMIPath, audited(audit.WebhookMutateVMI, &VMIDefaulter{Decoder: dec}))
+	srv.Register(ValidateVMIPath, audited(audit.WebhookValidateVMI, &VMIValidator{
+		Decoder: dec, Policies: opts.Policies, Namespaces: mgr.GetClient(), Params: opts.Params,
+	}))
+	srv.Register(PodGuardPath, audited(audit.WebhookPodGuard, &PodGuard{Creators: opts.LauncherPodCreators}))
+	if opts.Compiler != nil {
+		srv.Register(ValidatePolicyPath, audited(audit.WebhookValidatePolicy, &VMIPolicyValidator{Decoder: dec, Compiler: opts.Compiler}))
+	}
 }

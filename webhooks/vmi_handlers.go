@@ -7,11 +7,16 @@ import (
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/policies"
 )
 
 // Paths the VMI handlers are served at.
@@ -40,13 +45,20 @@ func (h *VMIDefaulter) Handle(_ context.Context, req admission.Request) admissio
 }
 
 // VMIValidator answers /validate-vmi: Validate on create, ValidateUpdate and
-// Validate on update.
+// Validate on update, then every matching VMIPolicy.
 type VMIValidator struct {
 	Decoder admission.Decoder
+	// Policies holds the compiled VMIPolicies; nil evaluates none.
+	Policies *policies.Cache
+	// Namespaces reads the VMI's Namespace for namespaceObject and
+	// namespaceSelector.
+	Namespaces client.Reader
+	// Params resolves paramRef.
+	Params policies.ParamSource
 }
 
 // Handle implements admission.Handler.
-func (h *VMIValidator) Handle(_ context.Context, req admission.Request) admission.Response {
+func (h *VMIValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
 	vmi := &v1alpha1.VirtualMachineInstance{}
 	if err := h.Decoder.Decode(req, vmi); err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the VirtualMachineInstance: %w", err))
@@ -65,10 +77,52 @@ func (h *VMIValidator) Handle(_ context.Context, req admission.Request) admissio
 			errs = Validate(vmi)
 		}
 	}
+	rec := RecordFromContext(ctx)
 	if len(errs) > 0 {
+		rec.AddPolicy(BuiltinValidation, "Deny", false, errs.ToAggregate().Error())
 		return denyInvalid(vmi.Name, errs)
 	}
-	return admission.Allowed("")
+	rec.AddPolicy(BuiltinValidation, "Deny", true, "")
+	return h.evaluatePolicies(ctx, req, rec)
+}
+
+// evaluatePolicies runs every VMIPolicy against the request and turns the
+// verdict into the response, as kube-apiserver does for a
+// ValidatingAdmissionPolicy.
+func (h *VMIValidator) evaluatePolicies(ctx context.Context, req admission.Request, rec *Record) admission.Response {
+	if h.Policies == nil {
+		return admission.Allowed("")
+	}
+	set := h.Policies.Set()
+	if len(set.Policies()) == 0 {
+		return admission.Allowed("")
+	}
+	var ns *corev1.Namespace
+	if req.Namespace != "" && h.Namespaces != nil {
+		ns = &corev1.Namespace{}
+		if err := h.Namespaces.Get(ctx, types.NamespacedName{Name: req.Namespace}, ns); err != nil {
+			if !apierrors.IsNotFound(err) {
+				return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s: %w", req.Namespace, err))
+			}
+			ns = nil
+		}
+	}
+	in, err := policies.NewInput(&req.AdmissionRequest, ns, h.Params)
+	if err != nil {
+		return admission.Errored(http.StatusBadRequest, fmt.Errorf("preparing the request for policies: %w", err))
+	}
+	results := set.Evaluate(ctx, in, nil)
+	verdict := set.Decide(results)
+	rec.AddPolicyResults(set, results)
+	resp := admission.Allowed("")
+	if !verdict.Allowed {
+		resp = admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &metav1.Status{
+			Status: metav1.StatusFailure, Message: verdict.Message, Reason: verdict.Reason, Code: verdict.Code,
+		}}}
+	}
+	resp.Warnings = verdict.Warnings
+	resp.AuditAnnotations = verdict.AuditAnnotations
+	return resp
 }
 
 // denyInvalid denies with an Invalid status whose causes carry each field

@@ -4,8 +4,10 @@ package main
 
 import (
 	"flag"
+	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -14,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
@@ -21,7 +24,9 @@ import (
 	"github.com/podvirt/podvirt/launcher/controller"
 	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/policies"
 	"github.com/podvirt/podvirt/webhooks"
+	"github.com/podvirt/podvirt/webhooks/audit"
 )
 
 func main() {
@@ -33,13 +38,17 @@ func main() {
 		certHosts     = flag.String("cert-hosts", "podvirt-webhook.podvirt-system.svc", "comma-separated DNS names and IPs of the serving certificate")
 		caSecret      = flag.String("ca-secret", "podvirt-webhook-ca", "Secret (in --namespace) holding the webhook CA")
 		mutatingCfg   = flag.String("mutating-webhook-configuration", "podvirt-vmi-defaulter", "MutatingWebhookConfiguration whose caBundle is kept current")
-		validatingCfg = flag.String("validating-webhook-configurations", "podvirt-vmi-validator,podvirt-launcher-pod-guard", "comma-separated ValidatingWebhookConfigurations whose caBundle is kept current")
+		validatingCfg = flag.String("validating-webhook-configurations", "podvirt-vmi-validator,podvirt-launcher-pod-guard,podvirt-vmipolicy-validator", "comma-separated ValidatingWebhookConfigurations whose caBundle is kept current")
 		podCreators   = flag.String("launcher-pod-creators", "system:serviceaccount:podvirt-system:podvirt-controller", "comma-separated user names allowed to create launcher Pods (the controller's own identity)")
 		signingSecret = flag.String("signing-key-secret", "podvirt-domain-signing-key", "Secret (in --namespace) holding the domain signing key; created if absent")
 		trustedKeysCM = flag.String("trusted-keys-configmap", "podvirt-trusted-keys", "ConfigMap (in --namespace) where the public keys for node agents are published")
 		domainType    = flag.String("domain-type", domain.DefaultType, "libvirt domain type: kvm, or qemu for software emulation")
 		launcherImage = flag.String("launcher-image", pod.DefaultOptions().Image, "podvirt-launcher image for launcher Pods")
 		launcherPull  = flag.String("launcher-image-pull-policy", string(corev1.PullIfNotPresent), "pull policy of the launcher image")
+		auditDir      = flag.String("audit-dir", "/var/lib/podvirt/audit", "directory of the admission audit log")
+		auditMaxBytes = flag.Int64("audit-max-file-bytes", 64<<20, "size at which an audit log file is rotated")
+		replica       = flag.String("replica", os.Getenv("POD_NAME"), "this replica's name in audit log file names ($POD_NAME; the host name if empty)")
+		policyAudit   = flag.Duration("policy-audit-interval", 5*time.Minute, "how often each VMIPolicy is audited against existing VMIs")
 		leaderElect   = flag.Bool("leader-elect", true, "elect a leader among replicas for the controller (webhooks are served by all)")
 		metricsAddr   = flag.String("metrics-bind-address", ":8080", "metrics address, 0 to disable")
 		probeAddr     = flag.String("health-probe-bind-address", ":8081", "health probe address")
@@ -80,7 +89,28 @@ func main() {
 	})
 	exitOn(err, "creating the manager")
 
-	webhooks.Register(mgr, webhooks.Options{LauncherPodCreators: strings.Split(*podCreators, ",")})
+	if *replica == "" {
+		*replica, _ = os.Hostname()
+	}
+	auditLog, err := audit.Open(ctx, audit.Options{Dir: *auditDir, Replica: *replica, MaxFileBytes: *auditMaxBytes, Log: ctrl.Log.WithName("audit")})
+	exitOn(err, "opening the admission audit log")
+	defer auditLog.Close()
+	auditMetrics, err := audit.NewMetrics(metrics.Registry)
+	exitOn(err, "registering the audit metrics")
+	compiler, err := policies.NewCompiler(policies.CompilerOptions{})
+	exitOn(err, "building the policy compiler")
+	policyCache := policies.NewCache(compiler)
+	params := &webhooks.APIParams{Reader: mgr.GetAPIReader()}
+	webhooks.Register(mgr, webhooks.Options{
+		LauncherPodCreators: strings.Split(*podCreators, ","),
+		Compiler:            compiler, Policies: policyCache, Params: params,
+		AuditLog: auditLog, Metrics: auditMetrics, Events: mgr.GetEventRecorder("podvirt-admission"),
+	})
+	violations, err := webhooks.NewViolationsGauge(metrics.Registry)
+	exitOn(err, "registering the policy metrics")
+	exitOn((&webhooks.PolicyController{
+		Client: mgr.GetClient(), Cache: policyCache, Params: params, AuditInterval: *policyAudit, Violations: violations,
+	}).SetupWithManager(mgr), "setting up the VMIPolicy controller")
 	podOpts := pod.DefaultOptions()
 	podOpts.Image = *launcherImage
 	podOpts.ImagePullPolicy = corev1.PullPolicy(*launcherPull)
@@ -94,6 +124,7 @@ func main() {
 
 	exitOn(mgr.AddHealthzCheck("healthz", healthz.Ping), "adding the health check")
 	exitOn(mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()), "adding the ready check")
+	exitOn(mgr.AddHealthzCheck("audit-log", func(*http.Request) error { return auditLog.Err() }), "adding the audit log check")
 
 	log.Info("starting", "webhookPort", *webhookPort, "domainType", *domainType)
 	exitOn(mgr.Start(ctx), "running the manager")
