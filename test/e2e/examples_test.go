@@ -26,6 +26,12 @@ import (
 // at the loopback registry so no traffic leaves this machine.
 var registryRE = regexp.MustCompile(`(registry\.example|quay\.io)/`)
 
+// deniedByDefault are the examples the default policies (deploy/base)
+// deny, and the message saying so.
+var deniedByDefault = map[string]string{
+	"vmi-hostdisk.yaml": "VMIPolicy 'deny-host-disk' denied request: hostDisk volumes are not allowed: data (/var/lib/podvirt/hostdisks/data.img)",
+}
+
 // TestExamplesAdmittedDefaultedRendered applies every examples/vmi-*.yaml
 // and checks each VMI is admitted, defaulted and rendered into a launcher
 // Pod whose domain has a device for every disk and interface.
@@ -43,6 +49,16 @@ func TestExamplesAdmittedDefaultedRendered(t *testing.T) {
 			}
 			manifest := registryRE.ReplaceAllString(string(raw), "127.0.0.1:15000/")
 			ns := e.namespace(t)
+			if want, ok := deniedByDefault[filepath.Base(file)]; ok {
+				out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-")
+				if err == nil || !strings.Contains(out, want) {
+					t.Fatalf("want the default policy to deny it with %q; err=%v\n%s", want, err, out)
+				}
+				// The policy exempts namespaces labeled for host disks.
+				if out, err := e.kubectlRun("", "label", "namespace", ns, "podvirt.io/host-disk=allowed"); err != nil {
+					t.Fatalf("labeling the namespace: %v\n%s", err, out)
+				}
+			}
 			if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
 				t.Fatalf("kubectl apply: %v\n%s", err, out)
 			}

@@ -60,6 +60,8 @@ fi
 wait_for "podvirt-controller readiness" 60 curl -fsS http://127.0.0.1:18081/readyz
 log "podvirt-controller ready (webhooks on https://127.0.0.1:$WEBHOOK_PORT)"
 
+kubectl_ apply -k "$PODVIRT_REPO/deploy/default-policies" >/dev/null
+
 # Node agents trust the keys the controller publishes.
 kubectl_ -n podvirt-system get configmap podvirt-trusted-keys -o jsonpath='{.data.trusted-keys\.pem}' >"$PODVIRT_STATE/trusted-keys.pem"
 [[ -s $PODVIRT_STATE/trusted-keys.pem ]] || die "the controller published no trusted keys"
