@@ -59,6 +59,8 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatalf("the local environment is not up (make run, or make e2e): %v", err)
 	}
+	// The burst tests measure admission, not client-side throttling.
+	cfg.QPS, cfg.Burst = 500, 1000
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)

@@ -26,7 +26,7 @@ start_daemon() {
 # running NAME: true when NAME's pid file names a live process.
 running() {
   local f="$PODVIRT_STATE/pids/$1.pid"
-  [[ -f $f ]] && kill -0 "$(cat "$f")" 2>/dev/null
+  [[ -f $f ]] && pid_alive "$(cat "$f")"
 }
 
 # stop_daemon NAME [TIMEOUT]: SIGTERM by pid, SIGKILL after TIMEOUT seconds.

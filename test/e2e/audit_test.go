@@ -1,0 +1,218 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/webhooks/audit"
+)
+
+// TestAuditLogSurvivesKill9 sends a burst of 500 VMI creations through the
+// real kube-apiserver, kills the controller with SIGKILL in the middle,
+// restarts it, and checks that every VMI that exists has its audit line
+// and that the chain verifies. Then it edits one byte, and separately
+// deletes one line, of a copy of the log: verify must name each.
+func TestAuditLogSurvivesKill9(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+	const total, workers, killAt = 500, 16, 150
+
+	var next, created, refused atomic.Int64
+	var killOnce sync.Once
+	killed := make(chan struct{})
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > total {
+					return
+				}
+				if i == killAt {
+					killOnce.Do(func() { e.killController(t); close(killed) })
+				}
+				vmi := burstVMI(ns, int(i))
+				// Retry through the outage: failurePolicy Fail refuses
+				// admissions while the controller is down.
+				for attempt := 0; ; attempt++ {
+					err := e.c.Create(ctx, vmi.DeepCopy())
+					if err == nil {
+						created.Add(1)
+						break
+					}
+					refused.Add(1)
+					if attempt > 600 {
+						t.Errorf("vmi %d never admitted: %v", i, err)
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
+			}
+		}()
+	}
+	<-killed
+	restart := time.Now()
+	if out, err := exec.Command("../../test/local/up.sh", "--no-example").CombinedOutput(); err != nil {
+		t.Fatalf("restarting the controller: %v\n%s", err, out)
+	}
+	logf(t, "controller restarted in %s", time.Since(restart).Round(time.Millisecond))
+	wg.Wait()
+	logf(t, "%d VMIs created in %s; %d attempts refused while the controller was down", created.Load(), time.Since(start).Round(time.Millisecond), refused.Load())
+
+	vmis := &v1alpha1.VirtualMachineInstanceList{}
+	if err := e.c.List(ctx, vmis, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	if len(vmis.Items) != total {
+		t.Errorf("%d VMIs exist, want %d", len(vmis.Items), total)
+	}
+	dir := filepath.Join(e.state, "audit")
+	lines := map[string]bool{}
+	for rec, err := range audit.Read(ctx, dir, audit.Filter{Namespace: ns, Webhook: audit.WebhookValidateVMI}) {
+		if err != nil {
+			t.Fatalf("reading the audit log: %v", err)
+		}
+		if rec.Operation == "CREATE" && rec.Decision == audit.DecisionAllowed {
+			lines[rec.Name] = true
+		}
+	}
+	missing := 0
+	for _, v := range vmis.Items {
+		if !lines[v.Name] {
+			missing++
+			if missing <= 5 {
+				t.Errorf("VMI %s exists but has no allowed validate-vmi line", v.Name)
+			}
+		}
+	}
+	logf(t, "%d of %d existing VMIs have their audit line", len(vmis.Items)-missing, len(vmis.Items))
+
+	ctl := e.podvirtctl(t)
+	out, err := exec.Command(ctl, "audit", "verify", "--dir", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("audit verify after kill -9: %v\n%s", err, out)
+	}
+	logf(t, "verify: %s", strings.TrimSpace(string(out)))
+
+	file, n := e.auditFileWithLines(t, dir, 20)
+	t.Run("an edited byte is named", func(t *testing.T) {
+		copyDir := copyAudit(t, dir)
+		data, _ := os.ReadFile(filepath.Join(copyDir, file))
+		ls := bytes.SplitAfter(data, []byte("\n"))
+		target := n / 2
+		// Flip a digit of the latency: still valid JSON, different bytes.
+		ls[target-1] = bytes.Replace(ls[target-1], []byte(`"latencyUs":`), []byte(`"latencyUs":1`), 1)
+		os.WriteFile(filepath.Join(copyDir, file), bytes.Join(ls, nil), 0o600)
+		out, err := exec.Command(ctl, "audit", "verify", "--dir", copyDir).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), fmt.Sprintf("%s:%d:", file, target)) {
+			t.Errorf("verify of an edited line %d: err=%v\n%s", target, err, out)
+		}
+	})
+	t.Run("a removed line is named", func(t *testing.T) {
+		copyDir := copyAudit(t, dir)
+		data, _ := os.ReadFile(filepath.Join(copyDir, file))
+		ls := bytes.SplitAfter(data, []byte("\n"))
+		target := n / 3
+		ls = append(ls[:target-1], ls[target:]...)
+		os.WriteFile(filepath.Join(copyDir, file), bytes.Join(ls, nil), 0o600)
+		out, err := exec.Command(ctl, "audit", "verify", "--dir", copyDir).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), fmt.Sprintf("%s:%d:", file, target)) {
+			t.Errorf("verify after removing line %d: err=%v\n%s", target, err, out)
+		}
+	})
+}
+
+func burstVMI(ns string, i int) *v1alpha1.VirtualMachineInstance {
+	v := &v1alpha1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "burst-" + strconv.Itoa(i)}}
+	// Never scheduled: the burst measures admission, not 500 guests.
+	v.Spec.NodeSelector = map[string]string{"podvirt.io/no-such-node": "true"}
+	v.Spec.Domain.Memory = &v1alpha1.Memory{Guest: ptr.To(resource.MustParse("128Mi"))}
+	v.Spec.Domain.Devices.AutoattachPodInterface = ptr.To(false)
+	v.Spec.Domain.Firmware = &v1alpha1.Firmware{KernelBoot: &v1alpha1.KernelBoot{Container: &v1alpha1.KernelBootContainer{
+		Image: "127.0.0.1:15000/podvirt/tiny-guest:latest", KernelPath: "/boot/vmlinux"}}}
+	return v
+}
+
+// killController sends SIGKILL to the running podvirt-controller.
+func (e *env) killController(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(e.state, "pids", "podvirt-controller.pid"))
+	if err != nil {
+		t.Errorf("reading the controller's pid: %v", err)
+		return
+	}
+	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Errorf("kill -9 %d: %v", pid, err)
+	}
+	// Wait until it is gone (PID 1 here may reap late, so poll /proc state).
+	for i := 0; i < 100; i++ {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil || strings.Contains(string(stat), ") Z ") {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// podvirtctl builds podvirtctl once for the test.
+func (e *env) podvirtctl(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "podvirtctl")
+	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/podvirtctl").CombinedOutput(); err != nil {
+		t.Fatalf("building podvirtctl: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// auditFileWithLines returns a file of the log with at least min lines.
+func (e *env) auditFileWithLines(t *testing.T, dir string, min int) (string, int) {
+	t.Helper()
+	entries, _ := os.ReadDir(dir)
+	for _, en := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, en.Name()))
+		if err == nil && bytes.Count(data, []byte("\n")) >= min {
+			return en.Name(), bytes.Count(data, []byte("\n"))
+		}
+	}
+	t.Fatalf("no audit file with %d lines in %s", min, dir)
+	return "", 0
+}
+
+func copyAudit(t *testing.T, dir string) string {
+	t.Helper()
+	dst := t.TempDir()
+	entries, _ := os.ReadDir(dir)
+	for _, en := range entries {
+		data, err := os.ReadFile(filepath.Join(dir, en.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, en.Name()), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dst
+}

@@ -1,0 +1,109 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+// TestVMIPolicyLifecycle: a typo is a rejected policy; a new policy
+// governs the next admission with no restart, reports Ready, and audits
+// the VMIs that already exist; a warning policy warns.
+func TestVMIPolicyLifecycle(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+
+	typo := `
+apiVersion: podvirt.io/v1alpha1
+kind: VMIPolicy
+metadata: {name: e2e-typo}
+spec:
+  validations:
+    - expression: "object.spec.domian.memory.guest != ''"
+`
+	out, err := e.kubectlRun(typo, "apply", "-f", "-")
+	if err == nil || !strings.Contains(out, `spec.validations[0].expression: Invalid value: "object.spec.domian.memory.guest != ''": compilation failed: ERROR: <input>:1:12: undefined field 'domian'`) {
+		t.Fatalf("a policy with a typo: err=%v\n%s", err, out)
+	}
+
+	// A VMI that exists before the policy: the background audit must count it.
+	existing := strings.Replace(tinyVMI, "name: tiny", "name: before-policy", 1)
+	existing = strings.Replace(existing, "spec:\n", "spec:\n  nodeSelector: {podvirt.io/no-such-node: \"true\"}\n", 1)
+	if out, err := e.kubectlRun(existing, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+
+	policy := `
+apiVersion: podvirt.io/v1alpha1
+kind: VMIPolicy
+metadata: {name: e2e-require-team}
+spec:
+  matchConstraints:
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ` + ns + `}}
+  variables:
+    - name: team
+      expression: "object.metadata.?labels.team.orValue('')"
+  validations:
+    - expression: "variables.team != ''"
+      messageExpression: "'VMI ' + object.metadata.name + ' needs a team label'"
+      reason: Forbidden
+`
+	if out, err := e.kubectlRun(policy, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply policy: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { e.kubectlRun("", "delete", "vmipolicy", "e2e-require-team", "e2e-warn-grace") })
+
+	p := &v1alpha1.VMIPolicy{}
+	eventually(t, "the policy Ready with its background audit", 60*time.Second, func() (bool, error) {
+		if err := e.c.Get(ctx, types.NamespacedName{Name: "e2e-require-team"}, p); err != nil {
+			return false, err
+		}
+		return meta.IsStatusConditionTrue(p.Status.Conditions, "Ready") && p.Status.Audit != nil && p.Status.ObservedGeneration == p.Generation, nil
+	})
+	if p.Status.Audit.Violations != 1 || len(p.Status.Audit.Results) != 1 || p.Status.Audit.Results[0].Name != "before-policy" ||
+		p.Status.Audit.Results[0].Message != "VMI before-policy needs a team label" {
+		t.Errorf("background audit %+v, want 1 violation: before-policy", p.Status.Audit)
+	}
+
+	var denied string
+	eventually(t, "the new policy to govern admission", 30*time.Second, func() (bool, error) {
+		denied, err = e.kubectlRun(tinyVMI, "apply", "--dry-run=server", "-n", ns, "-f", "-")
+		return err != nil, nil
+	})
+	if !strings.Contains(denied, "VMIPolicy 'e2e-require-team' denied request: VMI tiny needs a team label") {
+		t.Errorf("denial message:\n%s", denied)
+	}
+	withTeam := strings.Replace(tinyVMI, "name: tiny\n", "name: tiny\n  labels: {team: storage}\n", 1)
+	if out, err := e.kubectlRun(withTeam, "apply", "--dry-run=server", "-n", ns, "-f", "-"); err != nil {
+		t.Errorf("a VMI with a team label was refused: %v\n%s", err, out)
+	}
+
+	warn := `
+apiVersion: podvirt.io/v1alpha1
+kind: VMIPolicy
+metadata: {name: e2e-warn-grace}
+spec:
+  validationActions: [Warn]
+  matchConstraints:
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ` + ns + `}}
+  validations:
+    - expression: "object.spec.terminationGracePeriodSeconds >= 30"
+      message: "a grace period under 30s may cut the guest's shutdown short"
+`
+	if out, err := e.kubectlRun(warn, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply warn policy: %v\n%s", err, out)
+	}
+	eventually(t, "the warning", 30*time.Second, func() (bool, error) {
+		out, err := e.kubectlRun(withTeam, "apply", "--dry-run=server", "-n", ns, "-f", "-")
+		return err == nil && strings.Contains(out, "Warning: Validation failed for VMIPolicy 'e2e-warn-grace': a grace period under 30s may cut the guest's shutdown short"), nil
+	})
+}
