@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 GENERATED := crds/v1alpha1/zz_generated.deepcopy.go crds/bases/podvirt.io_virtualmachineinstances.yaml crds/bases/podvirt.io_vmipolicies.yaml
 
-.PHONY: all generate verify-generated build vet unit e2e test run down fuzz
+.PHONY: all generate verify-generated build vet unit policy-test e2e test run down fuzz bench
 
 all: build
 
@@ -28,6 +28,15 @@ vet:
 unit:
 	go test -count=1 ./...
 
+## policy-test: run every library policy against its passing and failing
+## examples, offline, as a cluster admin would in CI.
+policy-test:
+	go run ./cmd/podvirtctl policy test policies/library
+
+## bench: admission benchmarks (policies, audit log), side by side in one run.
+bench:
+	go test -run '^$$' -bench . -benchmem -count 3 ./policies/ ./webhooks/...
+
 ## e2e: end-to-end tests against the local environment (brought up and torn
 ## down around the tests unless `make run` already has it up).
 e2e:
@@ -44,7 +53,7 @@ fuzz:
 	done
 
 ## test: everything CI runs.
-test: verify-generated vet unit e2e
+test: verify-generated vet unit policy-test e2e
 
 ## run: bring the local environment up with a running VM, in the background.
 run:

@@ -15,5 +15,5 @@ else
   log "environment up for e2e in $(since "$t0")"
 fi
 cd "$PODVIRT_REPO"
-go test -tags e2e -count=1 -timeout 20m -v ./test/e2e/... 2>&1 | tee "$PODVIRT_STATE/logs/e2e.log"
+go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/... 2>&1 | tee "$PODVIRT_STATE/logs/e2e.log"
 exit "${PIPESTATUS[0]}"
