@@ -7,6 +7,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
@@ -81,9 +82,7 @@ func validateKernelBoot(kb *v1alpha1.KernelBoot, p *field.Path) field.ErrorList 
 		return append(errs, field.Required(p.Child("container"), "the image holding the kernel"))
 	}
 	cp := p.Child("container")
-	if c.Image == "" {
-		errs = append(errs, field.Required(cp.Child("image"), ""))
-	}
+	errs = append(errs, validateImage(c.Image, cp.Child("image"))...)
 	if c.KernelPath == "" {
 		errs = append(errs, field.Required(cp.Child("kernelPath"), "the kernel's absolute path inside the image"))
 	}
@@ -124,4 +123,15 @@ func hasBootDisk(disks []v1alpha1.Disk) bool {
 		}
 	}
 	return false
+}
+
+// validateImage checks an image reference the way a node will parse it.
+func validateImage(image string, p *field.Path) field.ErrorList {
+	if image == "" {
+		return field.ErrorList{field.Required(p, "")}
+	}
+	if _, err := name.ParseReference(image); err != nil {
+		return field.ErrorList{field.Invalid(p, image, "is not an image reference: "+err.Error())}
+	}
+	return nil
 }

@@ -51,9 +51,7 @@ func validateVolumeSource(v *v1alpha1.Volume, p *field.Path) field.ErrorList {
 		errs = append(errs, field.Invalid(p, v.Name, "set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim and hostDisk"))
 	}
 	if cd := v.ContainerDisk; cd != nil {
-		if cd.Image == "" {
-			errs = append(errs, field.Required(p.Child("containerDisk", "image"), ""))
-		}
+		errs = append(errs, validateImage(cd.Image, p.Child("containerDisk", "image"))...)
 		if cd.Path != "" && !isCleanAbs(cd.Path) {
 			errs = append(errs, field.Invalid(p.Child("containerDisk", "path"), cd.Path, "must be an absolute, clean path (no '..', no trailing '/')"))
 		}

@@ -171,6 +171,10 @@ var invalidVMIs = []struct {
 		[]string{`spec.volumes[2]: Invalid value: "scratch": set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim and hostDisk`}},
 	{"container disk without image", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[0].ContainerDisk.Image = "" },
 		[]string{"spec.volumes[0].containerDisk.image: Required value"}},
+	{"container disk image with quotes", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Volumes[0].ContainerDisk.Image = `r.example/os:1"/><hostdev/>`
+	},
+		[]string{`spec.volumes[0].containerDisk.image: Invalid value: "r.example/os:1\"/><hostdev/>": is not an image reference: could not parse reference: r.example/os:1"/><hostdev/>`}},
 	{"container disk relative path", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[0].ContainerDisk.Path = "disk/x.img" },
 		[]string{`spec.volumes[0].containerDisk.path: Invalid value: "disk/x.img": must be an absolute, clean path (no '..', no trailing '/')`}},
 	{"cloud-init bad base64", func(v *v1alpha1.VirtualMachineInstance) {

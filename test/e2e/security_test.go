@@ -332,3 +332,43 @@ func TestSignatureForAnotherVMIRefused(t *testing.T) {
 		t.Errorf("the donor VMI changed: %q, %v", donor.Status.Phase, err)
 	}
 }
+
+// TestCraftedValuesCannotInjectXML submits values crafted to break out of
+// XML elements and attributes; the launcher Pod's domain parses back to
+// exactly those values, with nothing injected.
+func TestCraftedValuesCannotInjectXML(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+	const args = `console=ttyS0 </cmdline></os><devices><hostdev mode='subsystem'/></devices><os><cmdline>`
+	const serial = `x'/><qemu:commandline xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0"><qemu:arg value="-S"/></qemu:commandline><x a='`
+	vmi := diffVMI(ns, diffCase{rule: "inject", name: "xml", mutate: func(v *v1alpha1.VirtualMachineInstance) {
+		v.Labels["evil"] = "a-b"
+		v.Annotations = map[string]string{"note": `"/><hostdev/>`}
+		v.Spec.NodeSelector = map[string]string{"podvirt.io/no-such-node": "true"}
+		v.Spec.Domain.Firmware.KernelBoot.KernelArgs = args
+		v.Spec.Domain.Firmware.Serial = serial
+	}})
+	if err := e.c.Create(ctx, vmi); err != nil {
+		t.Fatalf("creating the VMI: %v", err)
+	}
+	p := &corev1.Pod{}
+	eventually(t, "launcher Pod", 60*time.Second, func() (bool, error) {
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: pod.Name(vmi.Name)}, p)
+		return err == nil, err
+	})
+	dom, err := domain.Parse(p.Annotations[pod.AnnotationDomain])
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := domain.ReadMetadata(dom)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom.OS.Cmdline != args || md.Name != vmi.Name || len(dom.SysInfo) != 1 || dom.SysInfo[0].SMBIOS.System.Entry[0].Value != serial {
+		t.Errorf("values changed on the way:\ncmdline %q\nsysinfo %+v", dom.OS.Cmdline, dom.SysInfo)
+	}
+	if len(dom.Devices.Hostdevs) != 0 || dom.QEMUCommandline != nil {
+		t.Errorf("injected: hostdevs %d, qemu:commandline %v", len(dom.Devices.Hostdevs), dom.QEMUCommandline)
+	}
+}
