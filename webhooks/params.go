@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -20,6 +21,8 @@ import (
 // the parameter kinds its policies name.
 type APIParams struct {
 	Reader client.Reader
+	// Mapper tells cluster-scoped parameter kinds from namespaced ones.
+	Mapper meta.RESTMapper
 }
 
 // Params implements policies.ParamSource.
@@ -29,6 +32,15 @@ func (a *APIParams) Params(ctx context.Context, kind admissionregistrationv1.Par
 		return nil, fmt.Errorf("paramKind.apiVersion %q: %w", kind.APIVersion, err)
 	}
 	gvk := gv.WithKind(kind.Kind)
+	if a.Mapper != nil {
+		m, err := a.Mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			return nil, fmt.Errorf("paramKind %s: %w", gvk, err)
+		}
+		if m.Scope.Name() == meta.RESTScopeNameRoot {
+			namespace = "" // cluster-scoped parameters have no namespace
+		}
+	}
 	var items []unstructured.Unstructured
 	if name != "" {
 		u := &unstructured.Unstructured{}

@@ -100,7 +100,7 @@ func main() {
 	compiler, err := policies.NewCompiler(policies.CompilerOptions{})
 	exitOn(err, "building the policy compiler")
 	policyCache := policies.NewCache(compiler)
-	params := &webhooks.APIParams{Reader: mgr.GetAPIReader()}
+	params := &webhooks.APIParams{Reader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper()}
 	webhooks.Register(mgr, webhooks.Options{
 		LauncherPodCreators: strings.Split(*podCreators, ","),
 		Compiler:            compiler, Policies: policyCache, Params: params,
