@@ -107,3 +107,54 @@ spec:
 		return err == nil && strings.Contains(out, "Warning: Validation failed for VMIPolicy 'e2e-warn-grace': a grace period under 30s may cut the guest's shutdown short"), nil
 	})
 }
+
+// TestVMIPolicyParamRef runs a policy whose limit lives in a ConfigMap
+// (paramRef): the controller reads it with its own RBAC, a missing
+// parameter denies (parameterNotFoundAction: Deny), and changing the
+// ConfigMap changes the verdict with no policy change.
+func TestVMIPolicyParamRef(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(t)
+	policy := `
+apiVersion: podvirt.io/v1alpha1
+kind: VMIPolicy
+metadata: {name: e2e-param-memory}
+spec:
+  matchConstraints:
+    namespaceSelector: {matchLabels: {kubernetes.io/metadata.name: ` + ns + `}}
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+  paramRef: {name: e2e-vmi-limits, namespace: ` + ns + `, parameterNotFoundAction: Deny}
+  validations:
+    - expression: "quantity(object.spec.domain.memory.guest).compareTo(quantity(params.data.maxGuestMemory)) <= 0"
+      messageExpression: "'guest memory ' + object.spec.domain.memory.guest + ' exceeds ' + params.data.maxGuestMemory"
+`
+	if out, err := e.kubectlRun(policy, "apply", "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply policy: %v\n%s", err, out)
+	}
+	t.Cleanup(func() { e.kubectlRun("", "delete", "vmipolicy", "e2e-param-memory") })
+	dryRun := func() (string, error) { return e.kubectlRun(tinyVMI, "apply", "--dry-run=server", "-n", ns, "-f", "-") }
+
+	var out string
+	eventually(t, "a denial for the missing parameter", 30*time.Second, func() (bool, error) {
+		var err error
+		out, err = dryRun()
+		return err != nil, nil
+	})
+	if !strings.Contains(out, "VMIPolicy 'e2e-param-memory' denied request") || !strings.Contains(out, "e2e-vmi-limits") {
+		t.Errorf("missing parameter:\n%s", out)
+	}
+	if out, err := e.kubectlRun("", "create", "configmap", "e2e-vmi-limits", "-n", ns, "--from-literal=maxGuestMemory=64Mi"); err != nil {
+		t.Fatalf("creating the ConfigMap: %v\n%s", err, out)
+	}
+	eventually(t, "a denial from the limit", 30*time.Second, func() (bool, error) {
+		out, _ = dryRun()
+		return strings.Contains(out, "guest memory 128Mi exceeds 64Mi"), nil
+	})
+	if out, err := e.kubectlRun("", "patch", "configmap", "e2e-vmi-limits", "-n", ns, "--type=merge", "-p", `{"data":{"maxGuestMemory":"1Gi"}}`); err != nil {
+		t.Fatalf("raising the limit: %v\n%s", err, out)
+	}
+	eventually(t, "admission under the raised limit", 30*time.Second, func() (bool, error) {
+		_, err := dryRun()
+		return err == nil, nil
+	})
+}
