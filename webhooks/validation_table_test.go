@@ -1,9 +1,12 @@
 package webhooks
 
 import (
+	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/utils/ptr"
@@ -305,16 +308,28 @@ func TestInvalidVMITable(t *testing.T) {
 	if len(invalidVMIs) < 60 {
 		t.Fatalf("the table has %d cases; the issue asks for at least 60", len(invalidVMIs))
 	}
+	h := &VMIValidator{Decoder: decoder(t)}
 	for _, tc := range invalidVMIs {
 		t.Run(tc.name, func(t *testing.T) {
 			vmi := fullVMI()
 			tc.mutate(vmi)
+			// Through the admission handler, as the API server calls it:
+			// every error comes back as a cause naming its field.
+			vmi.APIVersion, vmi.Kind = v1alpha1.GroupVersion.String(), "VirtualMachineInstance"
+			raw, err := json.Marshal(vmi)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp := h.Handle(context.Background(), request(t, admissionv1.Create, string(raw)))
+			if resp.Allowed || resp.Result == nil || resp.Result.Details == nil {
+				t.Fatalf("allowed=%v result=%+v, want a denial with causes", resp.Allowed, resp.Result)
+			}
 			var got []string
-			for _, e := range Validate(vmi) {
-				got = append(got, e.Error())
+			for _, c := range resp.Result.Details.Causes {
+				got = append(got, c.Field+": "+c.Message)
 			}
 			if strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
-				t.Errorf("errors:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
+				t.Errorf("causes:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(tc.want, "\n  "))
 			}
 		})
 	}
