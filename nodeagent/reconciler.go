@@ -115,6 +115,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	}
 	switch state {
 	case StateAbsent:
+		if vmi.Status.Phase == v1alpha1.Running {
+			// Never start a second life for a guest that vanished (host
+			// libvirt restarted, domain undefined by hand): say so.
+			return ctrl.Result{}, r.fail(ctx, vmi, "DomainLost", errors.New("the domain disappeared from libvirt while the guest was running"))
+		}
 		if err := r.define(ctx, p, vmi, domName); err != nil {
 			reason := "DomainDefineFailed"
 			switch {

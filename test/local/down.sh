@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops everything up.sh started, removes the domains it created, and undoes
-# what the kubelet changed on the host. Safe to run twice.
+# what the kubelet changed on the host. The cluster's state (etcd, PKI) goes
+# too, so the next make run starts a fresh cluster. Safe to run twice.
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/lib.sh"
@@ -10,5 +11,5 @@ stop_daemon podvirt-controller
 "$here/down-node.sh"
 "$here/down-libvirt.sh"
 "$here/down-registry.sh"
-"$here/down-controlplane.sh"
+"$here/down-controlplane.sh" --purge # the next make run starts a fresh cluster
 log "podvirt is down"

@@ -1,0 +1,140 @@
+package nodeagent
+
+import (
+	"context"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/pod"
+)
+
+// fakeHypervisor keeps domain states in a map; the end-to-end suite runs
+// the real libvirt.
+type fakeHypervisor struct {
+	states map[string]DomainState
+	calls  []string
+}
+
+func (f *fakeHypervisor) Define(string) error { f.calls = append(f.calls, "define"); return nil }
+func (f *fakeHypervisor) Start(n string) error {
+	f.calls = append(f.calls, "start")
+	f.states[n] = StateRunning
+	return nil
+}
+func (f *fakeHypervisor) State(n string) (DomainState, error) { return f.states[n], nil }
+func (f *fakeHypervisor) Shutdown(string) error               { f.calls = append(f.calls, "shutdown"); return nil }
+func (f *fakeHypervisor) Destroy(n string) error {
+	f.calls = append(f.calls, "destroy")
+	f.states[n] = StateShutoff
+	return nil
+}
+func (f *fakeHypervisor) Undefine(n string) error {
+	f.calls = append(f.calls, "undefine")
+	delete(f.states, n)
+	return nil
+}
+
+func setup(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state DomainState) (*Reconciler, client.Client, *fakeHypervisor) {
+	t.Helper()
+	s := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(s)
+	_ = v1alpha1.AddToScheme(s)
+	vmi := &v1alpha1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Name: "tiny", Namespace: "ns", UID: "uid-1"},
+		Status: v1alpha1.VirtualMachineInstanceStatus{Phase: phase, NodeName: "node-a"}}
+	p := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-tiny", Namespace: "ns",
+			Labels: map[string]string{pod.LabelVMI: "tiny", pod.LabelVMIUID: "uid-1"},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "podvirt.io/v1alpha1", Kind: "VirtualMachineInstance",
+				Name: "tiny", UID: "uid-1", Controller: ptr.To(true)}},
+			Finalizers: []string{Finalizer}},
+		Spec:   corev1.PodSpec{NodeName: "node-a"},
+		Status: corev1.PodStatus{Phase: corev1.PodRunning},
+	}
+	c := fake.NewClientBuilder().WithScheme(s).WithObjects(vmi, p).WithStatusSubresource(vmi).Build()
+	hv := &fakeHypervisor{states: map[string]DomainState{}}
+	if state != StateAbsent {
+		hv.states["ns_tiny"] = state
+	}
+	return &Reconciler{Client: c, APIReader: c, Hypervisor: hv, Options: Options{NodeName: "node-a", StateDir: t.TempDir()}}, c, hv
+}
+
+func reconcileAndGet(t *testing.T, r *Reconciler, c client.Client) *v1alpha1.VirtualMachineInstance {
+	t.Helper()
+	if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}}); err != nil {
+		t.Fatal(err)
+	}
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "tiny"}, vmi); err != nil {
+		t.Fatal(err)
+	}
+	return vmi
+}
+
+func TestVanishedDomainFailsTheVMI(t *testing.T) {
+	r, c, hv := setup(t, v1alpha1.Running, StateAbsent)
+	vmi := reconcileAndGet(t, r, c)
+	if vmi.Status.Phase != v1alpha1.Failed || vmi.Status.Reason != "DomainLost" {
+		t.Errorf("phase %q reason %q, want Failed/DomainLost", vmi.Status.Phase, vmi.Status.Reason)
+	}
+	if len(hv.calls) != 0 {
+		t.Errorf("the agent touched libvirt: %v (it must never start a second life)", hv.calls)
+	}
+}
+
+func TestGuestPowerOffSucceeds(t *testing.T) {
+	r, c, hv := setup(t, v1alpha1.Running, StateShutoff)
+	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Succeeded || vmi.Status.Reason != "GuestShutdown" {
+		t.Errorf("phase %q reason %q, want Succeeded/GuestShutdown", vmi.Status.Phase, vmi.Status.Reason)
+	}
+	if len(hv.calls) != 0 {
+		t.Errorf("a powered-off guest was restarted: %v", hv.calls)
+	}
+}
+
+func TestGuestCrashFails(t *testing.T) {
+	r, c, _ := setup(t, v1alpha1.Running, StateCrashed)
+	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Failed || vmi.Status.Reason != "GuestCrashed" {
+		t.Errorf("phase %q reason %q, want Failed/GuestCrashed", vmi.Status.Phase, vmi.Status.Reason)
+	}
+}
+
+func TestRunningDomainIsAdopted(t *testing.T) {
+	r, c, hv := setup(t, v1alpha1.Scheduled, StateRunning)
+	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Running {
+		t.Errorf("phase %q, want Running", vmi.Status.Phase)
+	}
+	if len(hv.calls) != 0 {
+		t.Errorf("an agent restart touched a running domain: %v", hv.calls)
+	}
+}
+
+func TestDeletionShutsDownThenReleases(t *testing.T) {
+	r, c, hv := setup(t, v1alpha1.Running, StateRunning)
+	p := &corev1.Pod{}
+	_ = c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p)
+	if err := c.Delete(context.Background(), p, client.GracePeriodSeconds(30)); err != nil {
+		t.Fatal(err)
+	}
+	reconcileAndGet(t, r, c) // the guest is running: ACPI shutdown, the Pod is kept
+	if hv.calls[0] != "shutdown" {
+		t.Fatalf("calls %v, want shutdown first", hv.calls)
+	}
+	hv.states["ns_tiny"] = StateShutoff // the guest powered off
+	reconcileAndGet(t, r, c)
+	if _, ok := hv.states["ns_tiny"]; ok {
+		t.Errorf("domain still defined: calls %v", hv.calls)
+	}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(p), p); err == nil {
+		t.Errorf("the Pod still exists with finalizers %v", p.Finalizers)
+	}
+}
