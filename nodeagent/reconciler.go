@@ -44,6 +44,10 @@ type Options struct {
 	// Allowlist is what a domain may reach on this node; its directories
 	// are filled in per VMI.
 	Allowlist allowlist.Options
+	// Cgroups, when set, moves each guest's QEMU into its launcher Pod's
+	// cgroup; LibvirtRunDir is where libvirt writes QEMU's pid files.
+	Cgroups       *Cgroups
+	LibvirtRunDir string
 	// ShutdownRetryInterval is how often the ACPI shutdown request is
 	// resent while the guest is still up (guests not listening yet lose
 	// the first one).
@@ -141,6 +145,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, r.fail(ctx, vmi, "DomainStartFailed", err)
 		}
 		log.FromContext(ctx).Info("started domain")
+	}
+	if err := r.placeInPod(ctx, p, domName); err != nil {
+		return ctrl.Result{}, err
 	}
 	if err := r.setRunning(ctx, vmi); err != nil {
 		return ctrl.Result{}, err
@@ -358,5 +365,27 @@ func (r *Reconciler) verifySignature(p *corev1.Pod) error {
 	if err := signature.Verify(keys, payload, p.Annotations[signature.Annotation]); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
+	return nil
+}
+
+// placeInPod moves the guest's QEMU into its launcher Pod's cgroup unless
+// it is there already (after a node agent restart it usually is).
+func (r *Reconciler) placeInPod(ctx context.Context, p *corev1.Pod, domName string) error {
+	cg := r.Options.Cgroups
+	if cg == nil {
+		return nil
+	}
+	pid, err := qemuPID(r.Options.LibvirtRunDir, domName)
+	if err != nil {
+		return err
+	}
+	if cg.InPod(p, pid) {
+		return nil
+	}
+	placed, err := cg.Place(p, pid)
+	if err != nil {
+		return err
+	}
+	log.FromContext(ctx).Info("moved QEMU into the launcher Pod's cgroup", "pid", pid, "hierarchies", placed)
 	return nil
 }

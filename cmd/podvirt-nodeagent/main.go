@@ -32,6 +32,9 @@ func main() {
 		libvirtURI    = flag.String("libvirt-uri", "qemu:///system", "libvirt connect URI")
 		stateDir      = flag.String("state-dir", "/var/lib/podvirt", "directory for guest images and per-VMI files")
 		trustedKeys   = flag.String("trusted-keys-file", "/etc/podvirt/trusted-keys/trusted-keys.pem", "PEM file of the public keys whose domain signatures this agent accepts (re-read on each define)")
+		cgroupRoot    = flag.String("cgroup-root", "/sys/fs/cgroup", "where cgroup hierarchies are mounted; empty leaves QEMU in libvirt's cgroup")
+		kubepods      = flag.String("kubepods-cgroup", "kubepods", "the kubelet's top cgroup (cgroupfs driver)")
+		libvirtRunDir = flag.String("libvirt-run-dir", "/var/run/libvirt/qemu", "where libvirt writes QEMU pid files")
 		metricsAddr   = flag.String("metrics-bind-address", "0", "metrics address, 0 to disable")
 	)
 	opts := zap.Options{}
@@ -63,6 +66,10 @@ func main() {
 	})
 	exitOn(err, "creating the manager")
 
+	var cgroups *nodeagent.Cgroups
+	if *cgroupRoot != "" {
+		cgroups = &nodeagent.Cgroups{Root: *cgroupRoot, Kubepods: *kubepods}
+	}
 	hv := &nodeagent.Libvirt{Socket: *libvirtSocket, URI: *libvirtURI}
 	defer hv.Close()
 	exitOn((&nodeagent.Reconciler{
@@ -70,7 +77,10 @@ func main() {
 		APIReader:  mgr.GetAPIReader(),
 		Hypervisor: hv,
 		Images:     &nodeagent.ImageCache{Dir: filepath.Join(*stateDir, "images")},
-		Options:    nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys},
+		Options: nodeagent.Options{
+			NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys,
+			Cgroups: cgroups, LibvirtRunDir: *libvirtRunDir,
+		},
 	}).SetupWithManager(mgr), "setting up the node agent")
 
 	log.Info("starting", "node", *nodeName, "libvirt", *libvirtSocket)

@@ -122,6 +122,19 @@ func TestVMILifecycle(t *testing.T) {
 			return strings.Contains(string(b), "PODVIRT-GUEST-READY"), err
 		})
 		logf(t, "kubectl apply -> guest ready marker: %s", time.Since(applied).Round(time.Millisecond))
+
+		// A VM's cost is its Pod's cost: QEMU runs in the launcher Pod's cgroup.
+		raw, err := os.ReadFile("/var/run/libvirt/qemu/" + domName + ".pid")
+		if err != nil {
+			t.Fatal(err)
+		}
+		cg, err := os.ReadFile("/proc/" + strings.TrimSpace(string(raw)) + "/cgroup")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := "memory:/kubepods/burstable/pod" + string(launcher.UID) + "\n"; !strings.Contains(string(cg), want) {
+			t.Errorf("QEMU's cgroups:\n%s\nwant %q", cg, want)
+		}
 	})
 
 	t.Run("deleting the VMI shuts the guest down and removes the Pod", func(t *testing.T) {

@@ -8,8 +8,8 @@ source "$here/lib.sh"
 
 stop_daemon podvirt-nodeagent
 stop_daemon podvirt-controller
+"$here/down-libvirt.sh" # first: guests run inside the kubelet's Pod cgroups
 "$here/down-node.sh"
-"$here/down-libvirt.sh"
 "$here/down-registry.sh"
 "$here/down-controlplane.sh" --purge # the next make run starts a fresh cluster
 log "podvirt is down"

@@ -1,0 +1,108 @@
+package nodeagent
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// Cgroups moves a guest's QEMU process into its launcher Pod's cgroup, so
+// the kubelet's limits, eviction and metrics see what the VM really uses:
+// a VM's cost is its Pod's cost. It knows the kubelet's cgroupfs layout
+// (<kubepods>/[burstable|besteffort/]pod<uid>), on cgroup v1 (one
+// hierarchy per controller) and v2 (unified).
+type Cgroups struct {
+	// Root is where the cgroup hierarchies are mounted (/sys/fs/cgroup).
+	Root string
+	// Kubepods is the kubelet's top cgroup, "kubepods" by default.
+	Kubepods string
+}
+
+// podPath is the Pod's cgroup path below a hierarchy.
+func (c *Cgroups) podPath(p *corev1.Pod) string {
+	kubepods := c.Kubepods
+	if kubepods == "" {
+		kubepods = "kubepods"
+	}
+	parts := []string{kubepods}
+	switch p.Status.QOSClass {
+	case corev1.PodQOSBurstable:
+		parts = append(parts, "burstable")
+	case corev1.PodQOSBestEffort:
+		parts = append(parts, "besteffort")
+	}
+	return filepath.Join(append(parts, "pod"+string(p.UID))...)
+}
+
+// Place moves pid into the Pod's cgroup in every hierarchy where the Pod
+// has one, and returns those hierarchies. It is idempotent.
+func (c *Cgroups) Place(p *corev1.Pod, pid int) ([]string, error) {
+	if p.Status.QOSClass == "" {
+		return nil, errors.New("the Pod has no QoS class yet")
+	}
+	rel := c.podPath(p)
+	var hierarchies []string
+	if _, err := os.Stat(filepath.Join(c.Root, "cgroup.controllers")); err == nil {
+		hierarchies = []string{c.Root} // cgroup v2
+	} else {
+		entries, err := os.ReadDir(c.Root)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", c.Root, err)
+		}
+		for _, e := range entries {
+			if e.IsDir() && e.Name() != "unified" && e.Name() != "systemd" {
+				hierarchies = append(hierarchies, filepath.Join(c.Root, e.Name()))
+			}
+		}
+	}
+	var placed []string
+	for _, h := range hierarchies {
+		dir := filepath.Join(h, rel)
+		if _, err := os.Stat(dir); err != nil {
+			continue // this controller is not used for Pods here
+		}
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0o644); err != nil {
+			return placed, fmt.Errorf("moving QEMU (pid %d) into %s: %w", pid, dir, err)
+		}
+		placed = append(placed, filepath.Base(h))
+	}
+	if len(placed) == 0 {
+		return nil, fmt.Errorf("no cgroup %s under %s: is the kubelet's cgroup driver cgroupfs?", rel, c.Root)
+	}
+	return placed, nil
+}
+
+// InPod reports whether pid's memory cgroup (v1) or unified cgroup (v2)
+// is the Pod's.
+func (c *Cgroups) InPod(p *corev1.Pod, pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		return false
+	}
+	want := "/" + c.podPath(p)
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) == 3 && (f[1] == "memory" || f[0] == "0" && f[1] == "") && f[2] == want {
+			return true
+		}
+	}
+	return false
+}
+
+// qemuPID reads the pid libvirt recorded for a running domain.
+func qemuPID(runDir, domName string) (int, error) {
+	data, err := os.ReadFile(filepath.Join(runDir, domName+".pid"))
+	if err != nil {
+		return 0, fmt.Errorf("reading the QEMU pid of %s: %w", domName, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0, fmt.Errorf("the QEMU pid file of %s: %w", domName, err)
+	}
+	return pid, nil
+}
