@@ -1,7 +1,6 @@
 package webhooks
 
 import (
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,7 +17,6 @@ import (
 	"path/filepath"
 	"time"
 
-	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,9 +38,6 @@ type CertOptions struct {
 	Hosts []string
 	// Dir receives tls.crt and tls.key for the webhook server.
 	Dir string
-	// MutatingWebhooks and ValidatingWebhooks are the names of the
-	// webhook configurations whose caBundle is kept equal to the CA.
-	MutatingWebhooks, ValidatingWebhooks []string
 	// Validity is how long a serving certificate lives. Defaults to a year.
 	Validity time.Duration
 }
@@ -53,15 +48,29 @@ const (
 )
 
 // EnsureServingCert loads (or creates) the CA from its Secret, writes a fresh
-// serving certificate signed by it into opts.Dir, and writes the CA bundle
-// into the webhook configurations. It is safe to run from every replica.
-func EnsureServingCert(ctx context.Context, c client.Client, opts CertOptions) error {
+// serving certificate signed by it into opts.Dir, and returns the CA
+// certificate (PEM) for the webhook configurations' caBundle, which
+// CABundleInjector keeps current. It is safe to run from every replica.
+func EnsureServingCert(ctx context.Context, c client.Client, opts CertOptions) ([]byte, error) {
 	if opts.Validity == 0 {
 		opts.Validity = 365 * 24 * time.Hour
 	}
 	caPEM, caKeyPEM, err := ensureCA(ctx, c, opts.Namespace, opts.SecretName)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	if err := WriteServingCert(caPEM, caKeyPEM, opts); err != nil {
+		return nil, err
+	}
+	return caPEM, nil
+}
+
+// WriteServingCert issues a serving certificate from the CA and writes it
+// to opts.Dir, key first, so the webhook server's certificate watcher
+// picks up a consistent pair.
+func WriteServingCert(caPEM, caKeyPEM []byte, opts CertOptions) error {
+	if opts.Validity == 0 {
+		opts.Validity = 365 * 24 * time.Hour
 	}
 	certPEM, keyPEM, err := issueServingCert(caPEM, caKeyPEM, opts.Hosts, opts.Validity)
 	if err != nil {
@@ -73,10 +82,7 @@ func EnsureServingCert(ctx context.Context, c client.Client, opts CertOptions) e
 	if err := writeAtomic(filepath.Join(opts.Dir, "tls.key"), keyPEM); err != nil {
 		return err
 	}
-	if err := writeAtomic(filepath.Join(opts.Dir, "tls.crt"), certPEM); err != nil {
-		return err
-	}
-	return injectCABundle(ctx, c, caPEM, opts.MutatingWebhooks, opts.ValidatingWebhooks)
+	return writeAtomic(filepath.Join(opts.Dir, "tls.crt"), certPEM)
 }
 
 func ensureCA(ctx context.Context, c client.Client, ns, name string) (certPEM, keyPEM []byte, err error) {
@@ -188,66 +194,4 @@ func writeAtomic(path string, data []byte) error {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	return nil
-}
-
-// injectCABundle sets caBundle on every webhook of the named configurations.
-func injectCABundle(ctx context.Context, c client.Client, ca []byte, mutating, validating []string) error {
-	for _, name := range mutating {
-		cfg := &admissionregistrationv1.MutatingWebhookConfiguration{}
-		if err := c.Get(ctx, types.NamespacedName{Name: name}, cfg); err != nil {
-			return fmt.Errorf("reading MutatingWebhookConfiguration %s (is deploy/ applied?): %w", name, err)
-		}
-		orig := cfg.DeepCopy()
-		for i := range cfg.Webhooks {
-			cfg.Webhooks[i].ClientConfig.CABundle = ca
-		}
-		if err := patchIfChanged(ctx, c, cfg, orig, bytes.Equal(caOfMutating(orig), ca)); err != nil {
-			return fmt.Errorf("writing the CA bundle into MutatingWebhookConfiguration %s: %w", name, err)
-		}
-	}
-	for _, name := range validating {
-		cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-		if err := c.Get(ctx, types.NamespacedName{Name: name}, cfg); err != nil {
-			return fmt.Errorf("reading ValidatingWebhookConfiguration %s (is deploy/ applied?): %w", name, err)
-		}
-		orig := cfg.DeepCopy()
-		for i := range cfg.Webhooks {
-			cfg.Webhooks[i].ClientConfig.CABundle = ca
-		}
-		if err := patchIfChanged(ctx, c, cfg, orig, bytes.Equal(caOfValidating(orig), ca)); err != nil {
-			return fmt.Errorf("writing the CA bundle into ValidatingWebhookConfiguration %s: %w", name, err)
-		}
-	}
-	return nil
-}
-
-func patchIfChanged(ctx context.Context, c client.Client, obj, orig client.Object, same bool) error {
-	if same {
-		return nil
-	}
-	return c.Patch(ctx, obj, client.MergeFrom(orig))
-}
-
-// caOfMutating returns the configuration's caBundle when every webhook has
-// the same one, else nil.
-func caOfMutating(cfg *admissionregistrationv1.MutatingWebhookConfiguration) []byte {
-	var ca []byte
-	for i, w := range cfg.Webhooks {
-		if i > 0 && !bytes.Equal(ca, w.ClientConfig.CABundle) {
-			return nil
-		}
-		ca = w.ClientConfig.CABundle
-	}
-	return ca
-}
-
-func caOfValidating(cfg *admissionregistrationv1.ValidatingWebhookConfiguration) []byte {
-	var ca []byte
-	for i, w := range cfg.Webhooks {
-		if i > 0 && !bytes.Equal(ca, w.ClientConfig.CABundle) {
-			return nil
-		}
-		ca = w.ClientConfig.CABundle
-	}
-	return ca
 }

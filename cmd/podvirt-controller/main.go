@@ -68,9 +68,8 @@ func main() {
 
 	direct, err := client.New(cfg, client.Options{Scheme: scheme})
 	exitOn(err, "creating a client")
-	err = webhooks.EnsureServingCert(ctx, direct, webhooks.CertOptions{
+	caPEM, err := webhooks.EnsureServingCert(ctx, direct, webhooks.CertOptions{
 		Namespace: *namespace, SecretName: *caSecret, Hosts: strings.Split(*certHosts, ","), Dir: *certDir,
-		MutatingWebhooks: []string{*mutatingCfg}, ValidatingWebhooks: strings.Split(*validatingCfg, ","),
 	})
 	exitOn(err, "preparing the webhook serving certificate")
 	signingKey, err := controller.EnsureSigningKey(ctx, direct, controller.SigningKeyOptions{
@@ -101,6 +100,12 @@ func main() {
 	exitOn(err, "building the policy compiler")
 	policyCache := policies.NewCache(compiler)
 	params := &webhooks.APIParams{Reader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper()}
+	injector := &webhooks.CABundleInjector{
+		Client: mgr.GetClient(), CA: caPEM,
+		MutatingWebhooks: []string{*mutatingCfg}, ValidatingWebhooks: strings.Split(*validatingCfg, ","),
+	}
+	exitOn(injector.SetupWithManager(mgr), "setting up the CA bundle injector")
+	exitOn(mgr.AddReadyzCheck("ca-bundle", injector.Checker), "adding the CA bundle check")
 	webhooks.Register(mgr, webhooks.Options{
 		LauncherPodCreators: strings.Split(*podCreators, ","),
 		Compiler:            compiler, Policies: policyCache, Params: params,
