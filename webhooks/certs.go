@@ -47,11 +47,20 @@ const (
 	caKeyKey  = "ca.key"
 )
 
-// EnsureServingCert loads (or creates) the CA from its Secret, writes a fresh
-// serving certificate signed by it into opts.Dir, and returns the CA
-// certificate (PEM) for the webhook configurations' caBundle, which
-// CABundleInjector keeps current. It is safe to run from every replica.
-func EnsureServingCert(ctx context.Context, c client.Client, opts CertOptions) ([]byte, error) {
+// CertRotator keeps the serving certificate fresh: it issues one at start
+// and a new one once less than a third of its validity is left. The
+// webhook server's certificate watcher loads it with no restart.
+type CertRotator struct {
+	opts            CertOptions
+	caPEM, caKeyPEM []byte
+	// Interval is how often the certificate's age is checked. Defaults to
+	// an hour.
+	Interval time.Duration
+}
+
+// NewCertRotator loads (or creates) the CA and writes a first serving
+// certificate.
+func NewCertRotator(ctx context.Context, c client.Client, opts CertOptions) (*CertRotator, error) {
 	if opts.Validity == 0 {
 		opts.Validity = 365 * 24 * time.Hour
 	}
@@ -62,7 +71,55 @@ func EnsureServingCert(ctx context.Context, c client.Client, opts CertOptions) (
 	if err := WriteServingCert(caPEM, caKeyPEM, opts); err != nil {
 		return nil, err
 	}
-	return caPEM, nil
+	return &CertRotator{opts: opts, caPEM: caPEM, caKeyPEM: caKeyPEM}, nil
+}
+
+// CA is the CA certificate (PEM) for caBundle.
+func (r *CertRotator) CA() []byte { return r.caPEM }
+
+// NeedLeaderElection implements manager.LeaderElectionRunnable: every
+// replica serves, so every replica rotates its own certificate.
+func (r *CertRotator) NeedLeaderElection() bool { return false }
+
+// Start implements manager.Runnable.
+func (r *CertRotator) Start(ctx context.Context) error {
+	interval := r.Interval
+	if interval == 0 {
+		interval = time.Hour
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			if _, err := r.RotateIfDue(time.Now()); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// RotateIfDue issues a new serving certificate when less than a third of
+// the current one's validity is left at now, and reports whether it did.
+func (r *CertRotator) RotateIfDue(now time.Time) (bool, error) {
+	data, err := os.ReadFile(filepath.Join(r.opts.Dir, "tls.crt"))
+	if err != nil {
+		return false, fmt.Errorf("reading the serving certificate: %w", err)
+	}
+	block, _ := pem.Decode(data)
+	if block == nil {
+		return false, errors.New("the serving certificate is not PEM")
+	}
+	cert, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		return false, fmt.Errorf("parsing the serving certificate: %w", err)
+	}
+	if cert.NotAfter.Sub(now) > cert.NotAfter.Sub(cert.NotBefore)/3 {
+		return false, nil
+	}
+	return true, WriteServingCert(r.caPEM, r.caKeyPEM, r.opts)
 }
 
 // WriteServingCert issues a serving certificate from the CA and writes it

@@ -68,9 +68,10 @@ func main() {
 
 	direct, err := client.New(cfg, client.Options{Scheme: scheme})
 	exitOn(err, "creating a client")
-	caPEM, err := webhooks.EnsureServingCert(ctx, direct, webhooks.CertOptions{
+	rotator, err := webhooks.NewCertRotator(ctx, direct, webhooks.CertOptions{
 		Namespace: *namespace, SecretName: *caSecret, Hosts: strings.Split(*certHosts, ","), Dir: *certDir,
 	})
+	caPEM := rotator.CA()
 	exitOn(err, "preparing the webhook serving certificate")
 	signingKey, err := controller.EnsureSigningKey(ctx, direct, controller.SigningKeyOptions{
 		Namespace: *namespace, SecretName: *signingSecret, TrustedKeysConfigMap: *trustedKeysCM,
@@ -105,6 +106,7 @@ func main() {
 		MutatingWebhooks: []string{*mutatingCfg}, ValidatingWebhooks: strings.Split(*validatingCfg, ","),
 	}
 	exitOn(injector.SetupWithManager(mgr), "setting up the CA bundle injector")
+	exitOn(mgr.Add(rotator), "adding the serving certificate rotator")
 	exitOn(mgr.AddReadyzCheck("ca-bundle", injector.Checker), "adding the CA bundle check")
 	webhooks.Register(mgr, webhooks.Options{
 		LauncherPodCreators: strings.Split(*podCreators, ","),
