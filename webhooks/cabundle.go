@@ -28,95 +28,94 @@ type CABundleInjector struct {
 
 // SetupWithManager registers one controller per configuration kind.
 func (r *CABundleInjector) SetupWithManager(mgr ctrl.Manager) error {
-	named := func(names []string) predicate.Predicate {
-		return predicate.NewPredicateFuncs(func(o client.Object) bool { return slices.Contains(names, o.GetName()) })
+	for _, kind := range r.kinds() {
+		names := kind.names
+		err := ctrl.NewControllerManagedBy(mgr).Named("cabundle-"+kind.label).
+			For(kind.newObject(), builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
+				return slices.Contains(names, o.GetName())
+			}))).
+			Complete(reconcileFunc(func(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+				return ctrl.Result{}, r.inject(ctx, kind.newObject(), req.Name)
+			}))
+		if err != nil {
+			return err
+		}
 	}
-	if err := ctrl.NewControllerManagedBy(mgr).Named("cabundle-mutating").
-		For(&admissionregistrationv1.MutatingWebhookConfiguration{}, builder.WithPredicates(named(r.MutatingWebhooks))).
-		Complete(reconcileFunc(r.reconcileMutating)); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).Named("cabundle-validating").
-		For(&admissionregistrationv1.ValidatingWebhookConfiguration{}, builder.WithPredicates(named(r.ValidatingWebhooks))).
-		Complete(reconcileFunc(r.reconcileValidating))
-}
-
-type reconcileFunc func(context.Context, ctrl.Request) (ctrl.Result, error)
-
-func (f reconcileFunc) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	return f(ctx, req)
-}
-
-func (r *CABundleInjector) reconcileMutating(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{}
-	if err := r.Client.Get(ctx, req.NamespacedName, cfg); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	orig := cfg.DeepCopy()
-	changed := false
-	for i := range cfg.Webhooks {
-		changed = r.set(&cfg.Webhooks[i].ClientConfig) || changed
-	}
-	return ctrl.Result{}, r.patch(ctx, cfg, orig, changed)
-}
-
-func (r *CABundleInjector) reconcileValidating(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-	if err := r.Client.Get(ctx, req.NamespacedName, cfg); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
-	}
-	orig := cfg.DeepCopy()
-	changed := false
-	for i := range cfg.Webhooks {
-		changed = r.set(&cfg.Webhooks[i].ClientConfig) || changed
-	}
-	return ctrl.Result{}, r.patch(ctx, cfg, orig, changed)
-}
-
-func (r *CABundleInjector) set(cc *admissionregistrationv1.WebhookClientConfig) bool {
-	if bytes.Equal(cc.CABundle, r.CA) {
-		return false
-	}
-	cc.CABundle = r.CA
-	return true
-}
-
-func (r *CABundleInjector) patch(ctx context.Context, obj, orig client.Object, changed bool) error {
-	if !changed {
-		return nil
-	}
-	if err := r.Client.Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
-		return fmt.Errorf("writing the CA bundle into %s: %w", obj.GetName(), err)
-	}
-	log.FromContext(ctx).Info("CA bundle written", "configuration", obj.GetName())
 	return nil
 }
 
 // Checker is a readiness check: ready once every named configuration
 // trusts the CA, so nothing calls a webhook it cannot verify.
 func (r *CABundleInjector) Checker(req *http.Request) error {
-	ctx := req.Context()
-	for _, name := range r.MutatingWebhooks {
-		cfg := &admissionregistrationv1.MutatingWebhookConfiguration{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, cfg); err != nil {
-			return fmt.Errorf("MutatingWebhookConfiguration %s: %w", name, err)
-		}
-		for _, w := range cfg.Webhooks {
-			if !bytes.Equal(w.ClientConfig.CABundle, r.CA) {
-				return fmt.Errorf("webhook %s does not trust the CA yet", w.Name)
+	for _, kind := range r.kinds() {
+		for _, name := range kind.names {
+			obj := kind.newObject()
+			if err := r.Client.Get(req.Context(), client.ObjectKey{Name: name}, obj); err != nil {
+				return fmt.Errorf("%s %s: %w", kind.label, name, err)
 			}
-		}
-	}
-	for _, name := range r.ValidatingWebhooks {
-		cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
-		if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, cfg); err != nil {
-			return fmt.Errorf("ValidatingWebhookConfiguration %s: %w", name, err)
-		}
-		for _, w := range cfg.Webhooks {
-			if !bytes.Equal(w.ClientConfig.CABundle, r.CA) {
-				return fmt.Errorf("webhook %s does not trust the CA yet", w.Name)
+			for _, cc := range clientConfigs(obj) {
+				if !bytes.Equal(cc.CABundle, r.CA) {
+					return fmt.Errorf("%s %s does not trust the CA yet", kind.label, name)
+				}
 			}
 		}
 	}
 	return nil
+}
+
+type configKind struct {
+	label     string
+	names     []string
+	newObject func() client.Object
+}
+
+func (r *CABundleInjector) kinds() []configKind {
+	return []configKind{
+		{"mutating", r.MutatingWebhooks, func() client.Object { return &admissionregistrationv1.MutatingWebhookConfiguration{} }},
+		{"validating", r.ValidatingWebhooks, func() client.Object { return &admissionregistrationv1.ValidatingWebhookConfiguration{} }},
+	}
+}
+
+// clientConfigs returns pointers to the client configs of every webhook of
+// a configuration.
+func clientConfigs(obj client.Object) []*admissionregistrationv1.WebhookClientConfig {
+	var out []*admissionregistrationv1.WebhookClientConfig
+	switch cfg := obj.(type) {
+	case *admissionregistrationv1.MutatingWebhookConfiguration:
+		for i := range cfg.Webhooks {
+			out = append(out, &cfg.Webhooks[i].ClientConfig)
+		}
+	case *admissionregistrationv1.ValidatingWebhookConfiguration:
+		for i := range cfg.Webhooks {
+			out = append(out, &cfg.Webhooks[i].ClientConfig)
+		}
+	}
+	return out
+}
+
+func (r *CABundleInjector) inject(ctx context.Context, obj client.Object, name string) error {
+	if err := r.Client.Get(ctx, client.ObjectKey{Name: name}, obj); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	orig := obj.DeepCopyObject().(client.Object)
+	changed := false
+	for _, cc := range clientConfigs(obj) {
+		if !bytes.Equal(cc.CABundle, r.CA) {
+			cc.CABundle, changed = r.CA, true
+		}
+	}
+	if !changed {
+		return nil
+	}
+	if err := r.Client.Patch(ctx, obj, client.MergeFrom(orig)); err != nil {
+		return fmt.Errorf("writing the CA bundle into %s: %w", name, err)
+	}
+	log.FromContext(ctx).Info("CA bundle written", "configuration", name)
+	return nil
+}
+
+type reconcileFunc func(context.Context, ctrl.Request) (ctrl.Result, error)
+
+func (f reconcileFunc) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	return f(ctx, req)
 }
