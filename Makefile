@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 GENERATED := crds/v1alpha1/zz_generated.deepcopy.go crds/bases/podvirt.io_virtualmachineinstances.yaml crds/bases/podvirt.io_vmipolicies.yaml
 
-.PHONY: all generate verify-generated build vet unit policy-test e2e test run down fuzz bench
+.PHONY: all generate verify-generated build vet unit policy-test e2e test run down fuzz bench images
 
 all: build
 
@@ -32,6 +32,15 @@ unit:
 ## examples, offline, as a cluster admin would in CI.
 policy-test:
 	go run ./cmd/podvirtctl policy test policies/library
+
+## images: OCI image tarballs of the controller, node agent and launcher
+## (podvirt.io/<name>:dev) in bin/images, for `ctr images import` or a push.
+images:
+	@mkdir -p bin/images
+	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/podvirt-controller ./cmd/podvirt-nodeagent ./cmd/podvirt-launcher
+	go run ./test/tools/ocipack --tag podvirt.io/controller:dev --entrypoint /podvirt-controller --file bin/podvirt-controller:/podvirt-controller:0755 --out bin/images/controller.tar
+	go run ./test/tools/ocipack --tag podvirt.io/nodeagent:dev --user 0:0 --entrypoint /podvirt-nodeagent --file bin/podvirt-nodeagent:/podvirt-nodeagent:0755 --out bin/images/nodeagent.tar
+	go run ./test/tools/ocipack --tag podvirt.io/launcher:dev --entrypoint /podvirt-launcher --file bin/podvirt-launcher:/podvirt-launcher:0755 --out bin/images/launcher.tar
 
 ## bench: admission benchmarks (policies, audit log), side by side in one run.
 bench:
