@@ -201,3 +201,40 @@ spec:
 		t.Errorf("the rejected VMI was stored (get: %v)", err)
 	}
 }
+
+// TestGuestPowerOffSucceeds powers the guest off from inside (an ACPI
+// power button press straight through libvirt, as `poweroff` in the guest
+// would): the VMI ends Succeeded, its launcher Pod is released and the
+// domain undefined, and the guest is not started again.
+func TestGuestPowerOffSucceeds(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+	if out, err := e.kubectlRun(tinyVMI, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	domName := domain.Name(ns, "tiny")
+	serial := filepath.Join(e.state, "nodeagent", "vmis", domName, domain.SerialLogFile)
+	eventually(t, "the guest's ready marker", 180*time.Second, func() (bool, error) {
+		b, err := os.ReadFile(serial)
+		return strings.Contains(string(b), "PODVIRT-GUEST-READY"), err
+	})
+	if err := e.libvirt.Shutdown(domName); err != nil {
+		t.Fatal(err)
+	}
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	eventually(t, "VMI Succeeded", 60*time.Second, func() (bool, error) {
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi)
+		return err == nil && vmi.Status.Phase == v1alpha1.Succeeded, err
+	})
+	if vmi.Status.Reason != "GuestShutdown" {
+		t.Errorf("reason %q, want GuestShutdown", vmi.Status.Reason)
+	}
+	eventually(t, "launcher Pod released", 60*time.Second, func() (bool, error) {
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: pod.Name("tiny")}, &corev1.Pod{})
+		return apierrors.IsNotFound(err), err
+	})
+	if state, err := e.libvirt.State(domName); err != nil || state != nodeagent.StateAbsent {
+		t.Errorf("domain state %v, %v; want Absent", state, err)
+	}
+}
