@@ -1,6 +1,7 @@
 package nodeagent
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -180,4 +181,29 @@ func (l *Libvirt) ignoreAbsent(name string, op func(*libvirt.Libvirt, libvirt.Do
 func isNotRunning(err error) bool {
 	var lerr libvirt.Error
 	return errors.As(err, &lerr) && lerr.Code == uint32(libvirt.ErrOperationInvalid)
+}
+
+// DomainEvents streams the names of domains whose lifecycle changed
+// (started, stopped, shut down, crashed, ...). The channel closes when the
+// connection to libvirtd drops; subscribe again then.
+func (l *Libvirt) DomainEvents(ctx context.Context) (<-chan string, error) {
+	c, err := l.client()
+	if err != nil {
+		return nil, err
+	}
+	events, err := c.LifecycleEvents(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("subscribing to libvirt lifecycle events: %w", err)
+	}
+	names := make(chan string)
+	go func() {
+		defer close(names)
+		for ev := range events { // drained to the end: libvirt's stream blocks otherwise
+			select {
+			case names <- ev.Dom.Name:
+			case <-ctx.Done():
+			}
+		}
+	}()
+	return names, nil
 }

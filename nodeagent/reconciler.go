@@ -16,7 +16,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/launcher/domain"
@@ -66,13 +69,25 @@ type Reconciler struct {
 // SetupWithManager registers the reconciler for launcher Pods. The
 // manager's cache must already be narrowed to this node's Pods.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.Options.PollInterval == 0 {
-		r.Options.PollInterval = 3 * time.Second
-	}
 	if r.Options.ShutdownRetryInterval == 0 {
 		r.Options.ShutdownRetryInterval = 2 * time.Second
 	}
-	return ctrl.NewControllerManagedBy(mgr).Named("nodeagent").For(&corev1.Pod{}).Complete(r)
+	b := ctrl.NewControllerManagedBy(mgr).Named("nodeagent").For(&corev1.Pod{})
+	if src, ok := r.Hypervisor.(EventSource); ok {
+		// Lifecycle events drive the agent; polling is the safety net.
+		pump := &eventPump{source: src, out: make(chan event.TypedGenericEvent[client.Object])}
+		if err := mgr.Add(pump); err != nil {
+			return err
+		}
+		b = b.WatchesRawSource(source.Channel(pump.out, &handler.EnqueueRequestForObject{}))
+		if r.Options.PollInterval == 0 {
+			r.Options.PollInterval = 30 * time.Second
+		}
+	}
+	if r.Options.PollInterval == 0 {
+		r.Options.PollInterval = 3 * time.Second
+	}
+	return b.Complete(r)
 }
 
 // Reconcile implements reconcile.Reconciler.
