@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -59,6 +60,8 @@ type Options struct {
 
 // Reconciler drives the domains of the launcher Pods bound to one node.
 type Reconciler struct {
+	// Events, when set, reports starts, stops and failures on the VMI.
+	Events     events.EventRecorder
 	Client     client.Client
 	APIReader  client.Reader
 	Hypervisor Hypervisor
@@ -160,6 +163,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			return ctrl.Result{}, r.fail(ctx, vmi, "DomainStartFailed", err)
 		}
 		log.FromContext(ctx).Info("started domain")
+		r.event(vmi, corev1.EventTypeNormal, "Started", "Start", "started domain %s on node %s", domName, r.Options.NodeName)
 	}
 	if err := r.placeInPod(ctx, p, domName); err != nil {
 		return ctrl.Result{}, err
@@ -336,6 +340,11 @@ func (r *Reconciler) finished(ctx context.Context, vmi *v1alpha1.VirtualMachineI
 		return fmt.Errorf("marking the VMI %s: %w", phase, err)
 	}
 	log.FromContext(ctx).Info("guest stopped", "phase", phase)
+	typ := corev1.EventTypeNormal
+	if phase == v1alpha1.Failed {
+		typ = corev1.EventTypeWarning
+	}
+	r.event(vmi, typ, reason, "Stop", "%s", msg)
 	return nil
 }
 
@@ -343,6 +352,7 @@ func (r *Reconciler) finished(ctx context.Context, vmi *v1alpha1.VirtualMachineI
 // writing the status fails.
 func (r *Reconciler) fail(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, reason string, cause error) error {
 	log.FromContext(ctx).Error(cause, "domain failed", "reason", reason)
+	r.event(vmi, corev1.EventTypeWarning, reason, "Start", "%v", cause)
 	vmi.Status.Phase = v1alpha1.Failed
 	vmi.Status.NodeName = r.Options.NodeName // the node that tried; node agents may only report their own
 	vmi.Status.Reason = reason
@@ -403,4 +413,10 @@ func (r *Reconciler) placeInPod(ctx context.Context, p *corev1.Pod, domName stri
 	}
 	log.FromContext(ctx).Info("moved QEMU into the launcher Pod's cgroup", "pid", pid, "hierarchies", placed)
 	return nil
+}
+
+func (r *Reconciler) event(vmi *v1alpha1.VirtualMachineInstance, typ, reason, action, format string, args ...any) {
+	if r.Events != nil {
+		r.Events.Eventf(vmi, nil, typ, reason, action, format, args...)
+	}
 }

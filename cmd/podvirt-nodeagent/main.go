@@ -73,6 +73,7 @@ func main() {
 	hv := &nodeagent.Libvirt{Socket: *libvirtSocket, URI: *libvirtURI}
 	defer hv.Close()
 	exitOn((&nodeagent.Reconciler{
+		Events:     mgr.GetEventRecorder("podvirt-nodeagent"),
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
 		Hypervisor: hv,

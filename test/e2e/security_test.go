@@ -12,6 +12,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -279,6 +280,19 @@ func (e *env) waitFailed(t *testing.T, vmi *v1alpha1.VirtualMachineInstance, rea
 	if state, err := e.libvirt.State(domain.Name(vmi.Namespace, vmi.Name)); err != nil || state != nodeagent.StateAbsent {
 		t.Errorf("%s: libvirt domain state %v, %v; want Absent", vmi.Name, state, err)
 	}
+	// kubectl describe shows why: the node agent reports it as an Event.
+	eventually(t, vmi.Name+"'s "+reason+" Event", 30*time.Second, func() (bool, error) {
+		list := &eventsv1.EventList{}
+		if err := e.c.List(context.Background(), list, client.InNamespace(vmi.Namespace)); err != nil {
+			return false, err
+		}
+		for _, ev := range list.Items {
+			if ev.Regarding.Name == vmi.Name && ev.Reason == reason && ev.ReportingController == "podvirt-nodeagent" {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
 }
 
 // TestNodeAllowlistSecondWall bypasses admission and the controller: a
