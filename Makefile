@@ -23,6 +23,7 @@ build:
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
+	go vet -tags e2e ./test/e2e/
 
 ## unit: unit tests (no cluster).
 unit:
