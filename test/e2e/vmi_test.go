@@ -109,6 +109,11 @@ func TestVMILifecycle(t *testing.T) {
 			return err == nil && vmi.Status.Phase == v1alpha1.Running, err
 		})
 		logf(t, "kubectl apply -> VMI Running: %s", time.Since(applied).Round(time.Millisecond))
+		out, err := e.kubectlRun("", "get", "vmi", "-n", ns)
+		if err != nil || !strings.Contains(out, "PHASE") || !strings.Contains(out, "NODE") || !strings.Contains(out, "AGE") ||
+			!strings.Contains(out, "Running") || !strings.Contains(out, e.node) {
+			t.Errorf("kubectl get vmi (printer columns Phase, Node, Age): %v\n%s", err, out)
+		}
 		if vmi.Status.NodeName != e.node {
 			t.Errorf("status.nodeName = %q, want %q", vmi.Status.NodeName, e.node)
 		}
@@ -156,6 +161,21 @@ func TestVMILifecycle(t *testing.T) {
 		}
 		logf(t, "kubectl delete -> VMI, Pod and domain gone: %s", time.Since(deleted).Round(time.Millisecond))
 	})
+}
+
+// TestExplain checks that kubectl explain prints the API's comments,
+// defaults included.
+func TestExplain(t *testing.T) {
+	e := newEnv(t)
+	out, err := e.kubectlRun("", "explain", "virtualmachineinstance.spec.domain.cpu")
+	if err != nil {
+		t.Fatalf("kubectl explain: %v\n%s", err, out)
+	}
+	for _, want := range []string{"Cores is the number of cores per socket. Defaults to 1.", "Sockets is the number of sockets. Defaults to 1."} {
+		if !strings.Contains(out, want) {
+			t.Errorf("kubectl explain lacks %q:\n%s", want, out)
+		}
+	}
 }
 
 // TestInvalidVMIRejected sends VMIs the validating webhook must reject and
