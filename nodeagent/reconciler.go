@@ -127,8 +127,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case v1alpha1.Succeeded, v1alpha1.Failed:
 		return ctrl.Result{}, nil
 	}
-	if p.Status.Phase != corev1.PodRunning {
-		return ctrl.Result{}, nil // the Pod's status change triggers the next reconcile
+	if p.Status.Phase != corev1.PodRunning || p.Annotations[signature.Annotation] == "" {
+		// The Pod's status change, or the controller signing it for this
+		// node, triggers the next reconcile.
+		return ctrl.Result{}, nil
 	}
 
 	state, err := r.Hypervisor.State(domName)
@@ -386,7 +388,8 @@ func (r *Reconciler) verifySignature(p *corev1.Pod) error {
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrBadSignature, r.Options.TrustedKeysFile, err)
 	}
-	payload := signature.Payload{Namespace: p.Namespace, PodName: p.Name, VMIUID: p.Labels[pod.LabelVMIUID], DomainXML: p.Annotations[pod.AnnotationDomain]}
+	payload := signature.Payload{Namespace: p.Namespace, PodName: p.Name, VMIUID: p.Labels[pod.LabelVMIUID],
+		NodeName: r.Options.NodeName, DomainXML: p.Annotations[pod.AnnotationDomain]}
 	if err := signature.Verify(keys, payload, p.Annotations[signature.Annotation]); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/launcher/signature"
 )
 
 // fakeHypervisor keeps domain states in a map; the end-to-end suite runs
@@ -53,7 +54,8 @@ func setup(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state Domai
 		Status: v1alpha1.VirtualMachineInstanceStatus{Phase: phase, NodeName: "node-a"}}
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-tiny", Namespace: "ns",
-			Labels: map[string]string{pod.LabelVMI: "tiny", pod.LabelVMIUID: "uid-1"},
+			Labels:      map[string]string{pod.LabelVMI: "tiny", pod.LabelVMIUID: "uid-1"},
+			Annotations: map[string]string{signature.Annotation: "signed"}, // never checked: no define here
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "podvirt.io/v1alpha1", Kind: "VirtualMachineInstance",
 				Name: "tiny", UID: "uid-1", Controller: ptr.To(true)}},
 			Finalizers: []string{Finalizer}},

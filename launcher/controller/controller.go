@@ -103,6 +103,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if vmi.Status.Phase == v1alpha1.Pending {
 		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Scheduling, "", "")
 	}
+	if err := r.signForNode(ctx, vmi, launcher); err != nil {
+		return ctrl.Result{}, err
+	}
 	if launcher.Spec.NodeName != "" && vmi.Status.Phase == v1alpha1.Scheduling {
 		vmi.Status.NodeName = launcher.Spec.NodeName
 		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Scheduled, "", "")
@@ -119,11 +122,6 @@ func (r *Reconciler) createLauncher(ctx context.Context, vmi *v1alpha1.VirtualMa
 	if err != nil {
 		return r.setPhase(ctx, vmi, v1alpha1.Failed, "RenderFailed", err.Error())
 	}
-	sig, err := signature.Sign(r.SigningKey, signature.Payload{Namespace: p.Namespace, PodName: p.Name, VMIUID: string(vmi.UID), DomainXML: xml})
-	if err != nil {
-		return fmt.Errorf("signing the domain: %w", err)
-	}
-	p.Annotations[signature.Annotation] = sig
 	if err := r.Client.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
 		r.event(vmi, corev1.EventTypeWarning, "FailedCreate", "Create", "creating launcher Pod %s: %v", p.Name, err)
 		return fmt.Errorf("creating the launcher Pod: %w", err)
@@ -176,4 +174,31 @@ func (r *Reconciler) event(vmi *v1alpha1.VirtualMachineInstance, typ, reason, ac
 	if r.Recorder != nil {
 		r.Recorder.Eventf(vmi, nil, typ, reason, action, format, args...)
 	}
+}
+
+// signForNode signs the launcher Pod's domain for the node the scheduler
+// bound it to, once it is bound: the node agent of any other node refuses
+// the signature. ed25519 signatures are deterministic, so an up-to-date
+// annotation is left alone.
+func (r *Reconciler) signForNode(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, launcher *corev1.Pod) error {
+	if launcher.Spec.NodeName == "" || !launcher.DeletionTimestamp.IsZero() {
+		return nil
+	}
+	sig, err := signature.Sign(r.SigningKey, signature.Payload{
+		Namespace: launcher.Namespace, PodName: launcher.Name, VMIUID: string(vmi.UID),
+		NodeName: launcher.Spec.NodeName, DomainXML: launcher.Annotations[pod.AnnotationDomain],
+	})
+	if err != nil {
+		return fmt.Errorf("signing the domain: %w", err)
+	}
+	if launcher.Annotations[signature.Annotation] == sig {
+		return nil
+	}
+	orig := launcher.DeepCopy()
+	launcher.Annotations[signature.Annotation] = sig
+	if err := r.Client.Patch(ctx, launcher, client.MergeFrom(orig)); err != nil {
+		return fmt.Errorf("signing launcher Pod %s for node %s: %w", launcher.Name, launcher.Spec.NodeName, err)
+	}
+	log.FromContext(ctx).Info("signed the domain for its node", "pod", launcher.Name, "node", launcher.Spec.NodeName)
+	return nil
 }

@@ -87,9 +87,8 @@ func TestCreatesLauncherPodAndMovesPhases(t *testing.T) {
 	if _, err := domain.Parse(p.Annotations[pod.AnnotationDomain]); err != nil {
 		t.Fatalf("domain annotation: %v", err)
 	}
-	payload := signature.Payload{Namespace: "ns", PodName: p.Name, VMIUID: "uid-1", DomainXML: p.Annotations[pod.AnnotationDomain]}
-	if err := signature.Verify([]ed25519.PublicKey{r.SigningKey.Public().(ed25519.PublicKey)}, payload, p.Annotations[signature.Annotation]); err != nil {
-		t.Fatalf("the launcher Pod's signature does not verify: %v", err)
+	if _, ok := p.Annotations[signature.Annotation]; ok {
+		t.Fatal("the Pod was signed before it had a node")
 	}
 	reconcileN(t, r, 3) // level-triggered: nothing changes until the Pod is bound
 	if v := get(t, c); v.Status.Phase != v1alpha1.Scheduling {
@@ -102,6 +101,18 @@ func TestCreatesLauncherPodAndMovesPhases(t *testing.T) {
 	reconcileN(t, r, 1)
 	if v := get(t, c); v.Status.Phase != v1alpha1.Scheduled || v.Status.NodeName != "node-a" {
 		t.Fatalf("phase %q node %q, want Scheduled on node-a", v.Status.Phase, v.Status.NodeName)
+	}
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p); err != nil {
+		t.Fatal(err)
+	}
+	keys := []ed25519.PublicKey{r.SigningKey.Public().(ed25519.PublicKey)}
+	payload := signature.Payload{Namespace: "ns", PodName: p.Name, VMIUID: "uid-1", NodeName: "node-a", DomainXML: p.Annotations[pod.AnnotationDomain]}
+	if err := signature.Verify(keys, payload, p.Annotations[signature.Annotation]); err != nil {
+		t.Fatalf("the launcher Pod's signature does not verify for its node: %v", err)
+	}
+	payload.NodeName = "node-b"
+	if err := signature.Verify(keys, payload, p.Annotations[signature.Annotation]); err == nil {
+		t.Fatal("the signature also verifies for another node")
 	}
 }
 

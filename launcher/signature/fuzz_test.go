@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -52,8 +53,12 @@ func FuzzSignVerify(f *testing.F) {
 	k := testKey(f, 1)
 	keys := []ed25519.PublicKey{pub(k)}
 	f.Fuzz(func(t *testing.T, ns1, pod1, uid1, xml1, ns2, pod2, uid2, xml2 string) {
-		p := Payload{ns1, pod1, uid1, xml1}
-		q := Payload{ns2, pod2, uid2, xml2}
+		// The UID argument carries "<uid>/<node>", so the node is fuzzed
+		// too while the seed corpus keeps its eight arguments.
+		uidA, nodeA, _ := strings.Cut(uid1, "/")
+		uidB, nodeB, _ := strings.Cut(uid2, "/")
+		p := Payload{Namespace: ns1, PodName: pod1, VMIUID: uidA, NodeName: nodeA, DomainXML: xml1}
+		q := Payload{Namespace: ns2, PodName: pod2, VMIUID: uidB, NodeName: nodeB, DomainXML: xml2}
 		sig, err := Sign(k, p)
 		if err != nil {
 			t.Fatal(err)

@@ -51,6 +51,9 @@ type Payload struct {
 	PodName string
 	// VMIUID is the UID of the VMI that owns the Pod.
 	VMIUID string
+	// NodeName is the node the Pod is bound to: the controller signs once
+	// the scheduler has placed the Pod, so a signature is good on one node.
+	NodeName string
 	// DomainXML is the podvirt.io/domain annotation, byte for byte, before
 	// the node agent localizes it.
 	DomainXML string
@@ -59,7 +62,7 @@ type Payload struct {
 // message is the canonical encoding of p: Context and then the fields, each
 // preceded by its length as a big-endian uint64.
 func message(p Payload) []byte {
-	fields := [...]string{Context, p.Namespace, p.PodName, p.VMIUID, p.DomainXML}
+	fields := [...]string{Context, p.Namespace, p.PodName, p.VMIUID, p.NodeName, p.DomainXML}
 	n := 0
 	for _, f := range fields {
 		n += 8 + len(f)

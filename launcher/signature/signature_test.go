@@ -102,8 +102,8 @@ func TestMessageStartsWithContext(t *testing.T) {
 	if !bytes.HasPrefix(m, want) {
 		t.Errorf("message %q does not start with the length-prefixed context", m)
 	}
-	if len(m) != len(want)+4*8 {
-		t.Errorf("empty payload encodes to %d bytes, want %d", len(m), len(want)+4*8)
+	if len(m) != len(want)+5*8 { // five empty, length-prefixed fields
+		t.Errorf("empty payload encodes to %d bytes, want %d", len(m), len(want)+5*8)
 	}
 }
 

@@ -320,7 +320,7 @@ func TestNodeAllowlistSecondWall(t *testing.T) {
 		t.Fatal(err)
 	}
 	const name = "victim-forged"
-	sig, err := signature.Sign(e.signingKey(t), signature.Payload{Namespace: ns, PodName: name, VMIUID: string(vmi.UID), DomainXML: xml})
+	sig, err := signature.Sign(e.signingKey(t), signature.Payload{Namespace: ns, PodName: name, VMIUID: string(vmi.UID), NodeName: e.node, DomainXML: xml})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -385,4 +385,24 @@ func TestCraftedValuesCannotInjectXML(t *testing.T) {
 	if len(dom.Devices.Hostdevs) != 0 || dom.QEMUCommandline != nil {
 		t.Errorf("injected: hostdevs %d, qemu:commandline %v", len(dom.Devices.Hostdevs), dom.QEMUCommandline)
 	}
+}
+
+// TestSignatureForAnotherNodeRefused signs a genuine domain with the real
+// key, but for another node, and binds the Pod to this one: this node's
+// agent must refuse it.
+func TestSignatureForAnotherNodeRefused(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(t)
+	vmi := e.parkedVMI(t, ns, "moved")
+	xml, err := domain.RenderXML(vmi, domain.Options{Type: "qemu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const name = "moved-elsewhere"
+	sig, err := signature.Sign(e.signingKey(t), signature.Payload{Namespace: ns, PodName: name, VMIUID: string(vmi.UID), NodeName: "other-node", DomainXML: xml})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.forgedLauncher(t, vmi, name, xml, sig)
+	e.waitFailed(t, vmi, "SignatureInvalid", "did not sign this domain")
 }
