@@ -123,6 +123,7 @@ func main() {
 	podOpts.ImagePullPolicy = corev1.PullPolicy(*launcherPull)
 	exitOn((&controller.Reconciler{
 		Client:     mgr.GetClient(),
+		APIReader:  mgr.GetAPIReader(),
 		Recorder:   mgr.GetEventRecorder("podvirt-launcher"),
 		Domain:     domain.Options{Type: *domainType},
 		Pod:        podOpts,

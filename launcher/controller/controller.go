@@ -33,10 +33,13 @@ const Finalizer = "podvirt.io/launcher"
 
 // Reconciler is the launcher controller.
 type Reconciler struct {
-	Client   client.Client
-	Recorder events.EventRecorder
-	Domain   domain.Options
-	Pod      pod.Options
+	Client client.Client
+	// APIReader reads past the cache: a Pod the cache does not show yet
+	// may have just been created.
+	APIReader client.Reader
+	Recorder  events.EventRecorder
+	Domain    domain.Options
+	Pod       pod.Options
 	// SigningKey signs every launcher Pod's domain for the node agents.
 	SigningKey ed25519.PrivateKey
 }
@@ -95,6 +98,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 	if launcher == nil {
 		if vmi.Status.Phase != v1alpha1.Pending {
+			// The cache may lag the Pod we just created: ask the API server
+			// before concluding the Pod was deleted.
+			live := &corev1.Pod{}
+			err := r.reader().Get(ctx, types.NamespacedName{Namespace: vmi.Namespace, Name: pod.Name(vmi.Name)}, live)
+			if err == nil {
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			}
+			if !apierrors.IsNotFound(err) {
+				return ctrl.Result{}, fmt.Errorf("reading the launcher Pod: %w", err)
+			}
 			return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Failed, "LauncherPodDeleted", "the launcher Pod was deleted")
 		}
 		return ctrl.Result{}, r.createLauncher(ctx, vmi)
@@ -201,4 +214,11 @@ func (r *Reconciler) signForNode(ctx context.Context, vmi *v1alpha1.VirtualMachi
 	}
 	log.FromContext(ctx).Info("signed the domain for its node", "pod", launcher.Name, "node", launcher.Spec.NodeName)
 	return nil
+}
+
+func (r *Reconciler) reader() client.Reader {
+	if r.APIReader != nil {
+		return r.APIReader
+	}
+	return r.Client
 }

@@ -138,3 +138,24 @@ func TestDeletionWaitsForThePod(t *testing.T) {
 		t.Fatalf("VMI still there after its Pod went: %v", err)
 	}
 }
+
+// TestStaleCacheIsNotADeletion: right after creating the launcher Pod the
+// cache may not show it yet; the controller must not fail the VMI for it.
+func TestStaleCacheIsNotADeletion(t *testing.T) {
+	vmi := testVMI()
+	vmi.Status.Phase = v1alpha1.Scheduling
+	vmi.Finalizers = []string{Finalizer}
+	r, c := newReconciler(t, vmi)
+	live := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-tiny", Namespace: "ns"}}
+	_, apiServer := newReconciler(t, live)
+	r.APIReader = apiServer
+	reconcileN(t, r, 1)
+	if v := get(t, c); v.Status.Phase != v1alpha1.Scheduling {
+		t.Fatalf("phase %q reason %q: a Pod missing from the cache was taken for deleted", v.Status.Phase, v.Status.Reason)
+	}
+	r.APIReader = c // now the API server agrees it is gone
+	reconcileN(t, r, 1)
+	if v := get(t, c); v.Status.Phase != v1alpha1.Failed || v.Status.Reason != "LauncherPodDeleted" {
+		t.Fatalf("phase %q reason %q, want Failed/LauncherPodDeleted", v.Status.Phase, v.Status.Reason)
+	}
+}

@@ -334,15 +334,21 @@ func TestSignatureForAnotherVMIRefused(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	ns := e.namespace(t)
-	donor := e.parkedVMI(t, ns, "donor")
-	donorPod := &corev1.Pod{}
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: pod.Name("donor")}, donorPod); err != nil {
-		t.Fatal(err)
+	// The donor runs here, so the controller signs its Pod for this node.
+	donorManifest := strings.Replace(tinyVMI, "name: tiny", "name: donor", 1)
+	if out, err := e.kubectlRun(donorManifest, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
+	donorPod := &corev1.Pod{}
+	eventually(t, "the donor's signed launcher Pod", 60*time.Second, func() (bool, error) {
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: pod.Name("donor")}, donorPod)
+		return err == nil && donorPod.Annotations[signature.Annotation] != "", err
+	})
 	target := e.parkedVMI(t, ns, "target")
 	e.forgedLauncher(t, target, "target-copied", donorPod.Annotations[pod.AnnotationDomain], donorPod.Annotations[signature.Annotation])
-	e.waitFailed(t, target, "SignatureInvalid", "signature")
-	if err := e.c.Get(ctx, client.ObjectKeyFromObject(donor), donor); err != nil || donor.Status.Phase != v1alpha1.Scheduling {
+	e.waitFailed(t, target, "SignatureInvalid", "did not sign this domain")
+	donor := &v1alpha1.VirtualMachineInstance{}
+	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "donor"}, donor); err != nil || donor.Status.Phase == v1alpha1.Failed {
 		t.Errorf("the donor VMI changed: %q, %v", donor.Status.Phase, err)
 	}
 }
