@@ -39,7 +39,8 @@ type Options struct {
 	NodeName string
 	// StateDir holds per-VMI directories (serial logs) on the node.
 	StateDir string
-	// PollInterval is how often a running domain's state is checked.
+	// PollInterval is how often a running domain's state is checked:
+	// 30s when the Hypervisor streams lifecycle events, else 3s.
 	PollInterval time.Duration
 	// TrustedKeysFile holds the PEM public keys whose domain signatures
 	// this agent accepts. It is re-read on each define, so a rotated key

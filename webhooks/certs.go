@@ -25,7 +25,7 @@ import (
 )
 
 // CertOptions says where the webhook serving certificate comes from and
-// where its CA must be trusted.
+// where it is written (CABundleInjector makes the API server trust its CA).
 //
 // The CA lives in a Secret so that every replica serves a certificate the
 // same CA bundle trusts. This is written here rather than with
