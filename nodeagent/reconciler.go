@@ -329,43 +329,38 @@ func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachin
 
 // finished records that a running guest stopped by itself.
 func (r *Reconciler) finished(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, state DomainState) error {
-	phase, reason, msg := v1alpha1.Succeeded, "GuestShutdown", "the guest powered off"
 	if state == StateCrashed {
-		phase, reason, msg = v1alpha1.Failed, "GuestCrashed", "the guest crashed"
+		return r.end(ctx, vmi, v1alpha1.Failed, "GuestCrashed", "the guest crashed", "Stop")
 	}
-	vmi.Status.Phase = phase
-	vmi.Status.Reason = reason
-	meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{
-		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg,
-		ObservedGeneration: vmi.Generation,
-	})
-	if err := r.Client.Status().Update(ctx, vmi); err != nil {
-		return fmt.Errorf("marking the VMI %s: %w", phase, err)
-	}
-	log.FromContext(ctx).Info("guest stopped", "phase", phase)
-	typ := corev1.EventTypeNormal
-	if phase == v1alpha1.Failed {
-		typ = corev1.EventTypeWarning
-	}
-	r.event(vmi, typ, reason, "Stop", "%s", msg)
-	return nil
+	return r.end(ctx, vmi, v1alpha1.Succeeded, "GuestShutdown", "the guest powered off", "Stop")
 }
 
 // fail marks the VMI Failed with the error, and returns the error when
 // writing the status fails.
 func (r *Reconciler) fail(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, reason string, cause error) error {
 	log.FromContext(ctx).Error(cause, "domain failed", "reason", reason)
-	r.event(vmi, corev1.EventTypeWarning, reason, "Start", "%v", cause)
-	vmi.Status.Phase = v1alpha1.Failed
-	vmi.Status.NodeName = r.Options.NodeName // the node that tried; node agents may only report their own
+	return r.end(ctx, vmi, v1alpha1.Failed, reason, cause.Error(), "Start")
+}
+
+// end moves the VMI to a final phase, with the Ready condition false for
+// reason, and reports it as an Event.
+func (r *Reconciler) end(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, phase v1alpha1.VirtualMachineInstancePhase, reason, msg, action string) error {
+	typ := corev1.EventTypeNormal
+	if phase == v1alpha1.Failed {
+		typ = corev1.EventTypeWarning
+	}
+	r.event(vmi, typ, reason, action, "%s", msg)
+	vmi.Status.Phase = phase
+	vmi.Status.NodeName = r.Options.NodeName // the node that ran it; node agents may only report their own
 	vmi.Status.Reason = reason
 	meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{
-		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: cause.Error(),
+		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg,
 		ObservedGeneration: vmi.Generation,
 	})
 	if err := r.Client.Status().Update(ctx, vmi); err != nil && !apierrors.IsNotFound(err) {
-		return fmt.Errorf("marking the VMI Failed (%v): %w", cause, err)
+		return fmt.Errorf("marking the VMI %s (%s): %w", phase, msg, err)
 	}
+	log.FromContext(ctx).Info("VMI ended", "phase", phase, "reason", reason)
 	return nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"net/http"
 
 	admissionv1 "k8s.io/api/admission/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
@@ -38,9 +37,7 @@ func (h *VMIPolicyValidator) Handle(_ context.Context, req admission.Request) ad
 		}
 	}
 	if errs := h.Compiler.Validate(policy, old); len(errs) > 0 {
-		gk := v1alpha1.GroupVersion.WithKind("VMIPolicy").GroupKind()
-		status := apierrors.NewInvalid(gk, policy.Name, errs).ErrStatus
-		return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
+		return denyInvalid(v1alpha1.GroupVersion.WithKind("VMIPolicy").GroupKind(), policy.Name, errs)
 	}
 	return admission.Allowed("")
 }

@@ -21,13 +21,7 @@ func validateDisks(disks []v1alpha1.Disk, p *field.Path) field.ErrorList {
 			errs = append(errs, field.Duplicate(dp.Child("name"), fmt.Sprintf("%s (also disks[%d])", d.Name, j)))
 		}
 		names[d.Name] = i
-		kinds := 0
-		for _, set := range []bool{d.Disk != nil, d.CDRom != nil, d.LUN != nil} {
-			if set {
-				kinds++
-			}
-		}
-		if kinds != 1 {
+		if countSet(d.Disk != nil, d.CDRom != nil, d.LUN != nil) != 1 {
 			errs = append(errs, field.Invalid(dp, d.Name, "set exactly one of disk, cdrom and lun"))
 		}
 		if c := d.CDRom; c != nil {
@@ -101,6 +95,17 @@ func validateInterfaces(ifaces []v1alpha1.Interface, p *field.Path) field.ErrorL
 		}
 	}
 	return errs
+}
+
+// countSet counts the true values: how many of a one-of's members are set.
+func countSet(set ...bool) int {
+	n := 0
+	for _, s := range set {
+		if s {
+			n++
+		}
+	}
+	return n
 }
 
 func validateName(name string, p *field.Path) field.ErrorList {

@@ -41,13 +41,7 @@ func validateVolumes(spec *v1alpha1.VirtualMachineInstanceSpec, p *field.Path) f
 
 func validateVolumeSource(v *v1alpha1.Volume, p *field.Path) field.ErrorList {
 	var errs field.ErrorList
-	sources := 0
-	for _, set := range []bool{v.ContainerDisk != nil, v.CloudInitNoCloud != nil, v.EmptyDisk != nil, v.PersistentVolumeClaim != nil, v.HostDisk != nil} {
-		if set {
-			sources++
-		}
-	}
-	if sources != 1 {
+	if countSet(v.ContainerDisk != nil, v.CloudInitNoCloud != nil, v.EmptyDisk != nil, v.PersistentVolumeClaim != nil, v.HostDisk != nil) != 1 {
 		errs = append(errs, field.Invalid(p, v.Name, "set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim and hostDisk"))
 	}
 	if cd := v.ContainerDisk; cd != nil {
@@ -58,13 +52,7 @@ func validateVolumeSource(v *v1alpha1.Volume, p *field.Path) field.ErrorList {
 	}
 	if ci := v.CloudInitNoCloud; ci != nil {
 		cp := p.Child("cloudInitNoCloud")
-		n := 0
-		for _, set := range []bool{ci.UserData != "", ci.UserDataBase64 != "", ci.UserDataSecretRef != nil} {
-			if set {
-				n++
-			}
-		}
-		if n != 1 {
+		if countSet(ci.UserData != "", ci.UserDataBase64 != "", ci.UserDataSecretRef != nil) != 1 {
 			errs = append(errs, field.Invalid(cp, v.Name, "set exactly one of userData, userDataBase64 and secretRef"))
 		}
 		if ci.UserDataSecretRef != nil && ci.UserDataSecretRef.Name == "" {

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -80,7 +81,7 @@ func (h *VMIValidator) Handle(ctx context.Context, req admission.Request) admiss
 	rec := RecordFromContext(ctx)
 	if len(errs) > 0 {
 		rec.AddPolicy(BuiltinValidation, "Deny", false, errs.ToAggregate().Error())
-		return denyInvalid(vmi.Name, errs)
+		return denyInvalid(v1alpha1.GroupVersion.WithKind("VirtualMachineInstance").GroupKind(), vmi.Name, errs)
 	}
 	rec.AddPolicy(BuiltinValidation, "Deny", true, "")
 	return h.evaluatePolicies(ctx, req, rec)
@@ -127,8 +128,7 @@ func (h *VMIValidator) evaluatePolicies(ctx context.Context, req admission.Reque
 
 // denyInvalid denies with an Invalid status whose causes carry each field
 // path, so clients see every error at once.
-func denyInvalid(name string, errs field.ErrorList) admission.Response {
-	gk := v1alpha1.GroupVersion.WithKind("VirtualMachineInstance").GroupKind()
+func denyInvalid(gk schema.GroupKind, name string, errs field.ErrorList) admission.Response {
 	status := apierrors.NewInvalid(gk, name, errs).ErrStatus
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
 }

@@ -29,18 +29,9 @@ running() {
   [[ -f $f ]] && pid_alive "$(cat "$f")"
 }
 
-# stop_daemon NAME [TIMEOUT]: SIGTERM by pid, SIGKILL after TIMEOUT seconds.
-stop_daemon() {
-  local name=$1 timeout=${2:-10} f="$PODVIRT_STATE/pids/$1.pid" pid
-  [[ -f $f ]] || return 0
-  pid=$(cat "$f")
-  if kill -0 "$pid" 2>/dev/null; then
-    kill "$pid" 2>/dev/null || true
-    for ((i = 0; i < timeout * 10; i++)); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -0 "$pid" 2>/dev/null && kill -9 "$pid" 2>/dev/null || true
-  fi
-  rm -f "$f"
-}
+# stop_daemon NAME [TIMEOUT]: SIGTERM by pid, SIGKILL after TIMEOUT seconds
+# (default 10); see stop_daemons.
+stop_daemon() { stop_daemons "${2:-10}" "$1"; }
 
 # wait_for DESCRIPTION TIMEOUT CMD...: retries CMD every 0.2 s until it
 # succeeds, or fails after TIMEOUT seconds.
