@@ -66,7 +66,14 @@ func NewInput(req *admissionv1.AdmissionRequest, namespace *corev1.Namespace, pa
 			return nil, fmt.Errorf("decoding the request's oldObject: %w", err)
 		}
 	}
-	return newInput(celRequest(req), object, oldObject, namespace, params), nil
+	return NewDecodedInput(req, object, oldObject, namespace, params), nil
+}
+
+// NewDecodedInput is NewInput for a request whose object and oldObject (nil
+// when absent) the caller decoded already with DecodeObject, so that a
+// webhook parses each once for its own checks and for the policies.
+func NewDecodedInput(req *admissionv1.AdmissionRequest, object, oldObject *Object, namespace *corev1.Namespace, params ParamSource) *Input {
+	return newInput(celRequest(req), object, oldObject, namespace, params)
 }
 
 // NewInputFromObjects prepares an evaluation without an admission request,

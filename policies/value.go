@@ -22,9 +22,14 @@ import (
 //
 // An Object is immutable once decoded and safe for concurrent use.
 type Object struct {
+	// text is the document; nodes' strings and spans point into it.
+	text  string
 	nodes []jsonNode
 	root  *jsonNode
 	size  int
+	// duplicateKeys reports that an object in the document repeats a
+	// member name (only the last is kept, as in a decoded map).
+	duplicateKeys bool
 }
 
 // nodeKind is the JSON type of a node.
@@ -52,12 +57,17 @@ type jsonNode struct {
 	key string
 	// first and count locate an object's or array's children in doc.nodes.
 	first, count int32
-	doc          *Object
+	// start and end locate the value's JSON text in doc.text.
+	start, end int32
+	doc        *Object
 }
 
 // DecodeObject decodes a JSON document (an admission request's object, a
 // parameter object, ...) for evaluation.
 func DecodeObject(raw []byte) (*Object, error) {
+	if len(raw) > math.MaxInt32 {
+		return nil, fmt.Errorf("the JSON document is %d bytes, more than %d", len(raw), math.MaxInt32)
+	}
 	text := string(raw)
 	bound := nodeBound(text)
 	// One allocation holds the nodes and the parser's scratch stack.
@@ -73,7 +83,7 @@ func DecodeObject(raw []byte) (*Object, error) {
 		return nil, p.errorf("unexpected data after the top-level value")
 	}
 	p.nodes = append(p.nodes, root)
-	obj := &Object{nodes: p.nodes, size: len(raw)}
+	obj := &Object{text: text, nodes: p.nodes, size: len(raw), duplicateKeys: p.duplicateKeys}
 	for i := range obj.nodes {
 		obj.nodes[i].doc = obj
 	}
@@ -507,6 +517,8 @@ type jsonParser struct {
 	nodes   []jsonNode
 	scratch []jsonNode
 	depth   int
+	// duplicateKeys is set when an object repeats a member name.
+	duplicateKeys bool
 }
 
 // maxDepth bounds nesting, as encoding/json does.
@@ -528,6 +540,13 @@ func (p *jsonParser) skipSpace() {
 }
 
 func (p *jsonParser) value() (jsonNode, error) {
+	start := p.pos
+	n, err := p.scalarOrContainer()
+	n.start, n.end = int32(start), int32(p.pos)
+	return n, err
+}
+
+func (p *jsonParser) scalarOrContainer() (jsonNode, error) {
 	if p.pos >= len(p.text) {
 		return jsonNode{}, p.errorf("unexpected end of input")
 	}
@@ -618,7 +637,9 @@ func (p *jsonParser) container(kind nodeKind) (jsonNode, error) {
 		break
 	}
 	if kind == kindObject {
-		p.scratch = append(p.scratch[:start], dropDuplicateKeys(p.scratch[start:])...)
+		members := dropDuplicateKeys(p.scratch[start:])
+		p.duplicateKeys = p.duplicateKeys || len(members) < len(p.scratch)-start
+		p.scratch = append(p.scratch[:start], members...)
 	}
 	first := len(p.nodes)
 	p.nodes = append(p.nodes, p.scratch[start:]...)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,7 @@ func (r *Record) AddPolicy(name, action string, pass bool, message string) {
 // AddPolicyResults records the VMIPolicies that applied (skipped ones are
 // left out).
 func (r *Record) AddPolicyResults(set *policies.PolicySet, results []policies.PolicyResult) {
+	r.policies = slices.Grow(r.policies, len(results))
 	for _, res := range results {
 		var outcome audit.PolicyOutcome
 		switch res.Outcome {

@@ -22,7 +22,7 @@ func FuzzVMIAdmission(f *testing.F) {
 	f.Add([]byte(`{"metadata":{"name":"\u0000<"},"spec":null}`))
 	dec := decoder(f)
 	def := &VMIDefaulter{Decoder: dec}
-	val := &VMIValidator{Decoder: dec}
+	val := &VMIValidator{}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, op := range []admissionv1.Operation{admissionv1.Create, admissionv1.Update} {
 			req := request(t, op, string(raw))

@@ -35,7 +35,7 @@ func Register(mgr manager.Manager, opts Options) {
 	}
 	srv.Register(MutateVMIPath, audited(audit.WebhookMutateVMI, &VMIDefaulter{Decoder: dec}))
 	srv.Register(ValidateVMIPath, audited(audit.WebhookValidateVMI, &VMIValidator{
-		Decoder: dec, Policies: opts.Policies, Namespaces: mgr.GetClient(), Params: opts.Params,
+		Policies: opts.Policies, Namespaces: mgr.GetClient(), Params: opts.Params,
 	}))
 	srv.Register(PodGuardPath, audited(audit.WebhookPodGuard, &PodGuard{Creators: opts.LauncherPodCreators}))
 	if opts.Compiler != nil {

@@ -46,9 +46,9 @@ func (h *VMIDefaulter) Handle(_ context.Context, req admission.Request) admissio
 }
 
 // VMIValidator answers /validate-vmi: Validate on create, ValidateUpdate and
-// Validate on update, then every matching VMIPolicy.
+// Validate on update, then every matching VMIPolicy. It parses each object
+// once: the built-in checks read it typed, the policies as CEL values.
 type VMIValidator struct {
-	Decoder admission.Decoder
 	// Policies holds the compiled VMIPolicies; nil evaluates none.
 	Policies *policies.Cache
 	// Namespaces reads the VMI's Namespace for namespaceObject and
@@ -56,21 +56,24 @@ type VMIValidator struct {
 	Namespaces client.Reader
 	// Params resolves paramRef.
 	Params policies.ParamSource
+
+	typed policies.TypedDecoder
 }
 
 // Handle implements admission.Handler.
 func (h *VMIValidator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	if err := h.Decoder.Decode(req, vmi); err != nil {
+	object, vmi, err := h.decodeVMI(req.Object.Raw)
+	if err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the VirtualMachineInstance: %w", err))
 	}
+	var oldObject *policies.Object
 	var errs field.ErrorList
 	switch req.Operation {
 	case admissionv1.Create:
 		errs = Validate(vmi)
 	case admissionv1.Update:
-		old := &v1alpha1.VirtualMachineInstance{}
-		if err := h.Decoder.DecodeRaw(req.OldObject, old); err != nil {
+		var old *v1alpha1.VirtualMachineInstance
+		if oldObject, old, err = h.decodeVMI(req.OldObject.Raw); err != nil {
 			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the old VirtualMachineInstance: %w", err))
 		}
 		errs = ValidateUpdate(vmi, old)
@@ -84,13 +87,34 @@ func (h *VMIValidator) Handle(ctx context.Context, req admission.Request) admiss
 		return denyInvalid(v1alpha1.GroupVersion.WithKind("VirtualMachineInstance").GroupKind(), vmi.Name, errs)
 	}
 	rec.AddPolicy(BuiltinValidation, "Deny", true, "")
-	return h.evaluatePolicies(ctx, req, rec)
+	return h.evaluatePolicies(ctx, req, object, oldObject, rec)
+}
+
+// decodeVMI parses raw once into the document policies evaluate and the
+// typed VMI the built-in checks read. Like the API machinery's decoders it
+// requires apiVersion and kind to name a VirtualMachineInstance.
+func (h *VMIValidator) decodeVMI(raw []byte) (*policies.Object, *v1alpha1.VirtualMachineInstance, error) {
+	if len(raw) == 0 {
+		return nil, nil, fmt.Errorf("there is no content to decode")
+	}
+	object, err := policies.DecodeObject(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	if apiVersion, kind := object.APIVersion(), object.Kind(); apiVersion != v1alpha1.GroupVersion.String() || kind != "VirtualMachineInstance" {
+		return nil, nil, fmt.Errorf("apiVersion %q, kind %q: want %s, VirtualMachineInstance", apiVersion, kind, v1alpha1.GroupVersion)
+	}
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := h.typed.Decode(object, vmi); err != nil {
+		return nil, nil, err
+	}
+	return object, vmi, nil
 }
 
 // evaluatePolicies runs every VMIPolicy against the request and turns the
 // verdict into the response, as kube-apiserver does for a
 // ValidatingAdmissionPolicy.
-func (h *VMIValidator) evaluatePolicies(ctx context.Context, req admission.Request, rec *Record) admission.Response {
+func (h *VMIValidator) evaluatePolicies(ctx context.Context, req admission.Request, object, oldObject *policies.Object, rec *Record) admission.Response {
 	if h.Policies == nil {
 		return admission.Allowed("")
 	}
@@ -108,11 +132,8 @@ func (h *VMIValidator) evaluatePolicies(ctx context.Context, req admission.Reque
 			ns = nil
 		}
 	}
-	in, err := policies.NewInput(&req.AdmissionRequest, ns, h.Params)
-	if err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("preparing the request for policies: %w", err))
-	}
-	results := set.Evaluate(ctx, in, nil)
+	in := policies.NewDecodedInput(&req.AdmissionRequest, object, oldObject, ns, h.Params)
+	results := set.Evaluate(ctx, in, make([]policies.PolicyResult, 0, len(set.Policies())))
 	verdict := set.Decide(results)
 	rec.AddPolicyResults(set, results)
 	resp := admission.Allowed("")

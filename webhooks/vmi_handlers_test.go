@@ -65,7 +65,7 @@ func TestValidatorDeniesWithCauses(t *testing.T) {
 	}
 	delete(obj["spec"].(map[string]any)["domain"].(map[string]any), "memory")
 	raw, _ := json.Marshal(obj)
-	h := &VMIValidator{Decoder: decoder(t)}
+	h := &VMIValidator{}
 	resp := h.Handle(context.Background(), request(t, admissionv1.Create, string(raw)))
 	if resp.Allowed {
 		t.Fatal("a VMI without memory was allowed")
