@@ -186,7 +186,7 @@ func (p *CompiledPolicy) evaluateWithParams(ctx context.Context, in *Input, para
 		}
 	}
 	*ev = evaluation{ctx: ctx, policy: p, tier: tier, track: tier < 0 || !p.untracked[tier], values: ev.values[:0]}
-	ev.act = activation{in: in, params: params, namespace: types.NullValue}
+	ev.act = activation{in: in, params: params}
 	frame, err := interpreter.NewExecutionFrame(&ev.act)
 	if err != nil {
 		p.configError(res, err.Error())
@@ -214,7 +214,7 @@ func (p *CompiledPolicy) evaluateWithParams(ctx context.Context, in *Input, para
 	if res.Outcome == Skipped {
 		res.Outcome = Passed
 	}
-	ev.act.namespace = in.namespaceVal
+	ev.act.namespaceVisible = true
 	ev.resetVariables()
 	ev.validations(res)
 	ev.resetVariables()

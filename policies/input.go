@@ -43,9 +43,33 @@ type Input struct {
 	namespace *corev1.Namespace
 	params    ParamSource
 
-	objectVal, oldObjectVal, requestVal, namespaceVal ref.Val
+	objectVal, oldObjectVal ref.Val
+	// request is the admission request; requestVal and namespaceVal are
+	// built from it and namespace when a policy first reads them (most
+	// read neither).
+	request                  *admissionv1.AdmissionRequest
+	requestVal, namespaceVal ref.Val
 	// tier is the size tier of the larger of object and oldObject.
 	tier int
+}
+
+// requestValue is the `request` variable.
+func (in *Input) requestValue() ref.Val {
+	if in.requestVal == nil {
+		in.requestVal = common.SchemalessTypedToVal(celRequest(in.request))
+	}
+	return in.requestVal
+}
+
+// namespaceValue is the `namespaceObject` variable.
+func (in *Input) namespaceValue() ref.Val {
+	if in.namespaceVal == nil {
+		in.namespaceVal = types.NullValue
+		if in.namespace != nil {
+			in.namespaceVal = common.SchemalessTypedToVal(plugincel.CreateNamespaceObject(in.namespace))
+		}
+	}
+	return in.namespaceVal
 }
 
 // NewInput prepares an admission request for evaluation: it decodes the
@@ -66,14 +90,14 @@ func NewInput(req *admissionv1.AdmissionRequest, namespace *corev1.Namespace, pa
 			return nil, fmt.Errorf("decoding the request's oldObject: %w", err)
 		}
 	}
-	return NewDecodedInput(req, object, oldObject, namespace, params), nil
+	return newInput(req, object, oldObject, namespace, params), nil
 }
 
 // NewDecodedInput is NewInput for a request whose object and oldObject (nil
 // when absent) the caller decoded already with DecodeObject, so that a
 // webhook parses each once for its own checks and for the policies.
 func NewDecodedInput(req *admissionv1.AdmissionRequest, object, oldObject *Object, namespace *corev1.Namespace, params ParamSource) *Input {
-	return newInput(celRequest(req), object, oldObject, namespace, params)
+	return newInput(req, object, oldObject, namespace, params)
 }
 
 // NewInputFromObjects prepares an evaluation without an admission request,
@@ -95,7 +119,7 @@ func NewInputFromObjects(op admissionv1.Operation, object, oldObject *Object, na
 		req.UserInfo.UID = userInfo.UID
 		req.UserInfo.Groups = userInfo.Groups
 	}
-	return newInput(celRequest(req), object, oldObject, namespace, params)
+	return newInput(req, object, oldObject, namespace, params)
 }
 
 // RequestUser is the user of an offline request.
@@ -106,7 +130,7 @@ type RequestUser struct {
 }
 
 func newInput(req *admissionv1.AdmissionRequest, object, oldObject *Object, namespace *corev1.Namespace, params ParamSource) *Input {
-	in := &Input{
+	return &Input{
 		operation:    req.Operation,
 		object:       object,
 		oldObject:    oldObject,
@@ -114,14 +138,9 @@ func newInput(req *admissionv1.AdmissionRequest, object, oldObject *Object, name
 		params:       params,
 		objectVal:    object.Value(),
 		oldObjectVal: oldObject.Value(),
-		requestVal:   common.SchemalessTypedToVal(req),
-		namespaceVal: types.NullValue,
+		request:      req,
 		tier:         tierFor(max(object.Size(), oldObject.Size())),
 	}
-	if namespace != nil {
-		in.namespaceVal = common.SchemalessTypedToVal(plugincel.CreateNamespaceObject(namespace))
-	}
-	return in
 }
 
 // requestKind and requestResource are what a VMI request carries.
@@ -186,10 +205,11 @@ func ParamObject(obj runtime.Object, kind admissionregistrationv1.ParamKind) (*O
 
 // activation resolves the CEL variables of one policy evaluation.
 type activation struct {
-	in        *Input
-	params    ref.Val
-	namespace ref.Val
-	variables *lazyVariables
+	in     *Input
+	params ref.Val
+	// namespaceVisible is false while matchConditions run.
+	namespaceVisible bool
+	variables        *lazyVariables
 }
 
 var _ interpreter.Activation = (*activation)(nil)
@@ -204,9 +224,13 @@ func (a *activation) ResolveName(name string) (any, bool) {
 	case varParams:
 		return a.params, true
 	case varRequest:
-		return a.in.requestVal, true
+		return a.in.requestValue(), true
 	case varNamespace:
-		return a.namespace, true
+		if !a.namespaceVisible {
+			// matchConditions see no namespaceObject, as in kube-apiserver.
+			return types.NullValue, true
+		}
+		return a.in.namespaceValue(), true
 	case varVariables:
 		if a.variables == nil {
 			return noVariables, true
