@@ -518,6 +518,8 @@ func reasonToCode(r metav1.StatusReason) int32 {
 type PolicySet struct {
 	policies []*CompiledPolicy
 	byName   map[string]*CompiledPolicy
+	// maxVariables is the largest number of variables of a policy.
+	maxVariables int
 }
 
 // NewPolicySet returns a set of policies, ordered by name so that the
@@ -527,6 +529,7 @@ func NewPolicySet(policies []*CompiledPolicy) *PolicySet {
 	sort.Slice(s.policies, func(i, j int) bool { return s.policies[i].Name < s.policies[j].Name })
 	for _, p := range s.policies {
 		s.byName[p.Name] = p
+		s.maxVariables = max(s.maxVariables, len(p.variables))
 	}
 	return s
 }
@@ -538,7 +541,7 @@ func (s *PolicySet) Policies() []*CompiledPolicy { return s.policies }
 // appending the results of the policies that apply to out (which may be
 // nil, or a reused buffer).
 func (s *PolicySet) Evaluate(ctx context.Context, in *Input, out []PolicyResult) []PolicyResult {
-	ev := &evaluation{}
+	ev := &evaluation{values: make([]ref.Val, 0, s.maxVariables)}
 	for _, p := range s.policies {
 		if r := p.evaluate(ctx, in, ev); r.Outcome != Skipped {
 			out = append(out, r)

@@ -78,15 +78,27 @@ func (d *TypedDecoder) decode(o *Object, v reflect.Value) bool {
 	if o.duplicateKeys || d.plan(v.Type()).fallback {
 		return false
 	}
-	return d.value(o.root, v) == nil
+	st := decodeState{d: d}
+	return st.value(o.root, v) == nil
+}
+
+// decodeState is one Decode call.
+type decodeState struct {
+	d *TypedDecoder
+	// scratch holds the JSON text handed to an UnmarshalJSON method: one
+	// buffer serves them all, since json.Unmarshaler implementations must
+	// not keep the bytes they are given.
+	scratch []byte
 }
 
 // value decodes n into v, which is settable and holds its type's zero
 // value. Any error means "let sigs.k8s.io/json decode the document".
-func (d *TypedDecoder) value(n *jsonNode, v reflect.Value) error {
+func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
+	d := st.d
 	t := v.Type()
 	if d.plan(t).unmarshaler {
-		return v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON([]byte(n.doc.text[n.start:n.end]))
+		st.scratch = append(st.scratch[:0], n.doc.text[n.start:n.end]...)
+		return v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON(st.scratch)
 	}
 	if n.kind == kindNull {
 		// null leaves scalars and structs alone and clears the rest; v
@@ -96,7 +108,7 @@ func (d *TypedDecoder) value(n *jsonNode, v reflect.Value) error {
 	switch t.Kind() {
 	case reflect.Pointer:
 		elem := reflect.New(t.Elem())
-		if err := d.value(n, elem.Elem()); err != nil {
+		if err := st.value(n, elem.Elem()); err != nil {
 			return err
 		}
 		v.Set(elem)
@@ -111,7 +123,7 @@ func (d *TypedDecoder) value(n *jsonNode, v reflect.Value) error {
 			if !ok {
 				continue
 			}
-			if err := d.value(m, v.FieldByIndex(index)); err != nil {
+			if err := st.value(m, v.FieldByIndex(index)); err != nil {
 				return err
 			}
 		}
@@ -142,7 +154,7 @@ func (d *TypedDecoder) value(n *jsonNode, v reflect.Value) error {
 		for i := range n.children() {
 			c := &n.children()[i]
 			elem.SetZero()
-			if err := d.value(c, elem); err != nil {
+			if err := st.value(c, elem); err != nil {
 				return err
 			}
 			key.SetString(validUTF8(c.key))
@@ -161,7 +173,7 @@ func (d *TypedDecoder) value(n *jsonNode, v reflect.Value) error {
 		v.Grow(int(n.count))
 		v.SetLen(int(n.count))
 		for i := range n.children() {
-			if err := d.value(&n.children()[i], v.Index(i)); err != nil {
+			if err := st.value(&n.children()[i], v.Index(i)); err != nil {
 				return err
 			}
 		}
@@ -170,7 +182,7 @@ func (d *TypedDecoder) value(n *jsonNode, v reflect.Value) error {
 			return errFallback
 		}
 		for i := range min(int(n.count), v.Len()) {
-			if err := d.value(&n.children()[i], v.Index(i)); err != nil {
+			if err := st.value(&n.children()[i], v.Index(i)); err != nil {
 				return err
 			}
 		}
