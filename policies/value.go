@@ -313,8 +313,9 @@ func (o *objectValue) Value() any { return o.node().native() }
 
 // Contains implements traits.Container (the `in` operator).
 func (o *objectValue) Contains(key ref.Val) ref.Val {
-	_, found := o.Find(key)
-	return types.Bool(found)
+	// Only presence matters: look the member up without boxing its value.
+	k, ok := key.(types.String)
+	return types.Bool(ok && o.node().member(string(k)) != nil)
 }
 
 // Get implements traits.Indexer.
