@@ -21,76 +21,75 @@ var (
 	uuidRE     = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
 )
 
-func validateCPU(d *v1alpha1.DomainSpec, p *field.Path) field.ErrorList {
+func validateCPU(d *v1alpha1.DomainSpec) field.ErrorList {
 	var errs field.ErrorList
 	c := d.CPU
 	if c == nil {
 		return nil
 	}
 	if n := uint64(c.Cores) * uint64(c.Sockets) * uint64(c.Threads); n > MaxVCPUs {
-		errs = append(errs, field.Invalid(p.Child("cpu"), n, fmt.Sprintf("cores*sockets*threads must be at most %d", MaxVCPUs)))
+		errs = append(errs, field.Invalid(domainPath.Child("cpu"), n, fmt.Sprintf("cores*sockets*threads must be at most %d", MaxVCPUs)))
 	}
 	if c.Model != "" && !cpuModelRE.MatchString(c.Model) {
-		errs = append(errs, field.Invalid(p.Child("cpu", "model"), c.Model, "must be host-passthrough, host-model or a libvirt CPU model name"))
+		errs = append(errs, field.Invalid(domainPath.Child("cpu", "model"), c.Model, "must be host-passthrough, host-model or a libvirt CPU model name"))
 	}
 	return errs
 }
 
-func validateMachine(m *v1alpha1.Machine, p *field.Path) field.ErrorList {
+func validateMachine(m *v1alpha1.Machine) field.ErrorList {
 	if m == nil || m.Type == "" || machineTypeRE.MatchString(m.Type) {
 		return nil
 	}
-	return field.ErrorList{field.Invalid(p.Child("type"), m.Type, "must be q35, pc, pc-q35-<version> or pc-i440fx-<version>")}
+	return field.ErrorList{field.Invalid(domainPath.Child("machine", "type"), m.Type, "must be q35, pc, pc-q35-<version> or pc-i440fx-<version>")}
 }
 
-func validateFirmware(d *v1alpha1.DomainSpec, p *field.Path) field.ErrorList {
+func validateFirmware(d *v1alpha1.DomainSpec) field.ErrorList {
 	var errs field.ErrorList
 	fw := d.Firmware
 	bootable := hasBootDisk(d.Devices.Disks)
 	if fw == nil || fw.KernelBoot == nil {
 		if !bootable {
-			errs = append(errs, field.Required(p.Child("kernelBoot"), "nothing to boot from: set firmware.kernelBoot.container, or give a disk a bootOrder"))
+			errs = append(errs, field.Required(firmwarePath.Child("kernelBoot"), "nothing to boot from: set firmware.kernelBoot.container, or give a disk a bootOrder"))
 		}
 		if fw == nil {
 			return errs
 		}
 	}
 	if fw.UUID != "" && !uuidRE.MatchString(string(fw.UUID)) {
-		errs = append(errs, field.Invalid(p.Child("uuid"), fw.UUID, "must be a UUID such as 5d307ca9-b3ef-428c-8861-06e72d69f223"))
+		errs = append(errs, field.Invalid(firmwarePath.Child("uuid"), fw.UUID, "must be a UUID such as 5d307ca9-b3ef-428c-8861-06e72d69f223"))
 	}
 	if bl := fw.Bootloader; bl != nil {
 		if bl.BIOS != nil && bl.EFI != nil {
-			errs = append(errs, field.Invalid(p.Child("bootloader"), "bios and efi", "set one of bios and efi, not both"))
+			errs = append(errs, field.Invalid(firmwarePath.Child("bootloader"), "bios and efi", "set one of bios and efi, not both"))
 		}
 		if bl.EFI != nil && bl.EFI.SecureBoot != nil && *bl.EFI.SecureBoot && !featureOn(d.Features, func(f *v1alpha1.Features) *v1alpha1.FeatureState { return f.SMM }) {
-			errs = append(errs, field.Invalid(p.Child("bootloader", "efi", "secureBoot"), true, "Secure Boot needs features.smm enabled"))
+			errs = append(errs, field.Invalid(firmwarePath.Child("bootloader", "efi", "secureBoot"), true, "Secure Boot needs features.smm enabled"))
 		}
 	}
 	if fw.KernelBoot != nil {
-		errs = append(errs, validateKernelBoot(fw.KernelBoot, p.Child("kernelBoot"))...)
+		errs = append(errs, validateKernelBoot(fw.KernelBoot)...)
 	}
 	return errs
 }
 
-func validateKernelBoot(kb *v1alpha1.KernelBoot, p *field.Path) field.ErrorList {
+func validateKernelBoot(kb *v1alpha1.KernelBoot) field.ErrorList {
 	var errs field.ErrorList
 	if strings.ContainsFunc(kb.KernelArgs, unicode.IsControl) {
-		errs = append(errs, field.Invalid(p.Child("kernelArgs"), kb.KernelArgs, "must not contain control characters"))
+		errs = append(errs, field.Invalid(firmwarePath.Child("kernelBoot", "kernelArgs"), kb.KernelArgs, "must not contain control characters"))
 	}
 	c := kb.Container
 	if c == nil {
-		return append(errs, field.Required(p.Child("container"), "the image holding the kernel"))
+		return append(errs, field.Required(firmwarePath.Child("kernelBoot", "container"), "the image holding the kernel"))
 	}
-	cp := p.Child("container")
-	errs = append(errs, validateImage(c.Image, cp.Child("image"))...)
+	errs = append(errs, validateImage(c.Image, func() *field.Path { return firmwarePath.Child("kernelBoot", "container", "image") })...)
 	if c.KernelPath == "" {
-		errs = append(errs, field.Required(cp.Child("kernelPath"), "the kernel's absolute path inside the image"))
+		errs = append(errs, field.Required(firmwarePath.Child("kernelBoot", "container", "kernelPath"), "the kernel's absolute path inside the image"))
 	}
 	for _, f := range []struct {
 		name, value string
 	}{{"kernelPath", c.KernelPath}, {"initrdPath", c.InitrdPath}} {
 		if f.value != "" && !isCleanAbs(f.value) {
-			errs = append(errs, field.Invalid(cp.Child(f.name), f.value, "must be an absolute, clean path (no '..', no trailing '/')"))
+			errs = append(errs, field.Invalid(firmwarePath.Child("kernelBoot", "container", f.name), f.value, "must be an absolute, clean path (no '..', no trailing '/')"))
 		}
 	}
 	return errs
@@ -98,12 +97,12 @@ func validateKernelBoot(kb *v1alpha1.KernelBoot, p *field.Path) field.ErrorList 
 
 func isCleanAbs(p string) bool { return path.IsAbs(p) && path.Clean(p) == p }
 
-func validateFeatures(f *v1alpha1.Features, p *field.Path) field.ErrorList {
+func validateFeatures(f *v1alpha1.Features) field.ErrorList {
 	if f == nil {
 		return nil
 	}
 	if f.ACPI.Enabled != nil && !*f.ACPI.Enabled {
-		return field.ErrorList{field.Invalid(p.Child("acpi", "enabled"), false, "ACPI cannot be disabled: podvirt shuts guests down with the ACPI power button")}
+		return field.ErrorList{field.Invalid(domainPath.Child("features", "acpi", "enabled"), false, "ACPI cannot be disabled: podvirt shuts guests down with the ACPI power button")}
 	}
 	return nil
 }
@@ -126,12 +125,16 @@ func hasBootDisk(disks []v1alpha1.Disk) bool {
 }
 
 // validateImage checks an image reference the way a node will parse it.
-func validateImage(image string, p *field.Path) field.ErrorList {
+// path is called only to report an error.
+func validateImage(image string, path func() *field.Path) field.ErrorList {
 	if image == "" {
-		return field.ErrorList{field.Required(p, "")}
+		return field.ErrorList{field.Required(path(), "")}
+	}
+	if isCommonImageReference(image) {
+		return nil
 	}
 	if _, err := name.ParseReference(image); err != nil {
-		return field.ErrorList{field.Invalid(p, image, "is not an image reference: "+err.Error())}
+		return field.ErrorList{field.Invalid(path(), image, "is not an image reference: "+err.Error())}
 	}
 	return nil
 }

@@ -11,108 +11,103 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 )
 
-func validateVolumes(spec *v1alpha1.VirtualMachineInstanceSpec, p *field.Path) field.ErrorList {
+func validateVolumes(spec *v1alpha1.VirtualMachineInstanceSpec) field.ErrorList {
 	var errs field.ErrorList
-	vp := p.Child("volumes")
 	volumes := map[string]int{}
 	for i, v := range spec.Volumes {
-		ip := vp.Index(i)
-		errs = append(errs, validateName(v.Name, ip.Child("name"))...)
+		errs = append(errs, validateName(v.Name, volumesPath, i)...)
 		if j, dup := volumes[v.Name]; dup {
-			errs = append(errs, field.Duplicate(ip.Child("name"), fmt.Sprintf("%s (also volumes[%d])", v.Name, j)))
+			errs = append(errs, field.Duplicate(volumesPath.Index(i).Child("name"), fmt.Sprintf("%s (also volumes[%d])", v.Name, j)))
 		}
 		volumes[v.Name] = i
-		errs = append(errs, validateVolumeSource(&v, ip)...)
+		errs = append(errs, validateVolumeSource(&v, i)...)
 	}
 	used := map[string]bool{}
 	for i, d := range spec.Domain.Devices.Disks {
 		if _, ok := volumes[d.Name]; !ok {
-			errs = append(errs, field.Invalid(p.Child("domain", "devices", "disks").Index(i).Child("name"), d.Name, "no volume of this name: every disk needs a volume of the same name"))
+			errs = append(errs, field.Invalid(disksPath.Index(i).Child("name"), d.Name, "no volume of this name: every disk needs a volume of the same name"))
 		}
 		used[d.Name] = true
 	}
 	for i, v := range spec.Volumes {
 		if !used[v.Name] {
-			errs = append(errs, field.Invalid(vp.Index(i).Child("name"), v.Name, "no disk uses this volume: add a disk of the same name"))
+			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("name"), v.Name, "no disk uses this volume: add a disk of the same name"))
 		}
 	}
 	return errs
 }
 
-func validateVolumeSource(v *v1alpha1.Volume, p *field.Path) field.ErrorList {
+// validateVolumeSource checks the source of v, the i-th volume.
+func validateVolumeSource(v *v1alpha1.Volume, i int) field.ErrorList {
 	var errs field.ErrorList
 	if countSet(v.ContainerDisk != nil, v.CloudInitNoCloud != nil, v.EmptyDisk != nil, v.PersistentVolumeClaim != nil, v.HostDisk != nil) != 1 {
-		errs = append(errs, field.Invalid(p, v.Name, "set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim and hostDisk"))
+		errs = append(errs, field.Invalid(volumesPath.Index(i), v.Name, "set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim and hostDisk"))
 	}
 	if cd := v.ContainerDisk; cd != nil {
-		errs = append(errs, validateImage(cd.Image, p.Child("containerDisk", "image"))...)
+		errs = append(errs, validateImage(cd.Image, func() *field.Path { return volumesPath.Index(i).Child("containerDisk", "image") })...)
 		if cd.Path != "" && !isCleanAbs(cd.Path) {
-			errs = append(errs, field.Invalid(p.Child("containerDisk", "path"), cd.Path, "must be an absolute, clean path (no '..', no trailing '/')"))
+			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("containerDisk", "path"), cd.Path, "must be an absolute, clean path (no '..', no trailing '/')"))
 		}
 	}
 	if ci := v.CloudInitNoCloud; ci != nil {
-		cp := p.Child("cloudInitNoCloud")
 		if countSet(ci.UserData != "", ci.UserDataBase64 != "", ci.UserDataSecretRef != nil) != 1 {
-			errs = append(errs, field.Invalid(cp, v.Name, "set exactly one of userData, userDataBase64 and secretRef"))
+			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("cloudInitNoCloud"), v.Name, "set exactly one of userData, userDataBase64 and secretRef"))
 		}
 		if ci.UserDataSecretRef != nil && ci.UserDataSecretRef.Name == "" {
-			errs = append(errs, field.Required(cp.Child("secretRef", "name"), ""))
+			errs = append(errs, field.Required(volumesPath.Index(i).Child("cloudInitNoCloud", "secretRef", "name"), ""))
 		}
 		if ci.NetworkData != "" && ci.NetworkDataBase64 != "" {
-			errs = append(errs, field.Invalid(cp, v.Name, "set at most one of networkData and networkDataBase64"))
+			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("cloudInitNoCloud"), v.Name, "set at most one of networkData and networkDataBase64"))
 		}
 		for _, f := range []struct{ name, value string }{{"userDataBase64", ci.UserDataBase64}, {"networkDataBase64", ci.NetworkDataBase64}} {
 			if f.value == "" {
 				continue
 			}
 			if _, err := base64.StdEncoding.DecodeString(f.value); err != nil {
-				errs = append(errs, field.Invalid(cp.Child(f.name), truncate(f.value, 32), "is not valid base64: "+err.Error()))
+				errs = append(errs, field.Invalid(volumesPath.Index(i).Child("cloudInitNoCloud", f.name), truncate(f.value, 32), "is not valid base64: "+err.Error()))
 			}
 		}
 	}
 	if ed := v.EmptyDisk; ed != nil && ed.Capacity.Sign() <= 0 {
-		errs = append(errs, field.Invalid(p.Child("emptyDisk", "capacity"), ed.Capacity.String(), "must be greater than zero"))
+		errs = append(errs, field.Invalid(volumesPath.Index(i).Child("emptyDisk", "capacity"), ed.Capacity.String(), "must be greater than zero"))
 	}
 	if pvc := v.PersistentVolumeClaim; pvc != nil {
 		for _, msg := range validation.IsDNS1123Subdomain(pvc.ClaimName) {
-			errs = append(errs, field.Invalid(p.Child("persistentVolumeClaim", "claimName"), pvc.ClaimName, msg))
+			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("persistentVolumeClaim", "claimName"), pvc.ClaimName, msg))
 		}
 	}
 	if hd := v.HostDisk; hd != nil {
-		hp := p.Child("hostDisk")
 		if !isCleanAbs(hd.Path) {
-			errs = append(errs, field.Invalid(hp.Child("path"), hd.Path, "must be an absolute, clean path (no '..', no trailing '/')"))
+			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("hostDisk", "path"), hd.Path, "must be an absolute, clean path (no '..', no trailing '/')"))
 		}
 		if hd.Type == v1alpha1.HostDiskExistsOrCreate && (hd.Capacity == nil || hd.Capacity.Sign() <= 0) {
-			errs = append(errs, field.Required(hp.Child("capacity"), "type DiskOrCreate needs the size of the image to create"))
+			errs = append(errs, field.Required(volumesPath.Index(i).Child("hostDisk", "capacity"), "type DiskOrCreate needs the size of the image to create"))
 		}
 	}
 	return errs
 }
 
-func validateNetworks(spec *v1alpha1.VirtualMachineInstanceSpec, p *field.Path) field.ErrorList {
+func validateNetworks(spec *v1alpha1.VirtualMachineInstanceSpec) field.ErrorList {
 	var errs field.ErrorList
-	np := p.Child("networks")
 	networks := map[string]bool{}
 	podNetworks := 0
 	for i, n := range spec.Networks {
-		ip := np.Index(i)
-		errs = append(errs, validateName(n.Name, ip.Child("name"))...)
+		errs = append(errs, validateName(n.Name, networksPath, i)...)
 		if networks[n.Name] {
-			errs = append(errs, field.Duplicate(ip.Child("name"), n.Name))
+			errs = append(errs, field.Duplicate(networksPath.Index(i).Child("name"), n.Name))
 		}
 		networks[n.Name] = true
 		if n.Pod == nil {
-			errs = append(errs, field.Required(ip.Child("pod"), "the pod network is the only network source supported"))
+			errs = append(errs, field.Required(networksPath.Index(i).Child("pod"), "the pod network is the only network source supported"))
 			continue
 		}
 		podNetworks++
 		if podNetworks > 1 {
-			errs = append(errs, field.Forbidden(ip.Child("pod"), "at most one pod network"))
+			errs = append(errs, field.Forbidden(networksPath.Index(i).Child("pod"), "at most one pod network"))
 		}
 		if c := n.Pod.VMNetworkCIDR; c != "" {
 			if _, _, err := net.ParseCIDR(c); err != nil {
-				errs = append(errs, field.Invalid(ip.Child("pod", "vmNetworkCIDR"), c, "must be a CIDR such as 10.0.2.0/24"))
+				errs = append(errs, field.Invalid(networksPath.Index(i).Child("pod", "vmNetworkCIDR"), c, "must be a CIDR such as 10.0.2.0/24"))
 			}
 		}
 	}
@@ -120,12 +115,12 @@ func validateNetworks(spec *v1alpha1.VirtualMachineInstanceSpec, p *field.Path) 
 	for i, iface := range spec.Domain.Devices.Interfaces {
 		ifaceNets[iface.Name] = true
 		if !networks[iface.Name] {
-			errs = append(errs, field.Invalid(p.Child("domain", "devices", "interfaces").Index(i).Child("name"), iface.Name, "no network of this name: every interface needs a network of the same name"))
+			errs = append(errs, field.Invalid(interfacesPath.Index(i).Child("name"), iface.Name, "no network of this name: every interface needs a network of the same name"))
 		}
 	}
 	for i, n := range spec.Networks {
 		if !ifaceNets[n.Name] {
-			errs = append(errs, field.Invalid(np.Index(i).Child("name"), n.Name, "no interface uses this network: add an interface of the same name"))
+			errs = append(errs, field.Invalid(networksPath.Index(i).Child("name"), n.Name, "no interface uses this network: add an interface of the same name"))
 		}
 	}
 	return errs
