@@ -70,9 +70,12 @@ func DecodeObject(raw []byte) (*Object, error) {
 	}
 	text := string(raw)
 	bound := nodeBound(text)
-	// One allocation holds the nodes and the parser's scratch stack.
-	buf := make([]jsonNode, 0, 2*bound)
-	p := jsonParser{text: text, nodes: buf[:0:bound], scratch: buf[bound:bound]}
+	// One allocation holds the nodes and the parser's scratch stack. The
+	// stack holds the members of the open containers only, far fewer than
+	// bound in real documents: it starts small and grows if it must.
+	scratch := min(bound, 64)
+	buf := make([]jsonNode, 0, bound+scratch)
+	p := jsonParser{text: text, nodes: buf[:0:bound], scratch: buf[bound:bound:bound+scratch]}
 	p.skipSpace()
 	root, err := p.value()
 	if err != nil {
