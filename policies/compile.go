@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/google/cel-go/cel"
-	"github.com/google/cel-go/common/ast"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/api/validate/content"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -182,7 +181,7 @@ func (c *Compiler) compile(policy *v1alpha1.VMIPolicy, envType func(expr string)
 		p.errs = append(p.errs, field.InternalError(specPath, err))
 		return p
 	}
-	x := &exprCompiler{c: c, sizes: &sizeEstimator{objectType: c.objectType, params: p.inlineParams, variables: map[string]ast.Expr{}}}
+	x := &exprCompiler{c: c, sizes: &sizeEstimator{objectType: c.objectType, params: p.inlineParams, variables: map[string]*sizedExpr{}}}
 	compileOne := func(set *environment.EnvSet, source string, path *field.Path, returnTypes ...*cel.Type) *expression {
 		if strings.TrimSpace(source) == "" {
 			return nil // reported by validateStructure
@@ -215,7 +214,7 @@ func (c *Compiler) compile(policy *v1alpha1.VMIPolicy, envType func(expr string)
 		}
 		envs.addVariable(v.Name, out)
 		if e != nil {
-			x.sizes.variables[v.Name] = e.checked.NativeRep().Expr()
+			x.sizes.variables[v.Name] = newSizedExpr(e.checked.NativeRep())
 		}
 		p.variables = append(p.variables, namedExpression{name: v.Name, expr: e})
 	}

@@ -125,11 +125,13 @@ func (x *exprCompiler) compile(env *cel.Env, source string, returnTypes ...*cel.
 		return nil, &apiservercel.Error{Type: apiservercel.ErrorTypeInternal, Detail: "program instantiation failed: " + err.Error()}
 	}
 	e := &expression{source: source, checked: ast, tracked: tracked, untracked: untracked}
-	x.sizes.ranges = iterationRanges(ast.NativeRep().Expr())
+	x.sizes.expr = newSizedExpr(ast.NativeRep())
 	for i := range sizeTiers {
 		x.sizes.tier = i
 		est, err := env.EstimateCost(ast, &library.CostEstimator{SizeEstimator: x.sizes})
-		if err != nil {
+		// cel-go underestimates what transformMapEntry builds (see
+		// sizedExpr.insertsMaps).
+		if err != nil || x.sizes.expr.insertsMaps {
 			e.maxCost[i] = math.MaxUint64
 			continue
 		}

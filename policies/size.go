@@ -1,6 +1,8 @@
 package policies
 
 import (
+	"math"
+
 	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/operators"
@@ -13,8 +15,9 @@ import (
 // value read from a document of at most N bytes has at most N elements or
 // bytes, fewer when the schema says so (maxItems, maxLength). It follows
 // what cel-go's own paths do not: optional field selection (x.?f),
-// orValue with an empty default, indexing, iteration variables of
-// comprehensions over such values, and the results of variables.
+// optionals (orValue, optional.of, optMap), conditionals, indexing,
+// comprehension and bind variables, and the results and elements of
+// variables.
 //
 // Every bound is an upper bound, so an estimate within the limits proves
 // that an evaluation on a document of that size cannot exceed them.
@@ -25,16 +28,137 @@ type sizeEstimator struct {
 	params *Object
 	// tier is the index in sizeTiers of the document size bound.
 	tier int
-	// ranges maps the iteration variables of the expression being
-	// estimated to the ranges they iterate over.
-	ranges map[string]ast.Expr
+	// expr is the expression being estimated.
+	expr *sizedExpr
 	// variables are the compiled variables of the policy, by name.
-	variables map[string]ast.Expr
+	variables map[string]*sizedExpr
 	// visiting guards against recursion between variables.
 	visiting map[string]bool
+	// steps bounds the work of one EstimateSize: nested binds can make
+	// the walk exponential in the expression's depth.
+	steps int
 }
 
+// maxSizeSteps is the budget of sizeAt calls of one EstimateSize.
+const maxSizeSteps = 10000
+
 var _ checker.CostEstimator = (*sizeEstimator)(nil)
+
+// sizedExpr is a checked expression with its local variables resolved.
+type sizedExpr struct {
+	checked *ast.AST
+	// locals maps the ID of each identifier naming a comprehension or bind
+	// variable to what it is bound to.
+	locals map[int64]binding
+	// selectsRootName reports a field selection named like a root variable
+	// (x.object): cel-go's paths start such selections on values without a
+	// path as if they were that root, so its paths cannot be trusted.
+	selectsRootName bool
+	// insertsMaps reports a cel.@mapInsert of a whole map (the expansion
+	// of transformMapEntry): cel-go bounds its result by its range's size,
+	// but each step may add any number of entries.
+	insertsMaps bool
+}
+
+// binding is what a local variable is bound to: the value of expr, or with
+// seg the elements ("@items"), values ("@values") or keys ("@keys") of it.
+// A nil expr is a value not tracked (an accumulator, a list index).
+type binding struct {
+	expr ast.Expr
+	seg  string
+}
+
+// newSizedExpr resolves the local variables of a checked expression, with
+// the scoping rules of cel-go's checker: an accumulator is visible in the
+// loop and the result, iteration variables in the loop only.
+func newSizedExpr(a *ast.AST) *sizedExpr {
+	x := &sizedExpr{checked: a, locals: map[int64]binding{}}
+	type scope struct {
+		name   string
+		b      binding
+		parent *scope
+	}
+	var walk func(e ast.Expr, sc *scope)
+	walk = func(e ast.Expr, sc *scope) {
+		switch e.Kind() {
+		case ast.IdentKind:
+			for s := sc; s != nil; s = s.parent {
+				if s.name == e.AsIdent() {
+					x.locals[e.ID()] = s.b
+					return
+				}
+			}
+		case ast.SelectKind:
+			sel := e.AsSelect()
+			switch sel.FieldName() {
+			case varObject, varOldObject, varParams, varVariables:
+				x.selectsRootName = true
+			}
+			walk(sel.Operand(), sc)
+		case ast.CallKind:
+			call := e.AsCall()
+			if call.IsMemberFunction() {
+				walk(call.Target(), sc)
+			}
+			if call.FunctionName() == mapInsertFunc && len(call.Args()) == 2 {
+				x.insertsMaps = true
+			}
+			for _, arg := range call.Args() {
+				walk(arg, sc)
+			}
+		case ast.ListKind:
+			for _, el := range e.AsList().Elements() {
+				walk(el, sc)
+			}
+		case ast.MapKind:
+			for _, ent := range e.AsMap().Entries() {
+				walk(ent.AsMapEntry().Key(), sc)
+				walk(ent.AsMapEntry().Value(), sc)
+			}
+		case ast.StructKind:
+			for _, f := range e.AsStruct().Fields() {
+				walk(f.AsStructField().Value(), sc)
+			}
+		case ast.ComprehensionKind:
+			c := e.AsComprehension()
+			walk(c.IterRange(), sc)
+			walk(c.AccuInit(), sc)
+			accu := binding{}
+			if isBind(c) {
+				accu.expr = c.AccuInit()
+			}
+			sc = &scope{name: c.AccuVar(), b: accu, parent: sc}
+			inLoop := sc
+			if c.HasIterVar2() {
+				// The first variable is a list index or a map key.
+				first := binding{}
+				if t := a.GetType(c.IterRange().ID()); t != nil && t.Kind() == types.MapKind {
+					first = binding{expr: c.IterRange(), seg: "@keys"}
+				}
+				inLoop = &scope{name: c.IterVar(), b: first, parent: inLoop}
+				inLoop = &scope{name: c.IterVar2(), b: binding{expr: c.IterRange(), seg: "@values"}, parent: inLoop}
+			} else {
+				inLoop = &scope{name: c.IterVar(), b: binding{expr: c.IterRange(), seg: "@items"}, parent: inLoop}
+			}
+			walk(c.LoopCondition(), inLoop)
+			walk(c.LoopStep(), inLoop)
+			walk(c.Result(), sc)
+		}
+	}
+	walk(a.Expr(), nil)
+	return x
+}
+
+// mapInsertFunc is the function the two-variable comprehension macros of
+// cel-go's ext package insert map entries with.
+const mapInsertFunc = "cel.@mapInsert"
+
+// isBind reports a comprehension whose loop never runs (cel.bind, optMap,
+// optFlatMap, sortBy): its result sees the accumulator as initialized.
+func isBind(c ast.ComprehensionExpr) bool {
+	r := c.IterRange()
+	return r.Kind() == ast.ListKind && r.AsList().Size() == 0
+}
 
 // EstimateCallCost implements checker.CostEstimator; the Kubernetes
 // library estimator that wraps this one prices calls.
@@ -42,103 +166,233 @@ func (s *sizeEstimator) EstimateCallCost(function, overloadID string, target *ch
 	return nil
 }
 
-// EstimateSize implements checker.CostEstimator.
+// EstimateSize implements checker.CostEstimator. Nodes are sized from
+// their expression; cel-go's path is used only for nodes without one (the
+// Kubernetes library's list elements), when it can be trusted.
 func (s *sizeEstimator) EstimateSize(element checker.AstNode) *checker.SizeEstimate {
-	if path := element.Path(); len(path) > 0 {
-		if est := s.pathSize(path); est != nil {
-			return est
-		}
-	}
+	s.steps = maxSizeSteps
 	if e := element.Expr(); e != nil {
-		return s.exprSize(e, s.ranges)
+		return s.sizeAt(e, s.expr, nil)
+	}
+	if path := element.Path(); len(path) > 0 && !s.expr.selectsRootName {
+		return s.pathSize(path)
 	}
 	return nil
 }
 
-// iterationRanges maps each comprehension's iteration variable(s) to its
-// range; a name bound to two different ranges is left out.
-func iterationRanges(root ast.Expr) map[string]ast.Expr {
-	ranges := map[string]ast.Expr{}
-	ambiguous := map[string]bool{}
-	bind := func(name string, rng ast.Expr) {
-		if name == "" || ambiguous[name] {
-			return
-		}
-		if prev, ok := ranges[name]; ok && prev.ID() != rng.ID() {
-			delete(ranges, name)
-			ambiguous[name] = true
-			return
-		}
-		ranges[name] = rng
-	}
-	ast.PostOrderVisit(root, ast.NewExprVisitor(func(e ast.Expr) {
-		if e.Kind() != ast.ComprehensionKind {
-			return
-		}
-		c := e.AsComprehension()
-		if c.HasIterVar2() {
-			// The first variable is an index or a key; the second the value.
-			bind(c.IterVar2(), c.IterRange())
-			return
-		}
-		bind(c.IterVar(), c.IterRange())
-	}))
-	return ranges
-}
-
-// exprPath returns the path of e from a root variable (object, params,
-// variables...), through fields, "@items" for elements and keys of
-// iteration, "@values" for indexed values; nil when e is not such a value.
-func exprPath(e ast.Expr, ranges map[string]ast.Expr) []string {
-	if e == nil {
+// sizeAt bounds the size of the value at path rest inside the value of e,
+// an expression of x: rest holds field names, "@items" for elements (keys
+// of maps), "@values" for indexed values and "@keys" for keys.
+func (s *sizeEstimator) sizeAt(e ast.Expr, x *sizedExpr, rest []string) *checker.SizeEstimate {
+	if e == nil || s.steps <= 0 {
 		return nil
 	}
+	s.steps--
 	switch e.Kind() {
 	case ast.IdentKind:
-		name := e.AsIdent()
-		switch name {
-		case varObject, varOldObject, varParams, varVariables, varNamespace, varRequest:
-			return []string{name}
-		}
-		if rng, ok := ranges[name]; ok {
-			if p := exprPath(rng, ranges); p != nil {
-				return append(p[:len(p):len(p)], "@items")
+		if b, ok := x.locals[e.ID()]; ok {
+			if b.expr == nil {
+				return nil
 			}
+			if b.seg != "" {
+				rest = prepend(b.seg, rest)
+			}
+			return s.sizeAt(b.expr, x, rest)
 		}
+		return s.pathSize(prepend(e.AsIdent(), rest))
 	case ast.SelectKind:
 		sel := e.AsSelect()
 		if sel.IsTestOnly() {
 			return nil
 		}
-		if p := exprPath(sel.Operand(), ranges); p != nil {
-			return append(p[:len(p):len(p)], sel.FieldName())
+		return s.sizeAt(sel.Operand(), x, prepend(sel.FieldName(), rest))
+	case ast.LiteralKind:
+		if len(rest) > 0 {
+			return nil
 		}
+		switch v := e.AsLiteral().(type) {
+		case types.String:
+			return exact(uint64(len(v)))
+		case types.Bytes:
+			return exact(uint64(len(v)))
+		}
+		return exact(1) // as cel-go sizes scalars
+	case ast.ListKind:
+		list := e.AsList()
+		if len(rest) == 0 {
+			return exact(uint64(list.Size()))
+		}
+		if !isElement(rest[0]) {
+			return nil
+		}
+		est := exact(0)
+		for _, el := range list.Elements() {
+			est = maxSize(est, s.sizeAt(el, x, rest[1:]))
+		}
+		return est
+	case ast.MapKind:
+		if len(rest) == 0 {
+			return exact(uint64(e.AsMap().Size()))
+		}
+	case ast.ComprehensionKind:
+		return s.comprehensionSize(e.AsComprehension(), x, rest)
 	case ast.CallKind:
-		call := e.AsCall()
-		args := call.Args()
+		return s.callSize(e.AsCall(), x, rest)
+	}
+	return nil
+}
+
+// callSize is sizeAt for calls.
+func (s *sizeEstimator) callSize(call ast.CallExpr, x *sizedExpr, rest []string) *checker.SizeEstimate {
+	args := call.Args()
+	fn := call.FunctionName()
+	switch {
+	case fn == operators.OptSelect && len(args) == 2 && args[1].Kind() == ast.LiteralKind:
+		if field, ok := args[1].AsLiteral().(types.String); ok {
+			return s.sizeAt(args[0], x, prepend(string(field), rest))
+		}
+	case (fn == operators.Index || fn == operators.OptIndex) && len(args) == 2:
+		return s.sizeAt(args[0], x, prepend("@values", rest))
+	case fn == operators.Conditional && len(args) == 3:
+		return maxSize(s.sizeAt(args[1], x, rest), s.sizeAt(args[2], x, rest))
+	case fn == operators.Add && len(args) == 2:
+		a, b := s.sizeAt(args[0], x, rest), s.sizeAt(args[1], x, rest)
+		if len(rest) == 0 {
+			if a != nil && b != nil {
+				return exact(saturatingAdd(a.Max, b.Max))
+			}
+			return nil
+		}
+		if isElement(rest[0]) {
+			// A concatenation's elements are those of its operands.
+			return maxSize(a, b)
+		}
+	case call.IsMemberFunction():
+		// Optionals are sized as the value they hold.
 		switch {
-		case call.FunctionName() == operators.OptSelect && len(args) == 2 && args[1].Kind() == ast.LiteralKind:
-			field, ok := args[1].AsLiteral().(types.String)
-			if !ok {
-				return nil
+		case fn == "value" && len(args) == 0:
+			return s.sizeAt(call.Target(), x, rest)
+		case fn == "orValue" && len(args) == 1:
+			if len(rest) > 0 && isEmptyLiteral(args[0]) {
+				// The default has no elements or fields.
+				return s.sizeAt(call.Target(), x, rest)
 			}
-			if p := exprPath(args[0], ranges); p != nil {
-				return append(p[:len(p):len(p)], string(field))
+			return maxSize(s.sizeAt(call.Target(), x, rest), s.sizeAt(args[0], x, rest))
+		}
+	case (fn == "optional.of" || fn == "optional.ofNonZeroValue") && len(args) == 1:
+		return s.sizeAt(args[0], x, rest)
+	case fn == "optional.none" && len(args) == 0:
+		if len(rest) == 0 {
+			return exact(1) // as cel-go sizes it at run time
+		}
+		return exact(0) // nothing inside: any bound holds
+	case fn == "string" && len(args) == 1 && len(rest) == 0:
+		// Numbers, bools and durations print in at most 24 characters
+		// (-1.2345678901234567e-308), timestamps in 35 (RFC 3339 with
+		// nanoseconds and an offset). A dyn value with a size is JSON or a
+		// literal.
+		switch x.checked.GetType(args[0].ID()).Kind() {
+		case types.StringKind, types.BytesKind:
+			return s.sizeAt(args[0], x, nil)
+		case types.IntKind, types.UintKind, types.DoubleKind, types.BoolKind, types.DurationKind:
+			return exact(24)
+		case types.TimestampKind:
+			return exact(35)
+		case types.DynKind:
+			if a := s.sizeAt(args[0], x, nil); a != nil {
+				return exact(max(a.Max, 24))
 			}
-		case (call.FunctionName() == operators.Index || call.FunctionName() == operators.OptIndex) && len(args) == 2:
-			if p := exprPath(args[0], ranges); p != nil {
-				return append(p[:len(p):len(p)], "@values")
-			}
-		case call.IsMemberFunction() && (call.FunctionName() == "value" && len(args) == 0 ||
-			call.FunctionName() == "orValue" && len(args) == 1 && isEmptyLiteral(args[0])):
-			// opt.value() and opt.orValue(<empty>) are no larger than opt.
-			return exprPath(call.Target(), ranges)
 		}
 	}
 	return nil
 }
 
-// isEmptyLiteral reports whether e is [], {}, "", null, a number or a bool.
+// comprehensionSize is sizeAt for comprehensions. Besides binds, it knows
+// those that build a list or map by adding, at each step, a list literal
+// or map entries to the accumulator (map, filter, transformList,
+// transformMap...): their size is bounded by the range's, their elements
+// are those of the appended lists.
+func (s *sizeEstimator) comprehensionSize(c ast.ComprehensionExpr, x *sizedExpr, rest []string) *checker.SizeEstimate {
+	if isBind(c) {
+		return s.sizeAt(c.Result(), x, rest)
+	}
+	accu := c.AccuVar()
+	if !isIdent(c.Result(), accu) {
+		return nil
+	}
+	added, ok := stepAdditions(c.LoopStep(), accu)
+	if !ok {
+		return nil
+	}
+	if len(rest) == 0 {
+		var perStep uint64
+		for _, a := range added {
+			n := uint64(1) // cel.@mapInsert(accu, k, v)
+			switch a.Kind() {
+			case ast.ListKind:
+				n = uint64(a.AsList().Size())
+			case ast.MapKind:
+				n = uint64(a.AsMap().Size())
+			}
+			perStep = max(perStep, n)
+		}
+		init, rng := s.sizeAt(c.AccuInit(), x, nil), s.sizeAt(c.IterRange(), x, nil)
+		if init == nil || rng == nil {
+			return nil
+		}
+		return exact(saturatingAdd(init.Max, saturatingMul(rng.Max, perStep)))
+	}
+	if !isElement(rest[0]) || c.AccuInit().Kind() != ast.ListKind {
+		return nil
+	}
+	est := s.sizeAt(c.AccuInit(), x, rest)
+	for _, a := range added {
+		if a.Kind() != ast.ListKind {
+			return nil
+		}
+		est = maxSize(est, s.sizeAt(a, x, rest))
+	}
+	return est
+}
+
+// stepAdditions returns what a comprehension's loop step may add to the
+// accumulator accu: the list literals appended (accu + [...]), the map
+// literals inserted (cel.@mapInsert(accu, {...})) or the calls inserting
+// one entry (cel.@mapInsert(accu, k, v)), through conditionals. It fails
+// for any other step.
+func stepAdditions(step ast.Expr, accu string) ([]ast.Expr, bool) {
+	if isIdent(step, accu) {
+		return nil, true
+	}
+	if step.Kind() != ast.CallKind {
+		return nil, false
+	}
+	call := step.AsCall()
+	args := call.Args()
+	switch fn := call.FunctionName(); {
+	case fn == operators.Conditional && len(args) == 3:
+		a, okA := stepAdditions(args[1], accu)
+		b, okB := stepAdditions(args[2], accu)
+		return append(a, b...), okA && okB
+	case fn == operators.Add && len(args) == 2 && isIdent(args[0], accu) && args[1].Kind() == ast.ListKind:
+		return []ast.Expr{args[1]}, true
+	case fn == mapInsertFunc && len(args) == 3 && isIdent(args[0], accu):
+		return []ast.Expr{step}, true
+	case fn == mapInsertFunc && len(args) == 2 && isIdent(args[0], accu) && args[1].Kind() == ast.MapKind:
+		return []ast.Expr{args[1]}, true
+	}
+	return nil, false
+}
+
+func isIdent(e ast.Expr, name string) bool {
+	return e.Kind() == ast.IdentKind && e.AsIdent() == name
+}
+
+// isElement reports a path segment naming the elements of a list.
+func isElement(seg string) bool { return seg == "@items" || seg == "@values" }
+
+// isEmptyLiteral reports whether e is a literal without elements or
+// fields: [], {}, "", null, a number or a bool.
 func isEmptyLiteral(e ast.Expr) bool {
 	switch e.Kind() {
 	case ast.ListKind:
@@ -154,59 +408,26 @@ func isEmptyLiteral(e ast.Expr) bool {
 	return false
 }
 
-// exprSize bounds the size of e's value.
-func (s *sizeEstimator) exprSize(e ast.Expr, ranges map[string]ast.Expr) *checker.SizeEstimate {
-	if e == nil {
-		return nil
-	}
-	if p := exprPath(e, ranges); p != nil {
-		return s.pathSize(p)
-	}
-	switch e.Kind() {
-	case ast.LiteralKind:
-		switch v := e.AsLiteral().(type) {
-		case types.String:
-			return exact(uint64(len(v)))
-		case types.Bytes:
-			return exact(uint64(len(v)))
-		}
-	case ast.ListKind:
-		return exact(uint64(e.AsList().Size()))
-	case ast.MapKind:
-		return exact(uint64(e.AsMap().Size()))
-	case ast.ComprehensionKind:
-		// map, filter and the transform macros build at most one entry per
-		// element of their range.
-		c := e.AsComprehension()
-		if k := c.AccuInit().Kind(); k == ast.ListKind || k == ast.MapKind {
-			return s.exprSize(c.IterRange(), ranges)
-		}
-	case ast.CallKind:
-		call := e.AsCall()
-		args := call.Args()
-		switch {
-		case call.FunctionName() == operators.Add && len(args) == 2:
-			a, b := s.exprSize(args[0], ranges), s.exprSize(args[1], ranges)
-			if a != nil && b != nil {
-				return &checker.SizeEstimate{Min: 0, Max: saturatingAdd(a.Max, b.Max)}
-			}
-		case call.IsMemberFunction() && call.FunctionName() == "orValue" && len(args) == 1:
-			a, b := s.exprSize(call.Target(), ranges), s.exprSize(args[0], ranges)
-			if a != nil && b != nil {
-				return &checker.SizeEstimate{Min: 0, Max: max(a.Max, b.Max)}
-			}
-		case !call.IsMemberFunction() && call.FunctionName() == "string" && len(args) == 1:
-			// A number or bool is at most 24 characters; a string is itself.
-			if a := s.exprSize(args[0], ranges); a != nil {
-				return &checker.SizeEstimate{Min: 0, Max: max(a.Max, 24)}
-			}
-			return exact(24)
-		}
-	}
-	return nil
+func prepend(seg string, rest []string) []string {
+	return append([]string{seg}, rest...)
 }
 
 func exact(n uint64) *checker.SizeEstimate { return &checker.SizeEstimate{Min: 0, Max: n} }
+
+// maxSize is the larger of two bounds; nil when either is unknown.
+func maxSize(a, b *checker.SizeEstimate) *checker.SizeEstimate {
+	if a == nil || b == nil {
+		return nil
+	}
+	return exact(max(a.Max, b.Max))
+}
+
+func saturatingMul(a, b uint64) uint64 {
+	if a != 0 && b > math.MaxUint64/a {
+		return math.MaxUint64
+	}
+	return a * b
+}
 
 // pathSize bounds the size of the value at path.
 func (s *sizeEstimator) pathSize(path []string) *checker.SizeEstimate {
@@ -219,11 +440,11 @@ func (s *sizeEstimator) pathSize(path []string) *checker.SizeEstimate {
 		}
 		return exact(uint64(sizeTiers[s.tier] - 2))
 	case varVariables:
-		if len(path) != 2 {
+		if len(path) < 2 {
 			return nil
 		}
 		name := path[1]
-		root, ok := s.variables[name]
+		v, ok := s.variables[name]
 		if !ok || s.visiting[name] {
 			return nil
 		}
@@ -232,7 +453,7 @@ func (s *sizeEstimator) pathSize(path []string) *checker.SizeEstimate {
 		}
 		s.visiting[name] = true
 		defer delete(s.visiting, name)
-		return s.exprSize(root, iterationRanges(root))
+		return s.sizeAt(v.checked.Expr(), v, path[2:])
 	}
 	return nil
 }
