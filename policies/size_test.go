@@ -182,7 +182,7 @@ func trackedCosts(t *testing.T, cp *CompiledPolicy, obj *Object) (costs, estimat
 	t.Helper()
 	in := NewInputFromObjects(admissionv1.Create, obj, nil, nil, nil, nil)
 	ev := &evaluation{ctx: context.Background(), policy: cp, tier: in.tier, track: true}
-	ev.act = activation{in: in, params: types.NullValue, namespace: types.NullValue}
+	ev.act = activation{in: in, params: types.NullValue, namespaceVisible: true}
 	if cp.inlineParams != nil {
 		ev.act.params = cp.inlineParams.Value()
 	}
