@@ -2,7 +2,6 @@ package policies
 
 import (
 	"fmt"
-	"math"
 	"strconv"
 	"strings"
 
@@ -128,18 +127,18 @@ func celLiteral(n *jsonNode) string {
 	case kindNull:
 		return "null"
 	case kindBool:
-		return strconv.FormatBool(n.bits == 1)
+		return strconv.FormatBool(n.boolean())
 	case kindInt:
-		return strconv.FormatInt(int64(n.bits), 10)
+		return strconv.FormatInt(n.integer(), 10)
 	case kindDouble:
-		f := math.Float64frombits(n.bits)
+		f := n.double()
 		s := strconv.FormatFloat(f, 'g', -1, 64)
 		if !strings.ContainsAny(s, ".eEn") { // keep it a double literal
 			s += ".0"
 		}
 		return s
 	case kindString:
-		return strconv.Quote(n.str)
+		return strconv.Quote(n.str())
 	}
 	kids := n.children()
 	wrap := !homogeneousScalars(kids)
@@ -166,7 +165,7 @@ func celLiteral(n *jsonNode) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		b.WriteString(strconv.Quote(kids[i].key))
+		b.WriteString(strconv.Quote(kids[i].key()))
 		b.WriteString(": ")
 		b.WriteString(elem(&kids[i]))
 	}

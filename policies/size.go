@@ -503,7 +503,7 @@ func paramsSize(n *jsonNode, path []string) *checker.SizeEstimate {
 			switch {
 			case name == "@keys" || (name == "@items" && cur.kind == kindObject):
 				for i := range cur.children() {
-					next = append(next, &jsonNode{kind: kindString, str: cur.children()[i].key})
+					next = append(next, nameNode(&cur.children()[i]))
 				}
 			case (name == "@items" || name == "@values") && (cur.kind == kindArray || cur.kind == kindObject):
 				for i := range cur.children() {
@@ -525,7 +525,7 @@ func paramsSize(n *jsonNode, path []string) *checker.SizeEstimate {
 		var size uint64
 		switch cur.kind {
 		case kindString:
-			size = uint64(len(cur.str))
+			size = uint64(len(cur.str()))
 		case kindArray, kindObject:
 			size = uint64(cur.count)
 		default:

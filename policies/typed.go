@@ -97,7 +97,7 @@ func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
 	d := st.d
 	t := v.Type()
 	if d.plan(t).unmarshaler {
-		st.scratch = append(st.scratch[:0], n.doc.text[n.start:n.end]...)
+		st.scratch = append(st.scratch[:0], n.literal()...)
 		return v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON(st.scratch)
 	}
 	if n.kind == kindNull {
@@ -119,7 +119,7 @@ func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
 		fields := d.plan(t).fields
 		for i := range n.children() {
 			m := &n.children()[i]
-			index, ok := fields[m.key]
+			index, ok := fields[m.key()]
 			if !ok {
 				continue
 			}
@@ -137,13 +137,13 @@ func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
 			for i := range n.children() {
 				c := &n.children()[i]
 				if c.kind == kindNull {
-					m[validUTF8(c.key)] = ""
+					m[validUTF8(c.key())] = ""
 					continue
 				}
 				if c.kind != kindString {
 					return errFallback
 				}
-				m[validUTF8(c.key)] = validUTF8(c.str)
+				m[validUTF8(c.key())] = validUTF8(c.str())
 			}
 			v.Set(reflect.ValueOf(m))
 			return nil
@@ -157,7 +157,7 @@ func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
 			if err := st.value(c, elem); err != nil {
 				return err
 			}
-			key.SetString(validUTF8(c.key))
+			key.SetString(validUTF8(c.key()))
 			m.SetMapIndex(key, elem)
 		}
 		v.Set(m)
@@ -190,20 +190,20 @@ func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
 		if n.kind != kindString {
 			return errFallback
 		}
-		v.SetString(validUTF8(n.str))
+		v.SetString(validUTF8(n.str()))
 	case reflect.Bool:
 		if n.kind != kindBool {
 			return errFallback
 		}
-		v.SetBool(n.bits == 1)
+		v.SetBool(n.boolean())
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		i, err := strconv.ParseInt(n.doc.text[n.start:n.end], 10, 64)
+		i, err := strconv.ParseInt(n.literal(), 10, 64)
 		if n.kind != kindInt || err != nil || v.OverflowInt(i) {
 			return errFallback
 		}
 		v.SetInt(i)
 	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
-		u, err := strconv.ParseUint(n.doc.text[n.start:n.end], 10, 64)
+		u, err := strconv.ParseUint(n.literal(), 10, 64)
 		if n.kind != kindInt || err != nil || v.OverflowUint(u) {
 			return errFallback
 		}
@@ -212,7 +212,7 @@ func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
 		if n.kind != kindInt && n.kind != kindDouble {
 			return errFallback
 		}
-		f, err := strconv.ParseFloat(n.doc.text[n.start:n.end], t.Bits())
+		f, err := strconv.ParseFloat(n.literal(), t.Bits())
 		if err != nil || v.OverflowFloat(f) {
 			return errFallback
 		}

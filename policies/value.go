@@ -27,6 +27,9 @@ type Object struct {
 	nodes []jsonNode
 	root  *jsonNode
 	size  int
+	// unescaped holds the strings and member names written with escapes;
+	// the others are read from text where they stand.
+	unescaped []string
 	// duplicateKeys reports that an object in the document repeats a
 	// member name (only the last is kept, as in a decoded map).
 	duplicateKeys bool
@@ -43,23 +46,77 @@ const (
 	kindString
 	kindObject
 	kindArray
+	// kindDropped marks a member hidden by a later one of the same name
+	// while an object is parsed.
+	kindDropped
+)
+
+// Flags of a node.
+const (
+	// escapedString: the string's value is doc.unescaped[first].
+	escapedString uint8 = 1 << iota
+	// escapedKey: the member name is doc.unescaped[keyStart].
+	escapedKey
 )
 
 // jsonNode is one JSON value. Children of an object or array are stored
-// contiguously in the document's nodes.
+// contiguously in the document's nodes. Values are read from the text
+// rather than copied into the node: a node is 40 bytes, and the nodes are
+// most of what decoding a document allocates.
 type jsonNode struct {
-	kind nodeKind
-	// bits holds a bool (0 or 1), an int64 or a float64's bits.
-	bits uint64
-	// str is a string's value.
-	str string
-	// key is the member name when the node is an object's member.
-	key string
-	// first and count locate an object's or array's children in doc.nodes.
-	first, count int32
+	doc *Object
 	// start and end locate the value's JSON text in doc.text.
 	start, end int32
-	doc        *Object
+	// first and count locate an object's or array's children in doc.nodes.
+	first, count int32
+	// keyStart and keyEnd locate the member name (without its quotes) in
+	// doc.text when the node is an object's member.
+	keyStart, keyEnd int32
+	kind             nodeKind
+	flags            uint8
+}
+
+// str is a string's value.
+func (n *jsonNode) str() string {
+	if n.flags&escapedString != 0 {
+		return n.doc.unescaped[n.first]
+	}
+	return n.doc.text[n.start+1 : n.end-1]
+}
+
+// key is the member name of an object's member, or "".
+func (n *jsonNode) key() string {
+	if n.flags&escapedKey != 0 {
+		return n.doc.unescaped[n.keyStart]
+	}
+	return n.doc.text[n.keyStart:n.keyEnd]
+}
+
+// nameNode returns a string node whose value is member m's name.
+func nameNode(m *jsonNode) *jsonNode {
+	if m.flags&escapedKey != 0 {
+		return &jsonNode{doc: m.doc, kind: kindString, flags: escapedString, first: m.keyStart}
+	}
+	// The name's text is quoted: the node spans the quotes.
+	return &jsonNode{doc: m.doc, kind: kindString, start: m.keyStart - 1, end: m.keyEnd + 1}
+}
+
+// literal is the value's JSON text.
+func (n *jsonNode) literal() string { return n.doc.text[n.start:n.end] }
+
+// boolean is a bool's value.
+func (n *jsonNode) boolean() bool { return n.doc.text[n.start] == 't' }
+
+// integer is an int's value (the parser checked that it fits).
+func (n *jsonNode) integer() int64 {
+	i, _ := strconv.ParseInt(n.literal(), 10, 64)
+	return i
+}
+
+// double is a double's value (the parser checked that it parses).
+func (n *jsonNode) double() float64 {
+	f, _ := strconv.ParseFloat(n.literal(), 64)
+	return f
 }
 
 // DecodeObject decodes a JSON document (an admission request's object, a
@@ -73,9 +130,10 @@ func DecodeObject(raw []byte) (*Object, error) {
 	// One allocation holds the nodes and the parser's scratch stack. The
 	// stack holds the members of the open containers only, far fewer than
 	// bound in real documents: it starts small and grows if it must.
-	scratch := min(bound, 64)
+	scratch := min(bound, 16)
 	buf := make([]jsonNode, 0, bound+scratch)
-	p := jsonParser{text: text, nodes: buf[:0:bound], scratch: buf[bound:bound:bound+scratch]}
+	obj := &Object{text: text, size: len(raw)}
+	p := jsonParser{doc: obj, text: text, nodes: buf[:0:bound], scratch: buf[bound : bound : bound+scratch]}
 	p.skipSpace()
 	root, err := p.value()
 	if err != nil {
@@ -86,10 +144,7 @@ func DecodeObject(raw []byte) (*Object, error) {
 		return nil, p.errorf("unexpected data after the top-level value")
 	}
 	p.nodes = append(p.nodes, root)
-	obj := &Object{text: text, nodes: p.nodes, size: len(raw), duplicateKeys: p.duplicateKeys}
-	for i := range obj.nodes {
-		obj.nodes[i].doc = obj
-	}
+	obj.nodes, obj.duplicateKeys = p.nodes, p.duplicateKeys
 	obj.root = &obj.nodes[len(obj.nodes)-1]
 	return obj, nil
 }
@@ -144,7 +199,7 @@ func (o *Object) stringAt(path ...string) string {
 		return ""
 	}
 	if n := o.root.path(path...); n != nil && n.kind == kindString {
-		return n.str
+		return n.str()
 	}
 	return ""
 }
@@ -173,7 +228,7 @@ func (l ObjectLabels) Lookup(label string) (string, bool) {
 	if m == nil || m.kind != kindString {
 		return "", false
 	}
-	return m.str, true
+	return m.str(), true
 }
 
 func (n *jsonNode) children() []jsonNode {
@@ -185,7 +240,7 @@ func (n *jsonNode) children() []jsonNode {
 func (n *jsonNode) member(key string) *jsonNode {
 	kids := n.children()
 	for i := len(kids) - 1; i >= 0; i-- {
-		if kids[i].key == key {
+		if kids[i].key() == key {
 			return &kids[i]
 		}
 	}
@@ -211,13 +266,13 @@ func (n *jsonNode) value() ref.Val {
 	case kindArray:
 		return (*arrayValue)(n)
 	case kindString:
-		return types.String(n.str)
+		return types.String(n.str())
 	case kindInt:
-		return types.Int(int64(n.bits))
+		return types.Int(n.integer())
 	case kindDouble:
-		return types.Double(math.Float64frombits(n.bits))
+		return types.Double(n.double())
 	case kindBool:
-		return types.Bool(n.bits == 1)
+		return types.Bool(n.boolean())
 	default:
 		return types.NullValue
 	}
@@ -229,7 +284,7 @@ func (n *jsonNode) native() any {
 		out := make(map[string]any, n.count)
 		for i := range n.children() {
 			c := &n.children()[i]
-			out[c.key] = c.native()
+			out[c.key()] = c.native()
 		}
 		return out
 	case kindArray:
@@ -239,13 +294,13 @@ func (n *jsonNode) native() any {
 		}
 		return out
 	case kindString:
-		return n.str
+		return n.str()
 	case kindInt:
-		return int64(n.bits)
+		return n.integer()
 	case kindDouble:
-		return math.Float64frombits(n.bits)
+		return n.double()
 	case kindBool:
-		return n.bits == 1
+		return n.boolean()
 	default:
 		return nil
 	}
@@ -297,7 +352,7 @@ func (o *objectValue) Equal(other ref.Val) ref.Val {
 	}
 	kids := o.node().children()
 	for i := range kids {
-		otherVal, found := otherMap.Find(types.String(kids[i].key))
+		otherVal, found := otherMap.Find(types.String(kids[i].key()))
 		if !found {
 			return types.False
 		}
@@ -419,7 +474,7 @@ func (a *arrayValue) Contains(elem ref.Val) ref.Val {
 	if s, ok := elem.(types.String); ok {
 		// String equality holds only with strings: compare without boxing.
 		for i := range kids {
-			if kids[i].kind == kindString && kids[i].str == string(s) {
+			if kids[i].kind == kindString && kids[i].str() == string(s) {
 				return types.True
 			}
 		}
@@ -482,7 +537,7 @@ func (it *nodeIterator) Next() ref.Val {
 	n := &it.kids[it.next]
 	it.next++
 	if it.keys {
-		return types.String(n.key)
+		return types.String(n.key())
 	}
 	return n.value()
 }
@@ -516,6 +571,7 @@ func nodeBound(text string) int {
 // jsonParser is a small recursive-descent JSON parser writing into a node
 // arena.
 type jsonParser struct {
+	doc     *Object
 	text    string
 	pos     int
 	nodes   []jsonNode
@@ -546,7 +602,7 @@ func (p *jsonParser) skipSpace() {
 func (p *jsonParser) value() (jsonNode, error) {
 	start := p.pos
 	n, err := p.scalarOrContainer()
-	n.start, n.end = int32(start), int32(p.pos)
+	n.doc, n.start, n.end = p.doc, int32(start), int32(p.pos)
 	return n, err
 }
 
@@ -560,10 +616,15 @@ func (p *jsonParser) scalarOrContainer() (jsonNode, error) {
 	case c == '[':
 		return p.container(kindArray)
 	case c == '"':
-		s, err := p.string()
-		return jsonNode{kind: kindString, str: s}, err
+		n := jsonNode{kind: kindString}
+		s, escaped, err := p.string()
+		if escaped {
+			n.flags, n.first = escapedString, int32(len(p.doc.unescaped))
+			p.doc.unescaped = append(p.doc.unescaped, s)
+		}
+		return n, err
 	case c == 't':
-		return jsonNode{kind: kindBool, bits: 1}, p.literal("true")
+		return jsonNode{kind: kindBool}, p.literal("true")
 	case c == 'f':
 		return jsonNode{kind: kindBool}, p.literal("false")
 	case c == 'n':
@@ -604,14 +665,21 @@ func (p *jsonParser) container(kind nodeKind) (jsonNode, error) {
 	}
 	for {
 		p.skipSpace()
-		var key string
+		var keyStart, keyEnd int32
+		var keyFlags uint8
 		if kind == kindObject {
 			if p.pos >= len(p.text) || p.text[p.pos] != '"' {
 				return jsonNode{}, p.errorf("expected a member name")
 			}
-			var err error
-			if key, err = p.string(); err != nil {
+			keyStart = int32(p.pos + 1)
+			key, escaped, err := p.string()
+			if err != nil {
 				return jsonNode{}, err
+			}
+			keyEnd = int32(p.pos - 1)
+			if escaped {
+				keyFlags, keyStart = escapedKey, int32(len(p.doc.unescaped))
+				p.doc.unescaped = append(p.doc.unescaped, key)
 			}
 			p.skipSpace()
 			if p.pos >= len(p.text) || p.text[p.pos] != ':' {
@@ -624,7 +692,7 @@ func (p *jsonParser) container(kind nodeKind) (jsonNode, error) {
 		if err != nil {
 			return jsonNode{}, err
 		}
-		child.key = key
+		child.keyStart, child.keyEnd, child.flags = keyStart, keyEnd, child.flags|keyFlags
 		p.scratch = append(p.scratch, child)
 		p.skipSpace()
 		if p.pos >= len(p.text) {
@@ -659,45 +727,41 @@ func dropDuplicateKeys(members []jsonNode) []jsonNode {
 	if len(members) < 2 {
 		return members
 	}
-	var seen map[string]bool
+	found := false
 	if len(members) > 32 {
-		seen = make(map[string]bool, len(members))
-	}
-	duplicated := func(i int) bool {
-		for j := i + 1; j < len(members); j++ {
-			if members[j].key == members[i].key {
-				return true
-			}
-		}
-		return false
-	}
-	if seen != nil {
-		duplicated = func(int) bool { return false }
-		found := false
+		seen := make(map[string]bool, len(members))
 		for i := len(members) - 1; i >= 0; i-- {
-			if seen[members[i].key] {
-				found = true
-				members[i].kind, members[i].key = 0xff, "\x00dup"
+			if seen[members[i].key()] {
+				members[i].kind, found = kindDropped, true
 				continue
 			}
-			seen[members[i].key] = true
+			seen[members[i].key()] = true
 		}
-		if !found {
-			return members
+	} else {
+		for i := range members {
+			for j := i + 1; j < len(members); j++ {
+				if members[j].key() == members[i].key() {
+					members[i].kind, found = kindDropped, true
+					break
+				}
+			}
 		}
+	}
+	if !found {
+		return members
 	}
 	out := members[:0]
 	for i := range members {
-		if members[i].kind == 0xff || duplicated(i) {
-			continue
+		if members[i].kind != kindDropped {
+			out = append(out, members[i])
 		}
-		out = append(out, members[i])
 	}
 	return out
 }
 
-// string parses a JSON string; strings without escapes share the text.
-func (p *jsonParser) string() (string, error) {
+// string parses a JSON string; escaped reports that it had escapes (a
+// string without escapes shares the text).
+func (p *jsonParser) string() (s string, escaped bool, err error) {
 	p.pos++ // opening quote
 	start := p.pos
 	for p.pos < len(p.text) {
@@ -706,15 +770,16 @@ func (p *jsonParser) string() (string, error) {
 		case c == '"':
 			s := p.text[start:p.pos]
 			p.pos++
-			return s, nil
+			return s, false, nil
 		case c == '\\':
-			return p.escapedString(start)
+			s, err := p.escapedString(start)
+			return s, true, err
 		case c < 0x20:
-			return "", p.errorf("control character in string")
+			return "", false, p.errorf("control character in string")
 		}
 		p.pos++
 	}
-	return "", p.errorf("unterminated string")
+	return "", false, p.errorf("unterminated string")
 }
 
 func (p *jsonParser) escapedString(start int) (string, error) {
@@ -836,13 +901,12 @@ func (p *jsonParser) number() (jsonNode, error) {
 	}
 	text := p.text[start:p.pos]
 	if integral {
-		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
-			return jsonNode{kind: kindInt, bits: uint64(i)}, nil
+		if _, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return jsonNode{kind: kindInt}, nil
 		}
 	}
-	f, err := strconv.ParseFloat(text, 64)
-	if err != nil {
+	if _, err := strconv.ParseFloat(text, 64); err != nil {
 		return jsonNode{}, p.errorf("invalid number %q", text)
 	}
-	return jsonNode{kind: kindDouble, bits: math.Float64bits(f)}, nil
+	return jsonNode{kind: kindDouble}, nil
 }
