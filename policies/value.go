@@ -55,13 +55,14 @@ const (
 const (
 	// escapedString: the string's value is doc.unescaped[first].
 	escapedString uint8 = 1 << iota
-	// escapedKey: the member name is doc.unescaped[keyStart].
+	// escapedKey: the member name is doc.unescaped[keyStart] (names with
+	// escapes, and names too long for keyLen).
 	escapedKey
 )
 
 // jsonNode is one JSON value. Children of an object or array are stored
 // contiguously in the document's nodes. Values are read from the text
-// rather than copied into the node: a node is 40 bytes, and the nodes are
+// rather than copied into the node: a node is 32 bytes, and the nodes are
 // most of what decoding a document allocates.
 type jsonNode struct {
 	doc *Object
@@ -69,11 +70,12 @@ type jsonNode struct {
 	start, end int32
 	// first and count locate an object's or array's children in doc.nodes.
 	first, count int32
-	// keyStart and keyEnd locate the member name (without its quotes) in
+	// keyStart and keyLen locate the member name (without its quotes) in
 	// doc.text when the node is an object's member.
-	keyStart, keyEnd int32
-	kind             nodeKind
-	flags            uint8
+	keyStart int32
+	keyLen   uint16
+	kind     nodeKind
+	flags    uint8
 }
 
 // str is a string's value.
@@ -89,7 +91,7 @@ func (n *jsonNode) key() string {
 	if n.flags&escapedKey != 0 {
 		return n.doc.unescaped[n.keyStart]
 	}
-	return n.doc.text[n.keyStart:n.keyEnd]
+	return n.doc.text[n.keyStart : n.keyStart+int32(n.keyLen)]
 }
 
 // nameNode returns a string node whose value is member m's name.
@@ -98,7 +100,7 @@ func nameNode(m *jsonNode) *jsonNode {
 		return &jsonNode{doc: m.doc, kind: kindString, flags: escapedString, first: m.keyStart}
 	}
 	// The name's text is quoted: the node spans the quotes.
-	return &jsonNode{doc: m.doc, kind: kindString, start: m.keyStart - 1, end: m.keyEnd + 1}
+	return &jsonNode{doc: m.doc, kind: kindString, start: m.keyStart - 1, end: m.keyStart + int32(m.keyLen) + 1}
 }
 
 // literal is the value's JSON text.
@@ -665,7 +667,8 @@ func (p *jsonParser) container(kind nodeKind) (jsonNode, error) {
 	}
 	for {
 		p.skipSpace()
-		var keyStart, keyEnd int32
+		var keyStart int32
+		var keyLen uint16
 		var keyFlags uint8
 		if kind == kindObject {
 			if p.pos >= len(p.text) || p.text[p.pos] != '"' {
@@ -676,8 +679,9 @@ func (p *jsonParser) container(kind nodeKind) (jsonNode, error) {
 			if err != nil {
 				return jsonNode{}, err
 			}
-			keyEnd = int32(p.pos - 1)
-			if escaped {
+			if n := int32(p.pos-1) - keyStart; !escaped && n <= math.MaxUint16 {
+				keyLen = uint16(n)
+			} else {
 				keyFlags, keyStart = escapedKey, int32(len(p.doc.unescaped))
 				p.doc.unescaped = append(p.doc.unescaped, key)
 			}
@@ -692,7 +696,7 @@ func (p *jsonParser) container(kind nodeKind) (jsonNode, error) {
 		if err != nil {
 			return jsonNode{}, err
 		}
-		child.keyStart, child.keyEnd, child.flags = keyStart, keyEnd, child.flags|keyFlags
+		child.keyStart, child.keyLen, child.flags = keyStart, keyLen, child.flags|keyFlags
 		p.scratch = append(p.scratch, child)
 		p.skipSpace()
 		if p.pos >= len(p.text) {

@@ -5,6 +5,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"unicode/utf8"
+	"unsafe"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
@@ -26,25 +28,69 @@ func TestDecodeObjectMatchesKubernetesJSON(t *testing.T) {
 		`{"esc":"quote \" backslash \\ slash \/ nl \n tab \t u \u00e9 surrogate \ud83d\ude00 bad \ud800"}`,
 		` { "spaced" : [ 1 , 2 ] } `,
 		`{"dup":1,"dup":2}`,
+		`{"k\u00e9y":"v","k\"q":{"k\u00e9y":1},"plain":"\u0041"}`,
+		`{"` + strings.Repeat("k", 70000) + `":"long name","short":"` + strings.Repeat("v", 70000) + `"}`,
+		`{"a":{"x":1},"a":{"y":[true,false]},"b":"é"}`,
 	}
 	for _, doc := range docs {
-		obj, err := DecodeObject([]byte(doc))
-		if err != nil {
-			t.Errorf("DecodeObject(%s): %v", doc, err)
-			continue
+		if msg := compareWithKubernetesJSON([]byte(doc)); msg != "" {
+			t.Errorf("%.200s: %s", doc, msg)
 		}
-		var want any
-		if err := utiljson.Unmarshal([]byte(doc), &want); err != nil {
-			t.Fatalf("reference decode of %s: %v", doc, err)
+	}
+}
+
+// compareWithKubernetesJSON decodes doc with DecodeObject and with
+// Kubernetes' unstructured JSON decoding and describes how they differ
+// ("" when they agree, refusals included).
+func compareWithKubernetesJSON(doc []byte) string {
+	var want any
+	wantErr := utiljson.Unmarshal(doc, &want)
+	obj, err := DecodeObject(doc)
+	switch {
+	case err != nil && wantErr != nil:
+		return ""
+	case err != nil:
+		return "DecodeObject refused it: " + err.Error()
+	case wantErr != nil:
+		return "DecodeObject accepted what Kubernetes refuses: " + wantErr.Error()
+	}
+	got, _ := json.Marshal(obj.Native())
+	wantJSON, _ := json.Marshal(want)
+	if string(got) != string(wantJSON) {
+		return "Native() = " + string(got) + ", want " + string(wantJSON)
+	}
+	if eq := types.Equal(obj.Value(), types.DefaultTypeAdapter.NativeToValue(want)); eq != types.True {
+		return "the CEL values differ"
+	}
+	return ""
+}
+
+// FuzzDecodeObject compares DecodeObject with Kubernetes' JSON decoding.
+func FuzzDecodeObject(f *testing.F) {
+	realistic, err := os.ReadFile("testdata/vmi-realistic.json")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, seed := range []string{string(realistic), `{"a":[1,"two",3.5,null,false,{"b":[]}]}`, `{"k\u00e9y":"\ud83d\ude00","k":1e400}`, `{"dup":1,"dup":{"x":2}}`, `[9223372036854775808, -0.0]`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		if !utf8.Valid(doc) {
+			// Kubernetes' decoder replaces invalid UTF-8 in strings and
+			// names; DecodeObject keeps the bytes (apiservers send UTF-8).
+			return
 		}
-		got, _ := json.Marshal(obj.Native())
-		wantJSON, _ := json.Marshal(want)
-		if string(got) != string(wantJSON) {
-			t.Errorf("DecodeObject(%s).Native() = %s, want %s", doc, got, wantJSON)
+		if msg := compareWithKubernetesJSON(doc); msg != "" {
+			t.Fatalf("%q: %s", doc, msg)
 		}
-		if eq := types.Equal(obj.Value(), types.DefaultTypeAdapter.NativeToValue(want)); eq != types.True {
-			t.Errorf("CEL value of %s differs from the reference: %v", doc, eq)
-		}
+	})
+}
+
+// TestNodeSize keeps the node at the size value.go's comment promises: the
+// nodes are most of the bytes an admission allocates.
+func TestNodeSize(t *testing.T) {
+	if size := unsafe.Sizeof(jsonNode{}); size != 32 {
+		t.Errorf("a jsonNode is %d bytes, want 32", size)
 	}
 }
 

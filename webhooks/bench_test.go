@@ -96,7 +96,7 @@ func benchValidator(b *testing.B) (*VMIValidator, admission.Request) {
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "prod", Labels: map[string]string{"kubernetes.io/metadata.name": "prod", "podvirt.io/security": "strict"}}}
 	cm, _ := policies.DecodeObject([]byte(`{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"vmi-limits","namespace":"podvirt-system"},"data":{"maxGuestMemory":"16Gi"}}`))
 	v := &VMIValidator{
-		Policies: cache,
+		Policies:   cache,
 		Namespaces: namespaceReader{ns},
 		Params:     policies.NewStaticParams(cm),
 	}
