@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -21,7 +22,12 @@ func typedSeeds(tb testing.TB) [][]byte {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	seeds := [][]byte{raw}
+	// As kube-apiserver sends it: server-set metadata, managedFields.
+	served := strings.Replace(string(raw), `"metadata":{`, `"metadata":{"generation":1,"resourceVersion":"4711",`+
+		`"finalizers":["podvirt.io/launcher"],"ownerReferences":[{"apiVersion":"v1","kind":"ConfigMap","name":"o","uid":"u","controller":true}],`+
+		`"managedFields":[{"manager":"kubectl-client-side-apply","operation":"Update","apiVersion":"podvirt.io/v1alpha1",`+
+		`"time":"2024-05-01T10:00:00Z","fieldsType":"FieldsV1","fieldsV1":{"f:metadata":{"f:labels":{".":{},"f:app":{}}},"f:spec":{}}}],`, 1)
+	seeds := [][]byte{raw, []byte(served)}
 	files, _ := filepath.Glob("../examples/*.yaml")
 	for _, f := range files {
 		y, err := os.ReadFile(f)
