@@ -40,8 +40,9 @@
 // The VMIPolicy admission webhook calls Compiler.Validate. A controller
 // feeds Cache from a VMIPolicy informer (Cache.Upsert compiles once per
 // generation and returns the errors for the status). The VMI validating
-// webhook builds an Input per request (NewInput decodes the object once
-// into a compact document), evaluates Cache.Set() and turns the results
-// into a Verdict with PolicySet.Decide. Nothing is compiled on the request
-// path.
+// webhook parses each request's object once with DecodeObject into a
+// compact document, fills its typed VirtualMachineInstance from that
+// document with a TypedDecoder (for the built-in checks), builds an Input
+// with NewDecodedInput, evaluates Cache.Set() and turns the results into a
+// Verdict with PolicySet.Decide. Nothing is compiled on the request path.
 package policies
