@@ -1,33 +1,13 @@
 package webhooks
 
-import (
-	"encoding/json"
-	"os"
-	"testing"
-
-	"k8s.io/utils/ptr"
-
-	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
-)
+import "testing"
 
 // BenchmarkValidate measures the built-in semantic checks alone on the
 // realistic VMI, defaulted and booting from its first disk as the
-// validating webhook sees it (see benchValidator). A valid VMI should cost
+// validating webhook sees it (see benchVMI). A valid VMI should cost
 // few allocations: the whole validating admission has a budget of 200.
 func BenchmarkValidate(b *testing.B) {
-	raw, err := os.ReadFile("../policies/testdata/vmi-realistic.json")
-	if err != nil {
-		b.Fatal(err)
-	}
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	if err := json.Unmarshal(raw, vmi); err != nil {
-		b.Fatal(err)
-	}
-	Default(vmi)
-	vmi.Spec.Domain.Devices.Disks[0].BootOrder = ptr.To(uint(1))
-	if errs := Validate(vmi); len(errs) > 0 {
-		b.Fatalf("the benchmark VMI is invalid: %v", errs)
-	}
+	vmi := benchVMI(b)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
