@@ -10,7 +10,6 @@ import (
 	"strings"
 	"sync"
 	"unicode"
-	"unicode/utf8"
 
 	kjson "sigs.k8s.io/json"
 )
@@ -137,13 +136,13 @@ func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
 			for i := range n.children() {
 				c := &n.children()[i]
 				if c.kind == kindNull {
-					m[validUTF8(c.key())] = ""
+					m[c.key()] = ""
 					continue
 				}
 				if c.kind != kindString {
 					return errFallback
 				}
-				m[validUTF8(c.key())] = validUTF8(c.str())
+				m[c.key()] = c.str()
 			}
 			v.Set(reflect.ValueOf(m))
 			return nil
@@ -157,7 +156,7 @@ func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
 			if err := st.value(c, elem); err != nil {
 				return err
 			}
-			key.SetString(validUTF8(c.key()))
+			key.SetString(c.key())
 			m.SetMapIndex(key, elem)
 		}
 		v.Set(m)
@@ -190,7 +189,7 @@ func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
 		if n.kind != kindString {
 			return errFallback
 		}
-		v.SetString(validUTF8(n.str()))
+		v.SetString(n.str())
 	case reflect.Bool:
 		if n.kind != kindBool {
 			return errFallback
@@ -221,19 +220,6 @@ func (st *decodeState) value(n *jsonNode, v reflect.Value) error {
 		return errFallback
 	}
 	return nil
-}
-
-// validUTF8 replaces each byte of s that is not valid UTF-8 with U+FFFD, as
-// encoding/json does when it decodes a string.
-func validUTF8(s string) string {
-	if utf8.ValidString(s) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		b.WriteRune(r)
-	}
-	return b.String()
 }
 
 // plan returns what the decoder knows about t, learning it on first use.

@@ -27,8 +27,9 @@ type Object struct {
 	nodes []jsonNode
 	root  *jsonNode
 	size  int
-	// unescaped holds the strings and member names written with escapes;
-	// the others are read from text where they stand.
+	// unescaped holds the strings and member names written with escapes
+	// or with bytes that are not UTF-8; the others are read from text where
+	// they stand.
 	unescaped []string
 	// duplicateKeys reports that an object in the document repeats a
 	// member name (only the last is kept, as in a decoded map).
@@ -763,8 +764,8 @@ func dropDuplicateKeys(members []jsonNode) []jsonNode {
 	return out
 }
 
-// string parses a JSON string; escaped reports that it had escapes (a
-// string without escapes shares the text).
+// string parses a JSON string; escaped reports that it was rewritten (it
+// had escapes or bytes that are not UTF-8); others share the text.
 func (p *jsonParser) string() (s string, escaped bool, err error) {
 	p.pos++ // opening quote
 	start := p.pos
@@ -780,6 +781,14 @@ func (p *jsonParser) string() (s string, escaped bool, err error) {
 			return s, true, err
 		case c < 0x20:
 			return "", false, p.errorf("control character in string")
+		case c >= utf8.RuneSelf:
+			r, size := utf8.DecodeRuneInString(p.text[p.pos:])
+			if r == utf8.RuneError && size == 1 {
+				s, err := p.escapedString(start)
+				return s, true, err
+			}
+			p.pos += size
+			continue
 		}
 		p.pos++
 	}
@@ -797,6 +806,13 @@ func (p *jsonParser) escapedString(start int) (string, error) {
 			return string(buf), nil
 		case c < 0x20:
 			return "", p.errorf("control character in string")
+		case c >= utf8.RuneSelf:
+			// Each byte that is not valid UTF-8 becomes U+FFFD, as in
+			// encoding/json.
+			r, size := utf8.DecodeRuneInString(p.text[p.pos:])
+			buf = utf8.AppendRune(buf, r)
+			p.pos += size
+			continue
 		case c != '\\':
 			buf = append(buf, c)
 			p.pos++
