@@ -159,7 +159,11 @@ func (l *Libvirt) Destroy(name string) error {
 
 // Undefine implements Hypervisor.
 func (l *Libvirt) Undefine(name string) error {
-	return l.ignoreAbsent(name, func(c *libvirt.Libvirt, d libvirt.Domain) error { return c.DomainUndefine(d) })
+	// An EFI domain's variable store goes with it (libvirt refuses to
+	// undefine it otherwise); the flag is a no-op for the others.
+	return l.ignoreAbsent(name, func(c *libvirt.Libvirt, d libvirt.Domain) error {
+		return c.DomainUndefineFlags(d, libvirt.DomainUndefineNvram)
+	})
 }
 
 func (l *Libvirt) ignoreAbsent(name string, op func(*libvirt.Libvirt, libvirt.Domain) error) error {

@@ -53,12 +53,20 @@ func renderBootloader(bl *v1alpha1.Bootloader, os *libvirtxml.DomainOS) {
 	switch {
 	case bl == nil:
 	case bl.EFI != nil:
+		// The node's libvirt picks the firmware (OVMF) from its firmware
+		// descriptors by the features asked for; it then creates and, on
+		// undefine, removes the variable store.
 		os.Firmware = "efi"
 		secure := "no"
 		if bl.EFI.SecureBoot == nil || *bl.EFI.SecureBoot {
 			secure = "yes"
 		}
-		os.Loader = &libvirtxml.DomainLoader{Secure: secure}
+		os.FirmwareInfo = &libvirtxml.DomainOSFirmwareInfo{Features: []libvirtxml.DomainOSFirmwareFeature{
+			{Name: "secure-boot", Enabled: secure},
+			// Secure Boot needs keys to check against; KubeVirt enrolls
+			// Microsoft's, the ones OVMF ships.
+			{Name: "enrolled-keys", Enabled: secure},
+		}}
 	case bl.BIOS != nil && bl.BIOS.UseSerial != nil && *bl.BIOS.UseSerial:
 		os.BIOS = &libvirtxml.DomainBIOS{UseSerial: "yes"}
 	}

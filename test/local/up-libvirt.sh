@@ -11,7 +11,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "up-libvirt.sh must run as root (libvirt's qemu:///system driver)"
-command -v libvirtd >/dev/null || die "libvirtd not installed: apt-get install -y --no-install-recommends libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86"
+command -v libvirtd >/dev/null || die "libvirtd not installed: apt-get install -y --no-install-recommends libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 ovmf"
 
 lv_dir=$PODVIRT_STATE/libvirt
 sock=$lv_dir/libvirt-sock
