@@ -21,7 +21,8 @@ var ErrUnsupported = errors.New("not supported by this node agent yet")
 
 // prepareVolumes creates each volume's disk file in vmiDir (an emptyDisk
 // as a sparse raw file, a containerDisk as a private copy of the image's
-// disk) and sets each disk's driver format. Existing files are kept, so a
+// disk, a cloudInitNoCloud volume as a cidata ISO) and sets each disk's
+// driver format. Existing files are kept, so a
 // restart reuses what the guest wrote.
 func (r *Reconciler) prepareVolumes(ctx context.Context, md *domain.Metadata, dom *libvirtxml.Domain, vmiDir string) error {
 	formats := map[string]string{}
@@ -35,6 +36,10 @@ func (r *Reconciler) prepareVolumes(ctx context.Context, md *domain.Metadata, do
 		case domain.VolumeContainerDisk:
 			if err := r.copyContainerDisk(ctx, v, target); err != nil {
 				return fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+		case domain.VolumeCloudInitNoCloud:
+			if err := writeNoCloud(md, v, target); err != nil {
+				return fmt.Errorf("volume %s: cloud-init NoCloud data: %w", v.Name, err)
 			}
 		default:
 			return fmt.Errorf("volume %s: %s volumes are %w", v.Name, v.Kind, ErrUnsupported)

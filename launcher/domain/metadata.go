@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"encoding/base64"
 	"encoding/xml"
 	"fmt"
 
@@ -48,6 +49,12 @@ type VolumeMetadata struct {
 	// CapacityBytes is the size of an emptyDisk or a created hostDisk.
 	CapacityBytes int64  `xml:"capacityBytes,attr,omitempty"`
 	ClaimName     string `xml:"claimName,attr,omitempty"`
+	// UserData and NetworkData are a cloudInitNoCloud volume's documents,
+	// base64-encoded: user data may be binary (gzip), XML text may not.
+	UserData    string `xml:"userData,omitempty"`
+	NetworkData string `xml:"networkData,omitempty"`
+	// UserDataSecret names the Secret holding the user data instead.
+	UserDataSecret string `xml:"userDataSecret,attr,omitempty"`
 }
 
 // KernelBootMetadata names the image whose files the domain's <kernel> and
@@ -94,7 +101,13 @@ func volumeMetadata(v v1alpha1.Volume) VolumeMetadata {
 	case v.ContainerDisk != nil:
 		vm.Kind, vm.Image, vm.Path, vm.PullPolicy = VolumeContainerDisk, v.ContainerDisk.Image, v.ContainerDisk.Path, string(v.ContainerDisk.ImagePullPolicy)
 	case v.CloudInitNoCloud != nil:
+		ci := v.CloudInitNoCloud
 		vm.Kind = VolumeCloudInitNoCloud
+		vm.UserData = base64Document(ci.UserData, ci.UserDataBase64)
+		vm.NetworkData = base64Document(ci.NetworkData, ci.NetworkDataBase64)
+		if ci.UserDataSecretRef != nil {
+			vm.UserDataSecret = ci.UserDataSecretRef.Name
+		}
 	case v.EmptyDisk != nil:
 		vm.Kind, vm.CapacityBytes = VolumeEmptyDisk, v.EmptyDisk.Capacity.Value()
 	case v.PersistentVolumeClaim != nil:
@@ -106,4 +119,16 @@ func volumeMetadata(v v1alpha1.Volume) VolumeMetadata {
 		}
 	}
 	return vm
+}
+
+// base64Document is a document given as text or (validated by admission)
+// as base64, in base64.
+func base64Document(text, b64 string) string {
+	if b64 != "" {
+		return b64
+	}
+	if text == "" {
+		return ""
+	}
+	return base64.StdEncoding.EncodeToString([]byte(text))
 }

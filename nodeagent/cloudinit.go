@@ -1,0 +1,96 @@
+package nodeagent
+
+import (
+	"encoding/base64"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/diskfs/go-diskfs/disk"
+	"github.com/diskfs/go-diskfs/filesystem"
+	"github.com/diskfs/go-diskfs/filesystem/iso9660"
+
+	"github.com/podvirt/podvirt/launcher/domain"
+)
+
+// NoCloudVolumeLabel is the filesystem label cloud-init's NoCloud data
+// source looks for.
+const NoCloudVolumeLabel = "cidata"
+
+// writeNoCloud writes a cloudInitNoCloud volume to target: an ISO 9660
+// filesystem labelled cidata holding meta-data (instance-id: the VMI's
+// UID, local-hostname: its name), user-data and, when given,
+// network-config. Rock Ridge keeps the names as cloud-init expects them
+// (plain ISO 9660 would turn user-data into USER_DAT). An existing target
+// is kept: the instance-id does not change, so neither does the disk.
+func writeNoCloud(md *domain.Metadata, v domain.VolumeMetadata, target string) error {
+	if _, err := os.Stat(target); err == nil {
+		return nil
+	}
+	if v.UserDataSecret != "" {
+		return fmt.Errorf("user data from Secret %q is %w (set userData or userDataBase64)", v.UserDataSecret, ErrUnsupported)
+	}
+	files := map[string][]byte{
+		"meta-data": fmt.Appendf(nil, "instance-id: %s\nlocal-hostname: %s\n", md.UID, md.Name),
+	}
+	for name, doc := range map[string]string{"user-data": v.UserData, "network-config": v.NetworkData} {
+		if doc == "" && name != "user-data" {
+			continue
+		}
+		data, err := base64.StdEncoding.DecodeString(doc)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		files[name] = data
+	}
+
+	// go-diskfs builds the image in a workspace directory, then writes it.
+	work, err := os.MkdirTemp(filepath.Dir(target), ".cidata-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	size := int64(1 << 20)
+	for _, data := range files {
+		size += int64(len(data))
+	}
+	tmp := filepath.Join(work, "cidata.iso")
+	d, err := diskfs.Create(tmp, size, diskfs.SectorSizeDefault)
+	if err != nil {
+		return fmt.Errorf("creating the image: %w", err)
+	}
+	d.LogicalBlocksize = 2048
+	tree := filepath.Join(work, "tree")
+	if err := os.Mkdir(tree, 0o700); err != nil {
+		return err
+	}
+	fs, err := d.CreateFilesystem(disk.FilesystemSpec{FSType: filesystem.TypeISO9660, VolumeLabel: NoCloudVolumeLabel, WorkDir: tree})
+	if err != nil {
+		return fmt.Errorf("creating the filesystem: %w", err)
+	}
+	for name, data := range files {
+		f, err := fs.OpenFile(name, os.O_CREATE|os.O_RDWR)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	iso, ok := fs.(*iso9660.FileSystem)
+	if !ok {
+		return fmt.Errorf("go-diskfs returned a %T, not an ISO 9660 filesystem", fs)
+	}
+	if err := iso.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: true, VolumeIdentifier: NoCloudVolumeLabel}); err != nil {
+		return fmt.Errorf("writing the image: %w", err)
+	}
+	if err := d.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, target)
+}

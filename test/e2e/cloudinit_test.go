@@ -1,0 +1,89 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/launcher/domain"
+)
+
+// TestCloudInitNoCloud gives a guest cloud-init NoCloud data and checks
+// what the guest reads: the tiny guest finds the disk by its label
+// (cidata) as cloud-init does, mounts it and prints the SHA-256 of each
+// file on its console.
+func TestCloudInitNoCloud(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+	userData := fmt.Sprintf("#cloud-config\nhostname: podvirt-e2e\n# nonce %d\n", time.Now().UnixNano())
+	networkData := "version: 2\nethernets: {}\n"
+	manifest := `
+apiVersion: podvirt.io/v1alpha1
+kind: VirtualMachineInstance
+metadata:
+  name: ci
+spec:
+  terminationGracePeriodSeconds: 20
+  domain:
+    memory:
+      guest: 128Mi
+    devices:
+      autoattachPodInterface: false
+      disks:
+      - name: cloudinit
+        disk: {bus: virtio}
+    firmware:
+      kernelBoot:
+        kernelArgs: console=ttyS0 panic=-1 quiet
+        container:
+          image: 127.0.0.1:15000/podvirt/tiny-guest:latest
+          kernelPath: /boot/vmlinux
+          initrdPath: /boot/initrd.img
+  volumes:
+  - name: cloudinit
+    cloudInitNoCloud:
+      userData: ` + fmt.Sprintf("%q", userData) + `
+      networkDataBase64: ` + fmt.Sprintf("%q", base64.StdEncoding.EncodeToString([]byte(networkData))) + `
+`
+	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	domName := domain.Name(ns, "ci")
+	serial := filepath.Join(e.state, "nodeagent", "vmis", domName, domain.SerialLogFile)
+	var console string
+	eventually(t, "the guest's ready marker", 180*time.Second, func() (bool, error) {
+		b, err := os.ReadFile(serial)
+		if os.IsNotExist(err) {
+			return false, nil
+		}
+		console = string(b)
+		return strings.Contains(console, "PODVIRT-GUEST-READY"), err
+	})
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ci"}, vmi); err != nil {
+		t.Fatal(err)
+	}
+	for file, content := range map[string]string{
+		"meta-data":      "instance-id: " + string(vmi.UID) + "\nlocal-hostname: ci\n",
+		"user-data":      userData,
+		"network-config": networkData,
+	} {
+		sum := sha256.Sum256([]byte(content))
+		if want := "PODVIRT-CIDATA " + file + " " + hex.EncodeToString(sum[:]); !strings.Contains(console, want) {
+			t.Errorf("the guest did not read %s as given (want %q on its console):\n%s", file, want, console)
+		}
+	}
+}
