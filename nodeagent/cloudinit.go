@@ -10,6 +10,7 @@ import (
 	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/podvirt/podvirt/launcher/domain"
 )
@@ -24,12 +25,9 @@ const NoCloudVolumeLabel = "cidata"
 // network-config. Rock Ridge keeps the names as cloud-init expects them
 // (plain ISO 9660 would turn user-data into USER_DAT). An existing target
 // is kept: the instance-id does not change, so neither does the disk.
-func writeNoCloud(md *domain.Metadata, v domain.VolumeMetadata, target string) error {
+func (r *Reconciler) writeNoCloud(p *corev1.Pod, md *domain.Metadata, v domain.VolumeMetadata, target string) error {
 	if _, err := os.Stat(target); err == nil {
 		return nil
-	}
-	if v.UserDataSecret != "" {
-		return fmt.Errorf("user data from Secret %q is %w (set userData or userDataBase64)", v.UserDataSecret, ErrUnsupported)
 	}
 	files := map[string][]byte{
 		"meta-data": fmt.Appendf(nil, "instance-id: %s\nlocal-hostname: %s\n", md.UID, md.Name),
@@ -43,6 +41,13 @@ func writeNoCloud(md *domain.Metadata, v domain.VolumeMetadata, target string) e
 			return fmt.Errorf("%s: %w", name, err)
 		}
 		files[name] = data
+	}
+	if v.UserDataSecret != "" {
+		data, err := r.secretUserData(p, v)
+		if err != nil {
+			return err
+		}
+		files["user-data"] = data
 	}
 
 	// go-diskfs builds the image in a workspace directory, then writes it.
@@ -93,4 +98,35 @@ func writeNoCloud(md *domain.Metadata, v domain.VolumeMetadata, target string) e
 		return err
 	}
 	return os.Rename(tmp, target)
+}
+
+// secretUserData reads the user data of a cloudInitNoCloud volume from its
+// Secret, as the kubelet mounted it for the launcher Pod (the Pod volume
+// named after the VMI volume; see launcher/pod). The key is "userdata", or
+// "userData" as KubeVirt also accepts.
+func (r *Reconciler) secretUserData(p *corev1.Pod, v domain.VolumeMetadata) ([]byte, error) {
+	mounted := false
+	for _, pv := range p.Spec.Volumes {
+		if pv.Name == v.Name && pv.Secret != nil && pv.Secret.SecretName == v.UserDataSecret {
+			mounted = true
+		}
+	}
+	if !mounted {
+		return nil, fmt.Errorf("%w: the launcher Pod does not mount Secret %q as volume %q", ErrRefused, v.UserDataSecret, v.Name)
+	}
+	root := r.Options.KubeletRootDir
+	if root == "" {
+		root = DefaultKubeletRootDir
+	}
+	dir := filepath.Join(root, "pods", string(p.UID), "volumes", "kubernetes.io~secret", v.Name)
+	for _, key := range []string{"userdata", "userData"} {
+		data, err := os.ReadFile(filepath.Join(dir, key))
+		if err == nil {
+			return data, nil
+		}
+		if !os.IsNotExist(err) {
+			return nil, fmt.Errorf("reading Secret %q: %w", v.UserDataSecret, err)
+		}
+	}
+	return nil, fmt.Errorf("Secret %q has no key \"userdata\" (looked in %s)", v.UserDataSecret, dir)
 }

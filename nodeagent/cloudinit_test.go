@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	diskfs "github.com/diskfs/go-diskfs"
+	corev1 "k8s.io/api/core/v1"
 
 	"github.com/podvirt/podvirt/launcher/domain"
 )
@@ -73,7 +74,7 @@ func TestWriteNoCloud(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			target := filepath.Join(dir, "cloudinit.img")
-			if err := writeNoCloud(md, c.v, target); err != nil {
+			if err := (&Reconciler{}).writeNoCloud(&corev1.Pod{}, md, c.v, target); err != nil {
 				t.Fatal(err)
 			}
 			label, files := readISO(t, target)
@@ -98,7 +99,7 @@ func TestWriteNoCloud(t *testing.T) {
 			}
 			// A second call keeps the disk the guest may have seen.
 			before, _ := os.Stat(target)
-			if err := writeNoCloud(md, domain.VolumeMetadata{UserData: "b3RoZXI="}, target); err != nil {
+			if err := (&Reconciler{}).writeNoCloud(&corev1.Pod{}, md, domain.VolumeMetadata{UserData: "b3RoZXI="}, target); err != nil {
 				t.Fatal(err)
 			}
 			if after, _ := os.Stat(target); !after.ModTime().Equal(before.ModTime()) {
@@ -108,14 +109,45 @@ func TestWriteNoCloud(t *testing.T) {
 	}
 }
 
-func TestWriteNoCloudRefuses(t *testing.T) {
+func TestWriteNoCloudFromSecret(t *testing.T) {
 	md := &domain.Metadata{Name: "web-1", UID: "u"}
-	dir := t.TempDir()
-	err := writeNoCloud(md, domain.VolumeMetadata{UserDataSecret: "cloud-init"}, filepath.Join(dir, "a.img"))
-	if !errors.Is(err, ErrUnsupported) || !strings.Contains(err.Error(), `Secret "cloud-init"`) {
-		t.Errorf("secretRef: %v, want ErrUnsupported naming the Secret", err)
+	kubelet := t.TempDir()
+	r := &Reconciler{Options: Options{KubeletRootDir: kubelet}}
+	p := &corev1.Pod{}
+	p.UID = "pod-uid"
+	p.Spec.Volumes = []corev1.Volume{{Name: "ci", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "my-ci"}}}}
+	v := domain.VolumeMetadata{Name: "ci", UserDataSecret: "my-ci"}
+	secretDir := filepath.Join(kubelet, "pods", "pod-uid", "volumes", "kubernetes.io~secret", "ci")
+	if err := os.MkdirAll(secretDir, 0o700); err != nil {
+		t.Fatal(err)
 	}
-	if err := writeNoCloud(md, domain.VolumeMetadata{UserData: "not base64!"}, filepath.Join(dir, "b.img")); err == nil || !strings.Contains(err.Error(), "user-data") {
+	dir := t.TempDir()
+
+	if err := r.writeNoCloud(p, md, v, filepath.Join(dir, "a.img")); err == nil || !strings.Contains(err.Error(), `Secret "my-ci" has no key "userdata"`) {
+		t.Errorf("missing key: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(secretDir, "userData"), []byte("#cloud-config\nfrom: secret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "b.img")
+	if err := r.writeNoCloud(p, md, v, target); err != nil {
+		t.Fatal(err)
+	}
+	if _, files := readISO(t, target); files["user-data"] != "#cloud-config\nfrom: secret\n" {
+		t.Errorf("user-data %q", files["user-data"])
+	}
+
+	other := p.DeepCopy()
+	other.Spec.Volumes[0].Secret.SecretName = "someone-elses"
+	if err := r.writeNoCloud(other, md, v, filepath.Join(dir, "c.img")); !errors.Is(err, ErrRefused) {
+		t.Errorf("a Pod not mounting the Secret the signed metadata names: %v, want ErrRefused", err)
+	}
+}
+
+func TestWriteNoCloudRefusesBadBase64(t *testing.T) {
+	md := &domain.Metadata{Name: "web-1", UID: "u"}
+	err := (&Reconciler{}).writeNoCloud(&corev1.Pod{}, md, domain.VolumeMetadata{UserData: "not base64!"}, filepath.Join(t.TempDir(), "b.img"))
+	if err == nil || !strings.Contains(err.Error(), "user-data") {
 		t.Errorf("bad base64: %v, want an error naming user-data", err)
 	}
 }

@@ -57,7 +57,14 @@ type Options struct {
 	// resent while the guest is still up (guests not listening yet lose
 	// the first one).
 	ShutdownRetryInterval time.Duration
+	// KubeletRootDir is the kubelet's --root-dir (DefaultKubeletRootDir
+	// when empty): cloud-init Secrets are read from the launcher Pod's
+	// volumes there.
+	KubeletRootDir string
 }
+
+// DefaultKubeletRootDir is the kubelet's default --root-dir.
+const DefaultKubeletRootDir = "/var/lib/kubelet"
 
 // Reconciler drives the domains of the launcher Pods bound to one node.
 type Reconciler struct {
@@ -212,7 +219,7 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	if err := domain.Localize(dom, imageRoot, vmiDir); err != nil {
 		return err
 	}
-	if err := r.prepareVolumes(ctx, md, dom, vmiDir); err != nil {
+	if err := r.prepareVolumes(ctx, p, md, dom, vmiDir); err != nil {
 		return err
 	}
 	// Whoever signed it, the domain may reach nothing on the host but its

@@ -24,7 +24,7 @@ var ErrUnsupported = errors.New("not supported by this node agent yet")
 // disk, a cloudInitNoCloud volume as a cidata ISO) and sets each disk's
 // driver format. Existing files are kept, so a
 // restart reuses what the guest wrote.
-func (r *Reconciler) prepareVolumes(ctx context.Context, md *domain.Metadata, dom *libvirtxml.Domain, vmiDir string) error {
+func (r *Reconciler) prepareVolumes(ctx context.Context, p *corev1.Pod, md *domain.Metadata, dom *libvirtxml.Domain, vmiDir string) error {
 	formats := map[string]string{}
 	for _, v := range md.Volumes {
 		target := filepath.Join(vmiDir, domain.DiskFile(v.Name))
@@ -38,7 +38,7 @@ func (r *Reconciler) prepareVolumes(ctx context.Context, md *domain.Metadata, do
 				return fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 		case domain.VolumeCloudInitNoCloud:
-			if err := writeNoCloud(md, v, target); err != nil {
+			if err := r.writeNoCloud(p, md, v, target); err != nil {
 				return fmt.Errorf("volume %s: cloud-init NoCloud data: %w", v.Name, err)
 			}
 		default:

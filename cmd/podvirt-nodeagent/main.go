@@ -35,6 +35,7 @@ func main() {
 		cgroupRoot    = flag.String("cgroup-root", "/sys/fs/cgroup", "where cgroup hierarchies are mounted; empty leaves QEMU in libvirt's cgroup")
 		kubepods      = flag.String("kubepods-cgroup", "kubepods", "the kubelet's top cgroup (cgroupfs driver)")
 		libvirtRunDir = flag.String("libvirt-run-dir", "/var/run/libvirt/qemu", "where libvirt writes QEMU pid files")
+		kubeletRoot   = flag.String("kubelet-root-dir", nodeagent.DefaultKubeletRootDir, "the kubelet's --root-dir, where it mounts launcher Pods' cloud-init Secrets")
 		metricsAddr   = flag.String("metrics-bind-address", "0", "metrics address, 0 to disable")
 	)
 	opts := zap.Options{}
@@ -80,7 +81,7 @@ func main() {
 		Images:     &nodeagent.ImageCache{Dir: filepath.Join(*stateDir, "images")},
 		Options: nodeagent.Options{
 			NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys,
-			Cgroups: cgroups, LibvirtRunDir: *libvirtRunDir,
+			Cgroups: cgroups, LibvirtRunDir: *libvirtRunDir, KubeletRootDir: *kubeletRoot,
 		},
 	}).SetupWithManager(mgr), "setting up the node agent")
 

@@ -135,7 +135,32 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 			}},
 		},
 	}
+	addCloudInitSecrets(p, vmi)
 	return p, nil
+}
+
+// CloudInitSecretDir is where the launcher container mounts the Secret of
+// a cloudInitNoCloud volume, by volume name. The kubelet sets up only
+// volumes a container mounts; the node agent reads the files from the
+// kubelet's directory for the Pod volume named after the VMI volume.
+const CloudInitSecretDir = "/var/run/podvirt/cloud-init"
+
+// addCloudInitSecrets mounts the Secret of each cloudInitNoCloud volume
+// that names one. Referencing a Secret from a Pod needs no permission
+// beyond creating the Pod, the same as for any Pod the user could create.
+func addCloudInitSecrets(p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance) {
+	for _, v := range vmi.Spec.Volumes {
+		ci := v.CloudInitNoCloud
+		if ci == nil || ci.UserDataSecretRef == nil {
+			continue
+		}
+		p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{
+			Name:         v.Name,
+			VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: ci.UserDataSecretRef.Name}},
+		})
+		c := &p.Spec.Containers[0]
+		c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: v.Name, MountPath: CloudInitSecretDir + "/" + v.Name, ReadOnly: true})
+	}
 }
 
 // resources is the Pod's share: guest memory plus overhead (request =

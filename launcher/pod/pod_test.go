@@ -84,3 +84,21 @@ func TestRenderExplicitCPURequest(t *testing.T) {
 		t.Errorf("cpu request %s, want the VMI's 1500m", c.String())
 	}
 }
+
+func TestCloudInitSecretMounted(t *testing.T) {
+	v := vmi()
+	v.Spec.Volumes = append(v.Spec.Volumes,
+		v1alpha1.Volume{Name: "ci", CloudInitNoCloud: &v1alpha1.CloudInitNoCloudSource{UserDataSecretRef: &corev1.LocalObjectReference{Name: "my-ci"}}},
+		v1alpha1.Volume{Name: "inline", CloudInitNoCloud: &v1alpha1.CloudInitNoCloudSource{UserData: "#cloud-config\n"}})
+	p, err := Render(v, "<domain/>", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Spec.Volumes) != 1 || p.Spec.Volumes[0].Name != "ci" || p.Spec.Volumes[0].Secret == nil || p.Spec.Volumes[0].Secret.SecretName != "my-ci" {
+		t.Fatalf("volumes %+v, want only the Secret my-ci as volume ci", p.Spec.Volumes)
+	}
+	m := p.Spec.Containers[0].VolumeMounts
+	if len(m) != 1 || m[0].Name != "ci" || !m[0].ReadOnly || m[0].MountPath != CloudInitSecretDir+"/ci" {
+		t.Errorf("mounts %+v", m)
+	}
+}

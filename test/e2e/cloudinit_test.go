@@ -30,7 +30,53 @@ func TestCloudInitNoCloud(t *testing.T) {
 	ns := e.namespace(t)
 	userData := fmt.Sprintf("#cloud-config\nhostname: podvirt-e2e\n# nonce %d\n", time.Now().UnixNano())
 	networkData := "version: 2\nethernets: {}\n"
-	manifest := `
+	manifest := strings.Replace(cloudInitVMI, "cloudInitNoCloud: {}", fmt.Sprintf("cloudInitNoCloud: {userData: %q, networkDataBase64: %q}",
+		userData, base64.StdEncoding.EncodeToString([]byte(networkData))), 1)
+	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	console := guestConsole(t, e, domain.Name(ns, "ci"))
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ci"}, vmi); err != nil {
+		t.Fatal(err)
+	}
+	for file, content := range map[string]string{
+		"meta-data":      "instance-id: " + string(vmi.UID) + "\nlocal-hostname: ci\n",
+		"user-data":      userData,
+		"network-config": networkData,
+	} {
+		sum := sha256.Sum256([]byte(content))
+		if want := "PODVIRT-CIDATA " + file + " " + hex.EncodeToString(sum[:]); !strings.Contains(console, want) {
+			t.Errorf("the guest did not read %s as given (want %q on its console):\n%s", file, want, console)
+		}
+	}
+}
+
+// TestCloudInitNoCloudFromSecret takes the user data from a Secret: the
+// launcher Pod mounts it (no permission beyond creating a Pod), the node
+// agent reads it where the kubelet put it, and the guest reads it back.
+func TestCloudInitNoCloudFromSecret(t *testing.T) {
+	e := newEnv(t)
+	ns := e.namespace(t)
+	userData := fmt.Sprintf("#cloud-config\nfrom: secret\n# nonce %d\n", time.Now().UnixNano())
+	if out, err := e.kubectlRun("", "create", "secret", "generic", "-n", ns, "vm-cloud-init", "--from-literal=userdata="+userData); err != nil {
+		t.Fatalf("creating the Secret: %v\n%s", err, out)
+	}
+	manifest := strings.Replace(strings.Replace(cloudInitVMI, "name: ci\n", "name: cisecret\n", 1),
+		"cloudInitNoCloud: {}", "cloudInitNoCloud: {secretRef: {name: vm-cloud-init}}", 1)
+	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	console := guestConsole(t, e, domain.Name(ns, "cisecret"))
+	sum := sha256.Sum256([]byte(userData))
+	if want := "PODVIRT-CIDATA user-data " + hex.EncodeToString(sum[:]); !strings.Contains(console, want) {
+		t.Errorf("the guest did not read the Secret's user data (want %q on its console):\n%s", want, console)
+	}
+}
+
+// cloudInitVMI is the tiny guest with a cloudInitNoCloud volume whose
+// source the test fills in.
+const cloudInitVMI = `
 apiVersion: podvirt.io/v1alpha1
 kind: VirtualMachineInstance
 metadata:
@@ -54,14 +100,12 @@ spec:
           initrdPath: /boot/initrd.img
   volumes:
   - name: cloudinit
-    cloudInitNoCloud:
-      userData: ` + fmt.Sprintf("%q", userData) + `
-      networkDataBase64: ` + fmt.Sprintf("%q", base64.StdEncoding.EncodeToString([]byte(networkData))) + `
+    cloudInitNoCloud: {}
 `
-	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	domName := domain.Name(ns, "ci")
+
+// guestConsole waits for the guest's ready marker and returns its console.
+func guestConsole(t *testing.T, e *env, domName string) string {
+	t.Helper()
 	serial := filepath.Join(e.state, "nodeagent", "vmis", domName, domain.SerialLogFile)
 	var console string
 	eventually(t, "the guest's ready marker", 180*time.Second, func() (bool, error) {
@@ -72,18 +116,5 @@ spec:
 		console = string(b)
 		return strings.Contains(console, "PODVIRT-GUEST-READY"), err
 	})
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ci"}, vmi); err != nil {
-		t.Fatal(err)
-	}
-	for file, content := range map[string]string{
-		"meta-data":      "instance-id: " + string(vmi.UID) + "\nlocal-hostname: ci\n",
-		"user-data":      userData,
-		"network-config": networkData,
-	} {
-		sum := sha256.Sum256([]byte(content))
-		if want := "PODVIRT-CIDATA " + file + " " + hex.EncodeToString(sum[:]); !strings.Contains(console, want) {
-			t.Errorf("the guest did not read %s as given (want %q on its console):\n%s", file, want, console)
-		}
-	}
+	return console
 }

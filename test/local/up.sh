@@ -70,7 +70,7 @@ if ! running podvirt-nodeagent; then
   start_daemon podvirt-nodeagent "$PODVIRT_STATE/bin/podvirt-nodeagent" \
     --kubeconfig "$PODVIRT_STATE/podvirt-nodeagent.kubeconfig" --node-name "$PODVIRT_NODE" \
     --libvirt-socket "$PODVIRT_STATE/libvirt/libvirt-sock" --state-dir "$PODVIRT_STATE/nodeagent" \
-    --trusted-keys-file "$PODVIRT_STATE/trusted-keys.pem"
+    --trusted-keys-file "$PODVIRT_STATE/trusted-keys.pem" --kubelet-root-dir "$PODVIRT_STATE/kubelet/root"
 fi
 sleep 0.5
 running podvirt-nodeagent || die "podvirt-nodeagent exited; see $PODVIRT_STATE/logs/podvirt-nodeagent.log"
