@@ -219,13 +219,19 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	if err := domain.Localize(dom, imageRoot, vmiDir); err != nil {
 		return err
 	}
-	if err := r.prepareVolumes(ctx, p, md, dom, vmiDir); err != nil {
+	verified, err := r.prepareVolumes(ctx, p, md, dom, vmiDir)
+	if err != nil {
 		return err
 	}
 	// Whoever signed it, the domain may reach nothing on the host but its
 	// own directory and, read-only, its own image.
 	opts := r.Options.Allowlist
 	opts.AllowedDirs = []string{vmiDir}
+	if opts.AllowedDiskFormats == nil {
+		// qcow2 only for the images prepareVolumes checked.
+		opts.AllowedDiskFormats = []string{"raw", "qcow2"}
+	}
+	opts.VerifiedImages = verified
 	opts.ReadOnlyDirs = nil
 	if imageRoot != "" {
 		opts.ReadOnlyDirs = []string{imageRoot}

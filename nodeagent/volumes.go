@@ -22,31 +22,38 @@ var ErrUnsupported = errors.New("not supported by this node agent yet")
 // prepareVolumes creates each volume's disk file in vmiDir (an emptyDisk
 // as a sparse raw file, a containerDisk as a private copy of the image's
 // disk, a cloudInitNoCloud volume as a cidata ISO) and sets each disk's
-// driver format. Existing files are kept, so a
+// driver format. It returns the qcow2 images whose headers it checked
+// (allowlist.Options.VerifiedImages). Existing files are kept, so a
 // restart reuses what the guest wrote.
-func (r *Reconciler) prepareVolumes(ctx context.Context, p *corev1.Pod, md *domain.Metadata, dom *libvirtxml.Domain, vmiDir string) error {
+func (r *Reconciler) prepareVolumes(ctx context.Context, p *corev1.Pod, md *domain.Metadata, dom *libvirtxml.Domain, vmiDir string) (verified []string, err error) {
 	formats := map[string]string{}
 	for _, v := range md.Volumes {
 		target := filepath.Join(vmiDir, domain.DiskFile(v.Name))
 		switch v.Kind {
 		case domain.VolumeEmptyDisk:
 			if err := createSparse(target, v.CapacityBytes); err != nil {
-				return fmt.Errorf("volume %s: %w", v.Name, err)
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 		case domain.VolumeContainerDisk:
 			if err := r.copyContainerDisk(ctx, v, target); err != nil {
-				return fmt.Errorf("volume %s: %w", v.Name, err)
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
 		case domain.VolumeCloudInitNoCloud:
 			if err := r.writeNoCloud(p, md, v, target); err != nil {
-				return fmt.Errorf("volume %s: cloud-init NoCloud data: %w", v.Name, err)
+				return nil, fmt.Errorf("volume %s: cloud-init NoCloud data: %w", v.Name, err)
 			}
 		default:
-			return fmt.Errorf("volume %s: %s volumes are %w", v.Name, v.Kind, ErrUnsupported)
+			return nil, fmt.Errorf("volume %s: %s volumes are %w", v.Name, v.Kind, ErrUnsupported)
 		}
 		format, err := diskFormat(target)
 		if err != nil {
-			return fmt.Errorf("volume %s: %w", v.Name, err)
+			return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		if format == "qcow2" {
+			if err := checkQcow2(target); err != nil {
+				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
+			}
+			verified = append(verified, target)
 		}
 		formats[filepath.Base(target)] = format
 	}
@@ -57,9 +64,14 @@ func (r *Reconciler) prepareVolumes(ctx context.Context, p *corev1.Pod, md *doma
 		}
 		if f, ok := formats[filepath.Base(d.Source.File.File)]; ok && d.Driver != nil {
 			d.Driver.Type = f
+			if f != "raw" {
+				// No backing chain: libvirt then gives QEMU none, whatever
+				// the header says (checkQcow2 refused those anyway).
+				d.BackingStore = &libvirtxml.DomainDiskBackingStore{}
+			}
 		}
 	}
-	return nil
+	return verified, nil
 }
 
 func createSparse(path string, size int64) error {

@@ -127,10 +127,22 @@ func TestOptionalKindsWhenAllowed(t *testing.T) {
 	xml := withDevices(t, `
 <disk type="block"><source dev="`+vmiDir+`/pvc"/><target dev="vdb"/></disk>
 <disk type="network"><source protocol="nbd" name="export"><host transport="unix" socket="`+vmiDir+`/nbd.sock"/></source><target dev="vdc"/></disk>
-<disk type="network"><driver name="qemu" type="qcow2"/><source protocol="https" name="/images/x.qcow2"><host name="images.example" port="443"/></source><target dev="vdd"/><readonly/></disk>
+<disk type="network"><driver name="qemu" type="raw"/><source protocol="https" name="/images/x.img"><host name="images.example" port="443"/></source><target dev="vdd"/><readonly/></disk>
+<disk type="file"><driver name="qemu" type="qcow2"/><source file="`+vmiDir+`/root.qcow2"/><backingStore/><target dev="vde"/></disk>
 <interface type="user"><model type="virtio"/></interface>`)
+	opts.VerifiedImages = []string{vmiDir + "/root.qcow2"}
 	if errs := Check(parse(t, xml), opts); len(errs) != 0 {
 		t.Fatalf("refused:\n%s", dump(errs))
+	}
+	// A format with headers needs a checked file and an empty backing store.
+	for _, c := range []struct{ name, disk, path string }{
+		{"unchecked", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/other.qcow2"/><backingStore/><target dev="vda"/></disk>`, "devices.disk[0].source.file"},
+		{"no empty backing store", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/root.qcow2"/><target dev="vda"/></disk>`, "devices.disk[0].backingStore"},
+		{"over the network", `<disk type="network"><driver name="qemu" type="qcow2"/><source protocol="https" name="/images/x.qcow2"><host name="images.example" port="443"/></source><backingStore/><target dev="vda"/><readonly/></disk>`, "devices.disk[0].source.file"},
+	} {
+		if errs := Check(parse(t, withDevices(t, c.disk)), opts); !hasError(errs, c.path, "header") && !hasError(errs, c.path, "backing store") {
+			t.Errorf("qcow2 %s accepted or refused for another reason:\n%s", c.name, dump(errs))
+		}
 	}
 	xml = withDevices(t, `<disk type="network"><source protocol="nbd"><host transport="unix" socket="/run/nbd.sock"/></source><target dev="vdc"/></disk>`)
 	if errs := Check(parse(t, xml), opts); !hasError(errs, "devices.disk[0].source.host[0].socket", "outside") {

@@ -34,6 +34,11 @@ type Options struct {
 	// AllowedDiskFormats are the allowed disk driver types ("" is raw).
 	// Nil means DefaultDiskFormats.
 	AllowedDiskFormats []string
+	// VerifiedImages are image files whose headers the caller checked name
+	// no other file (no backing file, no external data file). A disk of a
+	// format other than raw must be one of them and declare an empty
+	// backing store (<backingStore/>), so libvirt gives QEMU no backing.
+	VerifiedImages []string
 	// AllowBlockDisks allows disks of type block; their device nodes must
 	// still be inside AllowedDirs (ReadOnlyDirs for read-only disks).
 	AllowBlockDisks bool

@@ -2,6 +2,7 @@ package allowlist
 
 import (
 	"net"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -158,6 +159,9 @@ func (c *checker) disk(p *field.Path, d *libvirtxml.DomainDisk) {
 	if drv := d.Driver; drv != nil {
 		c.oneOf(p.Child("driver", "name"), drv.Name, "", "qemu")
 		c.format(p.Child("driver", "type"), drv.Type)
+		if drv.Type != "" && drv.Type != "raw" {
+			c.verifiedImage(p, d)
+		}
 	}
 	// QEMU only reads cdroms and <readonly/> disks, but a transient disk's
 	// overlay is written next to its image.
@@ -179,6 +183,23 @@ func (c *checker) disk(p *field.Path, d *libvirtxml.DomainDisk) {
 			c.diskSource(bp, b.Source, readOnly, true)
 		}
 		bp = bp.Child("backingStore")
+	}
+}
+
+// verifiedImage refuses a disk of a format with headers (qcow2...) unless
+// its file is one of Options.VerifiedImages and it declares an empty
+// backing store.
+func (c *checker) verifiedImage(p *field.Path, d *libvirtxml.DomainDisk) {
+	file := ""
+	if d.Source != nil && d.Source.File != nil {
+		file = d.Source.File.File
+	}
+	if !slices.Contains(c.opts.VerifiedImages, file) {
+		c.forbid(p.Child("source", "file"), "a %s image whose header the node agent did not check: its header can name other host files", d.Driver.Type)
+	}
+	// (libvirtxml reads <backingStore/> with an empty, zero source)
+	if b := d.BackingStore; b == nil || (b.Source != nil && !reflect.ValueOf(*b.Source).IsZero()) || b.Format != nil || b.BackingStore != nil {
+		c.forbid(p.Child("backingStore"), "a %s disk must declare an empty backing store, so QEMU opens no backing file", d.Driver.Type)
 	}
 }
 

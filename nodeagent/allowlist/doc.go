@@ -61,9 +61,10 @@
 //   - on_poweroff, on_reboot, on_crash: destroy, restart, preserve,
 //     rename-restart; on_lockfailure.
 //   - disk devices disk, cdrom, floppy, with driver qemu and a format in
-//     Options.AllowedDiskFormats (default raw: formats with backing files
-//     or external data files in their headers, like qcow2, are only safe
-//     when disk preparation has checked those headers), of type file
+//     Options.AllowedDiskFormats (default raw). A format with headers
+//     (qcow2...) can name backing or external data files: such a disk
+//     must be a file in Options.VerifiedImages (headers checked by disk
+//     preparation) and declare an empty <backingStore/>. Of type file
 //     (or no source: an empty drive), block when Options.AllowBlockDisks
 //     (the device node still inside the directories), network when
 //     Options.AllowNetworkDisks (unix sockets inside the writable

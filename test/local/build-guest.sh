@@ -14,6 +14,8 @@
 # isofs and, when a disk labelled cidata (cloud-init NoCloud) is attached,
 # prints one line per file on it:
 #   PODVIRT-CIDATA <file> <sha256 of its content>
+# and, for a disk labelled podvirt-disk (the e2e tests' containerDisks),
+#   PODVIRT-DISK <sha256 of its file /data>
 # waits until acpid holds /dev/input/event*, then prints the line
 #   PODVIRT-GUEST-READY
 # on the console (boot it with console=ttyS0 to get it on the serial port)
@@ -22,7 +24,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Bump the suffix whenever the guest changes, so caches rebuild it.
-out=$PODVIRT_CACHE/guest-v3
+out=$PODVIRT_CACHE/guest-v4
 
 # extract_vmlinux: $out/vmlinuz (an xz bzImage) -> $out/vmlinux (PVH-bootable ELF).
 extract_vmlinux() {
@@ -141,6 +143,10 @@ if cidata=$(findfs LABEL=cidata 2>/dev/null) && mount -t iso9660 -o ro "$cidata"
   for f in meta-data user-data network-config; do
     [ -f /mnt/$f ] && echo "PODVIRT-CIDATA $f $(sha256sum </mnt/$f | cut -d' ' -f1)"
   done
+  umount /mnt
+fi
+if disk=$(findfs LABEL=podvirt-disk 2>/dev/null) && mount -t iso9660 -o ro "$disk" /mnt; then
+  echo "PODVIRT-DISK $(sha256sum </mnt/data | cut -d' ' -f1)"
   umount /mnt
 fi
 echo "PODVIRT-GUEST-READY"
