@@ -30,8 +30,8 @@ func TestCloudInitNoCloud(t *testing.T) {
 	ns := e.namespace(t)
 	userData := fmt.Sprintf("#cloud-config\nhostname: podvirt-e2e\n# nonce %d\n", time.Now().UnixNano())
 	networkData := "version: 2\nethernets: {}\n"
-	manifest := strings.Replace(cloudInitVMI, "cloudInitNoCloud: {}", fmt.Sprintf("cloudInitNoCloud: {userData: %q, networkDataBase64: %q}",
-		userData, base64.StdEncoding.EncodeToString([]byte(networkData))), 1)
+	manifest := withDataDisk(tinyGuest("ci"), fmt.Sprintf("cloudInitNoCloud: {userData: %q, networkDataBase64: %q}",
+		userData, base64.StdEncoding.EncodeToString([]byte(networkData))))
 	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
@@ -62,8 +62,7 @@ func TestCloudInitNoCloudFromSecret(t *testing.T) {
 	if out, err := e.kubectlRun("", "create", "secret", "generic", "-n", ns, "vm-cloud-init", "--from-literal=userdata="+userData); err != nil {
 		t.Fatalf("creating the Secret: %v\n%s", err, out)
 	}
-	manifest := strings.Replace(strings.Replace(cloudInitVMI, "name: ci\n", "name: cisecret\n", 1),
-		"cloudInitNoCloud: {}", "cloudInitNoCloud: {secretRef: {name: vm-cloud-init}}", 1)
+	manifest := withDataDisk(tinyGuest("cisecret"), "cloudInitNoCloud: {secretRef: {name: vm-cloud-init}}")
 	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
@@ -73,35 +72,6 @@ func TestCloudInitNoCloudFromSecret(t *testing.T) {
 		t.Errorf("the guest did not read the Secret's user data (want %q on its console):\n%s", want, console)
 	}
 }
-
-// cloudInitVMI is the tiny guest with a cloudInitNoCloud volume whose
-// source the test fills in.
-const cloudInitVMI = `
-apiVersion: podvirt.io/v1alpha1
-kind: VirtualMachineInstance
-metadata:
-  name: ci
-spec:
-  terminationGracePeriodSeconds: 20
-  domain:
-    memory:
-      guest: 128Mi
-    devices:
-      autoattachPodInterface: false
-      disks:
-      - name: cloudinit
-        disk: {bus: virtio}
-    firmware:
-      kernelBoot:
-        kernelArgs: console=ttyS0 panic=-1 quiet
-        container:
-          image: 127.0.0.1:15000/podvirt/tiny-guest:latest
-          kernelPath: /boot/vmlinux
-          initrdPath: /boot/initrd.img
-  volumes:
-  - name: cloudinit
-    cloudInitNoCloud: {}
-`
 
 // guestConsole waits for the guest's ready marker and returns its console.
 func guestConsole(t *testing.T, e *env, domName string) string {

@@ -44,7 +44,8 @@ func TestQcow2ContainerDisk(t *testing.T) {
 	evilImage := pushDisk(t, evil, "qcow2-evil:"+tag)
 
 	for name, image := range map[string]string{"qcow2": goodImage, "evil": evilImage} {
-		if out, err := e.kubectlRun(fmt.Sprintf(diskVMI, name, image), "apply", "-n", ns, "-f", "-"); err != nil {
+		manifest := withDataDisk(tinyGuest(name), fmt.Sprintf("containerDisk: {image: %q, path: /disk/root.qcow2}", image))
+		if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
 			t.Fatalf("kubectl apply %s: %v\n%s", name, err, out)
 		}
 	}
@@ -75,36 +76,6 @@ func TestQcow2ContainerDisk(t *testing.T) {
 		t.Errorf("no event saying why (backing file): %v\n%s", err, out)
 	}
 }
-
-// diskVMI is the tiny guest with a containerDisk (name, image).
-const diskVMI = `
-apiVersion: podvirt.io/v1alpha1
-kind: VirtualMachineInstance
-metadata:
-  name: %s
-spec:
-  terminationGracePeriodSeconds: 20
-  domain:
-    memory:
-      guest: 128Mi
-    devices:
-      autoattachPodInterface: false
-      disks:
-      - name: data
-        disk: {bus: virtio}
-    firmware:
-      kernelBoot:
-        kernelArgs: console=ttyS0 panic=-1 quiet
-        container:
-          image: 127.0.0.1:15000/podvirt/tiny-guest:latest
-          kernelPath: /boot/vmlinux
-          initrdPath: /boot/initrd.img
-  volumes:
-  - name: data
-    containerDisk:
-      image: %s
-      path: /disk/root.qcow2
-`
 
 // writeLabelledISO writes an ISO 9660 image with a volume label and files.
 func writeLabelledISO(t *testing.T, path, label string, files map[string]string) {

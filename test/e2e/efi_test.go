@@ -20,28 +20,11 @@ import (
 
 // efiVMI boots the tiny guest's EFI-stub kernel through OVMF with Secure
 // Boot (the default for EFI).
-const efiVMI = `
-apiVersion: podvirt.io/v1alpha1
-kind: VirtualMachineInstance
-metadata:
-  name: efi
-spec:
-  terminationGracePeriodSeconds: 20
-  domain:
-    memory:
-      guest: 256Mi
-    devices:
-      autoattachPodInterface: false
-    firmware:
-      bootloader:
-        efi: {}
-      kernelBoot:
-        kernelArgs: console=ttyS0 panic=-1 quiet
-        container:
-          image: 127.0.0.1:15000/podvirt/tiny-guest:latest
-          kernelPath: /boot/vmlinuz
-          initrdPath: /boot/initrd.img
-`
+var efiVMI = strings.NewReplacer(
+	"    firmware:\n", "    firmware:\n      bootloader:\n        efi: {}\n",
+	"/boot/vmlinux", "/boot/vmlinuz",
+	"guest: 128Mi", "guest: 256Mi",
+).Replace(tinyGuest("efi"))
 
 // TestEFIGuestBoots runs an EFI VMI: the node's libvirt picks Secure Boot
 // firmware with enrolled keys from its descriptors, the guest boots, and

@@ -43,6 +43,20 @@ spec:
           initrdPath: /boot/initrd.img
 `
 
+// tinyGuest is tinyVMI named name.
+func tinyGuest(name string) string {
+	return strings.Replace(tinyVMI, "name: tiny\n", "name: "+name+"\n", 1)
+}
+
+// withDataDisk gives a tiny guest manifest a virtio disk "data" whose
+// volume source is source (a YAML flow mapping entry, e.g.
+// "containerDisk: {image: x}").
+func withDataDisk(manifest, source string) string {
+	m := strings.Replace(manifest, "      autoattachPodInterface: false\n",
+		"      autoattachPodInterface: false\n      disks:\n      - name: data\n        disk: {bus: virtio}\n", 1)
+	return m + "  volumes:\n  - name: data\n    " + source + "\n"
+}
+
 // TestVMILifecycle walks one VMI through the whole design: admission
 // (defaults, validation), the launcher Pod under the real kubelet, a real
 // QEMU guest booting, and deletion with ACPI shutdown.
