@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -38,14 +37,7 @@ func TestEFIGuestBoots(t *testing.T) {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
 	domName := domain.Name(ns, "efi")
-	serial := filepath.Join(e.state, "nodeagent", "vmis", domName, domain.SerialLogFile)
-	eventually(t, "the EFI guest's ready marker on its serial console", 240*time.Second, func() (bool, error) {
-		b, err := os.ReadFile(serial)
-		if os.IsNotExist(err) {
-			return false, nil
-		}
-		return strings.Contains(string(b), "PODVIRT-GUEST-READY"), err
-	})
+	guestConsole(t, e, domName)
 	logf(t, "kubectl apply -> EFI guest ready marker: %s", time.Since(applied).Round(time.Millisecond))
 
 	vmi := &v1alpha1.VirtualMachineInstance{}
