@@ -52,7 +52,7 @@ func TestAuditLogSurvivesKill9(t *testing.T) {
 					return
 				}
 				if i == killAt {
-					killOnce.Do(func() { e.killController(t); close(killed) })
+					killOnce.Do(func() { e.killDaemon(t, "podvirt-controller"); close(killed) })
 				}
 				vmi := burstVMI(ns, int(i))
 				// Retry through the outage: failurePolicy Fail refuses
@@ -156,11 +156,12 @@ func burstVMI(ns string, i int) *v1alpha1.VirtualMachineInstance {
 	return v
 }
 
-// killController sends SIGKILL to the running podvirt-controller.
-func (e *env) killController(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(e.state, "pids", "podvirt-controller.pid"))
+// killDaemon sends SIGKILL to a daemon of the local environment
+// (podvirt-controller, podvirt-nodeagent...); test/local/up.sh restarts it.
+func (e *env) killDaemon(t *testing.T, name string) {
+	raw, err := os.ReadFile(filepath.Join(e.state, "pids", name+".pid"))
 	if err != nil {
-		t.Errorf("reading the controller's pid: %v", err)
+		t.Errorf("reading the pid of %s: %v", name, err)
 		return
 	}
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
