@@ -69,7 +69,10 @@ const DefaultKubeletRootDir = "/var/lib/kubelet"
 // Reconciler drives the domains of the launcher Pods bound to one node.
 type Reconciler struct {
 	// Events, when set, reports starts, stops and failures on the VMI.
-	Events     events.EventRecorder
+	Events events.EventRecorder
+	// Metrics, when set, records startup latency, preparation time and
+	// endings.
+	Metrics    *Metrics
 	Client     client.Client
 	APIReader  client.Reader
 	Hypervisor Hypervisor
@@ -152,7 +155,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			// libvirt restarted, domain undefined by hand): say so.
 			return ctrl.Result{}, r.fail(ctx, vmi, "DomainLost", errors.New("the domain disappeared from libvirt while the guest was running"))
 		}
-		if err := r.define(ctx, p, vmi, domName); err != nil {
+		start := time.Now()
+		err := r.define(ctx, p, vmi, domName)
+		r.Metrics.observePrepare(time.Since(start))
+		if err != nil {
 			reason := "DomainDefineFailed"
 			switch {
 			case errors.Is(err, ErrUnsupported):
@@ -320,7 +326,8 @@ func stopRequestedAt(p *corev1.Pod) time.Time {
 }
 
 func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) error {
-	changed := vmi.Status.Phase != v1alpha1.Running || vmi.Status.NodeName != r.Options.NodeName
+	first := vmi.Status.Phase != v1alpha1.Running
+	changed := first || vmi.Status.NodeName != r.Options.NodeName
 	vmi.Status.Phase = v1alpha1.Running
 	vmi.Status.NodeName = r.Options.NodeName
 	vmi.Status.Reason = ""
@@ -335,6 +342,9 @@ func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachin
 	}
 	if err := r.Client.Status().Update(ctx, vmi); err != nil {
 		return fmt.Errorf("marking the VMI Running: %w", err)
+	}
+	if first {
+		r.Metrics.observeStartup(r.Options.NodeName, vmi.CreationTimestamp.Time)
 	}
 	log.FromContext(ctx).Info("VMI Running")
 	return nil
@@ -373,6 +383,7 @@ func (r *Reconciler) end(ctx context.Context, vmi *v1alpha1.VirtualMachineInstan
 	if err := r.Client.Status().Update(ctx, vmi); err != nil && !apierrors.IsNotFound(err) {
 		return fmt.Errorf("marking the VMI %s (%s): %w", phase, msg, err)
 	}
+	r.Metrics.observeEnd(string(phase), reason, phase == v1alpha1.Failed)
 	log.FromContext(ctx).Info("VMI ended", "phase", phase, "reason", reason)
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	ctrlmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
@@ -73,8 +74,11 @@ func main() {
 	}
 	hv := &nodeagent.Libvirt{Socket: *libvirtSocket, URI: *libvirtURI}
 	defer hv.Close()
+	metrics, err := nodeagent.NewMetrics(ctrlmetrics.Registry)
+	exitOn(err, "registering metrics")
 	exitOn((&nodeagent.Reconciler{
 		Events:     mgr.GetEventRecorder("podvirt-nodeagent"),
+		Metrics:    metrics,
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
 		Hypervisor: hv,

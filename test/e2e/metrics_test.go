@@ -1,0 +1,100 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+// nodeAgentMetrics is where test/local/up.sh has the node agent serve
+// its metrics.
+const nodeAgentMetrics = "http://127.0.0.1:18082/metrics"
+
+// TestNodeAgentMetrics checks the node agent's metrics move with what it
+// does: a VMI that starts is one more startup observation, one it cannot
+// run is one more failure with its reason.
+func TestNodeAgentMetrics(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.namespace(t)
+	startups := func() float64 { return scrape(t, "podvirt_nodeagent_vmi_startup_seconds", nil) }
+	unsupported := func() float64 {
+		return scrape(t, "podvirt_nodeagent_vmi_failures_total", map[string]string{"reason": "Unsupported"})
+	}
+	startupsBefore, unsupportedBefore := startups(), unsupported()
+
+	if out, err := e.kubectlRun(tinyGuest("counted"), "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	// Pod networking is not there yet: a VMI on the Pod network fails.
+	withNetwork := strings.Replace(tinyGuest("networked"), "autoattachPodInterface: false", "autoattachPodInterface: true", 1)
+	if out, err := e.kubectlRun(withNetwork, "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("kubectl apply: %v\n%s", err, out)
+	}
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	eventually(t, "VMI counted Running", 120*time.Second, func() (bool, error) {
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "counted"}, vmi)
+		return err == nil && vmi.Status.Phase == v1alpha1.Running, err
+	})
+	eventually(t, "VMI networked Failed", 120*time.Second, func() (bool, error) {
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "networked"}, vmi)
+		return err == nil && vmi.Status.Phase == v1alpha1.Failed, err
+	})
+	if got := startups() - startupsBefore; got != 1 {
+		t.Errorf("startup observations grew by %v, want 1", got)
+	}
+	if got := unsupported() - unsupportedBefore; got != 1 {
+		t.Errorf("Unsupported failures grew by %v, want 1", got)
+	}
+}
+
+// scrape returns the node agent's value of a counter, or the sample count
+// of a histogram, summed over the series whose labels include labels.
+func scrape(t *testing.T, name string, labels map[string]string) float64 {
+	t.Helper()
+	resp, err := http.Get(nodeAgentMetrics)
+	if err != nil {
+		t.Fatalf("scraping the node agent: %v", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatalf("parsing the node agent's metrics: %v", err)
+	}
+	var sum float64
+	for _, m := range families[name].GetMetric() {
+		match := true
+		for k, v := range labels {
+			found := false
+			for _, l := range m.GetLabel() {
+				found = found || (l.GetName() == k && l.GetValue() == v)
+			}
+			match = match && found
+		}
+		if !match {
+			continue
+		}
+		if h := m.GetHistogram(); h != nil {
+			sum += float64(h.GetSampleCount())
+		} else {
+			sum += m.GetCounter().GetValue()
+		}
+	}
+	return sum
+}
