@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
+	"libvirt.org/go/libvirtxml"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -72,7 +73,9 @@ type Reconciler struct {
 	Events events.EventRecorder
 	// Metrics, when set, records startup latency, preparation time and
 	// endings.
-	Metrics    *Metrics
+	Metrics *Metrics
+	// DHCP answers guests on the Pod network; nil refuses interfaces.
+	DHCP       *DHCPServers
 	Client     client.Client
 	APIReader  client.Reader
 	Hypervisor Hypervisor
@@ -184,6 +187,9 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.placeInPod(ctx, p, domName); err != nil {
 		return ctrl.Result{}, err
 	}
+	if err := r.keepPodNetwork(ctx, p, domName); err != nil {
+		return ctrl.Result{}, err
+	}
 	if err := r.setRunning(ctx, vmi); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -219,8 +225,17 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	if err := os.MkdirAll(vmiDir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", vmiDir, err)
 	}
+	links := podNetLinks(domName)
 	if dom.Devices != nil && len(dom.Devices.Interfaces) > 0 {
-		return fmt.Errorf("interfaces: connecting guests to the Pod network is %w; set spec.domain.devices.autoattachPodInterface: false and give no interfaces", ErrUnsupported)
+		if len(dom.Devices.Interfaces) > 1 || r.DHCP == nil {
+			return fmt.Errorf("interfaces: this node agent connects one interface to the Pod network; more are %w", ErrUnsupported)
+		}
+		if err := r.connectPodNetwork(ctx, p, domName); err != nil {
+			return fmt.Errorf("connecting the guest to the Pod network: %w", err)
+		}
+		nic := &dom.Devices.Interfaces[0]
+		nic.Source = &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: links.bridge}}
+		nic.Target = &libvirtxml.DomainInterfaceTarget{Dev: links.tap}
 	}
 	if err := domain.Localize(dom, imageRoot, vmiDir); err != nil {
 		return err
@@ -233,6 +248,8 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	// own directory and, read-only, its own image.
 	opts := r.Options.Allowlist
 	opts.AllowedDirs = []string{vmiDir}
+	opts.AllowedBridges = []string{links.bridge}
+	opts.TargetDevPrefix = TapPrefix
 	if opts.AllowedDiskFormats == nil {
 		// qcow2 only for the images prepareVolumes checked.
 		opts.AllowedDiskFormats = []string{"raw", "qcow2"}
@@ -290,6 +307,9 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 			return ctrl.Result{}, err
 		}
 		log.FromContext(ctx).Info("undefined domain")
+	}
+	if err := r.disconnectPodNetwork(ctx, domName); err != nil {
+		return ctrl.Result{}, err
 	}
 	if err := os.RemoveAll(r.vmiDir(domName)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("removing the VMI directory: %w", err)

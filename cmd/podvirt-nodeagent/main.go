@@ -79,6 +79,7 @@ func main() {
 	exitOn((&nodeagent.Reconciler{
 		Events:     mgr.GetEventRecorder("podvirt-nodeagent"),
 		Metrics:    metrics,
+		DHCP:       &nodeagent.DHCPServers{},
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
 		Hypervisor: hv,

@@ -37,9 +37,9 @@ func TestNodeAgentMetrics(t *testing.T) {
 	if out, err := e.kubectlRun(tinyGuest("counted"), "apply", "-n", ns, "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
-	// Pod networking is not there yet: a VMI on the Pod network fails.
-	withNetwork := strings.Replace(tinyGuest("networked"), "autoattachPodInterface: false", "autoattachPodInterface: true", 1)
-	if out, err := e.kubectlRun(withNetwork, "apply", "-n", ns, "-f", "-"); err != nil {
+	// PVC volumes are not supported on the node yet: such a VMI fails.
+	withPVC := withDataDisk(tinyGuest("unsupported"), "persistentVolumeClaim: {claimName: data}")
+	if out, err := e.kubectlRun(withPVC, "apply", "-n", ns, "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
 	vmi := &v1alpha1.VirtualMachineInstance{}
@@ -47,8 +47,8 @@ func TestNodeAgentMetrics(t *testing.T) {
 		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "counted"}, vmi)
 		return err == nil && vmi.Status.Phase == v1alpha1.Running, err
 	})
-	eventually(t, "VMI networked Failed", 120*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "networked"}, vmi)
+	eventually(t, "VMI unsupported Failed", 120*time.Second, func() (bool, error) {
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "unsupported"}, vmi)
 		return err == nil && vmi.Status.Phase == v1alpha1.Failed, err
 	})
 	if got := startups() - startupsBefore; got != 1 {

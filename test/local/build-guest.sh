@@ -16,6 +16,10 @@
 #   PODVIRT-CIDATA <file> <sha256 of its content>
 # and, for a disk labelled podvirt-disk (the e2e tests' containerDisks),
 #   PODVIRT-DISK <sha256 of its file /data>
+# With a network card it takes an address by DHCP (PODVIRT-NET <address>),
+# serves "PODVIRT-GUEST-HTTP" on port 80 and, given podvirt.fetch=HOST:PORT on
+# its command line, GETs / from HOST:PORT (PODVIRT-FETCH <sha256 of the
+# body>).
 # waits until acpid holds /dev/input/event*, then prints the line
 #   PODVIRT-GUEST-READY
 # on the console (boot it with console=ttyS0 to get it on the serial port)
@@ -24,7 +28,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Bump the suffix whenever the guest changes, so caches rebuild it.
-out=$PODVIRT_CACHE/guest-v4
+out=$PODVIRT_CACHE/guest-v8
 
 # extract_vmlinux: $out/vmlinuz (an xz bzImage) -> $out/vmlinux (PVH-bootable ELF).
 extract_vmlinux() {
@@ -68,7 +72,7 @@ log "downloading $pkg"
 (cd "$work" && apt-get download -q -o APT::Sandbox::User=root "$pkg" >/dev/null) || die "apt-get download $pkg failed"
 deb=$(ls "$work"/*.deb)
 # Modules in load order (each after those it needs).
-modules=(evdev button virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk cdrom isofs)
+modules=(evdev button virtio_ring virtio virtio_pci_legacy_dev virtio_pci_modern_dev virtio_pci virtio_blk cdrom isofs failover net_failover virtio_net)
 log "extracting vmlinuz and ${modules[*]} from $(basename "$deb")"
 mkdir -p "$work/pkg"
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/pkg" --wildcards \
@@ -78,14 +82,29 @@ dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work/pkg" --wildcards \
   './lib/modules/*/kernel/drivers/virtio/virtio*.ko*' \
   './lib/modules/*/kernel/drivers/block/virtio_blk.ko*' \
   './lib/modules/*/kernel/drivers/cdrom/cdrom.ko*' \
-  './lib/modules/*/kernel/fs/isofs/isofs.ko*'
+  './lib/modules/*/kernel/fs/isofs/isofs.ko*' \
+  './lib/modules/*/kernel/net/core/failover.ko*' \
+  './lib/modules/*/kernel/drivers/net/net_failover.ko*' \
+  './lib/modules/*/kernel/drivers/net/virtio_net.ko*'
 rm -f "$deb"
 log "kernel package downloaded and extracted in $((SECONDS - t0)) s"
 
 # 2. The initramfs.
 t0=$SECONDS
 root=$work/root
-mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,mnt,var/log,var/run,lib/modules,etc/acpi/PWRF}
+mkdir -p "$root"/{bin,sbin,dev,proc,sys,tmp,run,mnt,www,var/log,var/run,lib/modules,etc/acpi/PWRF}
+echo PODVIRT-GUEST-HTTP >"$root/www/index.html"
+# busybox udhcpc runs this with the lease in its environment.
+cat >"$root/etc/udhcpc.script" <<'EOF'
+#!/bin/sh
+case $1 in
+  bound|renew)
+    ifconfig "$interface" "$ip" netmask "$subnet" up
+    [ -n "$router" ] && route add default gw "$router" "$interface"
+    echo "PODVIRT-NET $ip" >/dev/console ;;
+esac
+EOF
+chmod 755 "$root/etc/udhcpc.script"
 cp "$busybox" "$root/bin/busybox"
 for m in "${modules[@]}"; do
   f=$(find "$work/pkg/lib/modules" -name "$m.ko*" | head -1)
@@ -144,6 +163,28 @@ if cidata=$(findfs LABEL=cidata 2>/dev/null) && mount -t iso9660 -o ro "$cidata"
     [ -f /mnt/$f ] && echo "PODVIRT-CIDATA $f $(sha256sum </mnt/$f | cut -d' ' -f1)"
   done
   umount /mnt
+fi
+# A network card: take an address by DHCP and serve /www on port 80.
+nics=0
+for d in /sys/bus/virtio/devices/*; do
+  [ "$(cat "$d/device" 2>/dev/null)" = 0x0001 ] && nics=$((nics + 1))
+done
+if [ "$nics" -gt 0 ]; then
+  i=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+  ifconfig lo up
+  ifconfig eth0 up
+  timeout 15 udhcpc -i eth0 -n -q -t 10 -T 1 -s /etc/udhcpc.script >/dev/null 2>&1 || echo "PODVIRT-NET none"
+  httpd -p 80 -h /www
+  # podvirt.fetch=HOST:PORT on the kernel command line: GET / from it and
+  # tell the body's hash (nc: busybox-static's wget crashes resolving).
+  for arg in $(cat /proc/cmdline); do
+    case $arg in podvirt.fetch=*)
+      hp=${arg#podvirt.fetch=}
+      sum=$(printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$hp" | timeout 10 nc "${hp%:*}" "${hp##*:}" | tr -d '\r' | sed '1,/^$/d' | sha256sum | cut -d' ' -f1)
+      echo "PODVIRT-FETCH $sum" ;;
+    esac
+  done
 fi
 if disk=$(findfs LABEL=podvirt-disk 2>/dev/null) && mount -t iso9660 -o ro "$disk" /mnt; then
   echo "PODVIRT-DISK $(sha256sum </mnt/data | cut -d' ' -f1)"

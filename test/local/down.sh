@@ -9,6 +9,11 @@ source "$here/lib.sh"
 stop_daemon podvirt-nodeagent
 stop_daemon podvirt-controller
 "$here/down-libvirt.sh" # first: guests run inside the kubelet's Pod cgroups
+# Pod-network bridges and veths of guests that were still running (the
+# node agent removes them when it stops a guest).
+for link in $(ip -o link show 2>/dev/null | awk -F': ' '{print $2}' | sed 's/@.*//' | grep -E '^pv[bh][0-9a-f]{10}$' || true); do
+  ip link del "$link" 2>/dev/null || true
+done
 "$here/down-node.sh"
 "$here/down-registry.sh"
 "$here/down-controlplane.sh" --purge # the next make run starts a fresh cluster
