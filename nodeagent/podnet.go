@@ -39,7 +39,7 @@ type podNetLink struct {
 func podNetLinks(domName string) podNetLink {
 	sum := sha256.Sum256([]byte(domName))
 	h := hex.EncodeToString(sum[:])[:10]
-	return podNetLink{bridge: "pvb" + h, hostVeth: "pvh" + h, tap: TapPrefix + h, podVeth: "podvirt0"}
+	return podNetLink{bridge: "pvb" + h, hostVeth: "pvh" + h, tap: TapPrefix + h, podVeth: "podvirt-guest"}
 }
 
 // connectPodNetwork plumbs the domain's network: the guest's tap joins a
