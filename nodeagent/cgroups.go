@@ -46,19 +46,9 @@ func (c *Cgroups) Place(p *corev1.Pod, pid int) ([]string, error) {
 		return nil, errors.New("the Pod has no QoS class yet")
 	}
 	rel := c.podPath(p)
-	var hierarchies []string
-	if _, err := os.Stat(filepath.Join(c.Root, "cgroup.controllers")); err == nil {
-		hierarchies = []string{c.Root} // cgroup v2
-	} else {
-		entries, err := os.ReadDir(c.Root)
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", c.Root, err)
-		}
-		for _, e := range entries {
-			if e.IsDir() && e.Name() != "unified" && e.Name() != "systemd" {
-				hierarchies = append(hierarchies, filepath.Join(c.Root, e.Name()))
-			}
-		}
+	hierarchies, err := c.hierarchies()
+	if err != nil {
+		return nil, err
 	}
 	var placed []string
 	for _, h := range hierarchies {
@@ -75,6 +65,50 @@ func (c *Cgroups) Place(p *corev1.Pod, pid int) ([]string, error) {
 		return nil, fmt.Errorf("no cgroup %s under %s: is the kubelet's cgroup driver cgroupfs?", rel, c.Root)
 	}
 	return placed, nil
+}
+
+// hierarchies returns the cgroup hierarchies under Root: Root itself for
+// cgroup v2, one per controller for v1.
+func (c *Cgroups) hierarchies() ([]string, error) {
+	if _, err := os.Stat(filepath.Join(c.Root, "cgroup.controllers")); err == nil {
+		return []string{c.Root}, nil
+	}
+	entries, err := os.ReadDir(c.Root)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", c.Root, err)
+	}
+	var hierarchies []string
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "unified" && e.Name() != "systemd" {
+			hierarchies = append(hierarchies, filepath.Join(c.Root, e.Name()))
+		}
+	}
+	return hierarchies, nil
+}
+
+// podProcesses returns the processes of the Pod's containers (the
+// cgroups below the Pod's), in every hierarchy.
+func (c *Cgroups) podProcesses(p *corev1.Pod) []int {
+	hierarchies, err := c.hierarchies()
+	if err != nil {
+		return nil
+	}
+	var pids []int
+	for _, h := range hierarchies {
+		files, _ := filepath.Glob(filepath.Join(h, c.podPath(p), "*", "cgroup.procs"))
+		for _, f := range files {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			for _, field := range strings.Fields(string(raw)) {
+				if pid, err := strconv.Atoi(field); err == nil {
+					pids = append(pids, pid)
+				}
+			}
+		}
+	}
+	return pids
 }
 
 // InPod reports whether pid's memory cgroup (v1) or unified cgroup (v2)

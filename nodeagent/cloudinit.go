@@ -22,8 +22,7 @@ const NoCloudVolumeLabel = "cidata"
 // writeNoCloud writes a cloudInitNoCloud volume to target: an ISO 9660
 // filesystem labelled cidata holding meta-data (instance-id: the VMI's
 // UID, local-hostname: its name), user-data and, when given,
-// network-config. Rock Ridge keeps the names as cloud-init expects them
-// (plain ISO 9660 would turn user-data into USER_DAT). An existing target
+// network-config (see WriteISO). An existing target
 // is kept: the instance-id does not change, so neither does the disk.
 func (r *Reconciler) writeNoCloud(p *corev1.Pod, md *domain.Metadata, v domain.VolumeMetadata, target string) error {
 	if _, err := os.Stat(target); err == nil {
@@ -50,8 +49,16 @@ func (r *Reconciler) writeNoCloud(p *corev1.Pod, md *domain.Metadata, v domain.V
 		files["user-data"] = data
 	}
 
+	return WriteISO(target, NoCloudVolumeLabel, files)
+}
+
+// WriteISO writes an ISO 9660 image holding files (by name, at its root)
+// with a volume label, and Rock Ridge and Joliet names (plain ISO 9660
+// would turn user-data into USER_DAT). It writes next to path and renames,
+// so path never holds half an image.
+func WriteISO(path, label string, files map[string][]byte) error {
 	// go-diskfs builds the image in a workspace directory, then writes it.
-	work, err := os.MkdirTemp(filepath.Dir(target), ".cidata-")
+	work, err := os.MkdirTemp(filepath.Dir(path), ".iso-")
 	if err != nil {
 		return err
 	}
@@ -60,7 +67,7 @@ func (r *Reconciler) writeNoCloud(p *corev1.Pod, md *domain.Metadata, v domain.V
 	for _, data := range files {
 		size += int64(len(data))
 	}
-	tmp := filepath.Join(work, "cidata.iso")
+	tmp := filepath.Join(work, "image.iso")
 	d, err := diskfs.Create(tmp, size, diskfs.SectorSizeDefault)
 	if err != nil {
 		return fmt.Errorf("creating the image: %w", err)
@@ -70,7 +77,7 @@ func (r *Reconciler) writeNoCloud(p *corev1.Pod, md *domain.Metadata, v domain.V
 	if err := os.Mkdir(tree, 0o700); err != nil {
 		return err
 	}
-	fs, err := d.CreateFilesystem(disk.FilesystemSpec{FSType: filesystem.TypeISO9660, VolumeLabel: NoCloudVolumeLabel, WorkDir: tree})
+	fs, err := d.CreateFilesystem(disk.FilesystemSpec{FSType: filesystem.TypeISO9660, VolumeLabel: label, WorkDir: tree})
 	if err != nil {
 		return fmt.Errorf("creating the filesystem: %w", err)
 	}
@@ -91,13 +98,13 @@ func (r *Reconciler) writeNoCloud(p *corev1.Pod, md *domain.Metadata, v domain.V
 	if !ok {
 		return fmt.Errorf("go-diskfs returned a %T, not an ISO 9660 filesystem", fs)
 	}
-	if err := iso.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: true, VolumeIdentifier: NoCloudVolumeLabel}); err != nil {
+	if err := iso.Finalize(iso9660.FinalizeOptions{RockRidge: true, Joliet: true, VolumeIdentifier: label}); err != nil {
 		return fmt.Errorf("writing the image: %w", err)
 	}
 	if err := d.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, target)
+	return os.Rename(tmp, path)
 }
 
 // secretUserData reads the user data of a cloudInitNoCloud volume from its

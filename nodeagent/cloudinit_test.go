@@ -94,7 +94,7 @@ func TestWriteNoCloud(t *testing.T) {
 					t.Errorf("%s = %q, want %q (files %v)", name, files[name], want, names)
 				}
 			}
-			if left, _ := filepath.Glob(filepath.Join(dir, ".cidata-*")); len(left) > 0 {
+			if left, _ := filepath.Glob(filepath.Join(dir, ".iso-*")); len(left) > 0 {
 				t.Errorf("workspace left behind: %v", left)
 			}
 			// A second call keeps the disk the guest may have seen.

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	corev1 "k8s.io/api/core/v1"
@@ -48,7 +47,7 @@ func podNetLinks(domName string) podNetLink {
 // traffic to the Pod's IP goes to the guest, so the guest is the Pod on
 // the network (Services, NetworkPolicies). It is idempotent.
 func (r *Reconciler) connectPodNetwork(ctx context.Context, p *corev1.Pod, domName string) error {
-	ns, err := podNetns(p, r.cgroupRoot())
+	ns, err := podNetns(p, r.cgroups())
 	if err != nil {
 		return err
 	}
@@ -100,7 +99,7 @@ func (r *Reconciler) connectPodNetwork(ctx context.Context, p *corev1.Pod, domNa
 			return err
 		}
 	}
-	return r.DHCP.ensure(domName, ns, l.podVeth, podDNS(p, r.cgroupRoot()))
+	return r.DHCP.ensure(domName, ns, l.podVeth, podDNS(ns))
 }
 
 // keepPodNetwork restarts the DHCP server of a running domain on the Pod
@@ -133,60 +132,35 @@ func (r *Reconciler) disconnectPodNetwork(ctx context.Context, domName string) e
 
 func maskBits() int { ones, _ := guestMask.Size(); return ones }
 
-func (r *Reconciler) cgroupRoot() string {
-	if r.Options.Cgroups != nil && r.Options.Cgroups.Root != "" {
-		return r.Options.Cgroups.Root
+// cgroups is Options.Cgroups, or the kubelet's defaults when the agent
+// leaves QEMU in libvirt's cgroup.
+func (r *Reconciler) cgroups() *Cgroups {
+	if r.Options.Cgroups != nil {
+		return r.Options.Cgroups
 	}
-	return "/sys/fs/cgroup"
+	return &Cgroups{Root: "/sys/fs/cgroup"}
 }
 
 // podNetns returns the network namespace (/proc/PID/ns/net) of a
-// container of the Pod: a process in the Pod's cgroup whose namespace is
-// not the host's (QEMU, moved into the cgroup, runs in the host's).
-func podNetns(p *corev1.Pod, cgroupRoot string) (string, error) {
+// container of the Pod: a process in the Pod's cgroups whose namespace is
+// not the host's (QEMU, moved into the Pod's cgroup, runs in the host's).
+func podNetns(p *corev1.Pod, cg *Cgroups) (string, error) {
 	self, err := os.Readlink("/proc/self/ns/net")
 	if err != nil {
 		return "", err
 	}
-	// Container cgroups of the Pod: cgroup v1 (a hierarchy first) and v2,
-	// Burstable/BestEffort (a QoS level) and Guaranteed.
-	pod := "pod" + string(p.UID)
-	var files []string
-	for _, pattern := range [][]string{
-		{"*", "kubepods*", "*", pod, "*", "cgroup.procs"},
-		{"*", "kubepods*", pod, "*", "cgroup.procs"},
-		{"kubepods*", "*", pod, "*", "cgroup.procs"},
-		{"kubepods*", pod, "*", "cgroup.procs"},
-	} {
-		found, _ := filepath.Glob(filepath.Join(append([]string{cgroupRoot}, pattern...)...))
-		files = append(files, found...)
-	}
-	for _, f := range files {
-		raw, err := os.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		for _, field := range strings.Fields(string(raw)) {
-			pid, err := strconv.Atoi(field)
-			if err != nil {
-				continue
-			}
-			ns := fmt.Sprintf("/proc/%d/ns/net", pid)
-			if target, err := os.Readlink(ns); err == nil && target != self {
-				return ns, nil
-			}
+	for _, pid := range cg.podProcesses(p) {
+		ns := fmt.Sprintf("/proc/%d/ns/net", pid)
+		if target, err := os.Readlink(ns); err == nil && target != self {
+			return ns, nil
 		}
 	}
-	return "", fmt.Errorf("no process of Pod %s/%s in a network namespace of its own (looked under %s)", p.Namespace, p.Name, cgroupRoot)
+	return "", fmt.Errorf("no process of Pod %s/%s in a network namespace of its own (looked under %s)", p.Namespace, p.Name, cg.Root)
 }
 
-// podDNS returns the name servers of the Pod's resolv.conf, for the
-// guest's lease.
-func podDNS(p *corev1.Pod, cgroupRoot string) []net.IP {
-	ns, err := podNetns(p, cgroupRoot)
-	if err != nil {
-		return nil
-	}
+// podDNS returns the name servers of the resolv.conf of the container
+// whose network namespace is ns, for the guest's lease.
+func podDNS(ns string) []net.IP {
 	raw, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(ns)), "root", "etc", "resolv.conf"))
 	if err != nil {
 		return nil

@@ -14,14 +14,11 @@ import (
 	"testing"
 	"time"
 
-	diskfs "github.com/diskfs/go-diskfs"
-	"github.com/diskfs/go-diskfs/disk"
-	"github.com/diskfs/go-diskfs/filesystem"
-	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/launcher/domain"
+	"github.com/podvirt/podvirt/nodeagent"
 )
 
 // TestQcow2ContainerDisk boots a guest with a qcow2 containerDisk pulled
@@ -34,7 +31,9 @@ func TestQcow2ContainerDisk(t *testing.T) {
 	dir := t.TempDir()
 	data := fmt.Sprintf("podvirt qcow2 containerDisk %d\n", time.Now().UnixNano())
 	iso := filepath.Join(dir, "disk.iso")
-	writeLabelledISO(t, iso, "podvirt-disk", map[string]string{"data": data})
+	if err := nodeagent.WriteISO(iso, "podvirt-disk", map[string][]byte{"data": []byte(data)}); err != nil {
+		t.Fatal(err)
+	}
 	good := filepath.Join(dir, "good.qcow2")
 	evil := filepath.Join(dir, "evil.qcow2")
 	run(t, "qemu-img", "convert", "-f", "raw", "-O", "qcow2", iso, good)
@@ -74,37 +73,6 @@ func TestQcow2ContainerDisk(t *testing.T) {
 	out, err := e.kubectlRun("", "get", "events", "-n", ns, "--field-selector", "involvedObject.name=evil", "-o", "jsonpath={.items[*].message}")
 	if err != nil || !strings.Contains(out, "backing file") {
 		t.Errorf("no event saying why (backing file): %v\n%s", err, out)
-	}
-}
-
-// writeLabelledISO writes an ISO 9660 image with a volume label and files.
-func writeLabelledISO(t *testing.T, path, label string, files map[string]string) {
-	t.Helper()
-	d, err := diskfs.Create(path, 1<<20, diskfs.SectorSizeDefault)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.LogicalBlocksize = 2048
-	tree := t.TempDir()
-	fs, err := d.CreateFilesystem(disk.FilesystemSpec{FSType: filesystem.TypeISO9660, VolumeLabel: label, WorkDir: tree})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, content := range files {
-		f, err := fs.OpenFile(name, os.O_CREATE|os.O_RDWR)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := f.Write([]byte(content)); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
-	if err := fs.(*iso9660.FileSystem).Finalize(iso9660.FinalizeOptions{RockRidge: true, VolumeIdentifier: label}); err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Close(); err != nil {
-		t.Fatal(err)
 	}
 }
 
