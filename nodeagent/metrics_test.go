@@ -23,7 +23,11 @@ func TestMetricsRecordStartupAndEndings(t *testing.T) {
 	r, c, _ := setup(t, v1alpha1.Scheduled, StateRunning)
 	r.Metrics = m
 	reconcileAndGet(t, r, c)
-	reconcileAndGet(t, r, c) // still Running: observed once
+	// A VMI already Running whose status still changes (its Ready
+	// condition is written) is not a second startup.
+	again, cAgain, _ := setup(t, v1alpha1.Running, StateRunning)
+	again.Metrics = m
+	reconcileAndGet(t, again, cAgain)
 	r2, c2, _ := setup(t, v1alpha1.Running, StateCrashed)
 	r2.Metrics = m
 	reconcileAndGet(t, r2, c2)
