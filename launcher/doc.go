@@ -1,6 +1,6 @@
-// Package launcher is the room of podvirt that turns a VirtualMachineInstance
-// into something a node can run: domain (VMI -> libvirt domain XML), pod
-// (VMI -> launcher Pod), controller (the reconciler that creates launcher
-// Pods and moves VMIs through Pending, Scheduling and Scheduled) and program
-// (what runs inside the launcher Pod).
+// Package launcher turns a VirtualMachineInstance into something a node can
+// run. Its sub-packages: domain (VMI -> libvirt domain XML), pod (VMI ->
+// launcher Pod) and program (what runs inside the launcher Pod). They are
+// pure renderers and a small program; the controller that uses them lives in
+// controller/, and what they share with the node agent in domainspec/.
 package launcher

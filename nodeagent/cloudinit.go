@@ -10,9 +10,8 @@ import (
 	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
+	"github.com/podvirt/podvirt/domainspec"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/podvirt/podvirt/launcher/domain"
 )
 
 // NoCloudVolumeLabel is the filesystem label cloud-init's NoCloud data
@@ -24,7 +23,7 @@ const NoCloudVolumeLabel = "cidata"
 // UID, local-hostname: its name), user-data and, when given,
 // network-config (see WriteISO). An existing target
 // is kept: the instance-id does not change, so neither does the disk.
-func (r *Reconciler) writeNoCloud(p *corev1.Pod, md *domain.Metadata, v domain.VolumeMetadata, target string) error {
+func (r *Reconciler) writeNoCloud(p *corev1.Pod, md *domainspec.Metadata, v domainspec.VolumeMetadata, target string) error {
 	if _, err := os.Stat(target); err == nil {
 		return nil
 	}
@@ -111,7 +110,7 @@ func WriteISO(path, label string, files map[string][]byte) error {
 // Secret, as the kubelet mounted it for the launcher Pod (the Pod volume
 // named after the VMI volume; see launcher/pod). The key is "userdata", or
 // "userData" as KubeVirt also accepts.
-func (r *Reconciler) secretUserData(p *corev1.Pod, v domain.VolumeMetadata) ([]byte, error) {
+func (r *Reconciler) secretUserData(p *corev1.Pod, v domainspec.VolumeMetadata) ([]byte, error) {
 	mounted := false
 	for _, pv := range p.Spec.Volumes {
 		if pv.Name == v.Name && pv.Secret != nil && pv.Secret.SecretName == v.UserDataSecret {

@@ -11,9 +11,8 @@ import (
 	"testing"
 
 	diskfs "github.com/diskfs/go-diskfs"
+	"github.com/podvirt/podvirt/domainspec"
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/podvirt/podvirt/launcher/domain"
 )
 
 // readISO returns the label and the files (by name) of an ISO image.
@@ -50,19 +49,19 @@ func readISO(t *testing.T, path string) (string, map[string]string) {
 }
 
 func TestWriteNoCloud(t *testing.T) {
-	md := &domain.Metadata{Namespace: "prod", Name: "web-1", UID: "6f1c2f0e-0000-4000-8000-000000000001"}
+	md := &domainspec.Metadata{Namespace: "prod", Name: "web-1", UID: "6f1c2f0e-0000-4000-8000-000000000001"}
 	userData := "#cloud-config\npassword: fedora\n"
 	gz := []byte{0x1f, 0x8b, 0x08, 0x00, 0xff, 0x00} // binary user data survives
 	for _, c := range []struct {
 		name  string
-		v     domain.VolumeMetadata
+		v     domainspec.VolumeMetadata
 		files map[string]string
 	}{
-		{"user data", domain.VolumeMetadata{UserData: base64.StdEncoding.EncodeToString([]byte(userData))}, map[string]string{
+		{"user data", domainspec.VolumeMetadata{UserData: base64.StdEncoding.EncodeToString([]byte(userData))}, map[string]string{
 			"meta-data": "instance-id: " + md.UID + "\nlocal-hostname: web-1\n",
 			"user-data": userData,
 		}},
-		{"binary user data and network config", domain.VolumeMetadata{
+		{"binary user data and network config", domainspec.VolumeMetadata{
 			UserData:    base64.StdEncoding.EncodeToString(gz),
 			NetworkData: base64.StdEncoding.EncodeToString([]byte("version: 2\n")),
 		}, map[string]string{
@@ -99,7 +98,7 @@ func TestWriteNoCloud(t *testing.T) {
 			}
 			// A second call keeps the disk the guest may have seen.
 			before, _ := os.Stat(target)
-			if err := (&Reconciler{}).writeNoCloud(&corev1.Pod{}, md, domain.VolumeMetadata{UserData: "b3RoZXI="}, target); err != nil {
+			if err := (&Reconciler{}).writeNoCloud(&corev1.Pod{}, md, domainspec.VolumeMetadata{UserData: "b3RoZXI="}, target); err != nil {
 				t.Fatal(err)
 			}
 			if after, _ := os.Stat(target); !after.ModTime().Equal(before.ModTime()) {
@@ -110,13 +109,13 @@ func TestWriteNoCloud(t *testing.T) {
 }
 
 func TestWriteNoCloudFromSecret(t *testing.T) {
-	md := &domain.Metadata{Name: "web-1", UID: "u"}
+	md := &domainspec.Metadata{Name: "web-1", UID: "u"}
 	kubelet := t.TempDir()
 	r := &Reconciler{Options: Options{KubeletRootDir: kubelet}}
 	p := &corev1.Pod{}
 	p.UID = "pod-uid"
 	p.Spec.Volumes = []corev1.Volume{{Name: "ci", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "my-ci"}}}}
-	v := domain.VolumeMetadata{Name: "ci", UserDataSecret: "my-ci"}
+	v := domainspec.VolumeMetadata{Name: "ci", UserDataSecret: "my-ci"}
 	secretDir := filepath.Join(kubelet, "pods", "pod-uid", "volumes", "kubernetes.io~secret", "ci")
 	if err := os.MkdirAll(secretDir, 0o700); err != nil {
 		t.Fatal(err)
@@ -145,8 +144,8 @@ func TestWriteNoCloudFromSecret(t *testing.T) {
 }
 
 func TestWriteNoCloudRefusesBadBase64(t *testing.T) {
-	md := &domain.Metadata{Name: "web-1", UID: "u"}
-	err := (&Reconciler{}).writeNoCloud(&corev1.Pod{}, md, domain.VolumeMetadata{UserData: "not base64!"}, filepath.Join(t.TempDir(), "b.img"))
+	md := &domainspec.Metadata{Name: "web-1", UID: "u"}
+	err := (&Reconciler{}).writeNoCloud(&corev1.Pod{}, md, domainspec.VolumeMetadata{UserData: "not base64!"}, filepath.Join(t.TempDir(), "b.img"))
 	if err == nil || !strings.Contains(err.Error(), "user-data") {
 		t.Errorf("bad base64: %v, want an error naming user-data", err)
 	}

@@ -5,13 +5,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/podvirt/podvirt/domainspec"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/log"
-
-	"github.com/podvirt/podvirt/launcher/pod"
 )
 
 // EventSource is a Hypervisor that tells when a domain's state changes, so
@@ -62,5 +61,5 @@ func launcherPodOf(domainName string) client.Object {
 	if !ok || ns == "" || name == "" {
 		return nil
 	}
-	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: pod.Name(name)}}
+	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: domainspec.PodName(name)}}
 }

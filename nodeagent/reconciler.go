@@ -24,15 +24,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
-	"github.com/podvirt/podvirt/launcher/domain"
-	"github.com/podvirt/podvirt/launcher/pod"
-	"github.com/podvirt/podvirt/launcher/signature"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/nodeagent/allowlist"
 )
-
-// Finalizer keeps a launcher Pod until the node agent has shut its guest
-// down and undefined the domain.
-const Finalizer = "podvirt.io/domain"
 
 // Options configure a node agent.
 type Options struct {
@@ -113,17 +107,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	vmiName := p.Labels[pod.LabelVMI]
+	vmiName := p.Labels[domainspec.LabelVMI]
 	if vmiName == "" || p.Spec.NodeName != r.Options.NodeName {
 		return ctrl.Result{}, nil
 	}
-	domName := domain.Name(p.Namespace, vmiName)
+	domName := domainspec.Name(p.Namespace, vmiName)
 	ctx = log.IntoContext(ctx, log.FromContext(ctx).WithValues("domain", domName))
 
 	if !p.DeletionTimestamp.IsZero() || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 		return r.stop(ctx, p, domName)
 	}
-	if controllerutil.AddFinalizer(p, Finalizer) {
+	if controllerutil.AddFinalizer(p, domainspec.FinalizerDomain) {
 		if err := r.Client.Update(ctx, p); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adding the finalizer to Pod %s: %w", p.Name, err)
 		}
@@ -133,7 +127,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: vmiName}, vmi); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	if string(vmi.UID) != p.Labels[pod.LabelVMIUID] || !metav1.IsControlledBy(p, vmi) {
+	if string(vmi.UID) != p.Labels[domainspec.LabelVMIUID] || !metav1.IsControlledBy(p, vmi) {
 		log.FromContext(ctx).Info("refusing a launcher Pod whose VMI UID does not match its owner", "pod", p.Name)
 		return ctrl.Result{}, nil
 	}
@@ -141,7 +135,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	case v1alpha1.Succeeded, v1alpha1.Failed:
 		return ctrl.Result{}, nil
 	}
-	if p.Status.Phase != corev1.PodRunning || p.Annotations[signature.Annotation] == "" {
+	if p.Status.Phase != corev1.PodRunning || p.Annotations[domainspec.AnnotationSignature] == "" {
 		// The Pod's status change, or the controller signing it for this
 		// node, triggers the next reconcile.
 		return ctrl.Result{}, nil
@@ -202,11 +196,11 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	if err := r.verifySignature(p); err != nil {
 		return err
 	}
-	dom, err := domain.Parse(p.Annotations[pod.AnnotationDomain])
+	dom, err := domainspec.Parse(p.Annotations[domainspec.AnnotationDomain])
 	if err != nil {
 		return err
 	}
-	md, err := domain.ReadMetadata(dom)
+	md, err := domainspec.ReadMetadata(dom)
 	if err != nil {
 		return err
 	}
@@ -237,7 +231,7 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 		nic.Source = &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: links.bridge}}
 		nic.Target = &libvirtxml.DomainInterfaceTarget{Dev: links.tap}
 	}
-	if err := domain.Localize(dom, imageRoot, vmiDir); err != nil {
+	if err := domainspec.Localize(dom, domainspec.NodeFacts{ImageRoot: imageRoot, VMIDir: vmiDir}); err != nil {
 		return err
 	}
 	verified, err := r.prepareVolumes(ctx, p, md, dom, vmiDir)
@@ -280,7 +274,7 @@ func (r *Reconciler) vmiDir(domName string) string {
 // stop shuts the guest down (ACPI, resent until the grace period ends, then
 // destroy), undefines the domain and releases the Pod.
 func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (ctrl.Result, error) {
-	if !controllerutil.ContainsFinalizer(p, Finalizer) {
+	if !controllerutil.ContainsFinalizer(p, domainspec.FinalizerDomain) {
 		return ctrl.Result{}, nil
 	}
 	state, err := r.Hypervisor.State(domName)
@@ -314,7 +308,7 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 	if err := os.RemoveAll(r.vmiDir(domName)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("removing the VMI directory: %w", err)
 	}
-	controllerutil.RemoveFinalizer(p, Finalizer)
+	controllerutil.RemoveFinalizer(p, domainspec.FinalizerDomain)
 	if err := r.Client.Update(ctx, p); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, fmt.Errorf("removing the finalizer from Pod %s: %w", p.Name, err)
 	}
@@ -324,8 +318,8 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 // gracePeriod is the VMI's termination grace period, as carried in the
 // domain metadata.
 func (r *Reconciler) gracePeriod(p *corev1.Pod) time.Duration {
-	if dom, err := domain.Parse(p.Annotations[pod.AnnotationDomain]); err == nil {
-		if md, err := domain.ReadMetadata(dom); err == nil {
+	if dom, err := domainspec.Parse(p.Annotations[domainspec.AnnotationDomain]); err == nil {
+		if md, err := domainspec.ReadMetadata(dom); err == nil {
 			return time.Duration(md.GracePeriodSeconds) * time.Second
 		}
 	}
@@ -424,13 +418,13 @@ func (r *Reconciler) verifySignature(p *corev1.Pod) error {
 	if err != nil {
 		return fmt.Errorf("%w: reading the trusted keys: %v", ErrBadSignature, err)
 	}
-	keys, err := signature.ParsePublicKeysPEM(pem)
+	keys, err := domainspec.ParsePublicKeysPEM(pem)
 	if err != nil {
 		return fmt.Errorf("%w: %s: %v", ErrBadSignature, r.Options.TrustedKeysFile, err)
 	}
-	payload := signature.Payload{Namespace: p.Namespace, PodName: p.Name, VMIUID: p.Labels[pod.LabelVMIUID],
-		NodeName: r.Options.NodeName, DomainXML: p.Annotations[pod.AnnotationDomain]}
-	if err := signature.Verify(keys, payload, p.Annotations[signature.Annotation]); err != nil {
+	payload := domainspec.Payload{Namespace: p.Namespace, PodName: p.Name, VMIUID: p.Labels[domainspec.LabelVMIUID],
+		NodeName: r.Options.NodeName, DomainXML: p.Annotations[domainspec.AnnotationDomain]}
+	if err := domainspec.Verify(keys, payload, p.Annotations[domainspec.AnnotationSignature]); err != nil {
 		return fmt.Errorf("%w: %v", ErrBadSignature, err)
 	}
 	return nil

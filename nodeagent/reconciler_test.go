@@ -15,8 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
-	"github.com/podvirt/podvirt/launcher/pod"
-	"github.com/podvirt/podvirt/launcher/signature"
+	"github.com/podvirt/podvirt/domainspec"
 )
 
 // fakeHypervisor keeps domain states in a map; the end-to-end suite runs
@@ -54,11 +53,11 @@ func setup(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state Domai
 		Status: v1alpha1.VirtualMachineInstanceStatus{Phase: phase, NodeName: "node-a"}}
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-tiny", Namespace: "ns",
-			Labels:      map[string]string{pod.LabelVMI: "tiny", pod.LabelVMIUID: "uid-1"},
-			Annotations: map[string]string{signature.Annotation: "signed"}, // never checked: no define here
+			Labels:      map[string]string{domainspec.LabelVMI: "tiny", domainspec.LabelVMIUID: "uid-1"},
+			Annotations: map[string]string{domainspec.AnnotationSignature: "signed"}, // never checked: no define here
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "podvirt.io/v1alpha1", Kind: "VirtualMachineInstance",
 				Name: "tiny", UID: "uid-1", Controller: ptr.To(true)}},
-			Finalizers: []string{Finalizer}},
+			Finalizers: []string{domainspec.FinalizerDomain}},
 		Spec:   corev1.PodSpec{NodeName: "node-a"},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning},
 	}

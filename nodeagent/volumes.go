@@ -9,10 +9,9 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/podvirt/podvirt/domainspec"
 	corev1 "k8s.io/api/core/v1"
 	"libvirt.org/go/libvirtxml"
-
-	"github.com/podvirt/podvirt/launcher/domain"
 )
 
 // ErrUnsupported marks what this node agent cannot run yet; the VMI fails
@@ -25,20 +24,20 @@ var ErrUnsupported = errors.New("not supported by this node agent yet")
 // driver format. It returns the qcow2 images whose headers it checked
 // (allowlist.Options.VerifiedImages). Existing files are kept, so a
 // restart reuses what the guest wrote.
-func (r *Reconciler) prepareVolumes(ctx context.Context, p *corev1.Pod, md *domain.Metadata, dom *libvirtxml.Domain, vmiDir string) (verified []string, err error) {
+func (r *Reconciler) prepareVolumes(ctx context.Context, p *corev1.Pod, md *domainspec.Metadata, dom *libvirtxml.Domain, vmiDir string) (verified []string, err error) {
 	formats := map[string]string{}
 	for _, v := range md.Volumes {
-		target := filepath.Join(vmiDir, domain.DiskFile(v.Name))
+		target := filepath.Join(vmiDir, domainspec.DiskFile(v.Name))
 		switch v.Kind {
-		case domain.VolumeEmptyDisk:
+		case domainspec.VolumeEmptyDisk:
 			if err := createSparse(target, v.CapacityBytes); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
-		case domain.VolumeContainerDisk:
+		case domainspec.VolumeContainerDisk:
 			if err := r.copyContainerDisk(ctx, v, target); err != nil {
 				return nil, fmt.Errorf("volume %s: %w", v.Name, err)
 			}
-		case domain.VolumeCloudInitNoCloud:
+		case domainspec.VolumeCloudInitNoCloud:
 			if err := r.writeNoCloud(p, md, v, target); err != nil {
 				return nil, fmt.Errorf("volume %s: cloud-init NoCloud data: %w", v.Name, err)
 			}
@@ -91,7 +90,7 @@ func createSparse(path string, size int64) error {
 
 // copyContainerDisk copies the disk image of a containerDisk (its path, or
 // the only file under /disk) to target.
-func (r *Reconciler) copyContainerDisk(ctx context.Context, v domain.VolumeMetadata, target string) error {
+func (r *Reconciler) copyContainerDisk(ctx context.Context, v domainspec.VolumeMetadata, target string) error {
 	if _, err := os.Stat(target); err == nil {
 		return nil
 	}

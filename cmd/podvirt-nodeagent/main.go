@@ -22,7 +22,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
-	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/nodeagent"
 )
 
@@ -53,7 +53,7 @@ func main() {
 	exitOn(clientgoscheme.AddToScheme(scheme), "building the scheme")
 	exitOn(v1alpha1.AddToScheme(scheme), "building the scheme")
 
-	launcherPods, err := labels.NewRequirement(pod.LabelVMI, selection.Exists, nil)
+	launcherPods, err := labels.NewRequirement(domainspec.LabelVMI, selection.Exists, nil)
 	exitOn(err, "building the label selector")
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
 		Scheme:  scheme,

@@ -6,19 +6,15 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 )
-
-// DiskFile is the file, relative to the VMI's directory on the node, that
-// backs the disk of a volume; the node agent prepares it before defining
-// the domain.
-func DiskFile(volume string) string { return "disk-" + volume + ".img" }
 
 func renderDisks(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain) error {
 	counters := map[string]int{} // target device prefix -> next index
 	scsi := false
 	for _, d := range vmi.Spec.Domain.Devices.Disks {
 		disk := libvirtxml.DomainDisk{
-			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: DiskFile(d.Name)}},
+			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: domainspec.DiskFile(d.Name)}},
 			Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"},
 			Serial: d.Serial,
 			Alias:  &libvirtxml.DomainAlias{Name: "ua-" + d.Name},

@@ -6,5 +6,6 @@
 // Paths in the rendered XML are not host paths: the kernel and initrd are
 // paths inside the kernelBoot image, and file-backed devices name a file
 // relative to the VMI's directory on the node. The node agent resolves them
-// (see Localize) after it has pulled the image.
+// with domainspec.Localize; the names, the metadata and the signature the
+// domain travels with are domainspec's.
 package domain

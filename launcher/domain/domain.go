@@ -6,6 +6,7 @@ import (
 	"libvirt.org/go/libvirtxml"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 )
 
 // Options are the cluster-wide settings of rendering.
@@ -18,10 +19,6 @@ type Options struct {
 // DefaultType is the domain type used when Options.Type is empty.
 const DefaultType = "kvm"
 
-// Name is the libvirt domain name of a VMI: <namespace>_<name>. Both parts
-// are DNS labels, so '_' cannot be ambiguous.
-func Name(namespace, name string) string { return namespace + "_" + name }
-
 // Render builds the libvirt domain of a defaulted VMI.
 func Render(vmi *v1alpha1.VirtualMachineInstance, opts Options) (*libvirtxml.Domain, error) {
 	if vmi.UID == "" {
@@ -33,7 +30,7 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, opts Options) (*libvirtxml.Dom
 	}
 	dom := &libvirtxml.Domain{
 		Type:       typ,
-		Name:       Name(vmi.Namespace, vmi.Name),
+		Name:       domainspec.Name(vmi.Namespace, vmi.Name),
 		UUID:       domainUUID(vmi),
 		OnPoweroff: "destroy",
 		OnReboot:   "restart",
@@ -63,15 +60,6 @@ func RenderXML(vmi *v1alpha1.VirtualMachineInstance, opts Options) (string, erro
 		return "", fmt.Errorf("marshalling the domain XML: %w", err)
 	}
 	return out, nil
-}
-
-// Parse reads domain XML back.
-func Parse(domainXML string) (*libvirtxml.Domain, error) {
-	dom := &libvirtxml.Domain{}
-	if err := dom.Unmarshal(domainXML); err != nil {
-		return nil, fmt.Errorf("parsing the domain XML: %w", err)
-	}
-	return dom, nil
 }
 
 // domainUUID is the firmware UUID the user chose, else the VMI's UID.

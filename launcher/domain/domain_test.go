@@ -10,6 +10,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -79,11 +80,11 @@ func TestRenderParsesBack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dom, err := Parse(out)
+	dom, err := domainspec.Parse(out)
 	if err != nil {
 		t.Fatal(err)
 	}
-	md, err := ReadMetadata(dom)
+	md, err := domainspec.ReadMetadata(dom)
 	if err != nil {
 		t.Fatal(err)
 	}

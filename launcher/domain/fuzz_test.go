@@ -6,6 +6,8 @@ import (
 	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/podvirt/podvirt/domainspec"
 )
 
 // FuzzRenderRoundTrip renders VMIs whose user-controlled strings are
@@ -36,15 +38,15 @@ func FuzzRenderRoundTrip(f *testing.F) {
 		if err != nil {
 			return
 		}
-		dom, err := Parse(out)
+		dom, err := domainspec.Parse(out)
 		if err != nil {
 			t.Fatalf("rendered XML does not parse: %v\n%s", err, out)
 		}
-		md, err := ReadMetadata(dom)
+		md, err := domainspec.ReadMetadata(dom)
 		if err != nil {
 			t.Fatalf("metadata: %v\n%s", err, out)
 		}
-		if dom.Name != Name(ns, name) || md.Namespace != ns || md.Name != name || md.KernelBoot.Image != image ||
+		if dom.Name != domainspec.Name(ns, name) || md.Namespace != ns || md.Name != name || md.KernelBoot.Image != image ||
 			dom.OS.Cmdline != args || dom.OS.Kernel != kernel {
 			t.Fatalf("round trip changed values:\n%s", out)
 		}

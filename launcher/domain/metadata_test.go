@@ -7,6 +7,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 )
 
 // cloudInitNoCloud documents travel in the signed metadata, base64-encoded
@@ -30,18 +31,18 @@ func TestCloudInitMetadata(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
-		dom, err := Parse(out)
+		dom, err := domainspec.Parse(out)
 		if err != nil {
 			t.Fatal(err)
 		}
-		md, err := ReadMetadata(dom)
+		md, err := domainspec.ReadMetadata(dom)
 		if err != nil {
 			t.Fatal(err)
 		}
 		v := md.Volumes[len(md.Volumes)-1]
 		user, _ := base64.StdEncoding.DecodeString(v.UserData)
 		net, _ := base64.StdEncoding.DecodeString(v.NetworkData)
-		if v.Kind != VolumeCloudInitNoCloud || string(user) != c.user || string(net) != c.net || v.UserDataSecret != c.secret {
+		if v.Kind != domainspec.VolumeCloudInitNoCloud || string(user) != c.user || string(net) != c.net || v.UserDataSecret != c.secret {
 			t.Errorf("%s: volume metadata %+v (user data %q, network data %q)", c.name, v, user, net)
 		}
 	}

@@ -12,18 +12,8 @@ import (
 	"k8s.io/utils/ptr"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
-)
-
-// Labels and annotations on launcher Pods.
-const (
-	LabelVMI         = "podvirt.io/vmi"
-	LabelVMIUID      = "podvirt.io/vmi-uid"
-	AnnotationDomain = "podvirt.io/domain"
-	// ContainerName is the launcher container's name.
-	ContainerName = "launcher"
-	// NamePrefix is prepended to the VMI name to name its launcher Pod.
-	NamePrefix = "virt-launcher-"
 )
 
 // Options are the cluster-wide settings of launcher Pods. A zero field
@@ -55,10 +45,6 @@ func DefaultOptions() Options {
 	}
 }
 
-// Name is the launcher Pod name of a VMI. It is deterministic so that
-// reconciling twice never creates a second Pod.
-func Name(vmiName string) string { return NamePrefix + vmiName }
-
 // Render builds the launcher Pod of a defaulted VMI, carrying domainXML.
 func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options) (*corev1.Pod, error) {
 	def := DefaultOptions()
@@ -89,13 +75,13 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
-			Name:      Name(vmi.Name),
+			Name:      domainspec.PodName(vmi.Name),
 			Namespace: vmi.Namespace,
 			Labels: map[string]string{
-				LabelVMI:    vmi.Name,
-				LabelVMIUID: string(vmi.UID),
+				domainspec.LabelVMI:    vmi.Name,
+				domainspec.LabelVMIUID: string(vmi.UID),
 			},
-			Annotations: map[string]string{AnnotationDomain: domainXML},
+			Annotations: map[string]string{domainspec.AnnotationDomain: domainXML},
 			OwnerReferences: []metav1.OwnerReference{{
 				APIVersion:         v1alpha1.GroupVersion.String(),
 				Kind:               "VirtualMachineInstance",
@@ -121,10 +107,10 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
 			Containers: []corev1.Container{{
-				Name:            ContainerName,
+				Name:            domainspec.LauncherContainerName,
 				Image:           opts.Image,
 				ImagePullPolicy: opts.ImagePullPolicy,
-				Args:            []string{"--domain", domain.Name(vmi.Namespace, vmi.Name)},
+				Args:            []string{"--domain", domainspec.Name(vmi.Namespace, vmi.Name)},
 				Resources:       res,
 				SecurityContext: &corev1.SecurityContext{
 					AllowPrivilegeEscalation: ptr.To(false),

@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 )
 
 func vmi() *v1alpha1.VirtualMachineInstance {
@@ -30,7 +31,7 @@ func TestRender(t *testing.T) {
 	if p.Name != "virt-launcher-tiny" || p.Namespace != "ns1" {
 		t.Errorf("name %s/%s", p.Namespace, p.Name)
 	}
-	if p.Labels[LabelVMI] != "tiny" || p.Labels[LabelVMIUID] != "uid-1" || p.Annotations[AnnotationDomain] != "<domain/>" {
+	if p.Labels[domainspec.LabelVMI] != "tiny" || p.Labels[domainspec.LabelVMIUID] != "uid-1" || p.Annotations[domainspec.AnnotationDomain] != "<domain/>" {
 		t.Errorf("labels %v annotations %v", p.Labels, p.Annotations)
 	}
 	if len(p.OwnerReferences) != 1 || !*p.OwnerReferences[0].Controller || p.OwnerReferences[0].UID != "uid-1" {

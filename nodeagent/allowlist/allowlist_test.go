@@ -6,10 +6,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/podvirt/podvirt/domainspec"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"libvirt.org/go/libvirtxml"
-
-	"github.com/podvirt/podvirt/launcher/domain"
 )
 
 const (
@@ -36,11 +35,11 @@ func tinyXML(t testing.TB, imageRoot, vmiDir string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dom, err := domain.Parse(string(raw))
+	dom, err := domainspec.Parse(string(raw))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := domain.Localize(dom, imageRoot, vmiDir); err != nil {
+	if err := domainspec.Localize(dom, domainspec.NodeFacts{ImageRoot: imageRoot, VMIDir: vmiDir}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := dom.Marshal()

@@ -8,6 +8,7 @@ import (
 	"k8s.io/utils/ptr"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
 )
 
@@ -53,11 +54,11 @@ func renderLocalized(t *testing.T, vmi *v1alpha1.VirtualMachineInstance) string 
 	if err != nil {
 		t.Fatal(err)
 	}
-	dom, err := domain.Parse(x)
+	dom, err := domainspec.Parse(x)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := domain.Localize(dom, imageRoot, vmiDir); err != nil {
+	if err := domainspec.Localize(dom, domainspec.NodeFacts{ImageRoot: imageRoot, VMIDir: vmiDir}); err != nil {
 		t.Fatal(err)
 	}
 	out, err := dom.Marshal()

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
 )
 
@@ -35,7 +36,7 @@ func TestCloudInitNoCloud(t *testing.T) {
 	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
-	console := guestConsole(t, e, domain.Name(ns, "ci"))
+	console := guestConsole(t, e, domainspec.Name(ns, "ci"))
 	vmi := &v1alpha1.VirtualMachineInstance{}
 	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ci"}, vmi); err != nil {
 		t.Fatal(err)
@@ -66,7 +67,7 @@ func TestCloudInitNoCloudFromSecret(t *testing.T) {
 	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
-	console := guestConsole(t, e, domain.Name(ns, "cisecret"))
+	console := guestConsole(t, e, domainspec.Name(ns, "cisecret"))
 	sum := sha256.Sum256([]byte(userData))
 	if want := "PODVIRT-CIDATA user-data " + hex.EncodeToString(sum[:]); !strings.Contains(console, want) {
 		t.Errorf("the guest did not read the Secret's user data (want %q on its console):\n%s", want, console)

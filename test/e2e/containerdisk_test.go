@@ -17,7 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
-	"github.com/podvirt/podvirt/launcher/domain"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/nodeagent"
 )
 
@@ -49,12 +49,12 @@ func TestQcow2ContainerDisk(t *testing.T) {
 		}
 	}
 
-	console := guestConsole(t, e, domain.Name(ns, "qcow2"))
+	console := guestConsole(t, e, domainspec.Name(ns, "qcow2"))
 	sum := sha256.Sum256([]byte(data))
 	if want := "PODVIRT-DISK " + hex.EncodeToString(sum[:]); !strings.Contains(console, want) {
 		t.Errorf("the guest did not read the containerDisk (want %q on its console):\n%s", want, console)
 	}
-	live, err := os.ReadFile("/var/run/libvirt/qemu/" + domain.Name(ns, "qcow2") + ".xml")
+	live, err := os.ReadFile("/var/run/libvirt/qemu/" + domainspec.Name(ns, "qcow2") + ".xml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
-	"github.com/podvirt/podvirt/launcher/domain"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/nodeagent"
 )
 
@@ -36,7 +36,7 @@ func TestEFIGuestBoots(t *testing.T) {
 	if out, err := e.kubectlRun(efiVMI, "apply", "-n", ns, "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
-	domName := domain.Name(ns, "efi")
+	domName := domainspec.Name(ns, "efi")
 	guestConsole(t, e, domName)
 	logf(t, "kubectl apply -> EFI guest ready marker: %s", time.Since(applied).Round(time.Millisecond))
 

@@ -18,8 +18,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
-	"github.com/podvirt/podvirt/launcher/domain"
-	"github.com/podvirt/podvirt/launcher/pod"
+	"github.com/podvirt/podvirt/domainspec"
 )
 
 // registryRE matches the example images' registries; the tests point them
@@ -121,14 +120,14 @@ func checkRendered(t *testing.T, e *env, ns, name string) {
 
 	p := &corev1.Pod{}
 	eventually(t, name+"'s launcher Pod", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: pod.Name(name)}, p)
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName(name)}, p)
 		return err == nil, err
 	})
-	dom, err := domain.Parse(p.Annotations[pod.AnnotationDomain])
+	dom, err := domainspec.Parse(p.Annotations[domainspec.AnnotationDomain])
 	if err != nil {
 		t.Fatalf("%s: %v", name, err)
 	}
-	if dom.Name != domain.Name(ns, name) {
+	if dom.Name != domainspec.Name(ns, name) {
 		t.Errorf("%s: domain name %q", name, dom.Name)
 	}
 	if got, want := len(dom.Devices.Disks), len(d.Devices.Disks); got != want {

@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/nodeagent"
 )
@@ -34,7 +35,7 @@ func TestNodeAgentRestartKeepsGuests(t *testing.T) {
 			t.Fatalf("kubectl apply %s: %v\n%s", name, err, out)
 		}
 	}
-	survivor, offline := domain.Name(ns, "survivor"), domain.Name(ns, "offline")
+	survivor, offline := domainspec.Name(ns, "survivor"), domainspec.Name(ns, "offline")
 	guestConsole(t, e, survivor)
 	guestConsole(t, e, offline)
 	pidBefore, err := os.ReadFile("/var/run/libvirt/qemu/" + survivor + ".pid")

@@ -16,11 +16,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/podvirt/podvirt/domainspec"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-
-	"github.com/podvirt/podvirt/launcher/domain"
-	"github.com/podvirt/podvirt/launcher/pod"
 )
 
 // TestGuestOnPodNetwork puts a guest on the Pod network (KubeVirt's
@@ -66,7 +64,7 @@ func TestGuestOnPodNetwork(t *testing.T) {
 	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
-	console := guestConsole(t, e, domain.Name(ns, "web"))
+	console := guestConsole(t, e, domainspec.Name(ns, "web"))
 	if !strings.Contains(console, "PODVIRT-NET 10.0.2.2") {
 		t.Errorf("the guest did not get 10.0.2.2 by DHCP:\n%s", console)
 	}
@@ -76,7 +74,7 @@ func TestGuestOnPodNetwork(t *testing.T) {
 	}
 
 	launcher := &corev1.Pod{}
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: pod.Name("web")}, launcher); err != nil {
+	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("web")}, launcher); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()

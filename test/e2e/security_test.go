@@ -23,9 +23,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
-	"github.com/podvirt/podvirt/launcher/pod"
-	"github.com/podvirt/podvirt/launcher/signature"
 	"github.com/podvirt/podvirt/nodeagent"
 )
 
@@ -107,10 +106,10 @@ func TestLauncherPodGuard(t *testing.T) {
 	}
 	launcher := &corev1.Pod{}
 	eventually(t, "launcher Pod", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: pod.Name("tiny")}, launcher)
+		err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: domainspec.PodName("tiny")}, launcher)
 		return err == nil, err
 	})
-	out, err = e.kubectlRun("", append([]string{"annotate", "--overwrite", "pod", pod.Name("tiny"), "podvirt.io/domain=<domain type='kvm'><devices><hostdev/></devices></domain>"}, as...)...)
+	out, err = e.kubectlRun("", append([]string{"annotate", "--overwrite", "pod", domainspec.PodName("tiny"), "podvirt.io/domain=<domain type='kvm'><devices><hostdev/></devices></domain>"}, as...)...)
 	if err == nil || !strings.Contains(out, "changed annotation podvirt.io/domain") {
 		t.Errorf("rewriting a launcher Pod's domain: err=%v\n%s", err, out)
 	}
@@ -180,7 +179,7 @@ func TestNodeAgentRestriction(t *testing.T) {
 	if err == nil || !strings.Contains(out, "may only report VMIs that run on its own node") {
 		t.Errorf("another node's agent claiming the VMI: err=%v\n%s", err, out)
 	}
-	out, err = e.kubectlRun("", append([]string{"patch", "pod", pod.Name("tiny"), "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`}, other...)...)
+	out, err = e.kubectlRun("", append([]string{"patch", "pod", domainspec.PodName("tiny"), "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`}, other...)...)
 	if err == nil || !strings.Contains(out, "node agent of other-node may only change Pods bound to its own node") {
 		t.Errorf("another node's agent releasing the launcher Pod: err=%v\n%s", err, out)
 	}
@@ -207,7 +206,7 @@ func (e *env) signingKey(t *testing.T) ed25519.PrivateKey {
 	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: "podvirt-system", Name: "podvirt-domain-signing-key"}, s); err != nil {
 		t.Fatal(err)
 	}
-	key, err := signature.PrivateKeyFromSecretData(s.Data)
+	key, err := domainspec.PrivateKeyFromSecretData(s.Data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -221,8 +220,8 @@ func (e *env) forgedLauncher(t *testing.T, vmi *v1alpha1.VirtualMachineInstance,
 	p := &corev1.Pod{
 		TypeMeta: metav1.TypeMeta{APIVersion: "v1", Kind: "Pod"},
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: vmi.Namespace,
-			Labels:      map[string]string{pod.LabelVMI: vmi.Name, pod.LabelVMIUID: string(vmi.UID)},
-			Annotations: map[string]string{pod.AnnotationDomain: domainXML, signature.Annotation: sig},
+			Labels:      map[string]string{domainspec.LabelVMI: vmi.Name, domainspec.LabelVMIUID: string(vmi.UID)},
+			Annotations: map[string]string{domainspec.AnnotationDomain: domainXML, domainspec.AnnotationSignature: sig},
 			OwnerReferences: []metav1.OwnerReference{{APIVersion: "podvirt.io/v1alpha1", Kind: "VirtualMachineInstance",
 				Name: vmi.Name, UID: vmi.UID, Controller: ptr.To(true)}},
 		},
@@ -277,7 +276,7 @@ func (e *env) waitFailed(t *testing.T, vmi *v1alpha1.VirtualMachineInstance, rea
 			t.Errorf("%s: message %q lacks %q", vmi.Name, msg, m)
 		}
 	}
-	if state, err := e.libvirt.State(domain.Name(vmi.Namespace, vmi.Name)); err != nil || state != nodeagent.StateAbsent {
+	if state, err := e.libvirt.State(domainspec.Name(vmi.Namespace, vmi.Name)); err != nil || state != nodeagent.StateAbsent {
 		t.Errorf("%s: libvirt domain state %v, %v; want Absent", vmi.Name, state, err)
 	}
 	// kubectl describe shows why: the node agent reports it as an Event.
@@ -320,7 +319,7 @@ func TestNodeAllowlistSecondWall(t *testing.T) {
 		t.Fatal(err)
 	}
 	const name = "victim-forged"
-	sig, err := signature.Sign(e.signingKey(t), signature.Payload{Namespace: ns, PodName: name, VMIUID: string(vmi.UID), NodeName: e.node, DomainXML: xml})
+	sig, err := domainspec.Sign(e.signingKey(t), domainspec.Payload{Namespace: ns, PodName: name, VMIUID: string(vmi.UID), NodeName: e.node, DomainXML: xml})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -341,11 +340,11 @@ func TestSignatureForAnotherVMIRefused(t *testing.T) {
 	}
 	donorPod := &corev1.Pod{}
 	eventually(t, "the donor's signed launcher Pod", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: pod.Name("donor")}, donorPod)
-		return err == nil && donorPod.Annotations[signature.Annotation] != "", err
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("donor")}, donorPod)
+		return err == nil && donorPod.Annotations[domainspec.AnnotationSignature] != "", err
 	})
 	target := e.parkedVMI(t, ns, "target")
-	e.forgedLauncher(t, target, "target-copied", donorPod.Annotations[pod.AnnotationDomain], donorPod.Annotations[signature.Annotation])
+	e.forgedLauncher(t, target, "target-copied", donorPod.Annotations[domainspec.AnnotationDomain], donorPod.Annotations[domainspec.AnnotationSignature])
 	e.waitFailed(t, target, "SignatureInvalid", "did not sign this domain")
 	donor := &v1alpha1.VirtualMachineInstance{}
 	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "donor"}, donor); err != nil || donor.Status.Phase == v1alpha1.Failed {
@@ -374,14 +373,14 @@ func TestCraftedValuesCannotInjectXML(t *testing.T) {
 	}
 	p := &corev1.Pod{}
 	eventually(t, "launcher Pod", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: pod.Name(vmi.Name)}, p)
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName(vmi.Name)}, p)
 		return err == nil, err
 	})
-	dom, err := domain.Parse(p.Annotations[pod.AnnotationDomain])
+	dom, err := domainspec.Parse(p.Annotations[domainspec.AnnotationDomain])
 	if err != nil {
 		t.Fatal(err)
 	}
-	md, err := domain.ReadMetadata(dom)
+	md, err := domainspec.ReadMetadata(dom)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -405,7 +404,7 @@ func TestSignatureForAnotherNodeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	const name = "moved-elsewhere"
-	sig, err := signature.Sign(e.signingKey(t), signature.Payload{Namespace: ns, PodName: name, VMIUID: string(vmi.UID), NodeName: "other-node", DomainXML: xml})
+	sig, err := domainspec.Sign(e.signingKey(t), domainspec.Payload{Namespace: ns, PodName: name, VMIUID: string(vmi.UID), NodeName: "other-node", DomainXML: xml})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,8 +16,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
-	"github.com/podvirt/podvirt/launcher/pod"
 	"github.com/podvirt/podvirt/nodeagent"
 )
 
@@ -94,7 +94,7 @@ func TestVMILifecycle(t *testing.T) {
 	})
 
 	launcher := &corev1.Pod{}
-	podKey := types.NamespacedName{Namespace: ns, Name: pod.Name("tiny")}
+	podKey := types.NamespacedName{Namespace: ns, Name: domainspec.PodName("tiny")}
 	t.Run("the launcher Pod carries the domain and runs on the node", func(t *testing.T) {
 		eventually(t, "launcher Pod Running", 120*time.Second, func() (bool, error) {
 			err := e.c.Get(ctx, podKey, launcher)
@@ -103,19 +103,19 @@ func TestVMILifecycle(t *testing.T) {
 		if launcher.Spec.NodeName != e.node {
 			t.Errorf("Pod on node %q, want %q", launcher.Spec.NodeName, e.node)
 		}
-		dom, err := domain.Parse(launcher.Annotations[pod.AnnotationDomain])
+		dom, err := domainspec.Parse(launcher.Annotations[domainspec.AnnotationDomain])
 		if err != nil {
-			t.Fatalf("annotation %s: %v", pod.AnnotationDomain, err)
+			t.Fatalf("annotation %s: %v", domainspec.AnnotationDomain, err)
 		}
 		if dom.Type != "qemu" || dom.Name != ns+"_tiny" || dom.Memory.Value != 128*1024 {
 			t.Errorf("domain type=%q name=%q memory=%d%s, want qemu, %s_tiny, 131072KiB", dom.Type, dom.Name, dom.Memory.Value, dom.Memory.Unit, ns)
 		}
-		if dom.UUID != launcher.Labels[pod.LabelVMIUID] {
-			t.Errorf("domain UUID %s, want the VMI UID %s", dom.UUID, launcher.Labels[pod.LabelVMIUID])
+		if dom.UUID != launcher.Labels[domainspec.LabelVMIUID] {
+			t.Errorf("domain UUID %s, want the VMI UID %s", dom.UUID, launcher.Labels[domainspec.LabelVMIUID])
 		}
 	})
 
-	domName := domain.Name(ns, "tiny")
+	domName := domainspec.Name(ns, "tiny")
 	t.Run("the guest boots and the VMI is Running", func(t *testing.T) {
 		vmi := &v1alpha1.VirtualMachineInstance{}
 		eventually(t, "VMI Running", 120*time.Second, func() (bool, error) {
@@ -247,7 +247,7 @@ func TestGuestPowerOffSucceeds(t *testing.T) {
 	if out, err := e.kubectlRun(tinyVMI, "apply", "-n", ns, "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
-	domName := domain.Name(ns, "tiny")
+	domName := domainspec.Name(ns, "tiny")
 	serial := filepath.Join(e.state, "nodeagent", "vmis", domName, domain.SerialLogFile)
 	eventually(t, "the guest's ready marker", 180*time.Second, func() (bool, error) {
 		b, err := os.ReadFile(serial)
@@ -265,7 +265,7 @@ func TestGuestPowerOffSucceeds(t *testing.T) {
 		t.Errorf("reason %q, want GuestShutdown", vmi.Status.Reason)
 	}
 	eventually(t, "launcher Pod released", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: pod.Name("tiny")}, &corev1.Pod{})
+		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("tiny")}, &corev1.Pod{})
 		return apierrors.IsNotFound(err), err
 	})
 	if state, err := e.libvirt.State(domName); err != nil || state != nodeagent.StateAbsent {

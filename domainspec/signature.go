@@ -1,4 +1,4 @@
-package signature
+package domainspec
 
 import (
 	"crypto/ed25519"
@@ -11,14 +11,10 @@ import (
 	"strings"
 )
 
-// Annotation is the launcher Pod annotation that carries the signature of
-// the podvirt.io/domain annotation.
-const Annotation = "podvirt.io/domain-signature"
-
-// Context separates podvirt domain signatures from every other use of the
+// SignatureContext separates podvirt domain signatures from every other use of the
 // same key, and this encoding from later versions of it. It is the first
 // field of the signed message.
-const Context = "podvirt.io/domain-signature/v1"
+const SignatureContext = "podvirt.io/domain-signature/v1"
 
 // keyIDBytes is how many bytes of SHA-256(public key) make a key id.
 const keyIDBytes = 8
@@ -29,16 +25,16 @@ var sigEncoding = base64.RawURLEncoding.Strict()
 
 // Errors returned by Verify, wrapped with details. Test with errors.Is.
 var (
-	// ErrMissing means there is no signature at all.
-	ErrMissing = errors.New("no domain signature")
-	// ErrMalformed means the signature is not "<key id>.<base64url ed25519 signature>".
-	ErrMalformed = errors.New("malformed domain signature")
+	// ErrSignatureMissing means there is no signature at all.
+	ErrSignatureMissing = errors.New("no domain signature")
+	// ErrSignatureMalformed means the signature is not "<key id>.<base64url ed25519 signature>".
+	ErrSignatureMalformed = errors.New("malformed domain signature")
 	// ErrUnknownKey means no trusted public key has the signature's key id.
 	ErrUnknownKey = errors.New("domain signature made with an untrusted key")
-	// ErrMismatch means the signature does not match the payload: the
+	// ErrSignatureMismatch means the signature does not match the payload: the
 	// domain XML, namespace, Pod name or VMI UID differ from what was
 	// signed.
-	ErrMismatch = errors.New("domain signature does not match")
+	ErrSignatureMismatch = errors.New("domain signature does not match")
 	// ErrInvalidKey means a key is not an ed25519 key of the right size.
 	ErrInvalidKey = errors.New("invalid ed25519 key")
 )
@@ -59,10 +55,10 @@ type Payload struct {
 	DomainXML string
 }
 
-// message is the canonical encoding of p: Context and then the fields, each
+// signedMessage is the canonical encoding of p: SignatureContext and then the fields, each
 // preceded by its length as a big-endian uint64.
-func message(p Payload) []byte {
-	fields := [...]string{Context, p.Namespace, p.PodName, p.VMIUID, p.NodeName, p.DomainXML}
+func signedMessage(p Payload) []byte {
+	fields := [...]string{SignatureContext, p.Namespace, p.PodName, p.VMIUID, p.NodeName, p.DomainXML}
 	n := 0
 	for _, f := range fields {
 		n += 8 + len(f)
@@ -91,12 +87,12 @@ func Sign(key ed25519.PrivateKey, p Payload) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: no public key", ErrInvalidKey)
 	}
-	sig := ed25519.Sign(key, message(p))
+	sig := ed25519.Sign(key, signedMessage(p))
 	return KeyID(pub) + "." + sigEncoding.EncodeToString(sig), nil
 }
 
 // Verify checks that sig is a signature of p by one of keys. The error
-// wraps ErrMissing, ErrMalformed, ErrUnknownKey, ErrMismatch or
+// wraps ErrSignatureMissing, ErrSignatureMalformed, ErrUnknownKey, ErrSignatureMismatch or
 // ErrInvalidKey (a trusted key of the wrong size).
 func Verify(keys []ed25519.PublicKey, p Payload, sig string) error {
 	for i, k := range keys {
@@ -104,11 +100,11 @@ func Verify(keys []ed25519.PublicKey, p Payload, sig string) error {
 			return fmt.Errorf("%w: trusted key %d is %d bytes, want %d", ErrInvalidKey, i, len(k), ed25519.PublicKeySize)
 		}
 	}
-	id, raw, err := parse(sig)
+	id, raw, err := parseSignature(sig)
 	if err != nil {
 		return err
 	}
-	msg := message(p)
+	msg := signedMessage(p)
 	found := false
 	for _, k := range keys {
 		if KeyID(k) != id {
@@ -123,31 +119,31 @@ func Verify(keys []ed25519.PublicKey, p Payload, sig string) error {
 		return fmt.Errorf("%w: key id %s is not among the %d trusted keys", ErrUnknownKey, id, len(keys))
 	}
 	return fmt.Errorf("%w: key %s did not sign this domain for Pod %s/%s of VMI %s",
-		ErrMismatch, id, p.Namespace, p.PodName, p.VMIUID)
+		ErrSignatureMismatch, id, p.Namespace, p.PodName, p.VMIUID)
 }
 
-// parse splits a signature into its key id and raw signature bytes.
-func parse(sig string) (id string, raw []byte, err error) {
+// parseSignature splits a signature into its key id and raw signature bytes.
+func parseSignature(sig string) (id string, raw []byte, err error) {
 	if sig == "" {
-		return "", nil, ErrMissing
+		return "", nil, ErrSignatureMissing
 	}
 	id, enc, ok := strings.Cut(sig, ".")
 	if !ok {
-		return "", nil, fmt.Errorf("%w: want <key id>.<signature>", ErrMalformed)
+		return "", nil, fmt.Errorf("%w: want <key id>.<signature>", ErrSignatureMalformed)
 	}
 	if len(id) != 2*keyIDBytes || !isLowerHex(id) {
-		return "", nil, fmt.Errorf("%w: key id is not %d lower-case hex digits", ErrMalformed, 2*keyIDBytes)
+		return "", nil, fmt.Errorf("%w: key id is not %d lower-case hex digits", ErrSignatureMalformed, 2*keyIDBytes)
 	}
 	if len(enc) != sigEncoding.EncodedLen(ed25519.SignatureSize) {
 		return "", nil, fmt.Errorf("%w: signature is %d characters, want %d",
-			ErrMalformed, len(enc), sigEncoding.EncodedLen(ed25519.SignatureSize))
+			ErrSignatureMalformed, len(enc), sigEncoding.EncodedLen(ed25519.SignatureSize))
 	}
 	raw, err = sigEncoding.DecodeString(enc)
 	if err != nil {
-		return "", nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		return "", nil, fmt.Errorf("%w: %w", ErrSignatureMalformed, err)
 	}
 	if len(raw) != ed25519.SignatureSize {
-		return "", nil, fmt.Errorf("%w: signature is %d bytes, want %d", ErrMalformed, len(raw), ed25519.SignatureSize)
+		return "", nil, fmt.Errorf("%w: signature is %d bytes, want %d", ErrSignatureMalformed, len(raw), ed25519.SignatureSize)
 	}
 	return id, raw, nil
 }

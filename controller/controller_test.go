@@ -18,9 +18,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
-	"github.com/podvirt/podvirt/launcher/pod"
-	"github.com/podvirt/podvirt/launcher/signature"
 )
 
 // These tests drive the reconciler against controller-runtime's fake client
@@ -37,7 +36,7 @@ func newReconciler(t *testing.T, objs ...client.Object) (*Reconciler, client.Cli
 		t.Fatal(err)
 	}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(objs...).WithStatusSubresource(&v1alpha1.VirtualMachineInstance{}).Build()
-	key, err := signature.GenerateKey(nil)
+	key, err := domainspec.GenerateKey(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,10 +83,10 @@ func TestCreatesLauncherPodAndMovesPhases(t *testing.T) {
 	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := domain.Parse(p.Annotations[pod.AnnotationDomain]); err != nil {
+	if _, err := domainspec.Parse(p.Annotations[domainspec.AnnotationDomain]); err != nil {
 		t.Fatalf("domain annotation: %v", err)
 	}
-	if _, ok := p.Annotations[signature.Annotation]; ok {
+	if _, ok := p.Annotations[domainspec.AnnotationSignature]; ok {
 		t.Fatal("the Pod was signed before it had a node")
 	}
 	reconcileN(t, r, 3) // level-triggered: nothing changes until the Pod is bound
@@ -106,12 +105,12 @@ func TestCreatesLauncherPodAndMovesPhases(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := []ed25519.PublicKey{r.SigningKey.Public().(ed25519.PublicKey)}
-	payload := signature.Payload{Namespace: "ns", PodName: p.Name, VMIUID: "uid-1", NodeName: "node-a", DomainXML: p.Annotations[pod.AnnotationDomain]}
-	if err := signature.Verify(keys, payload, p.Annotations[signature.Annotation]); err != nil {
+	payload := domainspec.Payload{Namespace: "ns", PodName: p.Name, VMIUID: "uid-1", NodeName: "node-a", DomainXML: p.Annotations[domainspec.AnnotationDomain]}
+	if err := domainspec.Verify(keys, payload, p.Annotations[domainspec.AnnotationSignature]); err != nil {
 		t.Fatalf("the launcher Pod's signature does not verify for its node: %v", err)
 	}
 	payload.NodeName = "node-b"
-	if err := signature.Verify(keys, payload, p.Annotations[signature.Annotation]); err == nil {
+	if err := domainspec.Verify(keys, payload, p.Annotations[domainspec.AnnotationSignature]); err == nil {
 		t.Fatal("the signature also verifies for another node")
 	}
 }
@@ -144,7 +143,7 @@ func TestDeletionWaitsForThePod(t *testing.T) {
 func TestStaleCacheIsNotADeletion(t *testing.T) {
 	vmi := testVMI()
 	vmi.Status.Phase = v1alpha1.Scheduling
-	vmi.Finalizers = []string{Finalizer}
+	vmi.Finalizers = []string{domainspec.FinalizerLauncher}
 	r, c := newReconciler(t, vmi)
 	live := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Name: "virt-launcher-tiny", Namespace: "ns"}}
 	_, apiServer := newReconciler(t, live)

@@ -11,7 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/podvirt/podvirt/launcher/signature"
+	"github.com/podvirt/podvirt/domainspec"
 )
 
 // SigningKeyOptions name where the domain signing key lives.
@@ -20,7 +20,7 @@ type SigningKeyOptions struct {
 	// the controller reads it).
 	Namespace, SecretName string
 	// TrustedKeysConfigMap names the ConfigMap (same namespace) that holds
-	// the public keys for node agents, under signature.SecretPublicKeys.
+	// the public keys for node agents, under domainspec.SecretPublicKeys.
 	TrustedKeysConfigMap string
 }
 
@@ -32,11 +32,11 @@ func EnsureSigningKey(ctx context.Context, c client.Client, opts SigningKeyOptio
 	key := types.NamespacedName{Namespace: opts.Namespace, Name: opts.SecretName}
 	err := c.Get(ctx, key, secret)
 	if apierrors.IsNotFound(err) {
-		priv, gerr := signature.GenerateKey(nil)
+		priv, gerr := domainspec.GenerateKey(nil)
 		if gerr != nil {
 			return nil, gerr
 		}
-		data, gerr := signature.SecretData(priv)
+		data, gerr := domainspec.SecretData(priv)
 		if gerr != nil {
 			return nil, gerr
 		}
@@ -48,23 +48,23 @@ func EnsureSigningKey(ctx context.Context, c client.Client, opts SigningKeyOptio
 	if err != nil {
 		return nil, fmt.Errorf("reading the signing key secret %s: %w", key, err)
 	}
-	priv, err := signature.PrivateKeyFromSecretData(secret.Data)
+	priv, err := domainspec.PrivateKeyFromSecretData(secret.Data)
 	if err != nil {
 		return nil, fmt.Errorf("secret %s: %w", key, err)
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: opts.Namespace, Name: opts.TrustedKeysConfigMap}}
-	trusted := string(secret.Data[signature.SecretPublicKeys])
+	trusted := string(secret.Data[domainspec.SecretPublicKeys])
 	err = c.Get(ctx, client.ObjectKeyFromObject(cm), cm)
 	switch {
 	case apierrors.IsNotFound(err):
-		cm.Data = map[string]string{signature.SecretPublicKeys: trusted}
+		cm.Data = map[string]string{domainspec.SecretPublicKeys: trusted}
 		if err := c.Create(ctx, cm); err != nil && !apierrors.IsAlreadyExists(err) {
 			return nil, fmt.Errorf("publishing the trusted keys: %w", err)
 		}
 	case err != nil:
 		return nil, fmt.Errorf("reading the trusted keys ConfigMap: %w", err)
-	case cm.Data[signature.SecretPublicKeys] != trusted:
-		cm.Data = map[string]string{signature.SecretPublicKeys: trusted}
+	case cm.Data[domainspec.SecretPublicKeys] != trusted:
+		cm.Data = map[string]string{domainspec.SecretPublicKeys: trusted}
 		if err := c.Update(ctx, cm); err != nil {
 			return nil, fmt.Errorf("publishing the trusted keys: %w", err)
 		}

@@ -22,14 +22,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/launcher/pod"
-	"github.com/podvirt/podvirt/launcher/signature"
 )
-
-// Finalizer keeps a VMI until its launcher Pod, and with it the guest, is
-// gone.
-const Finalizer = "podvirt.io/launcher"
 
 // Reconciler is the launcher controller.
 type Reconciler struct {
@@ -61,7 +57,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	launcher := &corev1.Pod{}
-	err := r.Client.Get(ctx, types.NamespacedName{Namespace: vmi.Namespace, Name: pod.Name(vmi.Name)}, launcher)
+	err := r.Client.Get(ctx, types.NamespacedName{Namespace: vmi.Namespace, Name: domainspec.PodName(vmi.Name)}, launcher)
 	switch {
 	case apierrors.IsNotFound(err):
 		launcher = nil
@@ -76,7 +72,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !vmi.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, vmi, launcher)
 	}
-	if controllerutil.AddFinalizer(vmi, Finalizer) {
+	if controllerutil.AddFinalizer(vmi, domainspec.FinalizerLauncher) {
 		if err := r.Client.Update(ctx, vmi); err != nil {
 			return ctrl.Result{}, fmt.Errorf("adding the finalizer: %w", err)
 		}
@@ -101,7 +97,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			// The cache may lag the Pod we just created: ask the API server
 			// before concluding the Pod was deleted.
 			live := &corev1.Pod{}
-			err := r.reader().Get(ctx, types.NamespacedName{Namespace: vmi.Namespace, Name: pod.Name(vmi.Name)}, live)
+			err := r.reader().Get(ctx, types.NamespacedName{Namespace: vmi.Namespace, Name: domainspec.PodName(vmi.Name)}, live)
 			if err == nil {
 				return ctrl.Result{RequeueAfter: time.Second}, nil
 			}
@@ -158,7 +154,7 @@ func (r *Reconciler) finalize(ctx context.Context, vmi *v1alpha1.VirtualMachineI
 		// The Pod's deletion is watched; the requeue is a safety net.
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}
-	if controllerutil.RemoveFinalizer(vmi, Finalizer) {
+	if controllerutil.RemoveFinalizer(vmi, domainspec.FinalizerLauncher) {
 		if err := r.Client.Update(ctx, vmi); client.IgnoreNotFound(err) != nil {
 			return ctrl.Result{}, fmt.Errorf("removing the finalizer: %w", err)
 		}
@@ -191,24 +187,24 @@ func (r *Reconciler) event(vmi *v1alpha1.VirtualMachineInstance, typ, reason, ac
 
 // signForNode signs the launcher Pod's domain for the node the scheduler
 // bound it to, once it is bound: the node agent of any other node refuses
-// the signature. ed25519 signatures are deterministic, so an up-to-date
+// the domainspec. ed25519 signatures are deterministic, so an up-to-date
 // annotation is left alone.
 func (r *Reconciler) signForNode(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, launcher *corev1.Pod) error {
 	if launcher.Spec.NodeName == "" || !launcher.DeletionTimestamp.IsZero() {
 		return nil
 	}
-	sig, err := signature.Sign(r.SigningKey, signature.Payload{
+	sig, err := domainspec.Sign(r.SigningKey, domainspec.Payload{
 		Namespace: launcher.Namespace, PodName: launcher.Name, VMIUID: string(vmi.UID),
-		NodeName: launcher.Spec.NodeName, DomainXML: launcher.Annotations[pod.AnnotationDomain],
+		NodeName: launcher.Spec.NodeName, DomainXML: launcher.Annotations[domainspec.AnnotationDomain],
 	})
 	if err != nil {
 		return fmt.Errorf("signing the domain: %w", err)
 	}
-	if launcher.Annotations[signature.Annotation] == sig {
+	if launcher.Annotations[domainspec.AnnotationSignature] == sig {
 		return nil
 	}
 	orig := launcher.DeepCopy()
-	launcher.Annotations[signature.Annotation] = sig
+	launcher.Annotations[domainspec.AnnotationSignature] = sig
 	if err := r.Client.Patch(ctx, launcher, client.MergeFrom(orig)); err != nil {
 		return fmt.Errorf("signing launcher Pod %s for node %s: %w", launcher.Name, launcher.Spec.NodeName, err)
 	}

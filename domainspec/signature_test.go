@@ -1,4 +1,4 @@
-package signature
+package domainspec
 
 import (
 	"bytes"
@@ -67,8 +67,8 @@ func TestTamperedFieldFails(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			q := p
 			mutate(&q)
-			if err := Verify(keys, q, sig); !errors.Is(err, ErrMismatch) {
-				t.Fatalf("Verify = %v, want ErrMismatch", err)
+			if err := Verify(keys, q, sig); !errors.Is(err, ErrSignatureMismatch) {
+				t.Fatalf("Verify = %v, want ErrSignatureMismatch", err)
 			}
 		})
 	}
@@ -86,19 +86,19 @@ func TestFieldBoundariesCannotShift(t *testing.T) {
 		{{Namespace: "a\x00\x00\x00\x00\x00\x00\x00\x01b"}, {Namespace: "a", PodName: "b"}},
 	}
 	for i, pair := range pairs {
-		if bytes.Equal(message(pair[0]), message(pair[1])) {
+		if bytes.Equal(signedMessage(pair[0]), signedMessage(pair[1])) {
 			t.Errorf("pair %d: %+v and %+v encode the same", i, pair[0], pair[1])
 		}
 		sig := mustSign(t, k, pair[0])
-		if err := Verify(keys, pair[1], sig); !errors.Is(err, ErrMismatch) {
+		if err := Verify(keys, pair[1], sig); !errors.Is(err, ErrSignatureMismatch) {
 			t.Errorf("pair %d: signature of %+v verified for %+v: %v", i, pair[0], pair[1], err)
 		}
 	}
 }
 
 func TestMessageStartsWithContext(t *testing.T) {
-	m := message(Payload{})
-	want := append([]byte{0, 0, 0, 0, 0, 0, 0, byte(len(Context))}, Context...)
+	m := signedMessage(Payload{})
+	want := append([]byte{0, 0, 0, 0, 0, 0, 0, byte(len(SignatureContext))}, SignatureContext...)
 	if !bytes.HasPrefix(m, want) {
 		t.Errorf("message %q does not start with the length-prefixed context", m)
 	}
@@ -120,8 +120,8 @@ func TestWrongKey(t *testing.T) {
 	// The right key id with another key's signature bytes.
 	otherSig := mustSign(t, other, p)
 	forged := KeyID(pub(signer)) + otherSig[strings.IndexByte(otherSig, '.'):]
-	if err := Verify([]ed25519.PublicKey{pub(signer)}, p, forged); !errors.Is(err, ErrMismatch) {
-		t.Errorf("Verify of another key's signature under our key id = %v, want ErrMismatch", err)
+	if err := Verify([]ed25519.PublicKey{pub(signer)}, p, forged); !errors.Is(err, ErrSignatureMismatch) {
+		t.Errorf("Verify of another key's signature under our key id = %v, want ErrSignatureMismatch", err)
 	}
 }
 
@@ -146,11 +146,11 @@ func TestMalformedSignatures(t *testing.T) {
 	p := tinyPayload()
 	good := mustSign(t, k, p)
 	id, enc, _ := strings.Cut(good, ".")
-	if err := Verify(keys, p, ""); !errors.Is(err, ErrMissing) {
-		t.Errorf("empty signature: %v, want ErrMissing", err)
+	if err := Verify(keys, p, ""); !errors.Is(err, ErrSignatureMissing) {
+		t.Errorf("empty signature: %v, want ErrSignatureMissing", err)
 	}
 	// 64 bytes take 86 base64 characters, the last one carrying 4 unused
-	// bits: setting one must not give a second spelling of the signature.
+	// bits: setting one must not give a second spelling of the domainspec.
 	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 	alias := alphabet[strings.IndexByte(alphabet, enc[len(enc)-1])^1]
 	for name, s := range map[string]string{
@@ -168,8 +168,8 @@ func TestMalformedSignatures(t *testing.T) {
 		"trailing space":  good + " ",
 		"just a dot":      ".",
 	} {
-		if err := Verify(keys, p, s); !errors.Is(err, ErrMalformed) {
-			t.Errorf("%s (%q): %v, want ErrMalformed", name, s, err)
+		if err := Verify(keys, p, s); !errors.Is(err, ErrSignatureMalformed) {
+			t.Errorf("%s (%q): %v, want ErrSignatureMalformed", name, s, err)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package signature
+package domainspec
 
 import (
 	"bytes"
@@ -35,8 +35,8 @@ func FuzzVerify(f *testing.F) {
 			}
 			t.Fatalf("accepted %q for %+v, which no trusted key signed", sig, q)
 		}
-		if !errors.Is(err, ErrMissing) && !errors.Is(err, ErrMalformed) &&
-			!errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrMismatch) {
+		if !errors.Is(err, ErrSignatureMissing) && !errors.Is(err, ErrSignatureMalformed) &&
+			!errors.Is(err, ErrUnknownKey) && !errors.Is(err, ErrSignatureMismatch) {
 			t.Fatalf("unclassified error %v", err)
 		}
 	})
@@ -66,7 +66,7 @@ func FuzzSignVerify(f *testing.F) {
 		if err := Verify(keys, p, sig); err != nil {
 			t.Fatalf("round trip of %+v: %v", p, err)
 		}
-		if bytes.Equal(message(p), message(q)) != (p == q) {
+		if bytes.Equal(signedMessage(p), signedMessage(q)) != (p == q) {
 			t.Fatalf("%+v and %+v: encodings equal %v, payloads equal %v", p, q, !(p == q), p == q)
 		}
 		if err := Verify(keys, q, sig); (err == nil) != (p == q) {

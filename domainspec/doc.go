@@ -1,6 +1,25 @@
-// Package signature signs and verifies the domain XML that the launcher
-// controller puts on a launcher Pod, so that the node agent defines only
-// domains the controller rendered, for the Pod and VMI it rendered them for.
+// Package domainspec is the contract between the launcher controller and
+// the node agents: what one writes on a launcher Pod and the other trusts.
+// It owns the launcher Pod's name, labels, annotations and finalizers, the
+// libvirt domain's name and UUID, podvirt's element in the domain's
+// <metadata> (Metadata), the signature over the domain (Sign, Verify) and
+// Localize, the one place where a node rewrites the signed domain for
+// itself.
+//
+// It imports nothing of podvirt's, so the controller and the node agent can
+// both depend on it without depending on each other.
+//
+// # The node's order
+//
+// A node agent trusts a launcher Pod's domain in a fixed order: Verify the
+// signature and the owner, Parse, Localize with the node's facts, check the
+// result against the node's allowlist, and only then touch the host.
+//
+// # Signatures
+//
+// The controller signs the domain XML it puts on a launcher Pod, so that
+// the node agent defines only domains the controller rendered, for the Pod,
+// VMI and node it rendered them for.
 //
 // # What is signed
 //
@@ -12,7 +31,7 @@
 // name.
 //
 // The tuple is encoded canonically before signing: a context string
-// (Context, "podvirt.io/domain-signature/v1") and then each field, every one
+// (SignatureContext, "podvirt.io/domain-signature/v1") and then each field, every one
 // of them preceded by its length as a big-endian uint64. No two different
 // tuples share an encoding, so no byte can be moved from one field into its
 // neighbour ("a","bc" and "ab","c" sign differently), and the context keeps a
@@ -38,4 +57,4 @@
 //
 // The package is pure: no global state, no I/O beyond the random source
 // given to GenerateKey.
-package signature
+package domainspec

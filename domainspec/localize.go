@@ -1,0 +1,103 @@
+package domainspec
+
+import (
+	"fmt"
+	"path/filepath"
+
+	"libvirt.org/go/libvirtxml"
+)
+
+// NodeFacts are what a node knows that the controller could not: where
+// things are on this node. Localize writes them into the signed domain.
+type NodeFacts struct {
+	// ImageRoot is the directory holding the kernelBoot image's files.
+	ImageRoot string
+	// VMIDir is the VMI's own directory: disk files, serial log, sockets.
+	VMIDir string
+	// Bridge and Tap connect the guest's interface to its Pod's network:
+	// the bridge the tap joins and the tap's name. Empty leaves the
+	// interface as rendered (the allowlist then refuses it).
+	Bridge, Tap string
+	// DiskFormats is the format the node found in each disk file, by the
+	// bare file name the renderer wrote (DiskFile). A disk not named keeps
+	// its rendered format. A disk in any format but raw gets an empty
+	// backing store, so libvirt gives QEMU no backing chain whatever the
+	// image's header says.
+	DiskFormats map[string]string
+}
+
+// Localize makes every node-side rewrite of a rendered domain, and nothing
+// else changes it on the node: kernel and initrd under ImageRoot; disk
+// files, file-backed serial consoles and the VNC socket under VMIDir, each
+// with its format; the interface onto Bridge as Tap. Rendered paths are
+// image paths (absolute, cleaned before they are joined, so they cannot
+// leave ImageRoot) or bare file names (anything else is an error).
+func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
+	if dom.OS != nil {
+		for _, p := range []*string{&dom.OS.Kernel, &dom.OS.Initrd} {
+			if *p == "" {
+				continue
+			}
+			if !filepath.IsAbs(*p) {
+				return fmt.Errorf("domain %q: image path %q is not absolute", dom.Name, *p)
+			}
+			*p = filepath.Join(facts.ImageRoot, filepath.Clean(*p))
+		}
+	}
+	if dom.Devices == nil {
+		return nil
+	}
+	for i := range dom.Devices.Disks {
+		d := &dom.Devices.Disks[i]
+		if d.Source == nil || d.Source.File == nil {
+			continue
+		}
+		if f, ok := facts.DiskFormats[d.Source.File.File]; ok && d.Driver != nil {
+			d.Driver.Type = f
+			if f != "raw" {
+				d.BackingStore = &libvirtxml.DomainDiskBackingStore{}
+			}
+		}
+	}
+	if facts.Bridge != "" {
+		for i := range dom.Devices.Interfaces {
+			nic := &dom.Devices.Interfaces[i]
+			nic.Source = &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: facts.Bridge}}
+			nic.Target = &libvirtxml.DomainInterfaceTarget{Dev: facts.Tap}
+		}
+	}
+	return inVMIDir(dom, facts.VMIDir)
+}
+
+// inVMIDir puts every VMI-relative path under dir: the renderer writes bare
+// file names only.
+func inVMIDir(dom *libvirtxml.Domain, dir string) error {
+	var paths []*string
+	for i := range dom.Devices.Disks {
+		if src := dom.Devices.Disks[i].Source; src != nil && src.File != nil {
+			paths = append(paths, &src.File.File)
+		}
+	}
+	for i := range dom.Devices.Graphics {
+		if vnc := dom.Devices.Graphics[i].VNC; vnc != nil && vnc.Socket != "" {
+			paths = append(paths, &vnc.Socket)
+		}
+	}
+	for i := range dom.Devices.Serials {
+		if src := dom.Devices.Serials[i].Source; src != nil && src.File != nil {
+			paths = append(paths, &src.File.Path)
+		}
+	}
+	for i := range dom.Devices.Consoles {
+		if src := dom.Devices.Consoles[i].Source; src != nil && src.File != nil {
+			paths = append(paths, &src.File.Path)
+		}
+	}
+	for _, p := range paths {
+		if base := filepath.Base(*p); base != *p || base == "." || base == ".." {
+			return fmt.Errorf("domain %q: file %q must be a bare file name", dom.Name, *p)
+		}
+		*p = filepath.Join(dir, *p)
+	}
+	return nil
+}
