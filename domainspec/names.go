@@ -1,5 +1,7 @@
 package domainspec
 
+import "strings"
+
 // Labels, annotations and finalizers of launcher Pods. Only the
 // controller's service account may set them (the Pod guard); the node
 // agent trusts a Pod only through them and the domainspec.
@@ -43,3 +45,13 @@ func Name(namespace, name string) string { return namespace + "_" + name }
 // backs the disk of a volume; the node agent prepares it before defining
 // the domain.
 func DiskFile(volume string) string { return "disk-" + volume + ".img" }
+
+// ParseName splits a domain name made by Name into the VMI's namespace and
+// name; ok is false for a name Name cannot have made.
+func ParseName(domainName string) (namespace, name string, ok bool) {
+	namespace, name, ok = strings.Cut(domainName, "_")
+	if !ok || namespace == "" || name == "" || strings.Contains(name, "_") {
+		return "", "", false
+	}
+	return namespace, name, true
+}

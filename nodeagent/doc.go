@@ -1,9 +1,14 @@
-// Package nodeagent runs next to the kubelet on every node. It watches the
-// launcher Pods bound to its node, pulls the images their domains boot from,
-// defines and starts the domains in the host's libvirt, reports the guest's
-// state on the VirtualMachineInstance, and shuts guests down when their Pods
-// go away.
+// Package nodeagent runs next to the kubelet on every node. Its Reconciler
+// watches the launcher Pods bound to its node and drives their domains in
+// the host's libvirt: it verifies, localizes and checks each domain in the
+// order domainspec fixes, has it prepared and started, reports the guest's
+// state on the VirtualMachineInstance, and shuts guests down when their
+// Pods go away.
 //
-// It talks to libvirtd over its unix socket with go-libvirt (no cgo), and it
-// never imports the webhooks: what it trusts comes from the Pod it sees.
+// The host-side work is in sub-packages, each behind a small interface of
+// the Reconciler: hypervisor (libvirt), storage (images and disk files),
+// network (the guest on its Pod's network), cgroups (QEMU in its Pod's
+// cgroup), allowlist (what a domain may reach), failure (why a domain did
+// not run). It imports nothing of podvirt's but crds, domainspec and its
+// own sub-packages: what it trusts comes from the Pod it sees.
 package nodeagent

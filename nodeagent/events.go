@@ -2,10 +2,10 @@ package nodeagent
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -13,16 +13,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
-// EventSource is a Hypervisor that tells when a domain's state changes, so
-// the agent reacts at once instead of at its next poll.
-type EventSource interface {
-	DomainEvents(ctx context.Context) (<-chan string, error)
-}
-
 // eventPump turns libvirt lifecycle events into reconcile requests for the
 // domains' launcher Pods, resubscribing whenever the stream ends.
 type eventPump struct {
-	source EventSource
+	source hypervisor.EventSource
 	out    chan event.TypedGenericEvent[client.Object]
 }
 
@@ -57,8 +51,8 @@ func (p *eventPump) Start(ctx context.Context) error {
 
 // launcherPodOf names the launcher Pod of a domain <namespace>_<name>.
 func launcherPodOf(domainName string) client.Object {
-	ns, name, ok := strings.Cut(domainName, "_")
-	if !ok || ns == "" || name == "" {
+	ns, name, ok := domainspec.ParseName(domainName)
+	if !ok {
 		return nil
 	}
 	return &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: domainspec.PodName(name)}}

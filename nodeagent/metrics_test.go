@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
 
 func TestMetricsRecordStartupAndEndings(t *testing.T) {
@@ -20,15 +21,15 @@ func TestMetricsRecordStartupAndEndings(t *testing.T) {
 		t.Error("registering twice with one registry succeeded")
 	}
 
-	r, c, _ := setup(t, v1alpha1.Scheduled, StateRunning)
+	r, c, _ := setup(t, v1alpha1.Scheduled, hypervisor.StateRunning)
 	r.Metrics = m
 	reconcileAndGet(t, r, c)
 	// A VMI already Running whose status still changes (its Ready
 	// condition is written) is not a second startup.
-	again, cAgain, _ := setup(t, v1alpha1.Running, StateRunning)
+	again, cAgain, _ := setup(t, v1alpha1.Running, hypervisor.StateRunning)
 	again.Metrics = m
 	reconcileAndGet(t, again, cAgain)
-	r2, c2, _ := setup(t, v1alpha1.Running, StateCrashed)
+	r2, c2, _ := setup(t, v1alpha1.Running, hypervisor.StateCrashed)
 	r2.Metrics = m
 	reconcileAndGet(t, r2, c2)
 

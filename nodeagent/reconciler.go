@@ -14,7 +14,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"libvirt.org/go/libvirtxml"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -26,6 +25,9 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/nodeagent/allowlist"
+	"github.com/podvirt/podvirt/nodeagent/failure"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
+	"github.com/podvirt/podvirt/nodeagent/storage"
 )
 
 // Options configure a node agent.
@@ -44,22 +46,11 @@ type Options struct {
 	// Allowlist is what a domain may reach on this node; its directories
 	// are filled in per VMI.
 	Allowlist allowlist.Options
-	// Cgroups, when set, moves each guest's QEMU into its launcher Pod's
-	// cgroup; LibvirtRunDir is where libvirt writes QEMU's pid files.
-	Cgroups       *Cgroups
-	LibvirtRunDir string
 	// ShutdownRetryInterval is how often the ACPI shutdown request is
 	// resent while the guest is still up (guests not listening yet lose
 	// the first one).
 	ShutdownRetryInterval time.Duration
-	// KubeletRootDir is the kubelet's --root-dir (DefaultKubeletRootDir
-	// when empty): cloud-init Secrets are read from the launcher Pod's
-	// volumes there.
-	KubeletRootDir string
 }
-
-// DefaultKubeletRootDir is the kubelet's default --root-dir.
-const DefaultKubeletRootDir = "/var/lib/kubelet"
 
 // Reconciler drives the domains of the launcher Pods bound to one node.
 type Reconciler struct {
@@ -67,14 +58,45 @@ type Reconciler struct {
 	Events events.EventRecorder
 	// Metrics, when set, records startup latency, preparation time and
 	// endings.
-	Metrics *Metrics
-	// DHCP answers guests on the Pod network; nil refuses interfaces.
-	DHCP       *DHCPServers
+	Metrics    *Metrics
 	Client     client.Client
 	APIReader  client.Reader
-	Hypervisor Hypervisor
-	Images     *ImageCache
-	Options    Options
+	Hypervisor hypervisor.Hypervisor
+	// Storage pulls images and prepares disk files.
+	Storage Storage
+	// Network connects guests to their Pods' networks; nil refuses
+	// interfaces.
+	Network Network
+	// QEMU, when set, moves each guest's QEMU into its launcher Pod's
+	// cgroup.
+	QEMU    QEMUPlacer
+	Options Options
+}
+
+// Storage pulls guest images and makes a VMI's disk files
+// (storage.Volumes).
+type Storage interface {
+	// ResolveImage says where the image's files will be, writing nothing.
+	ResolveImage(ctx context.Context, image string, policy corev1.PullPolicy) (string, error)
+	// PullImage pulls and extracts the image, and says where its files are.
+	PullImage(ctx context.Context, image string, policy corev1.PullPolicy) (string, error)
+	// Prepare makes the disk files of the volumes in vmiDir.
+	Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Metadata, vmiDir string) (storage.Prepared, error)
+}
+
+// Network connects a guest to its launcher Pod's network, by domain name
+// (network.PodNetwork; links are named by network.LinksOf).
+type Network interface {
+	Connect(ctx context.Context, p *corev1.Pod, domName string) error
+	// Keep restores what a restart of this agent lost (DHCP servers).
+	Keep(ctx context.Context, p *corev1.Pod, domName string) error
+	Disconnect(ctx context.Context, domName string) error
+}
+
+// QEMUPlacer moves a domain's QEMU into its launcher Pod's cgroup
+// (cgroups.QEMU).
+type QEMUPlacer interface {
+	PlaceQEMU(p *corev1.Pod, domName string) (pid int, placed []string, err error)
 }
 
 // SetupWithManager registers the reconciler for launcher Pods. The
@@ -84,7 +106,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.Options.ShutdownRetryInterval = 2 * time.Second
 	}
 	b := ctrl.NewControllerManagedBy(mgr).Named("nodeagent").For(&corev1.Pod{})
-	if src, ok := r.Hypervisor.(EventSource); ok {
+	if src, ok := r.Hypervisor.(hypervisor.EventSource); ok {
 		// Lifecycle events drive the agent; polling is the safety net.
 		pump := &eventPump{source: src, out: make(chan event.TypedGenericEvent[client.Object])}
 		if err := mgr.Add(pump); err != nil {
@@ -146,34 +168,25 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		return ctrl.Result{}, err
 	}
 	switch state {
-	case StateAbsent:
+	case hypervisor.StateAbsent:
 		if vmi.Status.Phase == v1alpha1.Running {
 			// Never start a second life for a guest that vanished (host
 			// libvirt restarted, domain undefined by hand): say so.
-			return ctrl.Result{}, r.fail(ctx, vmi, "DomainLost", errors.New("the domain disappeared from libvirt while the guest was running"))
+			return ctrl.Result{}, r.fail(ctx, vmi, failure.ReasonDomainLost, errors.New("the domain disappeared from libvirt while the guest was running"))
 		}
 		start := time.Now()
 		err := r.define(ctx, p, vmi, domName)
 		r.Metrics.observePrepare(time.Since(start))
 		if err != nil {
-			reason := "DomainDefineFailed"
-			switch {
-			case errors.Is(err, ErrUnsupported):
-				reason = "Unsupported"
-			case errors.Is(err, ErrRefused):
-				reason = "DomainRefused"
-			case errors.Is(err, ErrBadSignature):
-				reason = "SignatureInvalid"
-			}
-			return ctrl.Result{}, r.fail(ctx, vmi, reason, err)
+			return ctrl.Result{}, r.fail(ctx, vmi, failure.Reason(err), err)
 		}
 		fallthrough
-	case StateShutoff, StateCrashed:
+	case hypervisor.StateShutoff, hypervisor.StateCrashed:
 		if vmi.Status.Phase == v1alpha1.Running {
 			return ctrl.Result{}, r.finished(ctx, vmi, state)
 		}
 		if err := r.Hypervisor.Start(domName); err != nil {
-			return ctrl.Result{}, r.fail(ctx, vmi, "DomainStartFailed", err)
+			return ctrl.Result{}, r.fail(ctx, vmi, failure.ReasonStartFailed, err)
 		}
 		log.FromContext(ctx).Info("started domain")
 		r.event(vmi, corev1.EventTypeNormal, "Started", "Start", "started domain %s on node %s", domName, r.Options.NodeName)
@@ -181,90 +194,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.placeInPod(ctx, p, domName); err != nil {
 		return ctrl.Result{}, err
 	}
-	if err := r.keepPodNetwork(ctx, p, domName); err != nil {
-		return ctrl.Result{}, err
+	if r.Network != nil {
+		if err := r.Network.Keep(ctx, p, domName); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	if err := r.setRunning(ctx, vmi); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: r.Options.PollInterval}, nil
-}
-
-// define resolves the domain XML carried by the Pod against this node and
-// defines it.
-func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance, domName string) error {
-	if err := r.verifySignature(p); err != nil {
-		return err
-	}
-	dom, err := domainspec.Parse(p.Annotations[domainspec.AnnotationDomain])
-	if err != nil {
-		return err
-	}
-	md, err := domainspec.ReadMetadata(dom)
-	if err != nil {
-		return err
-	}
-	if dom.Name != domName || md.UID != string(vmi.UID) {
-		return fmt.Errorf("the domain XML names %q (uid %s), not this VMI", dom.Name, md.UID)
-	}
-	imageRoot := ""
-	if md.KernelBoot != nil {
-		start := time.Now()
-		if imageRoot, err = r.Images.Root(ctx, md.KernelBoot.Image, corev1.PullPolicy(md.KernelBoot.PullPolicy)); err != nil {
-			return err
-		}
-		log.FromContext(ctx).Info("image ready", "image", md.KernelBoot.Image, "took", time.Since(start).String())
-	}
-	vmiDir := r.vmiDir(domName)
-	if err := os.MkdirAll(vmiDir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", vmiDir, err)
-	}
-	links := podNetLinks(domName)
-	if dom.Devices != nil && len(dom.Devices.Interfaces) > 0 {
-		if len(dom.Devices.Interfaces) > 1 || r.DHCP == nil {
-			return fmt.Errorf("interfaces: this node agent connects one interface to the Pod network; more are %w", ErrUnsupported)
-		}
-		if err := r.connectPodNetwork(ctx, p, domName); err != nil {
-			return fmt.Errorf("connecting the guest to the Pod network: %w", err)
-		}
-		nic := &dom.Devices.Interfaces[0]
-		nic.Source = &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: links.bridge}}
-		nic.Target = &libvirtxml.DomainInterfaceTarget{Dev: links.tap}
-	}
-	if err := domainspec.Localize(dom, domainspec.NodeFacts{ImageRoot: imageRoot, VMIDir: vmiDir}); err != nil {
-		return err
-	}
-	verified, err := r.prepareVolumes(ctx, p, md, dom, vmiDir)
-	if err != nil {
-		return err
-	}
-	// Whoever signed it, the domain may reach nothing on the host but its
-	// own directory and, read-only, its own image.
-	opts := r.Options.Allowlist
-	opts.AllowedDirs = []string{vmiDir}
-	opts.AllowedBridges = []string{links.bridge}
-	opts.TargetDevPrefix = TapPrefix
-	if opts.AllowedDiskFormats == nil {
-		// qcow2 only for the images prepareVolumes checked.
-		opts.AllowedDiskFormats = []string{"raw", "qcow2"}
-	}
-	opts.VerifiedImages = verified
-	opts.ReadOnlyDirs = nil
-	if imageRoot != "" {
-		opts.ReadOnlyDirs = []string{imageRoot}
-	}
-	if errs := allowlist.Check(dom, opts); len(errs) > 0 {
-		return fmt.Errorf("%w: %v", ErrRefused, errs.ToAggregate())
-	}
-	xml, err := dom.Marshal()
-	if err != nil {
-		return fmt.Errorf("marshalling the localized domain: %w", err)
-	}
-	if err := r.Hypervisor.Define(xml); err != nil {
-		return err
-	}
-	log.FromContext(ctx).Info("defined domain")
-	return nil
 }
 
 func (r *Reconciler) vmiDir(domName string) string {
@@ -281,7 +219,7 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	if state == StateRunning {
+	if state == hypervisor.StateRunning {
 		grace := r.gracePeriod(p)
 		since := stopRequestedAt(p)
 		if time.Since(since) < grace {
@@ -296,14 +234,16 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 		}
 		log.FromContext(ctx).Info("grace period over: destroyed domain")
 	}
-	if state != StateAbsent {
+	if state != hypervisor.StateAbsent {
 		if err := r.Hypervisor.Undefine(domName); err != nil {
 			return ctrl.Result{}, err
 		}
 		log.FromContext(ctx).Info("undefined domain")
 	}
-	if err := r.disconnectPodNetwork(ctx, domName); err != nil {
-		return ctrl.Result{}, err
+	if r.Network != nil {
+		if err := r.Network.Disconnect(ctx, domName); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	if err := os.RemoveAll(r.vmiDir(domName)); err != nil {
 		return ctrl.Result{}, fmt.Errorf("removing the VMI directory: %w", err)
@@ -365,11 +305,11 @@ func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachin
 }
 
 // finished records that a running guest stopped by itself.
-func (r *Reconciler) finished(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, state DomainState) error {
-	if state == StateCrashed {
-		return r.end(ctx, vmi, v1alpha1.Failed, "GuestCrashed", "the guest crashed", "Stop")
+func (r *Reconciler) finished(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, state hypervisor.DomainState) error {
+	if state == hypervisor.StateCrashed {
+		return r.end(ctx, vmi, v1alpha1.Failed, failure.ReasonGuestCrashed, "the guest crashed", "Stop")
 	}
-	return r.end(ctx, vmi, v1alpha1.Succeeded, "GuestShutdown", "the guest powered off", "Stop")
+	return r.end(ctx, vmi, v1alpha1.Succeeded, failure.ReasonGuestShutdown, "the guest powered off", "Stop")
 }
 
 // fail marks the VMI Failed with the error, and returns the error when
@@ -399,56 +339,6 @@ func (r *Reconciler) end(ctx context.Context, vmi *v1alpha1.VirtualMachineInstan
 	}
 	r.Metrics.observeEnd(string(phase), reason, phase == v1alpha1.Failed)
 	log.FromContext(ctx).Info("VMI ended", "phase", phase, "reason", reason)
-	return nil
-}
-
-// Why a domain is not defined.
-var (
-	// ErrRefused: the domain reaches beyond what the node allows.
-	ErrRefused = errors.New("refused by the node allowlist")
-	// ErrBadSignature: the Pod's domain is not signed by a trusted key for
-	// this Pod and VMI.
-	ErrBadSignature = errors.New("domain signature rejected")
-)
-
-// verifySignature checks that a trusted key signed this Pod's domain for
-// this namespace, Pod name and VMI UID.
-func (r *Reconciler) verifySignature(p *corev1.Pod) error {
-	pem, err := os.ReadFile(r.Options.TrustedKeysFile)
-	if err != nil {
-		return fmt.Errorf("%w: reading the trusted keys: %v", ErrBadSignature, err)
-	}
-	keys, err := domainspec.ParsePublicKeysPEM(pem)
-	if err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrBadSignature, r.Options.TrustedKeysFile, err)
-	}
-	payload := domainspec.Payload{Namespace: p.Namespace, PodName: p.Name, VMIUID: p.Labels[domainspec.LabelVMIUID],
-		NodeName: r.Options.NodeName, DomainXML: p.Annotations[domainspec.AnnotationDomain]}
-	if err := domainspec.Verify(keys, payload, p.Annotations[domainspec.AnnotationSignature]); err != nil {
-		return fmt.Errorf("%w: %v", ErrBadSignature, err)
-	}
-	return nil
-}
-
-// placeInPod moves the guest's QEMU into its launcher Pod's cgroup unless
-// it is there already (after a node agent restart it usually is).
-func (r *Reconciler) placeInPod(ctx context.Context, p *corev1.Pod, domName string) error {
-	cg := r.Options.Cgroups
-	if cg == nil {
-		return nil
-	}
-	pid, err := qemuPID(r.Options.LibvirtRunDir, domName)
-	if err != nil {
-		return err
-	}
-	if cg.InPod(p, pid) {
-		return nil
-	}
-	placed, err := cg.Place(p, pid)
-	if err != nil {
-		return err
-	}
-	log.FromContext(ctx).Info("moved QEMU into the launcher Pod's cgroup", "pid", pid, "hierarchies", placed)
 	return nil
 }
 

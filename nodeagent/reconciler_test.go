@@ -16,26 +16,38 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
 
 // fakeHypervisor keeps domain states in a map; the end-to-end suite runs
 // the real libvirt.
 type fakeHypervisor struct {
-	states map[string]DomainState
+	states map[string]hypervisor.DomainState
 	calls  []string
+	// defined is the last XML defined; defineLog, when set, records the
+	// define among the other host changes.
+	defined   string
+	defineLog *hostLog
 }
 
-func (f *fakeHypervisor) Define(string) error { f.calls = append(f.calls, "define"); return nil }
-func (f *fakeHypervisor) Start(n string) error {
-	f.calls = append(f.calls, "start")
-	f.states[n] = StateRunning
+func (f *fakeHypervisor) Define(xml string) error {
+	f.calls = append(f.calls, "define")
+	f.defined = xml
+	if f.defineLog != nil {
+		f.defineLog.calls = append(f.defineLog.calls, "define")
+	}
 	return nil
 }
-func (f *fakeHypervisor) State(n string) (DomainState, error) { return f.states[n], nil }
-func (f *fakeHypervisor) Shutdown(string) error               { f.calls = append(f.calls, "shutdown"); return nil }
+func (f *fakeHypervisor) Start(n string) error {
+	f.calls = append(f.calls, "start")
+	f.states[n] = hypervisor.StateRunning
+	return nil
+}
+func (f *fakeHypervisor) State(n string) (hypervisor.DomainState, error) { return f.states[n], nil }
+func (f *fakeHypervisor) Shutdown(string) error                          { f.calls = append(f.calls, "shutdown"); return nil }
 func (f *fakeHypervisor) Destroy(n string) error {
 	f.calls = append(f.calls, "destroy")
-	f.states[n] = StateShutoff
+	f.states[n] = hypervisor.StateShutoff
 	return nil
 }
 func (f *fakeHypervisor) Undefine(n string) error {
@@ -44,7 +56,7 @@ func (f *fakeHypervisor) Undefine(n string) error {
 	return nil
 }
 
-func setup(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state DomainState) (*Reconciler, client.Client, *fakeHypervisor) {
+func setup(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state hypervisor.DomainState) (*Reconciler, client.Client, *fakeHypervisor) {
 	t.Helper()
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
@@ -62,8 +74,8 @@ func setup(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state Domai
 		Status: corev1.PodStatus{Phase: corev1.PodRunning},
 	}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(vmi, p).WithStatusSubresource(vmi).Build()
-	hv := &fakeHypervisor{states: map[string]DomainState{}}
-	if state != StateAbsent {
+	hv := &fakeHypervisor{states: map[string]hypervisor.DomainState{}}
+	if state != hypervisor.StateAbsent {
 		hv.states["ns_tiny"] = state
 	}
 	return &Reconciler{Client: c, APIReader: c, Hypervisor: hv, Options: Options{NodeName: "node-a", StateDir: t.TempDir()}}, c, hv
@@ -82,7 +94,7 @@ func reconcileAndGet(t *testing.T, r *Reconciler, c client.Client) *v1alpha1.Vir
 }
 
 func TestVanishedDomainFailsTheVMI(t *testing.T) {
-	r, c, hv := setup(t, v1alpha1.Running, StateAbsent)
+	r, c, hv := setup(t, v1alpha1.Running, hypervisor.StateAbsent)
 	vmi := reconcileAndGet(t, r, c)
 	if vmi.Status.Phase != v1alpha1.Failed || vmi.Status.Reason != "DomainLost" {
 		t.Errorf("phase %q reason %q, want Failed/DomainLost", vmi.Status.Phase, vmi.Status.Reason)
@@ -93,7 +105,7 @@ func TestVanishedDomainFailsTheVMI(t *testing.T) {
 }
 
 func TestGuestPowerOffSucceeds(t *testing.T) {
-	r, c, hv := setup(t, v1alpha1.Running, StateShutoff)
+	r, c, hv := setup(t, v1alpha1.Running, hypervisor.StateShutoff)
 	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Succeeded || vmi.Status.Reason != "GuestShutdown" {
 		t.Errorf("phase %q reason %q, want Succeeded/GuestShutdown", vmi.Status.Phase, vmi.Status.Reason)
 	}
@@ -103,14 +115,14 @@ func TestGuestPowerOffSucceeds(t *testing.T) {
 }
 
 func TestGuestCrashFails(t *testing.T) {
-	r, c, _ := setup(t, v1alpha1.Running, StateCrashed)
+	r, c, _ := setup(t, v1alpha1.Running, hypervisor.StateCrashed)
 	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Failed || vmi.Status.Reason != "GuestCrashed" {
 		t.Errorf("phase %q reason %q, want Failed/GuestCrashed", vmi.Status.Phase, vmi.Status.Reason)
 	}
 }
 
 func TestRunningDomainIsAdopted(t *testing.T) {
-	r, c, hv := setup(t, v1alpha1.Scheduled, StateRunning)
+	r, c, hv := setup(t, v1alpha1.Scheduled, hypervisor.StateRunning)
 	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Running {
 		t.Errorf("phase %q, want Running", vmi.Status.Phase)
 	}
@@ -120,7 +132,7 @@ func TestRunningDomainIsAdopted(t *testing.T) {
 }
 
 func TestDeletionShutsDownThenReleases(t *testing.T) {
-	r, c, hv := setup(t, v1alpha1.Running, StateRunning)
+	r, c, hv := setup(t, v1alpha1.Running, hypervisor.StateRunning)
 	p := &corev1.Pod{}
 	_ = c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p)
 	if err := c.Delete(context.Background(), p, client.GracePeriodSeconds(30)); err != nil {
@@ -130,7 +142,7 @@ func TestDeletionShutsDownThenReleases(t *testing.T) {
 	if hv.calls[0] != "shutdown" {
 		t.Fatalf("calls %v, want shutdown first", hv.calls)
 	}
-	hv.states["ns_tiny"] = StateShutoff // the guest powered off
+	hv.states["ns_tiny"] = hypervisor.StateShutoff // the guest powered off
 	reconcileAndGet(t, r, c)
 	if _, ok := hv.states["ns_tiny"]; ok {
 		t.Errorf("domain still defined: calls %v", hv.calls)

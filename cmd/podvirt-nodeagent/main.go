@@ -24,6 +24,10 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/nodeagent"
+	"github.com/podvirt/podvirt/nodeagent/cgroups"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
+	"github.com/podvirt/podvirt/nodeagent/network"
+	"github.com/podvirt/podvirt/nodeagent/storage"
 )
 
 func main() {
@@ -36,7 +40,7 @@ func main() {
 		cgroupRoot    = flag.String("cgroup-root", "/sys/fs/cgroup", "where cgroup hierarchies are mounted; empty leaves QEMU in libvirt's cgroup")
 		kubepods      = flag.String("kubepods-cgroup", "kubepods", "the kubelet's top cgroup (cgroupfs driver)")
 		libvirtRunDir = flag.String("libvirt-run-dir", "/var/run/libvirt/qemu", "where libvirt writes QEMU pid files")
-		kubeletRoot   = flag.String("kubelet-root-dir", nodeagent.DefaultKubeletRootDir, "the kubelet's --root-dir, where it mounts launcher Pods' cloud-init Secrets")
+		kubeletRoot   = flag.String("kubelet-root-dir", storage.DefaultKubeletRootDir, "the kubelet's --root-dir, where it mounts launcher Pods' cloud-init Secrets")
 		metricsAddr   = flag.String("metrics-bind-address", "0", "metrics address, 0 to disable")
 	)
 	opts := zap.Options{}
@@ -68,26 +72,32 @@ func main() {
 	})
 	exitOn(err, "creating the manager")
 
-	var cgroups *nodeagent.Cgroups
+	// Launcher Pods' processes are found under the kubelet's cgroups even
+	// when QEMU is left in libvirt's (--cgroup-root "").
+	podCgroups := &cgroups.Cgroups{Root: *cgroupRoot, Kubepods: *kubepods}
+	var qemu nodeagent.QEMUPlacer
 	if *cgroupRoot != "" {
-		cgroups = &nodeagent.Cgroups{Root: *cgroupRoot, Kubepods: *kubepods}
+		qemu = &cgroups.QEMU{Cgroups: podCgroups, LibvirtRunDir: *libvirtRunDir}
+	} else {
+		podCgroups.Root = "/sys/fs/cgroup"
 	}
-	hv := &nodeagent.Libvirt{Socket: *libvirtSocket, URI: *libvirtURI}
+	hv := &hypervisor.Libvirt{Socket: *libvirtSocket, URI: *libvirtURI}
 	defer hv.Close()
 	metrics, err := nodeagent.NewMetrics(ctrlmetrics.Registry)
 	exitOn(err, "registering metrics")
 	exitOn((&nodeagent.Reconciler{
 		Events:     mgr.GetEventRecorder("podvirt-nodeagent"),
 		Metrics:    metrics,
-		DHCP:       &nodeagent.DHCPServers{},
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
 		Hypervisor: hv,
-		Images:     &nodeagent.ImageCache{Dir: filepath.Join(*stateDir, "images")},
-		Options: nodeagent.Options{
-			NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys,
-			Cgroups: cgroups, LibvirtRunDir: *libvirtRunDir, KubeletRootDir: *kubeletRoot,
+		Storage: &storage.Volumes{
+			Images:         &storage.ImageCache{Dir: filepath.Join(*stateDir, "images")},
+			KubeletRootDir: *kubeletRoot,
 		},
+		Network: &network.PodNetwork{Pods: podCgroups},
+		QEMU:    qemu,
+		Options: nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys},
 	}).SetupWithManager(mgr), "setting up the node agent")
 
 	log.Info("starting", "node", *nodeName, "libvirt", *libvirtSocket)

@@ -18,7 +18,7 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
-	"github.com/podvirt/podvirt/nodeagent"
+	"github.com/podvirt/podvirt/nodeagent/storage"
 )
 
 // TestQcow2ContainerDisk boots a guest with a qcow2 containerDisk pulled
@@ -31,7 +31,7 @@ func TestQcow2ContainerDisk(t *testing.T) {
 	dir := t.TempDir()
 	data := fmt.Sprintf("podvirt qcow2 containerDisk %d\n", time.Now().UnixNano())
 	iso := filepath.Join(dir, "disk.iso")
-	if err := nodeagent.WriteISO(iso, "podvirt-disk", map[string][]byte{"data": []byte(data)}); err != nil {
+	if err := storage.WriteISO(iso, "podvirt-disk", map[string][]byte{"data": []byte(data)}); err != nil {
 		t.Fatal(err)
 	}
 	good := filepath.Join(dir, "good.qcow2")

@@ -14,7 +14,7 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
-	"github.com/podvirt/podvirt/nodeagent"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
 
 // efiVMI boots the tiny guest's EFI-stub kernel through OVMF with Secure
@@ -72,7 +72,7 @@ func TestEFIGuestBoots(t *testing.T) {
 		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "efi"}, &v1alpha1.VirtualMachineInstance{})
 		return apierrors.IsNotFound(err), err
 	})
-	if state, err := e.libvirt.State(domName); err != nil || state != nodeagent.StateAbsent {
+	if state, err := e.libvirt.State(domName); err != nil || state != hypervisor.StateAbsent {
 		t.Errorf("libvirt domain %s state = %v, %v; want Absent", domName, state, err)
 	}
 	if _, err := os.Stat(nvram); !os.IsNotExist(err) {

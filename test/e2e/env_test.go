@@ -25,14 +25,14 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
-	"github.com/podvirt/podvirt/nodeagent"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
 
 // env is the local environment the tests run against.
 type env struct {
 	state, kubectl, node string
 	c                    client.Client
-	libvirt              *nodeagent.Libvirt
+	libvirt              *hypervisor.Libvirt
 }
 
 func newEnv(t *testing.T) *env {
@@ -73,7 +73,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lv := &nodeagent.Libvirt{Socket: filepath.Join(state, "libvirt", "libvirt-sock")}
+	lv := &hypervisor.Libvirt{Socket: filepath.Join(state, "libvirt", "libvirt-sock")}
 	t.Cleanup(func() { lv.Close() })
 	return &env{state: state, kubectl: filepath.Join(kbin, "kubectl"), node: node, c: c, libvirt: lv}
 }

@@ -17,7 +17,7 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
-	"github.com/podvirt/podvirt/nodeagent"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
 
 // TestNodeAgentRestartKeepsGuests kills the node agent with SIGKILL while
@@ -49,7 +49,7 @@ func TestNodeAgentRestartKeepsGuests(t *testing.T) {
 	}
 	eventually(t, "the offline guest powered off", 60*time.Second, func() (bool, error) {
 		state, err := e.libvirt.State(offline)
-		return state == nodeagent.StateShutoff || state == nodeagent.StateAbsent, err
+		return state == hypervisor.StateShutoff || state == hypervisor.StateAbsent, err
 	})
 	restart := time.Now()
 	if out, err := exec.Command("../../test/local/up.sh", "--no-example").CombinedOutput(); err != nil {
@@ -81,7 +81,7 @@ func TestNodeAgentRestartKeepsGuests(t *testing.T) {
 		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "survivor"}, &v1alpha1.VirtualMachineInstance{})
 		return apierrors.IsNotFound(err), err
 	})
-	if state, err := e.libvirt.State(survivor); err != nil || state != nodeagent.StateAbsent {
+	if state, err := e.libvirt.State(survivor); err != nil || state != hypervisor.StateAbsent {
 		t.Errorf("domain %s state %v, %v; want Absent", survivor, state, err)
 	}
 }

@@ -25,7 +25,7 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
-	"github.com/podvirt/podvirt/nodeagent"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
 
 // editor makes user a namespace editor (the "edit" ClusterRole, plus the
@@ -276,7 +276,7 @@ func (e *env) waitFailed(t *testing.T, vmi *v1alpha1.VirtualMachineInstance, rea
 			t.Errorf("%s: message %q lacks %q", vmi.Name, msg, m)
 		}
 	}
-	if state, err := e.libvirt.State(domainspec.Name(vmi.Namespace, vmi.Name)); err != nil || state != nodeagent.StateAbsent {
+	if state, err := e.libvirt.State(domainspec.Name(vmi.Namespace, vmi.Name)); err != nil || state != hypervisor.StateAbsent {
 		t.Errorf("%s: libvirt domain state %v, %v; want Absent", vmi.Name, state, err)
 	}
 	// kubectl describe shows why: the node agent reports it as an Event.

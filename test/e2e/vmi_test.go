@@ -18,7 +18,7 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
-	"github.com/podvirt/podvirt/nodeagent"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
 
 const tinyVMI = `
@@ -132,7 +132,7 @@ func TestVMILifecycle(t *testing.T) {
 			t.Errorf("status.nodeName = %q, want %q", vmi.Status.NodeName, e.node)
 		}
 		state, err := e.libvirt.State(domName)
-		if err != nil || state != nodeagent.StateRunning {
+		if err != nil || state != hypervisor.StateRunning {
 			t.Fatalf("libvirt domain %s state = %v, %v; want Running", domName, state, err)
 		}
 		serial := filepath.Join(e.state, "nodeagent", "vmis", domName, domain.SerialLogFile)
@@ -170,7 +170,7 @@ func TestVMILifecycle(t *testing.T) {
 			return apierrors.IsNotFound(err), err
 		})
 		state, err := e.libvirt.State(domName)
-		if err != nil || state != nodeagent.StateAbsent {
+		if err != nil || state != hypervisor.StateAbsent {
 			t.Errorf("libvirt domain %s state = %v, %v; want Absent", domName, state, err)
 		}
 		logf(t, "kubectl delete -> VMI, Pod and domain gone: %s", time.Since(deleted).Round(time.Millisecond))
@@ -268,7 +268,7 @@ func TestGuestPowerOffSucceeds(t *testing.T) {
 		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("tiny")}, &corev1.Pod{})
 		return apierrors.IsNotFound(err), err
 	})
-	if state, err := e.libvirt.State(domName); err != nil || state != nodeagent.StateAbsent {
+	if state, err := e.libvirt.State(domName); err != nil || state != hypervisor.StateAbsent {
 		t.Errorf("domain state %v, %v; want Absent", state, err)
 	}
 }

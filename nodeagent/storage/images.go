@@ -1,4 +1,4 @@
-package nodeagent
+package storage
 
 import (
 	"archive/tar"
@@ -12,6 +12,7 @@ import (
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	corev1 "k8s.io/api/core/v1"
@@ -30,6 +31,24 @@ type ImageCache struct {
 	refs map[string]string // image reference -> extracted root, for IfNotPresent
 }
 
+// Resolve returns the directory that will hold the image's extracted
+// files, without writing anything: from what this cache already pulled, or
+// by reading the image's manifest from its registry. The node agent uses it
+// to check a domain before any pull.
+func (c *ImageCache) Resolve(ctx context.Context, image string, policy corev1.PullPolicy) (string, error) {
+	c.mu.Lock()
+	root, ok := c.refs[image]
+	c.mu.Unlock()
+	if ok && policy != corev1.PullAlways {
+		return root, nil
+	}
+	if policy == corev1.PullNever {
+		return "", fmt.Errorf("image %s is not present on this node and its pull policy is Never", image)
+	}
+	_, root, err := c.remote(ctx, image)
+	return root, err
+}
+
 // Root returns the directory holding the image's extracted files, pulling
 // and extracting it if needed.
 func (c *ImageCache) Root(ctx context.Context, image string, policy corev1.PullPolicy) (string, error) {
@@ -44,24 +63,15 @@ func (c *ImageCache) Root(ctx context.Context, image string, policy corev1.PullP
 	if policy == corev1.PullNever {
 		return "", fmt.Errorf("image %s is not present on this node and its pull policy is Never", image)
 	}
-	ref, err := name.ParseReference(image)
+	img, root, err := c.remote(ctx, image)
 	if err != nil {
-		return "", fmt.Errorf("image reference %q: %w", image, err)
+		return "", err
 	}
-	img, err := remote.Image(ref, remote.WithContext(ctx))
-	if err != nil {
-		return "", fmt.Errorf("pulling %s: %w", image, err)
-	}
-	digest, err := img.Digest()
-	if err != nil {
-		return "", fmt.Errorf("reading the digest of %s: %w", image, err)
-	}
-	dir := filepath.Join(c.Dir, digest.Algorithm+"-"+digest.Hex)
-	root := filepath.Join(dir, "rootfs")
 	if _, err := os.Stat(root); err == nil {
 		c.refs[image] = root
 		return root, nil
 	}
+	dir := filepath.Dir(root)
 	tmp := dir + ".tmp"
 	if err := os.RemoveAll(tmp); err != nil {
 		return "", err
@@ -80,6 +90,24 @@ func (c *ImageCache) Root(ctx context.Context, image string, policy corev1.PullP
 	}
 	c.refs[image] = root
 	return root, nil
+}
+
+// remote reads the image's manifest (not its layers) and names the
+// directory of its files by its digest.
+func (c *ImageCache) remote(ctx context.Context, image string) (v1.Image, string, error) {
+	ref, err := name.ParseReference(image)
+	if err != nil {
+		return nil, "", fmt.Errorf("image reference %q: %w", image, err)
+	}
+	img, err := remote.Image(ref, remote.WithContext(ctx))
+	if err != nil {
+		return nil, "", fmt.Errorf("pulling %s: %w", image, err)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, "", fmt.Errorf("reading the digest of %s: %w", image, err)
+	}
+	return img, filepath.Join(c.Dir, digest.Algorithm+"-"+digest.Hex, "rootfs"), nil
 }
 
 // extract writes the regular files and directories of a tar stream under

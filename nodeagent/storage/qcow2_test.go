@@ -1,9 +1,11 @@
-package nodeagent
+package storage
 
 import (
 	"encoding/binary"
 	"errors"
 	"testing"
+
+	"github.com/podvirt/podvirt/nodeagent/failure"
 )
 
 // qcow2Header builds a qcow2 header of the given version.
@@ -40,8 +42,8 @@ func TestCheckQcow2Header(t *testing.T) {
 		{"not qcow2", []byte("not a qcow2 header, but long enough to be one if it were one......"), false},
 	} {
 		err := checkQcow2Header(c.h)
-		if (err == nil) != c.ok || (err != nil && !errors.Is(err, ErrRefused)) {
-			t.Errorf("%s: %v, want ok=%v (or ErrRefused)", c.name, err, c.ok)
+		if (err == nil) != c.ok || (err != nil && !errors.Is(err, failure.ErrRefused)) {
+			t.Errorf("%s: %v, want ok=%v (or failure.ErrRefused)", c.name, err, c.ok)
 		}
 	}
 }

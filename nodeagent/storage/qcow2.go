@@ -1,10 +1,12 @@
-package nodeagent
+package storage
 
 import (
 	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/podvirt/podvirt/nodeagent/failure"
 )
 
 // qcow2 header fields (all big-endian), from QEMU's docs/interop/qcow2.txt.
@@ -36,7 +38,7 @@ func checkQcow2(path string) error {
 	header := make([]byte, qcow2OffIncompatible+8)
 	n, err := io.ReadFull(f, header)
 	if err != nil && n < qcow2HeaderV2Len {
-		return fmt.Errorf("%w: %s: a qcow2 header is %d bytes, the file has %d", ErrRefused, path, qcow2HeaderV2Len, n)
+		return fmt.Errorf("%w: %s: a qcow2 header is %d bytes, the file has %d", failure.ErrRefused, path, qcow2HeaderV2Len, n)
 	}
 	return checkQcow2Header(header[:n])
 }
@@ -44,25 +46,25 @@ func checkQcow2(path string) error {
 // checkQcow2Header is checkQcow2 on the first bytes of the image.
 func checkQcow2Header(h []byte) error {
 	if len(h) < qcow2HeaderV2Len || string(h[:4]) != "QFI\xfb" {
-		return fmt.Errorf("%w: not a qcow2 header", ErrRefused)
+		return fmt.Errorf("%w: not a qcow2 header", failure.ErrRefused)
 	}
 	version := binary.BigEndian.Uint32(h[4:])
 	if version != 2 && version != 3 {
-		return fmt.Errorf("%w: qcow2 version %d", ErrRefused, version)
+		return fmt.Errorf("%w: qcow2 version %d", failure.ErrRefused, version)
 	}
 	if off, size := binary.BigEndian.Uint64(h[qcow2OffBackingFileOffset:]), binary.BigEndian.Uint32(h[qcow2OffBackingFileSize:]); off != 0 || size != 0 {
-		return fmt.Errorf("%w: the qcow2 image names a backing file (other host files are off limits)", ErrRefused)
+		return fmt.Errorf("%w: the qcow2 image names a backing file (other host files are off limits)", failure.ErrRefused)
 	}
 	if version == 3 {
 		if len(h) < qcow2OffIncompatible+8 {
-			return fmt.Errorf("%w: truncated qcow2 v3 header", ErrRefused)
+			return fmt.Errorf("%w: truncated qcow2 v3 header", failure.ErrRefused)
 		}
 		features := binary.BigEndian.Uint64(h[qcow2OffIncompatible:])
 		if features&qcow2ExternalDataFile != 0 {
-			return fmt.Errorf("%w: the qcow2 image keeps its data in an external file (other host files are off limits)", ErrRefused)
+			return fmt.Errorf("%w: the qcow2 image keeps its data in an external file (other host files are off limits)", failure.ErrRefused)
 		}
 		if features&^qcow2IncompatibleKnown != 0 {
-			return fmt.Errorf("%w: unknown qcow2 incompatible features %#x", ErrRefused, features&^qcow2IncompatibleKnown)
+			return fmt.Errorf("%w: unknown qcow2 incompatible features %#x", failure.ErrRefused, features&^qcow2IncompatibleKnown)
 		}
 	}
 	return nil

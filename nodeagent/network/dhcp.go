@@ -1,16 +1,13 @@
-package nodeagent
+package network
 
 import (
 	"fmt"
 	"net"
-	"os"
-	"runtime"
 	"sync"
 	"time"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/server4"
-	"golang.org/x/sys/unix"
 )
 
 // DHCPServers answer the guests' DHCP requests, one server per domain on
@@ -35,7 +32,7 @@ func (d *DHCPServers) ensure(domName, netns, iface string, dns []net.IP) error {
 		return nil
 	}
 	var srv *server4.Server
-	err := inNetns(netns, func() error {
+	err := InNetns(netns, func() error {
 		var err error
 		srv, err = server4.NewServer(iface, &net.UDPAddr{IP: net.IPv4zero, Port: dhcpv4.ServerPort}, leaseHandler(dns))
 		return err
@@ -97,33 +94,4 @@ func leaseHandler(dns []net.IP) server4.Handler {
 		_, _ = conn.WriteTo(resp.ToBytes(), &net.UDPAddr{IP: net.IPv4bcast, Port: dhcpv4.ClientPort})
 		_ = peer
 	}
-}
-
-// inNetns runs fn on an OS thread switched into the network namespace at
-// path, then switches the thread back. Sockets made by fn stay in that
-// namespace. If the thread cannot be switched back it is not reused.
-func inNetns(path string, fn func() error) error {
-	target, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	runtime.LockOSThread()
-	self, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-	if err != nil {
-		runtime.UnlockOSThread()
-		return err
-	}
-	defer self.Close()
-	if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-		runtime.UnlockOSThread()
-		return fmt.Errorf("entering %s: %w", path, err)
-	}
-	fnErr := fn()
-	if err := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); err != nil {
-		// Leave the thread locked: it dies with this goroutine.
-		return fmt.Errorf("leaving %s: %w", path, err)
-	}
-	runtime.UnlockOSThread()
-	return fnErr
 }

@@ -1,4 +1,4 @@
-package nodeagent
+package network
 
 import (
 	"net"
@@ -63,17 +63,5 @@ func TestLeaseHandler(t *testing.T) {
 	handle(conn, &net.UDPAddr{}, release)
 	if conn.sent != nil {
 		t.Error("answered a RELEASE")
-	}
-}
-
-func TestPodNetLinkNames(t *testing.T) {
-	l := podNetLinks("a-namespace-with-a-long-name_and-a-long-vmi-name")
-	for _, name := range []string{l.bridge, l.hostVeth, l.tap, l.tap + "p", l.podVeth} {
-		if len(name) > 15 {
-			t.Errorf("%q is longer than a Linux interface name may be", name)
-		}
-	}
-	if other := podNetLinks("ns_other"); other.bridge == l.bridge {
-		t.Error("two domains share a bridge")
 	}
 }

@@ -1,4 +1,7 @@
-package nodeagent
+// Package cgroups knows the kubelet's cgroupfs layout: it finds a launcher
+// Pod's processes and moves a guest's QEMU into the Pod's cgroup. It
+// imports nothing of podvirt's.
+package cgroups
 
 import (
 	"errors"
@@ -86,9 +89,9 @@ func (c *Cgroups) hierarchies() ([]string, error) {
 	return hierarchies, nil
 }
 
-// podProcesses returns the processes of the Pod's containers (the
+// PodProcesses returns the processes of the Pod's containers (the
 // cgroups below the Pod's), in every hierarchy.
-func (c *Cgroups) podProcesses(p *corev1.Pod) []int {
+func (c *Cgroups) PodProcesses(p *corev1.Pod) []int {
 	hierarchies, err := c.hierarchies()
 	if err != nil {
 		return nil
@@ -126,6 +129,30 @@ func (c *Cgroups) InPod(p *corev1.Pod, pid int) bool {
 		}
 	}
 	return false
+}
+
+// QEMU moves a domain's QEMU process into its launcher Pod's cgroup, so
+// the kubelet's limits, eviction and metrics see what the VM really uses.
+type QEMU struct {
+	Cgroups *Cgroups
+	// LibvirtRunDir is where libvirt writes QEMU's pid files
+	// (/var/run/libvirt/qemu).
+	LibvirtRunDir string
+}
+
+// PlaceQEMU moves the domain's QEMU into the Pod's cgroups unless it is
+// there already (after a node agent restart it usually is), and returns
+// the hierarchies it moved it in (none when it was there).
+func (q *QEMU) PlaceQEMU(p *corev1.Pod, domName string) (pid int, placed []string, err error) {
+	pid, err = qemuPID(q.LibvirtRunDir, domName)
+	if err != nil {
+		return 0, nil, err
+	}
+	if q.Cgroups.InPod(p, pid) {
+		return pid, nil, nil
+	}
+	placed, err = q.Cgroups.Place(p, pid)
+	return pid, placed, err
 }
 
 // qemuPID reads the pid libvirt recorded for a running domain.

@@ -1,4 +1,4 @@
-package nodeagent
+package storage
 
 import (
 	"encoding/base64"
@@ -12,6 +12,7 @@ import (
 
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/nodeagent/failure"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -73,7 +74,7 @@ func TestWriteNoCloud(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			dir := t.TempDir()
 			target := filepath.Join(dir, "cloudinit.img")
-			if err := (&Reconciler{}).writeNoCloud(&corev1.Pod{}, md, c.v, target); err != nil {
+			if err := (&Volumes{}).writeNoCloud(&corev1.Pod{}, md, c.v, target); err != nil {
 				t.Fatal(err)
 			}
 			label, files := readISO(t, target)
@@ -98,7 +99,7 @@ func TestWriteNoCloud(t *testing.T) {
 			}
 			// A second call keeps the disk the guest may have seen.
 			before, _ := os.Stat(target)
-			if err := (&Reconciler{}).writeNoCloud(&corev1.Pod{}, md, domainspec.VolumeMetadata{UserData: "b3RoZXI="}, target); err != nil {
+			if err := (&Volumes{}).writeNoCloud(&corev1.Pod{}, md, domainspec.VolumeMetadata{UserData: "b3RoZXI="}, target); err != nil {
 				t.Fatal(err)
 			}
 			if after, _ := os.Stat(target); !after.ModTime().Equal(before.ModTime()) {
@@ -111,7 +112,7 @@ func TestWriteNoCloud(t *testing.T) {
 func TestWriteNoCloudFromSecret(t *testing.T) {
 	md := &domainspec.Metadata{Name: "web-1", UID: "u"}
 	kubelet := t.TempDir()
-	r := &Reconciler{Options: Options{KubeletRootDir: kubelet}}
+	r := &Volumes{KubeletRootDir: kubelet}
 	p := &corev1.Pod{}
 	p.UID = "pod-uid"
 	p.Spec.Volumes = []corev1.Volume{{Name: "ci", VolumeSource: corev1.VolumeSource{Secret: &corev1.SecretVolumeSource{SecretName: "my-ci"}}}}
@@ -138,14 +139,14 @@ func TestWriteNoCloudFromSecret(t *testing.T) {
 
 	other := p.DeepCopy()
 	other.Spec.Volumes[0].Secret.SecretName = "someone-elses"
-	if err := r.writeNoCloud(other, md, v, filepath.Join(dir, "c.img")); !errors.Is(err, ErrRefused) {
-		t.Errorf("a Pod not mounting the Secret the signed metadata names: %v, want ErrRefused", err)
+	if err := r.writeNoCloud(other, md, v, filepath.Join(dir, "c.img")); !errors.Is(err, failure.ErrRefused) {
+		t.Errorf("a Pod not mounting the Secret the signed metadata names: %v, want failure.ErrRefused", err)
 	}
 }
 
 func TestWriteNoCloudRefusesBadBase64(t *testing.T) {
 	md := &domainspec.Metadata{Name: "web-1", UID: "u"}
-	err := (&Reconciler{}).writeNoCloud(&corev1.Pod{}, md, domainspec.VolumeMetadata{UserData: "not base64!"}, filepath.Join(t.TempDir(), "b.img"))
+	err := (&Volumes{}).writeNoCloud(&corev1.Pod{}, md, domainspec.VolumeMetadata{UserData: "not base64!"}, filepath.Join(t.TempDir(), "b.img"))
 	if err == nil || !strings.Contains(err.Error(), "user-data") {
 		t.Errorf("bad base64: %v, want an error naming user-data", err)
 	}

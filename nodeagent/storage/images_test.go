@@ -1,4 +1,4 @@
-package nodeagent
+package storage
 
 import (
 	"archive/tar"

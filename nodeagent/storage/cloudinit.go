@@ -1,4 +1,4 @@
-package nodeagent
+package storage
 
 import (
 	"encoding/base64"
@@ -11,6 +11,7 @@ import (
 	"github.com/diskfs/go-diskfs/filesystem"
 	"github.com/diskfs/go-diskfs/filesystem/iso9660"
 	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/nodeagent/failure"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -23,7 +24,7 @@ const NoCloudVolumeLabel = "cidata"
 // UID, local-hostname: its name), user-data and, when given,
 // network-config (see WriteISO). An existing target
 // is kept: the instance-id does not change, so neither does the disk.
-func (r *Reconciler) writeNoCloud(p *corev1.Pod, md *domainspec.Metadata, v domainspec.VolumeMetadata, target string) error {
+func (vs *Volumes) writeNoCloud(p *corev1.Pod, md *domainspec.Metadata, v domainspec.VolumeMetadata, target string) error {
 	if _, err := os.Stat(target); err == nil {
 		return nil
 	}
@@ -41,7 +42,7 @@ func (r *Reconciler) writeNoCloud(p *corev1.Pod, md *domainspec.Metadata, v doma
 		files[name] = data
 	}
 	if v.UserDataSecret != "" {
-		data, err := r.secretUserData(p, v)
+		data, err := vs.secretUserData(p, v)
 		if err != nil {
 			return err
 		}
@@ -110,7 +111,7 @@ func WriteISO(path, label string, files map[string][]byte) error {
 // Secret, as the kubelet mounted it for the launcher Pod (the Pod volume
 // named after the VMI volume; see launcher/pod). The key is "userdata", or
 // "userData" as KubeVirt also accepts.
-func (r *Reconciler) secretUserData(p *corev1.Pod, v domainspec.VolumeMetadata) ([]byte, error) {
+func (vs *Volumes) secretUserData(p *corev1.Pod, v domainspec.VolumeMetadata) ([]byte, error) {
 	mounted := false
 	for _, pv := range p.Spec.Volumes {
 		if pv.Name == v.Name && pv.Secret != nil && pv.Secret.SecretName == v.UserDataSecret {
@@ -118,9 +119,9 @@ func (r *Reconciler) secretUserData(p *corev1.Pod, v domainspec.VolumeMetadata) 
 		}
 	}
 	if !mounted {
-		return nil, fmt.Errorf("%w: the launcher Pod does not mount Secret %q as volume %q", ErrRefused, v.UserDataSecret, v.Name)
+		return nil, fmt.Errorf("%w: the launcher Pod does not mount Secret %q as volume %q", failure.ErrRefused, v.UserDataSecret, v.Name)
 	}
-	root := r.Options.KubeletRootDir
+	root := vs.KubeletRootDir
 	if root == "" {
 		root = DefaultKubeletRootDir
 	}

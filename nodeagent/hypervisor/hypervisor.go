@@ -1,4 +1,7 @@
-package nodeagent
+// Package hypervisor is the part of libvirt the node agent uses, by domain
+// name (Hypervisor), and its implementation over libvirtd's unix socket with
+// go-libvirt, no cgo (Libvirt). It imports nothing of podvirt's.
+package hypervisor
 
 import (
 	"context"
@@ -8,6 +11,7 @@ import (
 	"time"
 
 	"github.com/digitalocean/go-libvirt"
+	"github.com/digitalocean/go-libvirt/socket"
 	"github.com/digitalocean/go-libvirt/socket/dialers"
 )
 
@@ -40,6 +44,12 @@ type Hypervisor interface {
 	Undefine(name string) error
 }
 
+// EventSource is a Hypervisor that tells when a domain's state changes, so
+// the agent reacts at once instead of at its next poll.
+type EventSource interface {
+	DomainEvents(ctx context.Context) (<-chan string, error)
+}
+
 // Libvirt is a Hypervisor over libvirtd's unix socket. It reconnects when
 // the connection drops (libvirtd restarts keep domains running).
 type Libvirt struct {
@@ -47,6 +57,8 @@ type Libvirt struct {
 	Socket string
 	// URI is the connect URI, qemu:///system by default.
 	URI string
+	// Dialer, when set, connects instead of Socket (tests).
+	Dialer socket.Dialer
 
 	mu   sync.Mutex
 	conn *libvirt.Libvirt
@@ -62,7 +74,11 @@ func (l *Libvirt) client() (*libvirt.Libvirt, error) {
 	if uri == "" {
 		uri = libvirt.QEMUSystem
 	}
-	conn := libvirt.NewWithDialer(dialers.NewLocal(dialers.WithSocket(l.Socket), dialers.WithLocalTimeout(5*time.Second)))
+	dialer := l.Dialer
+	if dialer == nil {
+		dialer = dialers.NewLocal(dialers.WithSocket(l.Socket), dialers.WithLocalTimeout(5*time.Second))
+	}
+	conn := libvirt.NewWithDialer(dialer)
 	if err := conn.ConnectToURI(uri); err != nil {
 		return nil, fmt.Errorf("connecting to libvirtd at %s: %w", l.Socket, err)
 	}
@@ -131,17 +147,24 @@ func (l *Libvirt) State(name string) (DomainState, error) {
 	if err != nil {
 		return StateAbsent, fmt.Errorf("reading the state of domain %s: %w", name, err)
 	}
-	switch libvirt.DomainState(state) {
+	return stateOf(libvirt.DomainState(state), reason), nil
+}
+
+// stateOf maps libvirt's state and reason to what the node agent needs: a
+// domain that is not off runs (paused, blocked and shutting down
+// included); off after a crash or a failure to start is Crashed.
+func stateOf(state libvirt.DomainState, reason int32) DomainState {
+	switch state {
 	case libvirt.DomainShutoff:
 		switch libvirt.DomainShutoffReason(reason) {
 		case libvirt.DomainShutoffCrashed, libvirt.DomainShutoffFailed:
-			return StateCrashed, nil
+			return StateCrashed
 		}
-		return StateShutoff, nil
+		return StateShutoff
 	case libvirt.DomainCrashed:
-		return StateCrashed, nil
+		return StateCrashed
 	default:
-		return StateRunning, nil
+		return StateRunning
 	}
 }
 

@@ -1,0 +1,184 @@
+package nodeagent
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"libvirt.org/go/libvirtxml"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/nodeagent/allowlist"
+	"github.com/podvirt/podvirt/nodeagent/failure"
+	"github.com/podvirt/podvirt/nodeagent/network"
+	"github.com/podvirt/podvirt/nodeagent/storage"
+)
+
+// define defines the domain the Pod carries, in the contract's order
+// (domainspec): verify the signature, parse, Localize with the node's
+// facts, check the result against the allowlist, and only then touch the
+// host (pulls, files, links, rules). Preparing the disks tells their
+// formats, so the signed domain is localized and checked a second time,
+// with every fact known, and exactly that is defined.
+func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance, domName string) error {
+	if err := r.verifySignature(p); err != nil {
+		return err
+	}
+	signed := p.Annotations[domainspec.AnnotationDomain]
+	dom, md, err := parseOwn(signed, vmi, domName)
+	if err != nil {
+		return err
+	}
+	facts, opts, err := r.plan(ctx, dom, md, domName)
+	if err != nil {
+		return err
+	}
+	if err := localizeAndCheck(dom, facts, opts); err != nil {
+		return err
+	}
+
+	// Checked: from here on the host changes.
+	if md.KernelBoot != nil {
+		start := time.Now()
+		root, err := r.Storage.PullImage(ctx, md.KernelBoot.Image, corev1.PullPolicy(md.KernelBoot.PullPolicy))
+		if err != nil {
+			return err
+		}
+		facts.ImageRoot, opts.ReadOnlyDirs = root, []string{root}
+		log.FromContext(ctx).Info("image ready", "image", md.KernelBoot.Image, "took", time.Since(start).String())
+	}
+	if err := os.MkdirAll(facts.VMIDir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", facts.VMIDir, err)
+	}
+	if facts.Bridge != "" {
+		if err := r.Network.Connect(ctx, p, domName); err != nil {
+			return fmt.Errorf("connecting the guest to the Pod network: %w", err)
+		}
+	}
+	prepared, err := r.Storage.Prepare(ctx, p, md, facts.VMIDir)
+	if err != nil {
+		return err
+	}
+	facts.DiskFormats, opts.VerifiedImages = prepared.Formats, prepared.Verified
+
+	final, _, err := parseOwn(signed, vmi, domName)
+	if err != nil {
+		return err
+	}
+	if err := localizeAndCheck(final, facts, opts); err != nil {
+		return err
+	}
+	xml, err := final.Marshal()
+	if err != nil {
+		return fmt.Errorf("marshalling the localized domain: %w", err)
+	}
+	if err := r.Hypervisor.Define(xml); err != nil {
+		return err
+	}
+	log.FromContext(ctx).Info("defined domain")
+	return nil
+}
+
+// parseOwn parses the signed domain and its metadata, and refuses a domain
+// that names another VMI than the Pod's.
+func parseOwn(signed string, vmi *v1alpha1.VirtualMachineInstance, domName string) (*libvirtxml.Domain, *domainspec.Metadata, error) {
+	dom, err := domainspec.Parse(signed)
+	if err != nil {
+		return nil, nil, err
+	}
+	md, err := domainspec.ReadMetadata(dom)
+	if err != nil {
+		return nil, nil, err
+	}
+	if dom.Name != domName || md.UID != string(vmi.UID) {
+		return nil, nil, fmt.Errorf("the domain XML names %q (uid %s), not this VMI", dom.Name, md.UID)
+	}
+	return dom, md, nil
+}
+
+// plan gathers the node facts a domain will get and what the allowlist
+// lets it reach, without changing anything on the host: the image's place
+// is read from the cache or the registry's manifest, the rest is derived
+// from names.
+func (r *Reconciler) plan(ctx context.Context, dom *libvirtxml.Domain, md *domainspec.Metadata, domName string) (domainspec.NodeFacts, allowlist.Options, error) {
+	facts := domainspec.NodeFacts{VMIDir: r.vmiDir(domName)}
+	opts := r.Options.Allowlist
+	opts.AllowedDirs = []string{facts.VMIDir}
+	opts.TargetDevPrefix = network.TapPrefix
+	opts.ReadOnlyDirs, opts.VerifiedImages = nil, nil
+	if opts.AllowedDiskFormats == nil {
+		// qcow2 only for the images Prepare checked.
+		opts.AllowedDiskFormats = []string{"raw", "qcow2"}
+	}
+	if dom.Devices != nil && len(dom.Devices.Interfaces) > 0 {
+		if len(dom.Devices.Interfaces) > 1 || r.Network == nil {
+			return facts, opts, fmt.Errorf("interfaces: this node agent connects one interface to the Pod network; more are %w", failure.ErrUnsupported)
+		}
+		links := network.LinksOf(domName)
+		facts.Bridge, facts.Tap = links.Bridge, links.Tap
+		opts.AllowedBridges = []string{links.Bridge}
+	}
+	if err := storage.Check(md); err != nil {
+		return facts, opts, err
+	}
+	if md.KernelBoot != nil {
+		root, err := r.Storage.ResolveImage(ctx, md.KernelBoot.Image, corev1.PullPolicy(md.KernelBoot.PullPolicy))
+		if err != nil {
+			return facts, opts, err
+		}
+		facts.ImageRoot, opts.ReadOnlyDirs = root, []string{root}
+	}
+	return facts, opts, nil
+}
+
+// localizeAndCheck localizes the domain with the facts and checks it
+// against the allowlist: whoever signed it, the domain may reach nothing on
+// the host but its own directory and, read-only, its own image.
+func localizeAndCheck(dom *libvirtxml.Domain, facts domainspec.NodeFacts, opts allowlist.Options) error {
+	if err := domainspec.Localize(dom, facts); err != nil {
+		return err
+	}
+	if errs := allowlist.Check(dom, opts); len(errs) > 0 {
+		return fmt.Errorf("%w: %v", failure.ErrRefused, errs.ToAggregate())
+	}
+	return nil
+}
+
+// verifySignature checks that a trusted key signed this Pod's domain for
+// this namespace, Pod name, VMI UID and node.
+func (r *Reconciler) verifySignature(p *corev1.Pod) error {
+	pem, err := os.ReadFile(r.Options.TrustedKeysFile)
+	if err != nil {
+		return fmt.Errorf("%w: reading the trusted keys: %v", failure.ErrBadSignature, err)
+	}
+	keys, err := domainspec.ParsePublicKeysPEM(pem)
+	if err != nil {
+		return fmt.Errorf("%w: %s: %v", failure.ErrBadSignature, r.Options.TrustedKeysFile, err)
+	}
+	payload := domainspec.Payload{Namespace: p.Namespace, PodName: p.Name, VMIUID: p.Labels[domainspec.LabelVMIUID],
+		NodeName: r.Options.NodeName, DomainXML: p.Annotations[domainspec.AnnotationDomain]}
+	if err := domainspec.Verify(keys, payload, p.Annotations[domainspec.AnnotationSignature]); err != nil {
+		return fmt.Errorf("%w: %v", failure.ErrBadSignature, err)
+	}
+	return nil
+}
+
+// placeInPod moves the guest's QEMU into its launcher Pod's cgroup unless
+// it is there already.
+func (r *Reconciler) placeInPod(ctx context.Context, p *corev1.Pod, domName string) error {
+	if r.QEMU == nil {
+		return nil
+	}
+	pid, placed, err := r.QEMU.PlaceQEMU(p, domName)
+	if err != nil {
+		return err
+	}
+	if len(placed) > 0 {
+		log.FromContext(ctx).Info("moved QEMU into the launcher Pod's cgroup", "pid", pid, "hierarchies", placed)
+	}
+	return nil
+}

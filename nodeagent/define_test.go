@@ -1,0 +1,218 @@
+package nodeagent
+
+import (
+	"context"
+	"crypto/ed25519"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"libvirt.org/go/libvirtxml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/nodeagent/failure"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
+	"github.com/podvirt/podvirt/nodeagent/network"
+	"github.com/podvirt/podvirt/nodeagent/storage"
+)
+
+// hostLog records, in order, every call that would change the host.
+type hostLog struct{ calls []string }
+
+type fakeStorage struct {
+	log     *hostLog
+	root    string
+	formats map[string]string
+}
+
+func (s *fakeStorage) ResolveImage(context.Context, string, corev1.PullPolicy) (string, error) {
+	return s.root, nil // reads only: not a host change
+}
+
+func (s *fakeStorage) PullImage(_ context.Context, image string, _ corev1.PullPolicy) (string, error) {
+	s.log.calls = append(s.log.calls, "pull "+image)
+	return s.root, nil
+}
+
+func (s *fakeStorage) Prepare(_ context.Context, _ *corev1.Pod, md *domainspec.Metadata, vmiDir string) (storage.Prepared, error) {
+	s.log.calls = append(s.log.calls, "prepare")
+	out := storage.Prepared{Formats: s.formats}
+	for file, f := range s.formats {
+		if f == "qcow2" {
+			out.Verified = append(out.Verified, filepath.Join(vmiDir, file))
+		}
+	}
+	return out, nil
+}
+
+type fakeNetwork struct{ log *hostLog }
+
+func (n *fakeNetwork) Connect(_ context.Context, _ *corev1.Pod, dom string) error {
+	n.log.calls = append(n.log.calls, "connect "+dom)
+	return nil
+}
+func (n *fakeNetwork) Keep(context.Context, *corev1.Pod, string) error { return nil }
+func (n *fakeNetwork) Disconnect(_ context.Context, dom string) error {
+	n.log.calls = append(n.log.calls, "disconnect "+dom)
+	return nil
+}
+
+// signedDomain is a kernelBoot domain as the renderer writes it, with a
+// containerDisk and an interface; edit changes it before it is signed.
+func signedDomain(t *testing.T, edit func(*libvirtxml.Domain)) string {
+	t.Helper()
+	md := domainspec.Metadata{Namespace: "ns", Name: "tiny", UID: "uid-1", GracePeriodSeconds: 1,
+		KernelBoot: &domainspec.KernelBootMetadata{Image: "registry.example/guest:1"},
+		Volumes:    []domainspec.VolumeMetadata{{Name: "root", Kind: domainspec.VolumeContainerDisk, Image: "registry.example/disk:1"}}}
+	el, err := md.Element()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dom := &libvirtxml.Domain{
+		Type: "qemu", Name: domainspec.Name("ns", "tiny"), UUID: "uid-1", Metadata: el,
+		Memory: &libvirtxml.DomainMemory{Value: 128, Unit: "MiB"},
+		OS: &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Type: "hvm"},
+			Kernel: "/boot/vmlinux", Initrd: "/boot/initrd.img"},
+		Devices: &libvirtxml.DomainDeviceList{
+			Disks: []libvirtxml.DomainDisk{{
+				Device: "disk",
+				Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: domainspec.DiskFile("root")}},
+				Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"},
+				Target: &libvirtxml.DomainDiskTarget{Dev: "vda", Bus: "virtio"},
+			}},
+			Interfaces: []libvirtxml.DomainInterface{{
+				Source: &libvirtxml.DomainInterfaceSource{Ethernet: &libvirtxml.DomainInterfaceSourceEthernet{}},
+				Model:  &libvirtxml.DomainInterfaceModel{Type: "virtio"},
+			}},
+		},
+	}
+	if edit != nil {
+		edit(dom)
+	}
+	out, err := dom.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// defineSetup is setup with a Pod that carries xml signed for node-a, and
+// host-side fakes that record every change.
+func defineSetup(t *testing.T, xml string) (*Reconciler, client.Client, *fakeHypervisor, *hostLog) {
+	t.Helper()
+	r, c, hv := setup(t, v1alpha1.Scheduled, hypervisor.StateAbsent)
+	key := ed25519.NewKeyFromSeed(make([]byte, ed25519.SeedSize))
+	pem, err := domainspec.MarshalPublicKeysPEM(key.Public().(ed25519.PublicKey))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Options.TrustedKeysFile = filepath.Join(t.TempDir(), "trusted.pem")
+	if err := os.WriteFile(r.Options.TrustedKeysFile, pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := &corev1.Pod{}
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p); err != nil {
+		t.Fatal(err)
+	}
+	sig, err := domainspec.Sign(key, domainspec.Payload{Namespace: "ns", PodName: p.Name, VMIUID: "uid-1", NodeName: "node-a", DomainXML: xml})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Annotations[domainspec.AnnotationDomain], p.Annotations[domainspec.AnnotationSignature] = xml, sig
+	if err := c.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	log := &hostLog{}
+	r.Storage = &fakeStorage{log: log, root: filepath.Join(r.Options.StateDir, "images", "sha256-ab", "rootfs"),
+		formats: map[string]string{domainspec.DiskFile("root"): "qcow2"}}
+	r.Network = &fakeNetwork{log: log}
+	hv.defineLog = log
+	return r, c, hv, log
+}
+
+func TestDefineOrderAndLocalizedDomain(t *testing.T) {
+	r, c, hv, log := defineSetup(t, signedDomain(t, nil))
+	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Running {
+		t.Fatalf("phase %q reason %q, want Running", vmi.Status.Phase, vmi.Status.Reason)
+	}
+	want := "pull registry.example/guest:1, connect ns_tiny, prepare, define"
+	if got := strings.Join(log.calls, ", "); got != want {
+		t.Errorf("host changes %q, want %q", got, want)
+	}
+	dom, err := domainspec.Parse(hv.defined)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vmiDir := filepath.Join(r.Options.StateDir, "vmis", "ns_tiny")
+	disk := dom.Devices.Disks[0]
+	if disk.Source.File.File != filepath.Join(vmiDir, "disk-root.img") || disk.Driver.Type != "qcow2" || disk.BackingStore == nil {
+		t.Errorf("disk %+v %+v %+v: want the prepared file, its format and no backing chain", disk.Source.File, disk.Driver, disk.BackingStore)
+	}
+	links := network.LinksOf("ns_tiny")
+	if nic := dom.Devices.Interfaces[0]; nic.Source.Bridge == nil || nic.Source.Bridge.Bridge != links.Bridge || nic.Target.Dev != links.Tap {
+		t.Errorf("interface %+v %+v, want bridge %s tap %s", nic.Source, nic.Target, links.Bridge, links.Tap)
+	}
+	if !strings.HasPrefix(dom.OS.Kernel, filepath.Join(r.Options.StateDir, "images")) {
+		t.Errorf("kernel %q is not in the pulled image", dom.OS.Kernel)
+	}
+}
+
+// A domain the allowlist refuses touches nothing on the host: no pull, no
+// directory, no link, no disk, no define.
+func TestRefusedDomainTouchesNothing(t *testing.T) {
+	for name, edit := range map[string]func(*libvirtxml.Domain){
+		"host device": func(d *libvirtxml.Domain) {
+			d.Devices.Hostdevs = append(d.Devices.Hostdevs, libvirtxml.DomainHostdev{SubsysPCI: &libvirtxml.DomainHostdevSubsysPCI{}})
+		},
+		"host file as disk": func(d *libvirtxml.Domain) {
+			d.Devices.Disks = append(d.Devices.Disks, libvirtxml.DomainDisk{Device: "disk",
+				Source: &libvirtxml.DomainDiskSource{Block: &libvirtxml.DomainDiskSourceBlock{Dev: "/dev/sda"}},
+				Target: &libvirtxml.DomainDiskTarget{Dev: "vdb", Bus: "virtio"}})
+		},
+		"emulator override": func(d *libvirtxml.Domain) { d.Devices.Emulator = "/bin/sh" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r, c, hv, log := defineSetup(t, signedDomain(t, edit))
+			vmi := reconcileAndGet(t, r, c)
+			if vmi.Status.Phase != v1alpha1.Failed || vmi.Status.Reason != failure.ReasonRefused {
+				t.Errorf("phase %q reason %q, want Failed/%s", vmi.Status.Phase, vmi.Status.Reason, failure.ReasonRefused)
+			}
+			if len(log.calls) != 0 || hv.defined != "" {
+				t.Errorf("a refused domain changed the host: %v", log.calls)
+			}
+			entries, _ := os.ReadDir(r.Options.StateDir)
+			if len(entries) != 0 {
+				t.Errorf("a refused domain left files in the state dir: %v", entries)
+			}
+		})
+	}
+}
+
+func TestBadSignatureTouchesNothing(t *testing.T) {
+	r, c, hv, log := defineSetup(t, signedDomain(t, nil))
+	p := &corev1.Pod{}
+	_ = c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p)
+	p.Annotations[domainspec.AnnotationDomain] = signedDomain(t, func(d *libvirtxml.Domain) { d.Memory.Value = 4096 })
+	if err := c.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	vmi := reconcileAndGet(t, r, c)
+	if vmi.Status.Reason != failure.ReasonBadSignature || len(log.calls) != 0 || hv.defined != "" {
+		t.Errorf("reason %q, host changes %v: an edited domain must be refused before anything", vmi.Status.Reason, log.calls)
+	}
+}
+
+func TestSecondInterfaceIsUnsupportedBeforeAnything(t *testing.T) {
+	r, c, _, log := defineSetup(t, signedDomain(t, func(d *libvirtxml.Domain) {
+		d.Devices.Interfaces = append(d.Devices.Interfaces, d.Devices.Interfaces[0])
+	}))
+	vmi := reconcileAndGet(t, r, c)
+	if vmi.Status.Reason != failure.ReasonUnsupported || len(log.calls) != 0 {
+		t.Errorf("reason %q, host changes %v", vmi.Status.Reason, log.calls)
+	}
+}

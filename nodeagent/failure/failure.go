@@ -1,0 +1,45 @@
+// Package failure holds the node agent's sentinel errors, the one place
+// that says why a domain was not run, and the VMI status reason each
+// sentinel becomes. The node agent's sub-packages wrap them with %w; the
+// reconciler maps them with Reason. It imports nothing of podvirt's.
+package failure
+
+import "errors"
+
+// Why a domain is not run.
+var (
+	// ErrUnsupported marks what this node agent cannot run yet; the VMI
+	// fails with the message instead of running without it.
+	ErrUnsupported = errors.New("not supported by this node agent yet")
+	// ErrRefused: the domain reaches beyond what the node allows.
+	ErrRefused = errors.New("refused by the node allowlist")
+	// ErrBadSignature: the Pod's domain is not signed by a trusted key for
+	// this Pod, VMI and node.
+	ErrBadSignature = errors.New("domain signature rejected")
+)
+
+// Reasons of a VMI that failed to start, in status.reason and Events.
+const (
+	ReasonUnsupported   = "Unsupported"
+	ReasonRefused       = "DomainRefused"
+	ReasonBadSignature  = "SignatureInvalid"
+	ReasonDefineFailed  = "DomainDefineFailed"
+	ReasonStartFailed   = "DomainStartFailed"
+	ReasonDomainLost    = "DomainLost"
+	ReasonGuestCrashed  = "GuestCrashed"
+	ReasonGuestShutdown = "GuestShutdown"
+)
+
+// Reason is the status reason of an error from preparing or defining a
+// domain: the sentinel it wraps, else ReasonDefineFailed.
+func Reason(err error) string {
+	switch {
+	case errors.Is(err, ErrUnsupported):
+		return ReasonUnsupported
+	case errors.Is(err, ErrRefused):
+		return ReasonRefused
+	case errors.Is(err, ErrBadSignature):
+		return ReasonBadSignature
+	}
+	return ReasonDefineFailed
+}

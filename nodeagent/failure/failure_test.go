@@ -1,0 +1,21 @@
+package failure
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+)
+
+func TestReason(t *testing.T) {
+	for err, want := range map[error]string{
+		fmt.Errorf("volume x: %w", ErrUnsupported):           ReasonUnsupported,
+		fmt.Errorf("%w: hostdev", ErrRefused):                ReasonRefused,
+		fmt.Errorf("%w: unknown key", ErrBadSignature):       ReasonBadSignature,
+		errors.New("libvirt: internal error"):                ReasonDefineFailed,
+		fmt.Errorf("a: %w", fmt.Errorf("b: %w", ErrRefused)): ReasonRefused,
+	} {
+		if got := Reason(err); got != want {
+			t.Errorf("Reason(%v) = %q, want %q", err, got, want)
+		}
+	}
+}

@@ -1,0 +1,142 @@
+package network
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+)
+
+// recorder stands in for the commands; links named in up exist.
+type recorder struct {
+	cmds []string
+	up   map[string]bool
+}
+
+func (r *recorder) run(_ context.Context, netns string, args ...string) error {
+	line := strings.Join(args, " ")
+	if netns != "" {
+		line = "[" + netns + "] " + line
+	}
+	if len(args) == 4 && args[1] == "link" && args[2] == "show" {
+		if r.up[args[3]] {
+			return nil
+		}
+		return errors.New("Device does not exist")
+	}
+	r.cmds = append(r.cmds, line)
+	if args[0] == "iptables" && args[3] == "-C" {
+		return errors.New("Bad rule")
+	}
+	return nil
+}
+
+func TestLinksOf(t *testing.T) {
+	a, b := LinksOf("a-namespace-with-a-long-name_and-a-long-vmi-name"), LinksOf("ns_b")
+	for _, l := range []Links{a, b} {
+		for _, name := range []string{l.Bridge, l.HostVeth, l.Tap, l.Tap + "p", PodVeth} {
+			if len(name) > 15 {
+				t.Errorf("link name %q is longer than IFNAMSIZ-1", name)
+			}
+		}
+		if !strings.HasPrefix(l.Tap, TapPrefix) {
+			t.Errorf("tap %q lacks %q", l.Tap, TapPrefix)
+		}
+	}
+	if a == b || a.Bridge == b.Bridge || a.Tap == b.Tap {
+		t.Errorf("two domains share links: %+v %+v", a, b)
+	}
+	if LinksOf("a-namespace-with-a-long-name_and-a-long-vmi-name") != a {
+		t.Error("link names are not deterministic")
+	}
+}
+
+func TestConnectPlumbsThenStartsDHCP(t *testing.T) {
+	rec := &recorder{}
+	n := &PodNetwork{Run: rec.run, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
+	err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
+	// The DHCP server cannot enter a namespace that does not exist: the
+	// plumbing before it is what this test checks.
+	if err == nil || !strings.Contains(err.Error(), "DHCP") {
+		t.Fatalf("Connect = %v, want the DHCP server to fail in a missing namespace", err)
+	}
+	l := LinksOf("ns_a")
+	want := []string{
+		"ip link add " + l.Bridge + " type bridge",
+		"ip link set " + l.Bridge + " up",
+		"ip link add " + l.HostVeth + " type veth peer name " + l.Tap + "p",
+		"ip link set " + l.HostVeth + " master " + l.Bridge + " up",
+		"ip link set " + l.Tap + "p netns /nonexistent/ns/net name " + PodVeth,
+		"[/nonexistent/ns/net] ip addr add 10.0.2.1/24 dev " + PodVeth,
+		"[/nonexistent/ns/net] ip link set " + PodVeth + " up",
+		"[/nonexistent/ns/net] sysctl -qw net.ipv4.ip_forward=1",
+		"[/nonexistent/ns/net] iptables -t nat -C POSTROUTING -s 10.0.2.2 -o eth0 -j MASQUERADE",
+		"[/nonexistent/ns/net] iptables -t nat -A POSTROUTING -s 10.0.2.2 -o eth0 -j MASQUERADE",
+		"[/nonexistent/ns/net] iptables -t nat -C PREROUTING -i eth0 -p tcp -j DNAT --to-destination 10.0.2.2",
+		"[/nonexistent/ns/net] iptables -t nat -A PREROUTING -i eth0 -p tcp -j DNAT --to-destination 10.0.2.2",
+		"[/nonexistent/ns/net] iptables -t nat -C PREROUTING -i eth0 -p udp -j DNAT --to-destination 10.0.2.2",
+		"[/nonexistent/ns/net] iptables -t nat -A PREROUTING -i eth0 -p udp -j DNAT --to-destination 10.0.2.2",
+	}
+	if strings.Join(rec.cmds, "\n") != strings.Join(want, "\n") {
+		t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(rec.cmds, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestConnectKeepsAnExistingVeth(t *testing.T) {
+	l := LinksOf("ns_a")
+	rec := &recorder{up: map[string]bool{l.HostVeth: true}}
+	n := &PodNetwork{Run: rec.run, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
+	_ = n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
+	for _, c := range rec.cmds {
+		if strings.Contains(c, "veth") || strings.Contains(c, " netns ") {
+			t.Errorf("an existing veth was made again: %s", c)
+		}
+	}
+}
+
+func TestNetnsErrorStopsBeforeAnyCommand(t *testing.T) {
+	rec := &recorder{}
+	n := &PodNetwork{Run: rec.run, Netns: func(*corev1.Pod) (string, error) { return "", errors.New("no process") }}
+	if err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a"); err == nil {
+		t.Fatal("Connect without a namespace succeeded")
+	}
+	if len(rec.cmds) != 0 {
+		t.Errorf("commands ran without the Pod's namespace: %v", rec.cmds)
+	}
+}
+
+func TestDisconnectRemovesOnlyWhatExists(t *testing.T) {
+	l := LinksOf("ns_a")
+	rec := &recorder{up: map[string]bool{l.Bridge: true}}
+	n := &PodNetwork{Run: rec.run}
+	if err := n.Disconnect(context.Background(), "ns_a"); err != nil {
+		t.Fatal(err)
+	}
+	if want := "ip link del " + l.Bridge; strings.Join(rec.cmds, "\n") != want {
+		t.Errorf("commands %v, want only %q", rec.cmds, want)
+	}
+}
+
+func TestKeepLeavesDomainsOffThePodNetwork(t *testing.T) {
+	rec := &recorder{}
+	n := &PodNetwork{Run: rec.run, Netns: func(*corev1.Pod) (string, error) { t.Fatal("looked for a namespace"); return "", nil }}
+	if err := n.Keep(context.Background(), &corev1.Pod{}, "ns_a"); err != nil || len(rec.cmds) != 0 {
+		t.Errorf("Keep of a domain without a bridge = %v, commands %v", err, rec.cmds)
+	}
+}
+
+func TestNameservers(t *testing.T) {
+	got := nameservers("# comment\nsearch svc.cluster.local\nnameserver 10.96.0.10\nnameserver fd00::10\nnameserver  1.1.1.1 \noptions ndots:5\nnameserver\n")
+	want := []net.IP{net.IPv4(10, 96, 0, 10).To4(), net.IPv4(1, 1, 1, 1).To4()}
+	if len(got) != len(want) {
+		t.Fatalf("nameservers = %v, want %v", got, want)
+	}
+	for i := range want {
+		if !got[i].Equal(want[i]) {
+			t.Errorf("nameserver %d = %v, want %v", i, got[i], want[i])
+		}
+	}
+}
