@@ -1,7 +1,3 @@
-// Package controller holds the launcher controller: for each
-// VirtualMachineInstance it renders the domain XML and creates the launcher
-// Pod, and it moves the VMI through Pending, Scheduling and Scheduled. The
-// node agent takes it from there (Running, Succeeded, Failed).
 package controller
 
 import (

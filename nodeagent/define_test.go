@@ -216,3 +216,64 @@ func TestSecondInterfaceIsUnsupportedBeforeAnything(t *testing.T) {
 		t.Errorf("reason %q, host changes %v", vmi.Status.Reason, log.calls)
 	}
 }
+
+// A VMI deleted and created again under the same name finds the old
+// domain shut off: it is removed with the old VMI's files, never started,
+// and the new domain is verified and defined (attack: a namespace editor
+// who let the old domain outlive its VMI).
+func TestEarlierVMIsDomainIsRemovedNotStarted(t *testing.T) {
+	r, c, hv, log := defineSetup(t, signedDomain(t, nil))
+	hv.states["ns_tiny"], hv.owners["ns_tiny"] = hypervisor.StateShutoff, "uid-0"
+	old := r.vmiDir("uid-0")
+	if err := os.MkdirAll(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(filepath.Join(old, "disk-root.img"), []byte("the old VMI's disk"), 0o600)
+	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Running {
+		t.Fatalf("phase %q reason %q, want Running", vmi.Status.Phase, vmi.Status.Reason)
+	}
+	if got := strings.Join(hv.calls, ","); got != "undefine,define,start" {
+		t.Errorf("libvirt calls %q, want the old domain undefined before the new one is defined and started", got)
+	}
+	if _, err := os.Stat(old); !os.IsNotExist(err) {
+		t.Errorf("the earlier VMI's directory is still there: %v", err)
+	}
+	if log.calls[0] != "disconnect ns_tiny" {
+		t.Errorf("host changes %v: the old domain's links go first", log.calls)
+	}
+}
+
+// A domain of this VMI that was defined but never started is defined
+// again before it starts: a start is verified like a first define.
+func TestShutoffDomainIsVerifiedBeforeStart(t *testing.T) {
+	r, c, hv, _ := defineSetup(t, signedDomain(t, nil))
+	hv.states["ns_tiny"] = hypervisor.StateShutoff
+	p := &corev1.Pod{}
+	_ = c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p)
+	p.Annotations[domainspec.AnnotationSignature] = "0123456789abcdef.forged"
+	if err := c.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	vmi := reconcileAndGet(t, r, c)
+	if vmi.Status.Reason != failure.ReasonBadSignature {
+		t.Errorf("reason %q, want %s", vmi.Status.Reason, failure.ReasonBadSignature)
+	}
+	for _, call := range hv.calls {
+		if call == "start" {
+			t.Errorf("a domain was started without a valid signature: %v", hv.calls)
+		}
+	}
+}
+
+// A domain of the VMI's name that podvirt did not define is left alone.
+func TestForeignDomainIsLeftAlone(t *testing.T) {
+	r, c, hv, log := defineSetup(t, signedDomain(t, nil))
+	hv.states["ns_tiny"], hv.owners["ns_tiny"] = hypervisor.StateRunning, ""
+	vmi := reconcileAndGet(t, r, c)
+	if vmi.Status.Phase != v1alpha1.Failed || vmi.Status.Reason != failure.ReasonDomainNameTaken {
+		t.Errorf("phase %q reason %q, want Failed/%s", vmi.Status.Phase, vmi.Status.Reason, failure.ReasonDomainNameTaken)
+	}
+	if len(hv.calls) != 0 || len(log.calls) != 0 {
+		t.Errorf("touched a domain podvirt did not define: %v %v", hv.calls, log.calls)
+	}
+}

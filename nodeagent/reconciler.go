@@ -167,23 +167,44 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err != nil {
 		return ctrl.Result{}, err
 	}
-	switch state {
-	case hypervisor.StateAbsent:
-		if vmi.Status.Phase == v1alpha1.Running {
-			// Never start a second life for a guest that vanished (host
-			// libvirt restarted, domain undefined by hand): say so.
-			return ctrl.Result{}, r.fail(ctx, vmi, failure.ReasonDomainLost, errors.New("the domain disappeared from libvirt while the guest was running"))
+	if state != hypervisor.StateAbsent {
+		// A domain of this name is this VMI's only if its metadata says
+		// so: one left by an earlier VMI of the same name is removed,
+		// never started or adopted.
+		owner, err := r.domainOwner(domName)
+		if err != nil {
+			return ctrl.Result{}, err
 		}
+		switch owner {
+		case string(vmi.UID):
+		case "":
+			return ctrl.Result{}, r.fail(ctx, vmi, failure.ReasonDomainNameTaken,
+				fmt.Errorf("libvirt on node %s has a domain %s that podvirt did not define", r.Options.NodeName, domName))
+		default:
+			if err := r.remove(ctx, domName, owner); err != nil {
+				return ctrl.Result{}, err
+			}
+			log.FromContext(ctx).Info("removed the domain of an earlier VMI of the same name", "uid", owner)
+			state = hypervisor.StateAbsent
+		}
+	}
+	running := vmi.Status.Phase == v1alpha1.Running
+	switch {
+	case state == hypervisor.StateAbsent && running:
+		// Never start a second life for a guest that vanished (host
+		// libvirt restarted, domain undefined by hand): say so.
+		return ctrl.Result{}, r.fail(ctx, vmi, failure.ReasonDomainLost, errors.New("the domain disappeared from libvirt while the guest was running"))
+	case state != hypervisor.StateRunning && running:
+		return ctrl.Result{}, r.finished(ctx, vmi, state)
+	case state != hypervisor.StateRunning:
+		// Absent, or defined but never run (the agent stopped between
+		// define and start): define it now, so what starts is verified
+		// and checked now, whatever was defined before.
 		start := time.Now()
 		err := r.define(ctx, p, vmi, domName)
 		r.Metrics.observePrepare(time.Since(start))
 		if err != nil {
 			return ctrl.Result{}, r.fail(ctx, vmi, failure.Reason(err), err)
-		}
-		fallthrough
-	case hypervisor.StateShutoff, hypervisor.StateCrashed:
-		if vmi.Status.Phase == v1alpha1.Running {
-			return ctrl.Result{}, r.finished(ctx, vmi, state)
 		}
 		if err := r.Hypervisor.Start(domName); err != nil {
 			return ctrl.Result{}, r.fail(ctx, vmi, failure.ReasonStartFailed, err)
@@ -205,8 +226,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{RequeueAfter: r.Options.PollInterval}, nil
 }
 
-func (r *Reconciler) vmiDir(domName string) string {
-	return filepath.Join(r.Options.StateDir, "vmis", domName)
+// vmiDir is a VMI's directory on the node, keyed by its UID: a VMI of the
+// same name created later never finds the files of an earlier one.
+func (r *Reconciler) vmiDir(uid string) string {
+	return filepath.Join(r.Options.StateDir, "vmis", uid)
 }
 
 // stop shuts the guest down (ACPI, resent until the grace period ends, then
@@ -245,7 +268,7 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 			return ctrl.Result{}, err
 		}
 	}
-	if err := os.RemoveAll(r.vmiDir(domName)); err != nil {
+	if err := os.RemoveAll(r.vmiDir(p.Labels[domainspec.LabelVMIUID])); err != nil {
 		return ctrl.Result{}, fmt.Errorf("removing the VMI directory: %w", err)
 	}
 	controllerutil.RemoveFinalizer(p, domainspec.FinalizerDomain)

@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"sort"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/utils/ptr"
+	"libvirt.org/go/libvirtxml"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -28,6 +30,9 @@ type fakeHypervisor struct {
 	// define among the other host changes.
 	defined   string
 	defineLog *hostLog
+	// owners is the VMI UID in each domain's metadata ("" for a domain
+	// podvirt did not define); uid-1 when not named.
+	owners map[string]string
 }
 
 func (f *fakeHypervisor) Define(xml string) error {
@@ -43,6 +48,34 @@ func (f *fakeHypervisor) Start(n string) error {
 	f.states[n] = hypervisor.StateRunning
 	return nil
 }
+
+// XML is a definition whose podvirt metadata names owners[n], else
+// the VMI of setup.
+func (f *fakeHypervisor) XML(n string) (string, error) {
+	if _, ok := f.states[n]; !ok {
+		return "", nil
+	}
+	uid := "uid-1"
+	if o, ok := f.owners[n]; ok {
+		uid = o
+	}
+	if uid == "" {
+		return "<domain><name>" + n + "</name></domain>", nil
+	}
+	ns, name, _ := domainspec.ParseName(n)
+	el, _ := (&domainspec.Metadata{Namespace: ns, Name: name, UID: uid}).Element()
+	return (&libvirtxml.Domain{Name: n, Metadata: el}).Marshal()
+}
+
+func (f *fakeHypervisor) List() ([]string, error) {
+	var names []string
+	for n := range f.states {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
 func (f *fakeHypervisor) State(n string) (hypervisor.DomainState, error) { return f.states[n], nil }
 func (f *fakeHypervisor) Shutdown(string) error                          { f.calls = append(f.calls, "shutdown"); return nil }
 func (f *fakeHypervisor) Destroy(n string) error {
@@ -74,7 +107,7 @@ func setup(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state hyper
 		Status: corev1.PodStatus{Phase: corev1.PodRunning},
 	}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(vmi, p).WithStatusSubresource(vmi).Build()
-	hv := &fakeHypervisor{states: map[string]hypervisor.DomainState{}}
+	hv := &fakeHypervisor{states: map[string]hypervisor.DomainState{}, owners: map[string]string{}}
 	if state != hypervisor.StateAbsent {
 		hv.states["ns_tiny"] = state
 	}

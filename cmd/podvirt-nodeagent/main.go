@@ -85,7 +85,7 @@ func main() {
 	defer hv.Close()
 	metrics, err := nodeagent.NewMetrics(ctrlmetrics.Registry)
 	exitOn(err, "registering metrics")
-	exitOn((&nodeagent.Reconciler{
+	reconciler := &nodeagent.Reconciler{
 		Events:     mgr.GetEventRecorder("podvirt-nodeagent"),
 		Metrics:    metrics,
 		Client:     mgr.GetClient(),
@@ -98,7 +98,9 @@ func main() {
 		Network: &network.PodNetwork{Pods: podCgroups},
 		QEMU:    qemu,
 		Options: nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys},
-	}).SetupWithManager(mgr), "setting up the node agent")
+	}
+	exitOn(reconciler.SetupWithManager(mgr), "setting up the node agent")
+	exitOn(mgr.Add(&nodeagent.Collector{Reconciler: reconciler}), "setting up garbage collection")
 
 	log.Info("starting", "node", *nodeName, "libvirt", *libvirtSocket)
 	exitOn(mgr.Start(ctrl.SetupSignalHandler()), "running the manager")

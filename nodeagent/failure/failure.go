@@ -20,14 +20,17 @@ var (
 
 // Reasons of a VMI that failed to start, in status.reason and Events.
 const (
-	ReasonUnsupported   = "Unsupported"
-	ReasonRefused       = "DomainRefused"
-	ReasonBadSignature  = "SignatureInvalid"
-	ReasonDefineFailed  = "DomainDefineFailed"
-	ReasonStartFailed   = "DomainStartFailed"
-	ReasonDomainLost    = "DomainLost"
-	ReasonGuestCrashed  = "GuestCrashed"
-	ReasonGuestShutdown = "GuestShutdown"
+	ReasonUnsupported  = "Unsupported"
+	ReasonRefused      = "DomainRefused"
+	ReasonBadSignature = "SignatureInvalid"
+	ReasonDefineFailed = "DomainDefineFailed"
+	ReasonStartFailed  = "DomainStartFailed"
+	ReasonDomainLost   = "DomainLost"
+	// ReasonDomainNameTaken: libvirt has a domain of the VMI's name that
+	// podvirt did not define; it is left alone.
+	ReasonDomainNameTaken = "DomainNameTaken"
+	ReasonGuestCrashed    = "GuestCrashed"
+	ReasonGuestShutdown   = "GuestShutdown"
 )
 
 // Reason is the status reason of an error from preparing or defining a

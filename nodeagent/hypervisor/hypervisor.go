@@ -42,6 +42,10 @@ type Hypervisor interface {
 	Shutdown(name string) error
 	Destroy(name string) error
 	Undefine(name string) error
+	// XML is the domain's current definition; "" when it is absent.
+	XML(name string) (string, error)
+	// List names every defined domain, podvirt's or not.
+	List() ([]string, error)
 }
 
 // EventSource is a Hypervisor that tells when a domain's state changes, so
@@ -232,5 +236,41 @@ func (l *Libvirt) DomainEvents(ctx context.Context) (<-chan string, error) {
 			}
 		}
 	}()
+	return names, nil
+}
+
+// XML implements Hypervisor: the persistent definition, "" when absent.
+func (l *Libvirt) XML(name string) (string, error) {
+	c, d, err := l.lookup(name)
+	if libvirt.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("looking up domain %s: %w", name, err)
+	}
+	xml, err := c.DomainGetXMLDesc(d, libvirt.DomainXMLInactive)
+	if libvirt.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading the definition of domain %s: %w", name, err)
+	}
+	return xml, nil
+}
+
+// List implements Hypervisor.
+func (l *Libvirt) List() ([]string, error) {
+	c, err := l.client()
+	if err != nil {
+		return nil, err
+	}
+	doms, _, err := c.ConnectListAllDomains(1, 0)
+	if err != nil {
+		return nil, fmt.Errorf("listing domains: %w", err)
+	}
+	names := make([]string, 0, len(doms))
+	for _, d := range doms {
+		names = append(names, d.Name)
+	}
 	return names, nil
 }

@@ -9,7 +9,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +17,6 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
-	"github.com/podvirt/podvirt/launcher/domain"
 )
 
 // TestCloudInitNoCloud gives a guest cloud-init NoCloud data and checks
@@ -77,7 +75,7 @@ func TestCloudInitNoCloudFromSecret(t *testing.T) {
 // guestConsole waits for the guest's ready marker and returns its console.
 func guestConsole(t *testing.T, e *env, domName string) string {
 	t.Helper()
-	serial := filepath.Join(e.state, "nodeagent", "vmis", domName, domain.SerialLogFile)
+	serial := e.serialLog(t, domName)
 	var console string
 	eventually(t, "the guest's ready marker", 180*time.Second, func() (bool, error) {
 		b, err := os.ReadFile(serial)

@@ -18,6 +18,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/rand"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
@@ -25,6 +26,8 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
 
@@ -122,4 +125,19 @@ func eventually(t *testing.T, what string, timeout time.Duration, cond func() (b
 func logf(t *testing.T, format string, args ...any) {
 	t.Helper()
 	t.Log(fmt.Sprintf(format, args...))
+}
+
+// serialLog is the serial console file of the VMI whose domain is domName:
+// the node agent keeps a VMI's files in a directory named by its UID.
+func (e *env) serialLog(t *testing.T, domName string) string {
+	t.Helper()
+	ns, name, ok := domainspec.ParseName(domName)
+	if !ok {
+		t.Fatalf("%q is not a podvirt domain name", domName)
+	}
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, vmi); err != nil {
+		t.Fatalf("reading VMI %s/%s for its UID: %v", ns, name, err)
+	}
+	return filepath.Join(e.state, "nodeagent", "vmis", string(vmi.UID), domain.SerialLogFile)
 }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +15,6 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
-	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
 
@@ -69,7 +67,7 @@ func TestNodeAgentRestartKeepsGuests(t *testing.T) {
 	if err != nil || string(pidAfter) != string(pidBefore) {
 		t.Errorf("QEMU pid %q before the restart, %q (%v) after: the guest must keep its process", pidBefore, pidAfter, err)
 	}
-	serial, err := os.ReadFile(filepath.Join(e.state, "nodeagent", "vmis", survivor, domain.SerialLogFile))
+	serial, err := os.ReadFile(e.serialLog(t, survivor))
 	if n := strings.Count(string(serial), "PODVIRT-GUEST-READY"); err != nil || n != 1 {
 		t.Errorf("the survivor booted %d times (%v), want once", n, err)
 	}

@@ -5,7 +5,6 @@ package e2e
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
-	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
 
@@ -135,7 +133,7 @@ func TestVMILifecycle(t *testing.T) {
 		if err != nil || state != hypervisor.StateRunning {
 			t.Fatalf("libvirt domain %s state = %v, %v; want Running", domName, state, err)
 		}
-		serial := filepath.Join(e.state, "nodeagent", "vmis", domName, domain.SerialLogFile)
+		serial := e.serialLog(t, domName)
 		eventually(t, "the guest's ready marker on its serial console", 180*time.Second, func() (bool, error) {
 			b, err := os.ReadFile(serial)
 			return strings.Contains(string(b), "PODVIRT-GUEST-READY"), err
@@ -248,7 +246,7 @@ func TestGuestPowerOffSucceeds(t *testing.T) {
 		t.Fatalf("kubectl apply: %v\n%s", err, out)
 	}
 	domName := domainspec.Name(ns, "tiny")
-	serial := filepath.Join(e.state, "nodeagent", "vmis", domName, domain.SerialLogFile)
+	serial := e.serialLog(t, domName)
 	eventually(t, "the guest's ready marker", 180*time.Second, func() (bool, error) {
 		b, err := os.ReadFile(serial)
 		return strings.Contains(string(b), "PODVIRT-GUEST-READY"), err

@@ -91,7 +91,7 @@ podvirt is up. Try:
   export KUBECONFIG=$PODVIRT_STATE/kubeconfig PATH=$K8S_BIN:\$PATH
   kubectl get vmi                       # phase and node of each VM
   kubectl get vmi tiny -o yaml          # the defaults the webhook applied
-  cat $PODVIRT_STATE/nodeagent/vmis/default_tiny/serial.log   # the guest's console
+  cat $PODVIRT_STATE/nodeagent/vmis/\$(kubectl get vmi tiny -o jsonpath='{.metadata.uid}')/serial.log   # the guest's console
   kubectl delete vmi tiny               # ACPI shutdown, then the Pod goes
 Logs: $PODVIRT_STATE/logs/   Stop everything: make down
 NEXT

@@ -1,0 +1,10 @@
+// Package controller holds podvirt's cluster controllers. The launcher
+// controller (Reconciler), for each VirtualMachineInstance, renders the
+// domain XML and the launcher Pod (launcher/domain, launcher/pod), creates
+// the Pod, signs its domain for the node the scheduler chose (domainspec),
+// and moves the VMI through Pending, Scheduling and Scheduled; the node
+// agent takes it from there (Running, Succeeded, Failed). EnsureSigningKey
+// keeps the signing key and the node agents' trusted keys.
+//
+// It imports crds, domainspec and launcher; never webhooks or nodeagent.
+package controller

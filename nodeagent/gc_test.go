@@ -1,0 +1,75 @@
+package nodeagent
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
+)
+
+func TestCollectorRemovesOrphansAfterGrace(t *testing.T) {
+	r, c, hv := setup(t, v1alpha1.Running, hypervisor.StateRunning) // ns_tiny is uid-1's, and its Pod exists
+	hv.states["ns_gone"], hv.owners["ns_gone"] = hypervisor.StateRunning, "uid-gone"
+	hv.states["other_vm"], hv.owners["other_vm"] = hypervisor.StateRunning, "" // not podvirt's
+	for _, uid := range []string{"uid-1", "uid-gone", "uid-stray"} {
+		if err := os.MkdirAll(r.vmiDir(uid), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := time.Unix(1000, 0)
+	gc := &Collector{Reconciler: r, Grace: 30 * time.Second, now: func() time.Time { return now }}
+	if err := gc.Collect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(hv.calls, ",") != "shutdown" {
+		t.Errorf("first pass: calls %v, want one ACPI shutdown of the orphan", hv.calls)
+	}
+	now = now.Add(31 * time.Second)
+	if err := gc.Collect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := hv.states["ns_gone"]; ok {
+		t.Error("the orphaned domain is still defined after its grace")
+	}
+	if _, ok := hv.states["ns_tiny"]; !ok {
+		t.Error("the domain of a live launcher Pod was removed")
+	}
+	if _, ok := hv.states["other_vm"]; !ok {
+		t.Error("a domain podvirt did not define was removed")
+	}
+	for uid, want := range map[string]bool{"uid-1": true, "uid-gone": false, "uid-stray": false} {
+		_, err := os.Stat(r.vmiDir(uid))
+		if exists := err == nil; exists != want {
+			t.Errorf("directory of %s exists=%v, want %v", uid, exists, want)
+		}
+	}
+
+	// The launcher Pod goes: its domain is next, after its grace.
+	p := &corev1.Pod{}
+	_ = c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p)
+	p.Finalizers = nil
+	_ = c.Update(context.Background(), p)
+	if err := c.Delete(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	_ = gc.Collect(context.Background())
+	if _, ok := hv.states["ns_tiny"]; !ok {
+		t.Error("removed before its grace")
+	}
+	now = now.Add(31 * time.Second)
+	_ = gc.Collect(context.Background())
+	if _, ok := hv.states["ns_tiny"]; ok {
+		t.Error("a domain whose Pod is gone outlived its grace")
+	}
+	if _, err := os.Stat(filepath.Join(r.Options.StateDir, "vmis", "uid-1")); !os.IsNotExist(err) {
+		t.Errorf("its directory: %v", err)
+	}
+}
