@@ -16,6 +16,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -46,6 +47,9 @@ type Options struct {
 	// Allowlist is what a domain may reach on this node; its directories
 	// are filled in per VMI.
 	Allowlist allowlist.Options
+	// Workers is how many launcher Pods are reconciled at once (4 when
+	// zero), so one slow start never holds up the node's others.
+	Workers int
 	// ShutdownRetryInterval is how often the ACPI shutdown request is
 	// resent while the guest is still up (guests not listening yet lose
 	// the first one).
@@ -105,7 +109,12 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Options.ShutdownRetryInterval == 0 {
 		r.Options.ShutdownRetryInterval = 2 * time.Second
 	}
-	b := ctrl.NewControllerManagedBy(mgr).Named("nodeagent").For(&corev1.Pod{})
+	workers := r.Options.Workers
+	if workers <= 0 {
+		workers = 4
+	}
+	b := ctrl.NewControllerManagedBy(mgr).Named("nodeagent").For(&corev1.Pod{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
 	if src, ok := r.Hypervisor.(hypervisor.EventSource); ok {
 		// Lifecycle events drive the agent; polling is the safety net.
 		pump := &eventPump{source: src, out: make(chan event.TypedGenericEvent[client.Object])}

@@ -7,6 +7,8 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
@@ -42,6 +44,11 @@ func main() {
 		libvirtRunDir = flag.String("libvirt-run-dir", "/var/run/libvirt/qemu", "where libvirt writes QEMU pid files")
 		kubeletRoot   = flag.String("kubelet-root-dir", storage.DefaultKubeletRootDir, "the kubelet's --root-dir, where it mounts launcher Pods' cloud-init Secrets")
 		metricsAddr   = flag.String("metrics-bind-address", "0", "metrics address, 0 to disable")
+		allowedRegs   = flag.String("allowed-registries", "", "comma-separated host:port of registries that may be at loopback, link-local or this node's own addresses (refused otherwise)")
+		pullTimeout   = flag.Duration("pull-timeout", 5*time.Minute, "deadline of one image pull")
+		maxImage      = flag.Int64("max-image-bytes", 8<<30, "largest image, compressed and extracted, a pull may take")
+		maxCache      = flag.Int64("max-image-cache-bytes", 32<<30, "bound of the image cache; least recently used images go first")
+		workers       = flag.Int("workers", 4, "launcher Pods reconciled at once")
 	)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -92,12 +99,16 @@ func main() {
 		APIReader:  mgr.GetAPIReader(),
 		Hypervisor: hv,
 		Storage: &storage.Volumes{
-			Images:         &storage.ImageCache{Dir: filepath.Join(*stateDir, "images")},
+			Images: &storage.ImageCache{
+				Dir: filepath.Join(*stateDir, "images"), PullTimeout: *pullTimeout,
+				MaxImageBytes: *maxImage, MaxCacheBytes: *maxCache,
+				Registries: storage.RegistryPolicy{Allowed: splitList(*allowedRegs)},
+			},
 			KubeletRootDir: *kubeletRoot,
 		},
 		Network: &network.PodNetwork{Pods: podCgroups},
 		QEMU:    qemu,
-		Options: nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys},
+		Options: nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys, Workers: *workers},
 	}
 	exitOn(reconciler.SetupWithManager(mgr), "setting up the node agent")
 	exitOn(mgr.Add(&nodeagent.Collector{Reconciler: reconciler}), "setting up garbage collection")
@@ -111,4 +122,14 @@ func exitOn(err error, what string) {
 		ctrl.Log.WithName("setup").Error(err, what)
 		os.Exit(1)
 	}
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

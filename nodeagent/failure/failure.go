@@ -16,6 +16,16 @@ var (
 	// ErrBadSignature: the Pod's domain is not signed by a trusted key for
 	// this Pod, VMI and node.
 	ErrBadSignature = errors.New("domain signature rejected")
+	// ErrImagePull: a guest image could not be pulled.
+	ErrImagePull = errors.New("image pull failed")
+	// ErrImagePullTimeout: a pull did not finish before its deadline.
+	ErrImagePullTimeout = errors.New("image pull timed out")
+	// ErrRegistryRefused: the image's registry is at an address the node
+	// agent does not connect to (loopback, link-local, the node's own)
+	// and is not in its allowed list.
+	ErrRegistryRefused = errors.New("registry address refused")
+	// ErrImageTooLarge: the image is larger than the node takes.
+	ErrImageTooLarge = errors.New("image too large")
 )
 
 // Reasons of a VMI that failed to start, in status.reason and Events.
@@ -28,9 +38,13 @@ const (
 	ReasonDomainLost   = "DomainLost"
 	// ReasonDomainNameTaken: libvirt has a domain of the VMI's name that
 	// podvirt did not define; it is left alone.
-	ReasonDomainNameTaken = "DomainNameTaken"
-	ReasonGuestCrashed    = "GuestCrashed"
-	ReasonGuestShutdown   = "GuestShutdown"
+	ReasonDomainNameTaken  = "DomainNameTaken"
+	ReasonGuestCrashed     = "GuestCrashed"
+	ReasonGuestShutdown    = "GuestShutdown"
+	ReasonImagePullFailed  = "ImagePullFailed"
+	ReasonImagePullTimeout = "ImagePullTimeout"
+	ReasonRegistryRefused  = "RegistryRefused"
+	ReasonImageTooLarge    = "ImageTooLarge"
 )
 
 // Reason is the status reason of an error from preparing or defining a
@@ -43,6 +57,14 @@ func Reason(err error) string {
 		return ReasonRefused
 	case errors.Is(err, ErrBadSignature):
 		return ReasonBadSignature
+	case errors.Is(err, ErrRegistryRefused):
+		return ReasonRegistryRefused
+	case errors.Is(err, ErrImageTooLarge):
+		return ReasonImageTooLarge
+	case errors.Is(err, ErrImagePullTimeout):
+		return ReasonImagePullTimeout
+	case errors.Is(err, ErrImagePull):
+		return ReasonImagePullFailed
 	}
 	return ReasonDefineFailed
 }

@@ -12,6 +12,10 @@ func TestReason(t *testing.T) {
 		fmt.Errorf("%w: hostdev", ErrRefused):                ReasonRefused,
 		fmt.Errorf("%w: unknown key", ErrBadSignature):       ReasonBadSignature,
 		errors.New("libvirt: internal error"):                ReasonDefineFailed,
+		fmt.Errorf("pulling x: %w", ErrRegistryRefused):      ReasonRegistryRefused,
+		fmt.Errorf("pulling x: %w", ErrImageTooLarge):        ReasonImageTooLarge,
+		fmt.Errorf("pulling x: %w", ErrImagePullTimeout):     ReasonImagePullTimeout,
+		fmt.Errorf("pulling x: %w", ErrImagePull):            ReasonImagePullFailed,
 		fmt.Errorf("a: %w", fmt.Errorf("b: %w", ErrRefused)): ReasonRefused,
 	} {
 		if got := Reason(err); got != want {

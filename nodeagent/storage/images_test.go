@@ -36,7 +36,7 @@ func TestExtractWritesFilesOnly(t *testing.T) {
 		&tar.Header{Typeflag: tar.TypeSymlink, Name: "boot/evil", Linkname: "/etc/shadow"},
 		&tar.Header{Typeflag: tar.TypeLink, Name: "boot/hard", Linkname: "boot/vmlinuz"},
 	)
-	if err := extract(buf, root); err != nil {
+	if err := extract(buf, root, 1<<20); err != nil {
 		t.Fatal(err)
 	}
 	if b, err := os.ReadFile(filepath.Join(root, "boot/vmlinuz")); err != nil || string(b) != "content of boot/vmlinuz" {
@@ -53,7 +53,7 @@ func TestExtractStaysInRoot(t *testing.T) {
 	dir := t.TempDir()
 	root := filepath.Join(dir, "rootfs")
 	buf := tarOf(t, &tar.Header{Typeflag: tar.TypeReg, Name: "../../outside", Mode: 0o644})
-	if err := extract(buf, root); err != nil {
+	if err := extract(buf, root, 1<<20); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "outside")); !os.IsNotExist(err) {

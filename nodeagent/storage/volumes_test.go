@@ -4,6 +4,8 @@ import (
 	"archive/tar"
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net/http/httptest"
 	"net/url"
 	"os"
@@ -27,7 +29,7 @@ import (
 // registry on loopback, and returns its reference.
 func pushDisk(t *testing.T, content []byte) string {
 	t.Helper()
-	srv := httptest.NewServer(registry.New())
+	srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
 	t.Cleanup(srv.Close)
 	u, _ := url.Parse(srv.URL)
 	var buf strings.Builder
@@ -52,9 +54,15 @@ func pushDisk(t *testing.T, content []byte) string {
 	return ref
 }
 
+// testCache is a cache that may pull from the loopback registry of ref.
+func testCache(t *testing.T, ref string) *ImageCache {
+	host, _, _ := strings.Cut(ref, "/")
+	return &ImageCache{Dir: filepath.Join(t.TempDir(), "images"), Registries: RegistryPolicy{Allowed: []string{host}}}
+}
+
 func TestResolveWritesNothingAndPullAgrees(t *testing.T) {
 	ref := pushDisk(t, []byte("raw disk"))
-	cache := &ImageCache{Dir: filepath.Join(t.TempDir(), "images")}
+	cache := testCache(t, ref)
 	vs := &Volumes{Images: cache}
 	resolved, err := vs.ResolveImage(context.Background(), ref, corev1.PullIfNotPresent)
 	if err != nil {
@@ -82,7 +90,7 @@ func TestPrepareMakesEachVolumeAndTellsFormats(t *testing.T) {
 	qcow := qcow2Header(3, 0, 0)
 	ref := pushDisk(t, qcow)
 	dir := t.TempDir()
-	vs := &Volumes{Images: &ImageCache{Dir: filepath.Join(t.TempDir(), "images")}}
+	vs := &Volumes{Images: testCache(t, ref)}
 	md := &domainspec.Metadata{Namespace: "ns", Name: "tiny", UID: "u1", Volumes: []domainspec.VolumeMetadata{
 		{Name: "root", Kind: domainspec.VolumeContainerDisk, Image: ref},
 		{Name: "scratch", Kind: domainspec.VolumeEmptyDisk, CapacityBytes: 1 << 30},
@@ -116,7 +124,7 @@ func TestPrepareMakesEachVolumeAndTellsFormats(t *testing.T) {
 
 func TestPrepareRefusesABackedQcow2(t *testing.T) {
 	ref := pushDisk(t, qcow2Header(3, 104, 0))
-	vs := &Volumes{Images: &ImageCache{Dir: filepath.Join(t.TempDir(), "images")}}
+	vs := &Volumes{Images: testCache(t, ref)}
 	md := &domainspec.Metadata{Volumes: []domainspec.VolumeMetadata{{Name: "root", Kind: domainspec.VolumeContainerDisk, Image: ref}}}
 	if _, err := vs.Prepare(context.Background(), &corev1.Pod{}, md, t.TempDir()); !errors.Is(err, failure.ErrRefused) {
 		t.Errorf("a qcow2 naming a backing file: %v, want ErrRefused", err)

@@ -71,7 +71,7 @@ if ! running podvirt-nodeagent; then
     --kubeconfig "$PODVIRT_STATE/podvirt-nodeagent.kubeconfig" --node-name "$PODVIRT_NODE" \
     --libvirt-socket "$PODVIRT_STATE/libvirt/libvirt-sock" --state-dir "$PODVIRT_STATE/nodeagent" \
     --trusted-keys-file "$PODVIRT_STATE/trusted-keys.pem" --kubelet-root-dir "$PODVIRT_STATE/kubelet/root" \
-    --metrics-bind-address 127.0.0.1:18082
+    --allowed-registries "$PODVIRT_REGISTRY" --metrics-bind-address 127.0.0.1:18082
 fi
 sleep 0.5
 running podvirt-nodeagent || die "podvirt-nodeagent exited; see $PODVIRT_STATE/logs/podvirt-nodeagent.log"
