@@ -108,12 +108,15 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if vmi.Status.Phase == v1alpha1.Pending {
 		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Scheduling, "", "")
 	}
-	if err := r.signForNode(ctx, vmi, launcher); err != nil {
-		return ctrl.Result{}, err
-	}
 	if launcher.Spec.NodeName != "" && vmi.Status.Phase == v1alpha1.Scheduling {
+		// status.nodeName first, from the scheduler's binding: it is what
+		// lets that node's agent (and only it) report on the VMI, and the
+		// agent acts only once the Pod is signed, on the next pass.
 		vmi.Status.NodeName = launcher.Spec.NodeName
 		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Scheduled, "", "")
+	}
+	if err := r.signForNode(ctx, vmi, launcher); err != nil {
+		return ctrl.Result{}, err
 	}
 	return ctrl.Result{}, nil
 }
@@ -181,22 +184,39 @@ func (r *Reconciler) event(vmi *v1alpha1.VirtualMachineInstance, typ, reason, ac
 	}
 }
 
-// signForNode signs the launcher Pod's domain for the node the scheduler
-// bound it to, once it is bound: the node agent of any other node refuses
-// the domainspec. ed25519 signatures are deterministic, so an up-to-date
-// annotation is left alone.
+// signForNode signs the domain the controller renders for this VMI, for
+// the node the scheduler bound its launcher Pod to, once it is bound: the
+// node agent of any other node refuses the signature. It signs what it
+// rendered itself, never what the Pod happens to carry: a Pod whose
+// domain differs from that (edited by someone the Pod guard let through)
+// is not signed and its VMI fails. ed25519 signatures are deterministic, so
+// an up-to-date annotation is left alone.
 func (r *Reconciler) signForNode(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, launcher *corev1.Pod) error {
 	if launcher.Spec.NodeName == "" || !launcher.DeletionTimestamp.IsZero() {
 		return nil
 	}
+	signed := launcher.Annotations[domainspec.AnnotationSignature]
+	rendered, err := domain.RenderXML(vmi, r.Domain)
+	if err != nil {
+		return fmt.Errorf("rendering the domain to sign: %w", err)
+	}
+	if launcher.Annotations[domainspec.AnnotationDomain] != rendered {
+		if signed != "" {
+			// Signed when it matched, by this build or an earlier one
+			// whose rendering differed: the node verifies it as it is.
+			return nil
+		}
+		return r.setPhase(ctx, vmi, v1alpha1.Failed, "DomainMismatch",
+			fmt.Sprintf("the domain on launcher Pod %s is not the one the controller renders for this VMI; it was not signed", launcher.Name))
+	}
 	sig, err := domainspec.Sign(r.SigningKey, domainspec.Payload{
 		Namespace: launcher.Namespace, PodName: launcher.Name, VMIUID: string(vmi.UID),
-		NodeName: launcher.Spec.NodeName, DomainXML: launcher.Annotations[domainspec.AnnotationDomain],
+		NodeName: launcher.Spec.NodeName, DomainXML: rendered,
 	})
 	if err != nil {
 		return fmt.Errorf("signing the domain: %w", err)
 	}
-	if launcher.Annotations[domainspec.AnnotationSignature] == sig {
+	if signed == sig {
 		return nil
 	}
 	orig := launcher.DeepCopy()

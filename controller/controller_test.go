@@ -104,6 +104,13 @@ func TestCreatesLauncherPodAndMovesPhases(t *testing.T) {
 	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p); err != nil {
 		t.Fatal(err)
 	}
+	if _, ok := p.Annotations[domainspec.AnnotationSignature]; ok {
+		t.Fatal("signed before status.nodeName was written: the node agent could not report on its VMI")
+	}
+	reconcileN(t, r, 1)
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p); err != nil {
+		t.Fatal(err)
+	}
 	keys := []ed25519.PublicKey{r.SigningKey.Public().(ed25519.PublicKey)}
 	payload := domainspec.Payload{Namespace: "ns", PodName: p.Name, VMIUID: "uid-1", NodeName: "node-a", DomainXML: p.Annotations[domainspec.AnnotationDomain]}
 	if err := domainspec.Verify(keys, payload, p.Annotations[domainspec.AnnotationSignature]); err != nil {
@@ -156,5 +163,29 @@ func TestStaleCacheIsNotADeletion(t *testing.T) {
 	reconcileN(t, r, 1)
 	if v := get(t, c); v.Status.Phase != v1alpha1.Failed || v.Status.Reason != "LauncherPodDeleted" {
 		t.Fatalf("phase %q reason %q, want Failed/LauncherPodDeleted", v.Status.Phase, v.Status.Reason)
+	}
+}
+
+// The controller signs what it renders, not what the Pod carries (attack:
+// a domain swapped on the Pod before it was signed).
+func TestSwappedDomainIsNotSigned(t *testing.T) {
+	r, c := newReconciler(t, testVMI())
+	reconcileN(t, r, 3)
+	p := &corev1.Pod{}
+	if err := c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p); err != nil {
+		t.Fatal(err)
+	}
+	p.Spec.NodeName = "node-a"
+	p.Annotations[domainspec.AnnotationDomain] = "<domain type='kvm'><devices><hostdev/></devices></domain>"
+	if err := c.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	reconcileN(t, r, 3)
+	_ = c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p)
+	if sig, ok := p.Annotations[domainspec.AnnotationSignature]; ok {
+		t.Errorf("a swapped domain was signed: %s", sig)
+	}
+	if v := get(t, c); v.Status.Phase != v1alpha1.Failed || v.Status.Reason != "DomainMismatch" {
+		t.Errorf("phase %q reason %q, want Failed/DomainMismatch", v.Status.Phase, v.Status.Reason)
 	}
 }
