@@ -6,12 +6,14 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 )
 
@@ -64,7 +66,10 @@ type PodNetwork struct {
 	Netns func(p *corev1.Pod) (string, error)
 	// Run runs a command in the network namespace at netns (the host's
 	// when empty); exec inside InNetns when nil. Tests record commands.
-	Run  func(ctx context.Context, netns string, args ...string) error
+	Run func(ctx context.Context, netns string, args ...string) error
+	// Alias reads a host link's alias (/sys/class/net/NAME/ifalias when
+	// nil). Tests fake it.
+	Alias func(name string) string
 	dhcp DHCPServers
 }
 
@@ -75,24 +80,46 @@ func (n *PodNetwork) Connect(ctx context.Context, p *corev1.Pod, domName string)
 		return err
 	}
 	l := LinksOf(domName)
+	// Link names are a hash of the domain name: a link of that name that
+	// another domain made is a collision, refused, never joined. Each link
+	// carries its domain's name as its alias.
+	owner := aliasPrefix + domName
+	if err := n.claim(ctx, l.Bridge, owner, []string{"ip", "link", "add", l.Bridge, "type", "bridge"}); err != nil {
+		return err
+	}
+	// The bridge is in the host's namespace (QEMU, started by the host's
+	// libvirtd, opens its tap there), so the host must not listen on it:
+	// no IPv6 (no link-local address for the guest to reach host sockets
+	// bound to ::), strict reverse-path filtering with no route through
+	// the bridge (every IPv4 packet from the guest to the host stack is
+	// dropped, whatever its source), no forwarding of what arrives on it,
+	// no ARP answers. Frames bridged between the tap and the veth are not
+	// routed, so the guest still reaches its Pod.
 	for _, c := range [][]string{
-		{"ip", "link", "add", l.Bridge, "type", "bridge"},
+		{"sysctl", "-qw", "net.ipv6.conf." + l.Bridge + ".disable_ipv6=1"},
+		{"sysctl", "-qw", "net.ipv4.conf." + l.Bridge + ".rp_filter=1"},
+		{"sysctl", "-qw", "net.ipv4.conf." + l.Bridge + ".forwarding=0"},
+		{"sysctl", "-qw", "net.ipv4.conf." + l.Bridge + ".arp_ignore=8"},
 		{"ip", "link", "set", l.Bridge, "up"},
 	} {
-		if err := n.runIgnoringExists(ctx, "", c...); err != nil {
+		if err := n.run(ctx, "", c...); err != nil {
 			return err
 		}
 	}
 	if !n.linkExists(ctx, l.HostVeth) {
 		for _, c := range [][]string{
 			{"ip", "link", "add", l.HostVeth, "type", "veth", "peer", "name", l.Tap + "p"},
+			{"ip", "link", "set", l.HostVeth, "alias", owner},
+			{"sysctl", "-qw", "net.ipv6.conf." + l.HostVeth + ".disable_ipv6=1"},
 			{"ip", "link", "set", l.HostVeth, "master", l.Bridge, "up"},
 			{"ip", "link", "set", l.Tap + "p", "netns", ns, "name", PodVeth},
 		} {
-			if err := n.runIgnoringExists(ctx, "", c...); err != nil {
+			if err := n.run(ctx, "", c...); err != nil {
 				return err
 			}
 		}
+	} else if got := n.alias(l.HostVeth); got != owner {
+		return fmt.Errorf("link %s exists and belongs to %q, not %s: names collide", l.HostVeth, got, domName)
 	}
 	ones, _ := guestMask.Size()
 	for _, c := range [][]string{
@@ -137,14 +164,44 @@ func (n *PodNetwork) Disconnect(ctx context.Context, domName string) error {
 	n.dhcp.stop(domName)
 	l := LinksOf(domName)
 	for _, link := range []string{l.HostVeth, l.Bridge} {
-		if !n.linkExists(ctx, link) {
-			continue
+		if !n.linkExists(ctx, link) || n.alias(link) != aliasPrefix+domName {
+			continue // absent, or another domain's: never removed for this one
 		}
 		if err := n.run(ctx, "", "ip", "link", "del", link); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// aliasPrefix starts the alias of every link podvirt makes on the host.
+const aliasPrefix = "podvirt:"
+
+// claim makes a link with add and gives it owner as its alias, or finds
+// it made already for owner; a link of that name made for anything else is
+// an error.
+func (n *PodNetwork) claim(ctx context.Context, name, owner string, add []string) error {
+	if n.linkExists(ctx, name) {
+		if got := n.alias(name); got != owner {
+			return fmt.Errorf("link %s exists and belongs to %q, not %s: names collide", name, got, strings.TrimPrefix(owner, aliasPrefix))
+		}
+		return nil
+	}
+	if err := n.run(ctx, "", add...); err != nil {
+		return err
+	}
+	return n.run(ctx, "", "ip", "link", "set", name, "alias", owner)
+}
+
+func (n *PodNetwork) alias(name string) string {
+	if n.Alias != nil {
+		return n.Alias(name)
+	}
+	b, err := os.ReadFile(filepath.Join("/sys/class/net", name, "ifalias"))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
 }
 
 func (n *PodNetwork) linkExists(ctx context.Context, name string) bool {
@@ -176,13 +233,44 @@ func (n *PodNetwork) netns(p *corev1.Pod) (string, error) {
 }
 
 // podDNS returns the name servers of the resolv.conf of the container
-// whose network namespace is ns, for the guest's lease.
+// whose network namespace is ns (/proc/PID/ns/net), for the guest's lease.
+// The container's image is the user's, so the file is opened inside the
+// container's root: a symlink there resolves there, never on the host.
 func podDNS(ns string) []net.IP {
-	raw, err := os.ReadFile(filepath.Join(filepath.Dir(filepath.Dir(ns)), "root", "etc", "resolv.conf"))
+	raw, err := readInRoot(filepath.Join(filepath.Dir(filepath.Dir(ns)), "root"), "etc/resolv.conf", 64<<10)
 	if err != nil {
 		return nil
 	}
 	return nameservers(string(raw))
+}
+
+// readInRoot reads at most max bytes of the file at rel, resolved as if
+// root were "/" (openat2 RESOLVE_IN_ROOT: "..", absolute symlinks and
+// magic links cannot leave root; the kubelet's bind mount of resolv.conf
+// may be crossed), and only a regular file.
+func readInRoot(root, rel string, max int64) ([]byte, error) {
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: root, Err: err}
+	}
+	defer unix.Close(dir)
+	fd, err := unix.Openat2(dir, rel, &unix.OpenHow{
+		Flags:   unix.O_RDONLY | unix.O_CLOEXEC | unix.O_NONBLOCK,
+		Resolve: unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_MAGICLINKS,
+	})
+	if err != nil {
+		return nil, &os.PathError{Op: "openat2", Path: filepath.Join(root, rel), Err: err}
+	}
+	f := os.NewFile(uintptr(fd), filepath.Join(root, rel))
+	defer f.Close()
+	info, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !info.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", f.Name())
+	}
+	return io.ReadAll(io.LimitReader(f, max))
 }
 
 // nameservers are the IPv4 name servers of a resolv.conf.

@@ -4,17 +4,23 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
 )
 
-// recorder stands in for the commands; links named in up exist.
+// recorder stands in for the commands; links named in up exist, with
+// the aliases in aliases.
 type recorder struct {
-	cmds []string
-	up   map[string]bool
+	cmds    []string
+	up      map[string]bool
+	aliases map[string]string
 }
+
+func (r *recorder) alias(name string) string { return r.aliases[name] }
 
 func (r *recorder) run(_ context.Context, netns string, args ...string) error {
 	line := strings.Join(args, " ")
@@ -56,7 +62,7 @@ func TestLinksOf(t *testing.T) {
 
 func TestConnectPlumbsThenStartsDHCP(t *testing.T) {
 	rec := &recorder{}
-	n := &PodNetwork{Run: rec.run, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
+	n := &PodNetwork{Run: rec.run, Alias: rec.alias, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
 	err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
 	// The DHCP server cannot enter a namespace that does not exist: the
 	// plumbing before it is what this test checks.
@@ -66,8 +72,15 @@ func TestConnectPlumbsThenStartsDHCP(t *testing.T) {
 	l := LinksOf("ns_a")
 	want := []string{
 		"ip link add " + l.Bridge + " type bridge",
+		"ip link set " + l.Bridge + " alias podvirt:ns_a",
+		"sysctl -qw net.ipv6.conf." + l.Bridge + ".disable_ipv6=1",
+		"sysctl -qw net.ipv4.conf." + l.Bridge + ".rp_filter=1",
+		"sysctl -qw net.ipv4.conf." + l.Bridge + ".forwarding=0",
+		"sysctl -qw net.ipv4.conf." + l.Bridge + ".arp_ignore=8",
 		"ip link set " + l.Bridge + " up",
 		"ip link add " + l.HostVeth + " type veth peer name " + l.Tap + "p",
+		"ip link set " + l.HostVeth + " alias podvirt:ns_a",
+		"sysctl -qw net.ipv6.conf." + l.HostVeth + ".disable_ipv6=1",
 		"ip link set " + l.HostVeth + " master " + l.Bridge + " up",
 		"ip link set " + l.Tap + "p netns /nonexistent/ns/net name " + PodVeth,
 		"[/nonexistent/ns/net] ip addr add 10.0.2.1/24 dev " + PodVeth,
@@ -87,8 +100,8 @@ func TestConnectPlumbsThenStartsDHCP(t *testing.T) {
 
 func TestConnectKeepsAnExistingVeth(t *testing.T) {
 	l := LinksOf("ns_a")
-	rec := &recorder{up: map[string]bool{l.HostVeth: true}}
-	n := &PodNetwork{Run: rec.run, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
+	rec := &recorder{up: map[string]bool{l.HostVeth: true}, aliases: map[string]string{l.HostVeth: "podvirt:ns_a"}}
+	n := &PodNetwork{Run: rec.run, Alias: rec.alias, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
 	_ = n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
 	for _, c := range rec.cmds {
 		if strings.Contains(c, "veth") || strings.Contains(c, " netns ") {
@@ -110,8 +123,8 @@ func TestNetnsErrorStopsBeforeAnyCommand(t *testing.T) {
 
 func TestDisconnectRemovesOnlyWhatExists(t *testing.T) {
 	l := LinksOf("ns_a")
-	rec := &recorder{up: map[string]bool{l.Bridge: true}}
-	n := &PodNetwork{Run: rec.run}
+	rec := &recorder{up: map[string]bool{l.Bridge: true}, aliases: map[string]string{l.Bridge: "podvirt:ns_a"}}
+	n := &PodNetwork{Run: rec.run, Alias: rec.alias}
 	if err := n.Disconnect(context.Background(), "ns_a"); err != nil {
 		t.Fatal(err)
 	}
@@ -120,9 +133,38 @@ func TestDisconnectRemovesOnlyWhatExists(t *testing.T) {
 	}
 }
 
+// Link names are a hash: a link of the same name made for another domain
+// is refused, never joined, and never removed for this one.
+func TestLinkNameCollisionIsRefused(t *testing.T) {
+	l := LinksOf("ns_a")
+	for _, link := range []string{l.Bridge, l.HostVeth} {
+		rec := &recorder{up: map[string]bool{l.Bridge: true, link: true},
+			aliases: map[string]string{l.Bridge: "podvirt:ns_a", link: "podvirt:ns_other"}}
+		n := &PodNetwork{Run: rec.run, Alias: rec.alias, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
+		err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
+		if err == nil || !strings.Contains(err.Error(), "collide") {
+			t.Errorf("%s of another domain: Connect = %v, want a collision", link, err)
+		}
+		for _, c := range rec.cmds {
+			if strings.Contains(c, "master") || strings.Contains(c, "netns") {
+				t.Errorf("%s: joined another domain's link: %s", link, c)
+			}
+		}
+		rec.cmds = nil
+		if err := n.Disconnect(context.Background(), "ns_a"); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rec.cmds {
+			if strings.Contains(c, "del "+link) {
+				t.Errorf("removed another domain's %s", link)
+			}
+		}
+	}
+}
+
 func TestKeepLeavesDomainsOffThePodNetwork(t *testing.T) {
 	rec := &recorder{}
-	n := &PodNetwork{Run: rec.run, Netns: func(*corev1.Pod) (string, error) { t.Fatal("looked for a namespace"); return "", nil }}
+	n := &PodNetwork{Run: rec.run, Alias: rec.alias, Netns: func(*corev1.Pod) (string, error) { t.Fatal("looked for a namespace"); return "", nil }}
 	if err := n.Keep(context.Background(), &corev1.Pod{}, "ns_a"); err != nil || len(rec.cmds) != 0 {
 		t.Errorf("Keep of a domain without a bridge = %v, commands %v", err, rec.cmds)
 	}
@@ -138,5 +180,34 @@ func TestNameservers(t *testing.T) {
 		if !got[i].Equal(want[i]) {
 			t.Errorf("nameserver %d = %v, want %v", i, got[i], want[i])
 		}
+	}
+}
+
+// A container image is its user's: a resolv.conf that is a symlink to a
+// host file is read inside the container's root, never on the host.
+func TestReadInRootStaysInRoot(t *testing.T) {
+	root := t.TempDir()
+	host := t.TempDir()
+	if err := os.WriteFile(filepath.Join(host, "secret"), []byte("nameserver 6.6.6.6\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.MkdirAll(filepath.Join(root, "etc"), 0o755)
+	for name, target := range map[string]string{
+		"absolute symlink": filepath.Join(host, "secret"),
+		"dot-dot symlink":  "../../../../../../../../" + strings.TrimPrefix(filepath.Join(host, "secret"), "/"),
+	} {
+		link := filepath.Join(root, "etc", "resolv.conf")
+		_ = os.Remove(link)
+		if err := os.Symlink(target, link); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := readInRoot(root, "etc/resolv.conf", 1<<10); err == nil && strings.Contains(string(b), "6.6.6.6") {
+			t.Errorf("%s: read the host's file through the container's symlink", name)
+		}
+	}
+	_ = os.Remove(filepath.Join(root, "etc", "resolv.conf"))
+	_ = os.WriteFile(filepath.Join(root, "etc", "resolv.conf"), []byte("nameserver 10.96.0.10\n"), 0o644)
+	if b, err := readInRoot(root, "etc/resolv.conf", 1<<10); err != nil || !strings.Contains(string(b), "10.96.0.10") {
+		t.Errorf("the container's own resolv.conf: %q, %v", b, err)
 	}
 }
