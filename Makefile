@@ -3,7 +3,12 @@ SHELL := /usr/bin/env bash
 CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 GENERATED := crds/v1alpha1/zz_generated.deepcopy.go crds/bases/podvirt.io_virtualmachineinstances.yaml crds/bases/podvirt.io_vmipolicies.yaml
 
-.PHONY: all generate verify-generated build vet unit policy-test e2e test run down fuzz bench images
+.PHONY: all generate verify-generated build vet lint unit policy-test e2e test run down fuzz bench images
+
+# Tools are built from the Go module proxy into a cache, once per version.
+TOOLS := $(HOME)/.cache/podvirt/tools
+GOLANGCI_LINT_VERSION := v2.15.0
+GOLANGCI_LINT := $(TOOLS)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 all: build
 
@@ -24,6 +29,16 @@ vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
 	go vet ./...
 	go vet -tags e2e ./test/e2e/
+
+## lint: golangci-lint with the depguard rules that keep the doors between
+## rooms (.golangci.yml).
+lint: $(GOLANGCI_LINT)
+	$(GOLANGCI_LINT) run ./...
+
+$(GOLANGCI_LINT):
+	@mkdir -p $(TOOLS)
+	@echo "building golangci-lint $(GOLANGCI_LINT_VERSION) into $(TOOLS) (once)"
+	cd $(TOOLS) && GOBIN=$(TOOLS)/.bin go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) && mv $(TOOLS)/.bin/golangci-lint $@
 
 ## unit: unit tests (no cluster).
 unit:
@@ -63,7 +78,7 @@ fuzz:
 	done
 
 ## test: everything CI runs.
-test: verify-generated vet unit policy-test e2e
+test: verify-generated vet lint unit policy-test e2e
 
 ## run: bring the local environment up with a running VM, in the background.
 run:
