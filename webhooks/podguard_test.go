@@ -24,7 +24,7 @@ func podRequest(op admissionv1.Operation, user, obj, old string) admission.Reque
 
 func TestPodGuard(t *testing.T) {
 	const controller = "system:serviceaccount:podvirt-system:podvirt-controller"
-	g := &PodGuard{Creators: []string{controller}}
+	g := &PodGuard{Creators: []string{controller}, NodeAgents: []string{"system:serviceaccount:podvirt-system:podvirt-nodeagent", "system:podvirt:nodeagent:"}}
 	launcher := `{"metadata":{"labels":{"podvirt.io/vmi":"x"},"annotations":{"podvirt.io/domain":"<domain/>"}}}`
 	plain := `{"metadata":{"labels":{"app":"x"}}}`
 	finalized := `{"metadata":{"labels":{"podvirt.io/vmi":"x"},"annotations":{"podvirt.io/domain":"<domain/>"},"finalizers":["podvirt.io/domain"]}}`
@@ -42,6 +42,16 @@ func TestPodGuard(t *testing.T) {
 		{"user removes a label", "alice", `{"metadata":{"annotations":{"podvirt.io/domain":"<domain/>"}}}`, launcher, admissionv1.Update, false, "changed label podvirt.io/vmi"},
 		{"node agent adds a finalizer", "system:serviceaccount:podvirt-system:podvirt-nodeagent", finalized, launcher, admissionv1.Update, true, ""},
 		{"user creates a plain Pod", "alice", plain, "", admissionv1.Create, true, ""},
+		// Attack: a namespace editor removes the node agent's finalizer from
+		// a terminating launcher Pod, so its guest and disks outlive it.
+		{"user removes the node agent's finalizer", "alice", launcher, finalized, admissionv1.Update, false, "changed finalizer podvirt.io/domain"},
+		{"user adds a podvirt finalizer", "alice", `{"metadata":{"labels":{"app":"x"},"finalizers":["podvirt.io/domain"]}}`, plain, admissionv1.Update, false, "changed finalizer podvirt.io/domain"},
+		{"user creates a Pod with a podvirt finalizer", "alice", `{"metadata":{"finalizers":["podvirt.io/launcher"]}}`, "", admissionv1.Create, false, "found finalizer podvirt.io/launcher"},
+		{"user keeps the finalizer and adds their own", "alice", `{"metadata":{"labels":{"podvirt.io/vmi":"x"},"annotations":{"podvirt.io/domain":"<domain/>"},"finalizers":["podvirt.io/domain","example.com/mine"]}}`, finalized, admissionv1.Update, true, ""},
+		{"node agent by certificate removes its finalizer", "system:podvirt:nodeagent:node-a", launcher, finalized, admissionv1.Update, true, ""},
+		{"node agent removes the controller's finalizer", "system:podvirt:nodeagent:node-a", finalized, `{"metadata":{"labels":{"podvirt.io/vmi":"x"},"annotations":{"podvirt.io/domain":"<domain/>"},"finalizers":["podvirt.io/domain","podvirt.io/launcher"]}}`, admissionv1.Update, false, "changed finalizer podvirt.io/launcher"},
+		{"node agent changes a label", "system:podvirt:nodeagent:node-a", `{"metadata":{"labels":{"podvirt.io/vmi":"y"},"annotations":{"podvirt.io/domain":"<domain/>"}}}`, launcher, admissionv1.Update, false, "changed label podvirt.io/vmi"},
+		{"a look-alike of the node agents' prefix", "system:podvirt:nodeagentx", launcher, finalized, admissionv1.Update, false, "changed finalizer"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,9 @@ type Options struct {
 	// LauncherPodCreators are the user names the Pod guard lets create
 	// launcher Pods.
 	LauncherPodCreators []string
+	// NodeAgents are the user names of node agents (a trailing ":" makes
+	// a prefix): the Pod guard lets them add and remove their finalizer.
+	NodeAgents []string
 	// Compiler type-checks VMIPolicies; Policies holds the compiled ones.
 	Compiler *policies.Compiler
 	Policies *policies.Cache
@@ -37,7 +40,7 @@ func Register(mgr manager.Manager, opts Options) {
 	srv.Register(ValidateVMIPath, audited(audit.WebhookValidateVMI, &VMIValidator{
 		Policies: opts.Policies, Namespaces: mgr.GetClient(), Params: opts.Params,
 	}))
-	srv.Register(PodGuardPath, audited(audit.WebhookPodGuard, &PodGuard{Creators: opts.LauncherPodCreators}))
+	srv.Register(PodGuardPath, audited(audit.WebhookPodGuard, &PodGuard{Creators: opts.LauncherPodCreators, NodeAgents: opts.NodeAgents}))
 	if opts.Compiler != nil {
 		srv.Register(ValidatePolicyPath, audited(audit.WebhookValidatePolicy, &VMIPolicyValidator{Decoder: dec, Compiler: opts.Compiler}))
 	}

@@ -40,6 +40,7 @@ func main() {
 		mutatingCfg   = flag.String("mutating-webhook-configuration", "podvirt-vmi-defaulter", "MutatingWebhookConfiguration whose caBundle is kept current")
 		validatingCfg = flag.String("validating-webhook-configurations", "podvirt-vmi-validator,podvirt-launcher-pod-guard,podvirt-vmipolicy-validator", "comma-separated ValidatingWebhookConfigurations whose caBundle is kept current")
 		podCreators   = flag.String("launcher-pod-creators", "system:serviceaccount:podvirt-system:podvirt-controller", "comma-separated user names allowed to create launcher Pods (the controller's own identity)")
+		nodeAgents    = flag.String("node-agents", "system:serviceaccount:podvirt-system:podvirt-nodeagent,system:podvirt:nodeagent:", "comma-separated user names of node agents (a trailing ':' makes a prefix); the Pod guard lets them add and remove their finalizer only")
 		signingSecret = flag.String("signing-key-secret", "podvirt-domain-signing-key", "Secret (in --namespace) holding the domain signing key; created if absent")
 		trustedKeysCM = flag.String("trusted-keys-configmap", "podvirt-trusted-keys", "ConfigMap (in --namespace) where the public keys for node agents are published")
 		domainType    = flag.String("domain-type", domain.DefaultType, "libvirt domain type: kvm, or qemu for software emulation")
@@ -109,8 +110,8 @@ func main() {
 	exitOn(mgr.Add(rotator), "adding the serving certificate rotator")
 	exitOn(mgr.AddReadyzCheck("ca-bundle", injector.Checker), "adding the CA bundle check")
 	webhooks.Register(mgr, webhooks.Options{
-		LauncherPodCreators: strings.Split(*podCreators, ","),
-		Compiler:            compiler, Policies: policyCache, Params: params,
+		LauncherPodCreators: strings.Split(*podCreators, ","), NodeAgents: strings.Split(*nodeAgents, ","),
+		Compiler: compiler, Policies: policyCache, Params: params,
 		AuditLog: auditLog, Metrics: auditMetrics, Events: mgr.GetEventRecorder("podvirt-admission"),
 	})
 	violations, err := webhooks.NewViolationsGauge(metrics.Registry)

@@ -172,11 +172,11 @@ func TestNodeAgentRestriction(t *testing.T) {
 	})
 	other := []string{"--as", "system:podvirt:nodeagent:other-node", "--as-group", "podvirt:nodeagents", "-n", ns}
 	out, err := e.kubectlRun("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"phase":"Failed","reason":"Forged"}}`}, other...)...)
-	if err == nil || !strings.Contains(out, "node agent of other-node may only report VMIs that run on its own node") {
+	if err == nil || !strings.Contains(out, "node agent of other-node may only report VMIs that the scheduler bound to its own node") {
 		t.Errorf("another node's agent updating the VMI's status: err=%v\n%s", err, out)
 	}
 	out, err = e.kubectlRun("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"nodeName":"other-node"}}`}, other...)...)
-	if err == nil || !strings.Contains(out, "may only report VMIs that run on its own node") {
+	if err == nil || !strings.Contains(out, "may only report VMIs that the scheduler bound to its own node") {
 		t.Errorf("another node's agent claiming the VMI: err=%v\n%s", err, out)
 	}
 	out, err = e.kubectlRun("", append([]string{"patch", "pod", domainspec.PodName("tiny"), "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`}, other...)...)
