@@ -13,9 +13,9 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/podvirt/podvirt/audit"
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/policies"
-	"github.com/podvirt/podvirt/webhooks/audit"
 )
 
 // BuiltinValidation names the VMI's semantic validation among the policy

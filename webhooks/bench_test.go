@@ -118,7 +118,7 @@ func benchVMI(b *testing.B) *v1alpha1.VirtualMachineInstance {
 
 // BenchmarkValidatingHandler16Policies measures one admission through the
 // validating handler in-process: decode, semantic checks and 16 matching
-// VMIPolicies (no audit log write: BenchmarkAppend in webhooks/audit).
+// VMIPolicies (no audit log write: BenchmarkAppend in audit).
 func BenchmarkValidatingHandler16Policies(b *testing.B) {
 	v, req := benchValidator(b)
 	rec := &Record{}

@@ -6,8 +6,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/podvirt/podvirt/audit"
 	"github.com/podvirt/podvirt/policies"
-	"github.com/podvirt/podvirt/webhooks/audit"
 )
 
 // Options configure the handlers.

@@ -20,13 +20,13 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/podvirt/podvirt/audit"
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/launcher/controller"
 	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/launcher/pod"
 	"github.com/podvirt/podvirt/policies"
 	"github.com/podvirt/podvirt/webhooks"
-	"github.com/podvirt/podvirt/webhooks/audit"
 )
 
 func main() {
