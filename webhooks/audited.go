@@ -145,3 +145,10 @@ func (a *Audited) event(req admission.Request, line audit.Record) {
 	}
 	a.Events.Eventf(ref, nil, typ, reason, string(req.Operation), "%s: %s", a.Webhook, truncate(line.Message, 900))
 }
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

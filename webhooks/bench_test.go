@@ -24,6 +24,7 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/policies"
+	"github.com/podvirt/podvirt/webhooks/vmirules"
 )
 
 // benchValidator is the validating handler as the controller runs it, with
@@ -108,9 +109,9 @@ func benchVMI(b *testing.B) *v1alpha1.VirtualMachineInstance {
 	if err := json.Unmarshal(raw, vmi); err != nil {
 		b.Fatal(err)
 	}
-	Default(vmi)
+	vmirules.Default(vmi)
 	vmi.Spec.Domain.Devices.Disks[0].BootOrder = ptr.To(uint(1))
-	if errs := Validate(vmi); len(errs) > 0 {
+	if errs := vmirules.Validate(vmi); len(errs) > 0 {
 		b.Fatalf("the benchmark VMI is invalid: %v", errs)
 	}
 	return vmi

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/webhooks/vmirules"
 )
 
 // FuzzVMIAdmission feeds arbitrary request bodies to the defaulter and the
@@ -34,12 +35,12 @@ func FuzzVMIAdmission(f *testing.F) {
 		if json.Unmarshal(raw, vmi) != nil {
 			return
 		}
-		Default(vmi)
+		vmirules.Default(vmi)
 		once := vmi.DeepCopy()
-		Default(vmi)
+		vmirules.Default(vmi)
 		if !equality.Semantic.DeepEqual(once, vmi) {
 			t.Fatalf("defaulting is not idempotent for %s", raw)
 		}
-		_ = Validate(vmi)
+		_ = vmirules.Validate(vmi)
 	})
 }

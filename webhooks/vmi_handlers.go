@@ -18,6 +18,7 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/policies"
+	"github.com/podvirt/podvirt/webhooks/vmirules"
 )
 
 // Paths the VMI handlers are served at.
@@ -37,7 +38,7 @@ func (h *VMIDefaulter) Handle(_ context.Context, req admission.Request) admissio
 	if err := h.Decoder.Decode(req, vmi); err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the VirtualMachineInstance: %w", err))
 	}
-	Default(vmi)
+	vmirules.Default(vmi)
 	defaulted, err := json.Marshal(vmi)
 	if err != nil {
 		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the defaulted VirtualMachineInstance: %w", err))
@@ -70,15 +71,15 @@ func (h *VMIValidator) Handle(ctx context.Context, req admission.Request) admiss
 	var errs field.ErrorList
 	switch req.Operation {
 	case admissionv1.Create:
-		errs = Validate(vmi)
+		errs = vmirules.Validate(vmi)
 	case admissionv1.Update:
 		var old *v1alpha1.VirtualMachineInstance
 		if oldObject, old, err = h.decodeVMI(req.OldObject.Raw); err != nil {
 			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the old VirtualMachineInstance: %w", err))
 		}
-		errs = ValidateUpdate(vmi, old)
+		errs = vmirules.ValidateUpdate(vmi, old)
 		if len(errs) == 0 && vmi.DeletionTimestamp == nil {
-			errs = Validate(vmi)
+			errs = vmirules.Validate(vmi)
 		}
 	}
 	rec := RecordFromContext(ctx)
