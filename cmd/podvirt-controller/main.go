@@ -27,6 +27,7 @@ import (
 	"github.com/podvirt/podvirt/launcher/pod"
 	"github.com/podvirt/podvirt/policies"
 	"github.com/podvirt/podvirt/webhooks"
+	"github.com/podvirt/podvirt/webhooks/certs"
 )
 
 func main() {
@@ -68,11 +69,11 @@ func main() {
 
 	direct, err := client.New(cfg, client.Options{Scheme: scheme})
 	exitOn(err, "creating a client")
-	rotator, err := webhooks.NewCertRotator(ctx, direct, webhooks.CertOptions{
+	rotator, err := certs.NewRotator(ctx, direct, certs.Options{
 		Namespace: *namespace, SecretName: *caSecret, Hosts: strings.Split(*certHosts, ","), Dir: *certDir,
 	})
-	caPEM := rotator.CA()
 	exitOn(err, "preparing the webhook serving certificate")
+	caPEM := rotator.CA()
 	signingKey, err := controller.EnsureSigningKey(ctx, direct, controller.SigningKeyOptions{
 		Namespace: *namespace, SecretName: *signingSecret, TrustedKeysConfigMap: *trustedKeysCM,
 	})
@@ -101,7 +102,7 @@ func main() {
 	exitOn(err, "building the policy compiler")
 	policyCache := policies.NewCache(compiler)
 	params := &webhooks.APIParams{Reader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper()}
-	injector := &webhooks.CABundleInjector{
+	injector := &certs.CABundleInjector{
 		Client: mgr.GetClient(), CA: caPEM,
 		MutatingWebhooks: []string{*mutatingCfg}, ValidatingWebhooks: strings.Split(*validatingCfg, ","),
 	}
