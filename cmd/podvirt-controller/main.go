@@ -28,6 +28,7 @@ import (
 	"github.com/podvirt/podvirt/policies"
 	"github.com/podvirt/podvirt/webhooks"
 	"github.com/podvirt/podvirt/webhooks/certs"
+	"github.com/podvirt/podvirt/webhooks/policycontroller"
 )
 
 func main() {
@@ -101,7 +102,7 @@ func main() {
 	compiler, err := policies.NewCompiler(policies.CompilerOptions{})
 	exitOn(err, "building the policy compiler")
 	policyCache := policies.NewCache(compiler)
-	params := &webhooks.APIParams{Reader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper()}
+	params := &policycontroller.APIParams{Reader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper()}
 	injector := &certs.CABundleInjector{
 		Client: mgr.GetClient(), CA: caPEM,
 		MutatingWebhooks: []string{*mutatingCfg}, ValidatingWebhooks: strings.Split(*validatingCfg, ","),
@@ -114,9 +115,9 @@ func main() {
 		Compiler:            compiler, Policies: policyCache, Params: params,
 		AuditLog: auditLog, Metrics: auditMetrics, Events: mgr.GetEventRecorder("podvirt-admission"),
 	})
-	violations, err := webhooks.NewViolationsGauge(metrics.Registry)
+	violations, err := policycontroller.NewViolationsGauge(metrics.Registry)
 	exitOn(err, "registering the policy metrics")
-	exitOn((&webhooks.PolicyController{
+	exitOn((&policycontroller.Reconciler{
 		Client: mgr.GetClient(), Cache: policyCache, Params: params, AuditInterval: *policyAudit, Violations: violations,
 	}).SetupWithManager(mgr), "setting up the VMIPolicy controller")
 	podOpts := pod.DefaultOptions()
