@@ -60,7 +60,7 @@ images:
 
 ## bench: admission benchmarks (policies, audit log), side by side in one run.
 bench:
-	go test -run '^$$' -bench . -benchmem -count 3 ./policies/ ./webhooks/...
+	go test -run '^$$' -bench . -benchmem -count 3 ./policies/ ./audit/ ./webhooks/...
 
 ## e2e: end-to-end tests against the local environment (brought up and torn
 ## down around the tests unless `make run` already has it up).

@@ -13,9 +13,9 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/podvirt/podvirt/audit"
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/policies"
-	"github.com/podvirt/podvirt/webhooks/audit"
 )
 
 // BuiltinValidation names the VMI's semantic validation among the policy
@@ -144,4 +144,11 @@ func (a *Audited) event(req admission.Request, line audit.Record) {
 		Namespace: req.Namespace, Name: req.Name,
 	}
 	a.Events.Eventf(ref, nil, typ, reason, string(req.Operation), "%s: %s", a.Webhook, truncate(line.Message, 900))
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
 }

@@ -24,6 +24,7 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/policies"
+	"github.com/podvirt/podvirt/webhooks/vmirules"
 )
 
 // benchValidator is the validating handler as the controller runs it, with
@@ -108,9 +109,9 @@ func benchVMI(b *testing.B) *v1alpha1.VirtualMachineInstance {
 	if err := json.Unmarshal(raw, vmi); err != nil {
 		b.Fatal(err)
 	}
-	Default(vmi)
+	vmirules.Default(vmi)
 	vmi.Spec.Domain.Devices.Disks[0].BootOrder = ptr.To(uint(1))
-	if errs := Validate(vmi); len(errs) > 0 {
+	if errs := vmirules.Validate(vmi); len(errs) > 0 {
 		b.Fatalf("the benchmark VMI is invalid: %v", errs)
 	}
 	return vmi
@@ -118,7 +119,7 @@ func benchVMI(b *testing.B) *v1alpha1.VirtualMachineInstance {
 
 // BenchmarkValidatingHandler16Policies measures one admission through the
 // validating handler in-process: decode, semantic checks and 16 matching
-// VMIPolicies (no audit log write: BenchmarkAppend in webhooks/audit).
+// VMIPolicies (no audit log write: BenchmarkAppend in audit).
 func BenchmarkValidatingHandler16Policies(b *testing.B) {
 	v, req := benchValidator(b)
 	rec := &Record{}
@@ -158,4 +159,37 @@ func (r namespaceReader) Get(_ context.Context, key client.ObjectKey, obj client
 
 func (r namespaceReader) List(context.Context, client.ObjectList, ...client.ListOption) error {
 	return fmt.Errorf("not implemented")
+}
+
+// BenchmarkMutatingHandler measures one admission through the defaulting
+// handler in-process: decode, Default, encode and the JSON patch, for the
+// realistic VMI as a user sends it (no audit log write). hand-written is
+// the handler NewVMIDefaulter replaced (defaulter_plumbing_test.go), side
+// by side so that one run under one load compares them.
+func BenchmarkMutatingHandler(b *testing.B) {
+	raw, err := os.ReadFile("../policies/testdata/vmi-realistic.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	req := request(b, admissionv1.Create, string(raw))
+	s := scheme(b)
+	for _, bc := range []struct {
+		name string
+		h    admission.Handler
+	}{
+		{"controller-runtime", NewVMIDefaulter(s)},
+		{"hand-written", handWrittenDefaulter{admission.NewDecoder(s)}},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			if resp := bc.h.Handle(context.Background(), req); !resp.Allowed || len(resp.Patches) == 0 {
+				b.Fatalf("allowed=%v patches=%v, want a patch", resp.Allowed, resp.Patches)
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				bc.h.Handle(ctx, req)
+			}
+		})
+	}
 }

@@ -1,8 +1,40 @@
-// Package webhooks holds podvirt's admission handlers: the
-// VirtualMachineInstance defaulter (/mutate-vmi) and validator
-// (/validate-vmi), and the serving certificates that the kube-apiserver
-// trusts through the CA bundle written into the webhook configurations.
+// Package webhooks is podvirt's admission surface: the handlers the
+// kube-apiserver calls and their registration on the manager's webhook
+// server. It owns
 //
-// The defaulting and validation rules are pure functions (Default, Validate)
-// so that they can be tested and benchmarked without a server.
+//   - /mutate-vmi, NewVMIDefaulter: the JSON patch that applies
+//     vmirules.Default;
+//   - /validate-vmi, VMIValidator: vmirules.Validate / ValidateUpdate,
+//     then every matching VMIPolicy, from a single parse of the object;
+//   - /validate-vmipolicy, NewVMIPolicyValidator: a policy must compile
+//     and type-check against the VMI schema;
+//   - /validate-launcher-pod, PodGuard: only the controller creates or
+//     changes Pods with podvirt.io/ labels or annotations;
+//   - Audited, the middleware that writes each decision to the audit log
+//     before the response leaves, and Register, which wraps every handler
+//     in it.
+//
+// The rules themselves live in sub-packages named for what they hold:
+// vmirules (VMI defaulting and validation, pure), certs (serving
+// certificates and the CA bundle) and policycontroller (the VMIPolicy
+// controller and the API-server param source). The audit log is the
+// top-level package audit.
+//
+// Imports: audit, crds/v1alpha1, policies, webhooks/vmirules,
+// controller-runtime's webhook and admission packages, k8s.io/api and
+// apimachinery. Not certs or policycontroller (cmd/podvirt-controller wires
+// those next to it), never launcher, nodeagent or the controllers.
+//
+// The handlers stay in this package rather than moving to
+// webhooks/admission: they are what "webhooks" names, and a package called
+// admission would shadow controller-runtime's admission package, which
+// every file here imports.
+//
+// Registration is by hand (Server.Register with each handler wrapped in
+// Audited), not builder.WebhookManagedBy: the builder registers
+// controller-runtime's handler on the server itself, leaving no place for
+// the audit middleware, and derives paths that are not the ones deploy/
+// configures. The defaulter and the VMIPolicy validator use
+// admission.WithDefaulter and admission.WithValidator inside that wrapper;
+// the VMI validator does not (see VMIValidator).
 package webhooks

@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/equality"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/webhooks/vmirules"
 )
 
 // FuzzVMIAdmission feeds arbitrary request bodies to the defaulter and the
@@ -20,8 +21,7 @@ func FuzzVMIAdmission(f *testing.F) {
 	f.Add([]byte(`{"spec":{"domain":{"resources":{"limits":{"cpu":"2500m"}}},"networks":[{"name":"x"}]}}`))
 	f.Add([]byte(`{"spec":{"domain":{"memory":{"guest":"-1"}}}}`))
 	f.Add([]byte(`{"metadata":{"name":"\u0000<"},"spec":null}`))
-	dec := decoder(f)
-	def := &VMIDefaulter{Decoder: dec}
+	def := NewVMIDefaulter(scheme(f))
 	val := &VMIValidator{}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, op := range []admissionv1.Operation{admissionv1.Create, admissionv1.Update} {
@@ -34,12 +34,12 @@ func FuzzVMIAdmission(f *testing.F) {
 		if json.Unmarshal(raw, vmi) != nil {
 			return
 		}
-		Default(vmi)
+		vmirules.Default(vmi)
 		once := vmi.DeepCopy()
-		Default(vmi)
+		vmirules.Default(vmi)
 		if !equality.Semantic.DeepEqual(once, vmi) {
 			t.Fatalf("defaulting is not idempotent for %s", raw)
 		}
-		_ = Validate(vmi)
+		_ = vmirules.Validate(vmi)
 	})
 }

@@ -6,8 +6,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"github.com/podvirt/podvirt/audit"
 	"github.com/podvirt/podvirt/policies"
-	"github.com/podvirt/podvirt/webhooks/audit"
 )
 
 // Options configure the handlers.
@@ -31,17 +31,16 @@ type Options struct {
 // Register serves the handlers on the manager's webhook server, each
 // wrapped so its decisions are audited.
 func Register(mgr manager.Manager, opts Options) {
-	dec := admission.NewDecoder(mgr.GetScheme())
 	srv := mgr.GetWebhookServer()
 	audited := func(name string, h admission.Handler) *webhook.Admission {
 		return &webhook.Admission{Handler: &Audited{Webhook: name, Inner: h, Log: opts.AuditLog, Metrics: opts.Metrics, Events: opts.Events}}
 	}
-	srv.Register(MutateVMIPath, audited(audit.WebhookMutateVMI, &VMIDefaulter{Decoder: dec}))
+	srv.Register(MutateVMIPath, audited(audit.WebhookMutateVMI, NewVMIDefaulter(mgr.GetScheme())))
 	srv.Register(ValidateVMIPath, audited(audit.WebhookValidateVMI, &VMIValidator{
 		Policies: opts.Policies, Namespaces: mgr.GetClient(), Params: opts.Params,
 	}))
 	srv.Register(PodGuardPath, audited(audit.WebhookPodGuard, &PodGuard{Creators: opts.LauncherPodCreators, NodeAgents: opts.NodeAgents}))
 	if opts.Compiler != nil {
-		srv.Register(ValidatePolicyPath, audited(audit.WebhookValidatePolicy, &VMIPolicyValidator{Decoder: dec, Compiler: opts.Compiler}))
+		srv.Register(ValidatePolicyPath, audited(audit.WebhookValidatePolicy, NewVMIPolicyValidator(mgr.GetScheme(), opts.Compiler)))
 	}
 }

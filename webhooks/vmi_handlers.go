@@ -2,7 +2,6 @@ package webhooks
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 
@@ -10,6 +9,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -18,6 +18,7 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/policies"
+	"github.com/podvirt/podvirt/webhooks/vmirules"
 )
 
 // Paths the VMI handlers are served at.
@@ -26,28 +27,46 @@ const (
 	ValidateVMIPath = "/validate-vmi"
 )
 
-// VMIDefaulter answers /mutate-vmi with a JSON patch that applies Default.
-type VMIDefaulter struct {
-	Decoder admission.Decoder
+// NewVMIDefaulter returns the /mutate-vmi handler: a JSON patch that
+// applies vmirules.Default. controller-runtime's defaulter does the
+// plumbing (decode with the scheme, Default, encode, patch against the
+// request's raw object); DefaulterRemoveUnknownOrOmitableFields keeps the
+// patch exactly what the hand-written handler sent: the whole difference
+// between the request's object and the defaulted VMI as Go encodes it,
+// removals of fields the Go type does not hold included (without it,
+// controller-runtime would leave those in place, and an already-defaulted
+// VMI would get no patch at all). The one wording change: a body that does
+// not decode is answered 400 with the decoder's error alone, where the
+// hand-written handler prefixed "decoding the VirtualMachineInstance: "
+// (the kube-apiserver never sends one). TestDefaulterMatchesHandWritten
+// holds it to the old handler. Its cost, BenchmarkMutatingHandler: one
+// more deep copy of the VMI per request (controller-runtime keeps the
+// original for a comparison this option then skips), 876 allocations and
+// 43.2 KB against 843 and 38.8 KB, with no difference in time that a
+// shared 2-core machine could measure.
+func NewVMIDefaulter(scheme *runtime.Scheme) admission.Handler {
+	return admission.WithDefaulter[*v1alpha1.VirtualMachineInstance](scheme, vmiDefaulter{}, admission.DefaulterRemoveUnknownOrOmitableFields).Handler
 }
 
-// Handle implements admission.Handler.
-func (h *VMIDefaulter) Handle(_ context.Context, req admission.Request) admission.Response {
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	if err := h.Decoder.Decode(req, vmi); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the VirtualMachineInstance: %w", err))
-	}
-	Default(vmi)
-	defaulted, err := json.Marshal(vmi)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding the defaulted VirtualMachineInstance: %w", err))
-	}
-	return admission.PatchResponseFromRaw(req.Object.Raw, defaulted)
+// vmiDefaulter adapts vmirules.Default to admission.Defaulter.
+type vmiDefaulter struct{}
+
+func (vmiDefaulter) Default(_ context.Context, vmi *v1alpha1.VirtualMachineInstance) error {
+	vmirules.Default(vmi)
+	return nil
 }
 
-// VMIValidator answers /validate-vmi: Validate on create, ValidateUpdate and
-// Validate on update, then every matching VMIPolicy. It parses each object
+// VMIValidator answers /validate-vmi: vmirules.Validate on create,
+// ValidateUpdate and Validate on update, then every matching VMIPolicy. It parses each object
 // once: the built-in checks read it typed, the policies as CEL values.
+//
+// It is hand-written, not admission.WithValidator: that decodes with the
+// scheme's decoder (126 allocations for the realistic VMI against 48 for
+// policies.DecodeObject + TypedDecoder, BenchmarkDecodeVMI) and would leave
+// the policies to parse the object a second time; and its Validator
+// interface returns only warnings and an error, so the policies' audit
+// annotations and their verdict's status (reason, code) could not reach
+// the response or the audit record.
 type VMIValidator struct {
 	// Policies holds the compiled VMIPolicies; nil evaluates none.
 	Policies *policies.Cache
@@ -70,15 +89,15 @@ func (h *VMIValidator) Handle(ctx context.Context, req admission.Request) admiss
 	var errs field.ErrorList
 	switch req.Operation {
 	case admissionv1.Create:
-		errs = Validate(vmi)
+		errs = vmirules.Validate(vmi)
 	case admissionv1.Update:
 		var old *v1alpha1.VirtualMachineInstance
 		if oldObject, old, err = h.decodeVMI(req.OldObject.Raw); err != nil {
 			return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the old VirtualMachineInstance: %w", err))
 		}
-		errs = ValidateUpdate(vmi, old)
+		errs = vmirules.ValidateUpdate(vmi, old)
 		if len(errs) == 0 && vmi.DeletionTimestamp == nil {
-			errs = Validate(vmi)
+			errs = vmirules.Validate(vmi)
 		}
 	}
 	rec := RecordFromContext(ctx)

@@ -13,12 +13,12 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 )
 
-func decoder(t testing.TB) admission.Decoder {
+func scheme(t testing.TB) *runtime.Scheme {
 	s := runtime.NewScheme()
 	if err := v1alpha1.AddToScheme(s); err != nil {
 		t.Fatal(err)
 	}
-	return admission.NewDecoder(s)
+	return s
 }
 
 func request(t testing.TB, op admissionv1.Operation, raw string) admission.Request {
@@ -34,7 +34,7 @@ const minimalVMI = `{"apiVersion":"podvirt.io/v1alpha1","kind":"VirtualMachineIn
   "firmware":{"kernelBoot":{"container":{"image":"r.example/g:1","kernelPath":"/boot/vmlinuz"}}}}}}`
 
 func TestDefaulterPatches(t *testing.T) {
-	h := &VMIDefaulter{Decoder: decoder(t)}
+	h := NewVMIDefaulter(scheme(t))
 	resp := h.Handle(context.Background(), request(t, admissionv1.Create, minimalVMI))
 	if !resp.Allowed {
 		t.Fatalf("denied: %v", resp.Result)
@@ -51,7 +51,7 @@ func TestDefaulterPatches(t *testing.T) {
 }
 
 func TestDefaulterRejectsGarbage(t *testing.T) {
-	h := &VMIDefaulter{Decoder: decoder(t)}
+	h := NewVMIDefaulter(scheme(t))
 	resp := h.Handle(context.Background(), request(t, admissionv1.Create, `{"spec":`))
 	if resp.Allowed || resp.Result == nil || resp.Result.Code != 400 {
 		t.Fatalf("garbage: allowed=%v result=%v, want a 400", resp.Allowed, resp.Result)

@@ -20,13 +20,15 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
+	"github.com/podvirt/podvirt/audit"
 	"github.com/podvirt/podvirt/controller"
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/launcher/pod"
 	"github.com/podvirt/podvirt/policies"
 	"github.com/podvirt/podvirt/webhooks"
-	"github.com/podvirt/podvirt/webhooks/audit"
+	"github.com/podvirt/podvirt/webhooks/certs"
+	"github.com/podvirt/podvirt/webhooks/policycontroller"
 )
 
 func main() {
@@ -69,11 +71,11 @@ func main() {
 
 	direct, err := client.New(cfg, client.Options{Scheme: scheme})
 	exitOn(err, "creating a client")
-	rotator, err := webhooks.NewCertRotator(ctx, direct, webhooks.CertOptions{
+	rotator, err := certs.NewRotator(ctx, direct, certs.Options{
 		Namespace: *namespace, SecretName: *caSecret, Hosts: strings.Split(*certHosts, ","), Dir: *certDir,
 	})
-	caPEM := rotator.CA()
 	exitOn(err, "preparing the webhook serving certificate")
+	caPEM := rotator.CA()
 	signingKey, err := controller.EnsureSigningKey(ctx, direct, controller.SigningKeyOptions{
 		Namespace: *namespace, SecretName: *signingSecret, TrustedKeysConfigMap: *trustedKeysCM,
 	})
@@ -101,8 +103,8 @@ func main() {
 	compiler, err := policies.NewCompiler(policies.CompilerOptions{})
 	exitOn(err, "building the policy compiler")
 	policyCache := policies.NewCache(compiler)
-	params := &webhooks.APIParams{Reader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper()}
-	injector := &webhooks.CABundleInjector{
+	params := &policycontroller.APIParams{Reader: mgr.GetAPIReader(), Mapper: mgr.GetRESTMapper()}
+	injector := &certs.CABundleInjector{
 		Client: mgr.GetClient(), CA: caPEM,
 		MutatingWebhooks: []string{*mutatingCfg}, ValidatingWebhooks: strings.Split(*validatingCfg, ","),
 	}
@@ -114,9 +116,9 @@ func main() {
 		Compiler: compiler, Policies: policyCache, Params: params,
 		AuditLog: auditLog, Metrics: auditMetrics, Events: mgr.GetEventRecorder("podvirt-admission"),
 	})
-	violations, err := webhooks.NewViolationsGauge(metrics.Registry)
+	violations, err := policycontroller.NewViolationsGauge(metrics.Registry)
 	exitOn(err, "registering the policy metrics")
-	exitOn((&webhooks.PolicyController{
+	exitOn((&policycontroller.Reconciler{
 		Client: mgr.GetClient(), Cache: policyCache, Params: params, AuditInterval: *policyAudit, Violations: violations,
 	}).SetupWithManager(mgr), "setting up the VMIPolicy controller")
 	podOpts := pod.DefaultOptions()

@@ -18,11 +18,11 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/podvirt/podvirt/webhooks/audit"
+	"github.com/podvirt/podvirt/audit"
 )
 
 // newAuditCommand is `podvirtctl audit`: query, tail and verify the
-// admission audit log (webhooks/audit; format in docs/audit.md).
+// admission audit log (package audit; format in docs/audit.md).
 func newAuditCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "audit",

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podvirt/podvirt/webhooks/audit"
+	"github.com/podvirt/podvirt/audit"
 )
 
 var auditTestEpoch = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)

@@ -1,4 +1,4 @@
-package webhooks
+package certs
 
 import (
 	"context"
@@ -18,8 +18,8 @@ func TestCertRotation(t *testing.T) {
 	_ = corev1.AddToScheme(s)
 	c := fake.NewClientBuilder().WithScheme(s).Build()
 	dir := t.TempDir()
-	opts := CertOptions{Namespace: "podvirt-system", SecretName: "ca", Hosts: []string{"127.0.0.1", "svc.example"}, Dir: dir, Validity: 3 * time.Hour}
-	r, err := NewCertRotator(context.Background(), c, opts)
+	opts := Options{Namespace: "podvirt-system", SecretName: "ca", Hosts: []string{"127.0.0.1", "svc.example"}, Dir: dir, Validity: 3 * time.Hour}
+	r, err := NewRotator(context.Background(), c, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,7 @@ func TestCertRotation(t *testing.T) {
 		t.Error("the certificate did not change")
 	}
 	// A second replica shares the CA through the Secret.
-	r2, err := NewCertRotator(context.Background(), c, CertOptions{Namespace: "podvirt-system", SecretName: "ca", Hosts: []string{"x"}, Dir: t.TempDir()})
+	r2, err := NewRotator(context.Background(), c, Options{Namespace: "podvirt-system", SecretName: "ca", Hosts: []string{"x"}, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}

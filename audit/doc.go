@@ -25,4 +25,11 @@
 //
 // The record schema, the exact hash definition and the file layout are
 // documented in docs/audit.md.
+//
+// Imports: the standard library, k8s.io/api's admission types (for
+// RecordFor), gomodules.xyz/jsonpatch (for SummarizePatch), prometheus and
+// logr; nothing of podvirt's, so that the webhooks (which write the log)
+// and podvirtctl (which reads and verifies it) can both depend on it. It
+// lives at the top level, not under webhooks/, because it is the log's
+// format and tooling, not a handler.
 package audit

@@ -1,4 +1,4 @@
-package webhooks
+package certs
 
 import (
 	"context"
@@ -24,14 +24,14 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// CertOptions says where the webhook serving certificate comes from and
+// Options says where the webhook serving certificate comes from and
 // where it is written (CABundleInjector makes the API server trust its CA).
 //
 // The CA lives in a Secret so that every replica serves a certificate the
 // same CA bundle trusts. This is written here rather than with
 // open-policy-agent/cert-controller because the local environment calls the
 // webhooks by IP address (url clientConfig), which needs IP SANs.
-type CertOptions struct {
+type Options struct {
 	// Namespace and SecretName name the Secret holding the CA key pair.
 	Namespace, SecretName string
 	// Hosts are the serving certificate's DNS names and IP addresses.
@@ -47,20 +47,20 @@ const (
 	caKeyKey  = "ca.key"
 )
 
-// CertRotator keeps the serving certificate fresh: it issues one at start
+// Rotator keeps the serving certificate fresh: it issues one at start
 // and a new one once less than a third of its validity is left. The
 // webhook server's certificate watcher loads it with no restart.
-type CertRotator struct {
-	opts            CertOptions
+type Rotator struct {
+	opts            Options
 	caPEM, caKeyPEM []byte
 	// Interval is how often the certificate's age is checked. Defaults to
 	// an hour.
 	Interval time.Duration
 }
 
-// NewCertRotator loads (or creates) the CA and writes a first serving
+// NewRotator loads (or creates) the CA and writes a first serving
 // certificate.
-func NewCertRotator(ctx context.Context, c client.Client, opts CertOptions) (*CertRotator, error) {
+func NewRotator(ctx context.Context, c client.Client, opts Options) (*Rotator, error) {
 	if opts.Validity == 0 {
 		opts.Validity = 365 * 24 * time.Hour
 	}
@@ -71,18 +71,18 @@ func NewCertRotator(ctx context.Context, c client.Client, opts CertOptions) (*Ce
 	if err := WriteServingCert(caPEM, caKeyPEM, opts); err != nil {
 		return nil, err
 	}
-	return &CertRotator{opts: opts, caPEM: caPEM, caKeyPEM: caKeyPEM}, nil
+	return &Rotator{opts: opts, caPEM: caPEM, caKeyPEM: caKeyPEM}, nil
 }
 
 // CA is the CA certificate (PEM) for caBundle.
-func (r *CertRotator) CA() []byte { return r.caPEM }
+func (r *Rotator) CA() []byte { return r.caPEM }
 
 // NeedLeaderElection implements manager.LeaderElectionRunnable: every
 // replica serves, so every replica rotates its own certificate.
-func (r *CertRotator) NeedLeaderElection() bool { return false }
+func (r *Rotator) NeedLeaderElection() bool { return false }
 
 // Start implements manager.Runnable.
-func (r *CertRotator) Start(ctx context.Context) error {
+func (r *Rotator) Start(ctx context.Context) error {
 	interval := r.Interval
 	if interval == 0 {
 		interval = time.Hour
@@ -103,7 +103,7 @@ func (r *CertRotator) Start(ctx context.Context) error {
 
 // RotateIfDue issues a new serving certificate when less than a third of
 // the current one's validity is left at now, and reports whether it did.
-func (r *CertRotator) RotateIfDue(now time.Time) (bool, error) {
+func (r *Rotator) RotateIfDue(now time.Time) (bool, error) {
 	data, err := os.ReadFile(filepath.Join(r.opts.Dir, "tls.crt"))
 	if err != nil {
 		return false, fmt.Errorf("reading the serving certificate: %w", err)
@@ -125,7 +125,7 @@ func (r *CertRotator) RotateIfDue(now time.Time) (bool, error) {
 // WriteServingCert issues a serving certificate from the CA and writes it
 // to opts.Dir, key first, so the webhook server's certificate watcher
 // picks up a consistent pair.
-func WriteServingCert(caPEM, caKeyPEM []byte, opts CertOptions) error {
+func WriteServingCert(caPEM, caKeyPEM []byte, opts Options) error {
 	if opts.Validity == 0 {
 		opts.Validity = 365 * 24 * time.Hour
 	}

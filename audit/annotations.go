@@ -18,7 +18,7 @@ const (
 )
 
 // PolicyBuiltinValidation is the PolicyResult name of the VMI's semantic
-// validation (webhooks.Validate), which is not a VMIPolicy.
+// validation (vmirules.Validate, in webhooks/vmirules), which is not a VMIPolicy.
 const PolicyBuiltinValidation = "podvirt.io/validation"
 
 // Audit annotation keys. The kube-apiserver prefixes each key with the

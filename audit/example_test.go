@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/podvirt/podvirt/webhooks/audit"
+	"github.com/podvirt/podvirt/audit"
 )
 
 // A webhook handler records its decision before answering, and returns the

@@ -1,4 +1,4 @@
-package webhooks
+package policycontroller
 
 import (
 	"context"
@@ -25,12 +25,12 @@ import (
 // MaxAuditResults caps the violations listed in a VMIPolicy's status.
 const MaxAuditResults = 100
 
-// PolicyController keeps the compiled policy cache in step with the
+// Reconciler keeps the compiled policy cache in step with the
 // VMIPolicy objects (compiling each generation once, off the request path),
 // writes their status (Ready, compile errors, observedGeneration), and
 // audits the VMIs that already exist against each policy, when the policy
 // changes and every AuditInterval.
-type PolicyController struct {
+type Reconciler struct {
 	Client        client.Client
 	Cache         *policies.Cache
 	Params        policies.ParamSource
@@ -56,7 +56,7 @@ func NewViolationsGauge(reg prometheus.Registerer) (*prometheus.GaugeVec, error)
 }
 
 // SetupWithManager registers the controller.
-func (r *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
+func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.AuditInterval == 0 {
 		r.AuditInterval = 5 * time.Minute
 	}
@@ -64,7 +64,7 @@ func (r *PolicyController) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // Reconcile implements reconcile.Reconciler.
-func (r *PolicyController) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	p := &v1alpha1.VMIPolicy{}
 	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
 		if client.IgnoreNotFound(err) == nil {
@@ -111,7 +111,7 @@ func (r *PolicyController) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 
 // audit evaluates the policy against every existing VMI as if each were
 // being created now.
-func (r *PolicyController) audit(ctx context.Context, p *policies.CompiledPolicy) (*v1alpha1.VMIPolicyAuditStatus, error) {
+func (r *Reconciler) audit(ctx context.Context, p *policies.CompiledPolicy) (*v1alpha1.VMIPolicyAuditStatus, error) {
 	vmis := &v1alpha1.VirtualMachineInstanceList{}
 	if err := r.Client.List(ctx, vmis); err != nil {
 		return nil, fmt.Errorf("listing VMIs for the background audit: %w", err)
@@ -159,7 +159,7 @@ func (r *PolicyController) audit(ctx context.Context, p *policies.CompiledPolicy
 	return out, nil
 }
 
-func (r *PolicyController) remember(name string, uid types.UID) {
+func (r *Reconciler) remember(name string, uid types.UID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.uids == nil {
@@ -171,7 +171,7 @@ func (r *PolicyController) remember(name string, uid types.UID) {
 	r.uids[name] = uid
 }
 
-func (r *PolicyController) forget(name string) {
+func (r *Reconciler) forget(name string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if uid, ok := r.uids[name]; ok {
