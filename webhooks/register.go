@@ -37,7 +37,7 @@ func Register(mgr manager.Manager, opts Options) {
 	}
 	srv.Register(MutateVMIPath, audited(audit.WebhookMutateVMI, NewVMIDefaulter(mgr.GetScheme())))
 	srv.Register(ValidateVMIPath, audited(audit.WebhookValidateVMI, &VMIValidator{
-		Policies: opts.Policies, Namespaces: mgr.GetClient(), Params: opts.Params,
+		Policies: opts.Policies, Namespaces: mgr.GetClient(), NamespacesLive: mgr.GetAPIReader(), Params: opts.Params,
 	}))
 	srv.Register(PodGuardPath, audited(audit.WebhookPodGuard, &PodGuard{Creators: opts.LauncherPodCreators, NodeAgents: opts.NodeAgents}))
 	if opts.Compiler != nil {

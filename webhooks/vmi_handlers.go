@@ -73,6 +73,9 @@ type VMIValidator struct {
 	// Namespaces reads the VMI's Namespace for namespaceObject and
 	// namespaceSelector.
 	Namespaces client.Reader
+	// NamespacesLive reads a namespace from the API server when Namespaces
+	// (a cache) does not have it yet.
+	NamespacesLive client.Reader
 	// Params resolves paramRef.
 	Params policies.ParamSource
 
@@ -144,11 +147,16 @@ func (h *VMIValidator) evaluatePolicies(ctx context.Context, req admission.Reque
 	var ns *corev1.Namespace
 	if req.Namespace != "" && h.Namespaces != nil {
 		ns = &corev1.Namespace{}
-		if err := h.Namespaces.Get(ctx, types.NamespacedName{Name: req.Namespace}, ns); err != nil {
-			if !apierrors.IsNotFound(err) {
-				return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s: %w", req.Namespace, err))
-			}
-			ns = nil
+		err := h.Namespaces.Get(ctx, types.NamespacedName{Name: req.Namespace}, ns)
+		if apierrors.IsNotFound(err) && h.NamespacesLive != nil {
+			// Not in the cache yet (a namespace just made): ask the API
+			// server, as kube-apiserver does when its lister misses.
+			err = h.NamespacesLive.Get(ctx, types.NamespacedName{Name: req.Namespace}, ns)
+		}
+		if err != nil {
+			// Never guess: a policy's namespaceSelector cannot be matched
+			// without the namespace, and skipping it would fail open.
+			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s for the VMIPolicies' namespaceSelector and namespaceObject: %w", req.Namespace, err))
 		}
 	}
 	in := policies.NewDecodedInput(&req.AdmissionRequest, object, oldObject, ns, h.Params)

@@ -3,14 +3,22 @@ package webhooks
 import (
 	"context"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
+
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/policies"
 )
 
 func scheme(t testing.TB) *runtime.Scheme {
@@ -73,5 +81,47 @@ func TestValidatorDeniesWithCauses(t *testing.T) {
 	if resp.Result.Reason != metav1.StatusReasonInvalid || resp.Result.Details == nil || len(resp.Result.Details.Causes) != 1 ||
 		resp.Result.Details.Causes[0].Field != "spec.domain.memory.guest" {
 		t.Fatalf("result %+v, want Invalid with a cause on spec.domain.memory.guest", resp.Result)
+	}
+}
+
+// missingReader has no namespace yet (an informer cache that lags).
+type missingReader struct{}
+
+func (missingReader) Get(_ context.Context, key client.ObjectKey, _ client.Object, _ ...client.GetOption) error {
+	return apierrors.NewNotFound(corev1.Resource("namespaces"), key.Name)
+}
+
+func (missingReader) List(context.Context, client.ObjectList, ...client.ListOption) error {
+	return errors.New("not implemented")
+}
+
+// A policy with a namespaceSelector is never skipped because the cache
+// has not seen the namespace yet: the namespace is read from the API
+// server, and when it cannot be read at all the request fails (closed).
+func TestNamespaceSelectorPolicyIsNeverSkippedOnACacheMiss(t *testing.T) {
+	compiler, err := policies.NewCompiler(policies.CompilerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := policies.NewCache(compiler)
+	pol := &v1alpha1.VMIPolicy{ObjectMeta: metav1.ObjectMeta{Name: "no-vmis-in-prod", UID: "p1", Generation: 1},
+		Spec: v1alpha1.VMIPolicySpec{
+			MatchConstraints: &v1alpha1.VMIMatchConstraints{NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"env": "prod"}}},
+			Validations:      []admissionregistrationv1.Validation{{Expression: "false", Message: "no VMIs in prod"}},
+		}}
+	if _, errs := cache.Upsert(pol); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	prod := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default", Labels: map[string]string{"env": "prod"}}}
+	h := &VMIValidator{Policies: cache, Namespaces: missingReader{}, NamespacesLive: namespaceReader{prod}}
+	req := request(t, admissionv1.Create, minimalVMI)
+	req.Namespace = "default"
+	resp := h.Handle(context.Background(), req)
+	if resp.Allowed || !strings.Contains(resp.Result.Message, "no VMIs in prod") {
+		t.Errorf("with the namespace only in the API server: allowed=%v %q, want the policy's denial", resp.Allowed, resp.Result.Message)
+	}
+	h.NamespacesLive = missingReader{}
+	if resp := h.Handle(context.Background(), req); resp.Allowed {
+		t.Error("a namespace that cannot be read let the VMI through: fail open")
 	}
 }
