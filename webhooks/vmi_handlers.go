@@ -3,10 +3,13 @@ package webhooks
 import (
 	"context"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 
 	admissionv1 "k8s.io/api/admission/v1"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -102,6 +105,15 @@ func (h *VMIValidator) Handle(ctx context.Context, req admission.Request) admiss
 		if len(errs) == 0 && vmi.DeletionTimestamp == nil {
 			errs = vmirules.Validate(vmi)
 		}
+		if len(errs) == 0 && onlyReleasesFinalizers(old, vmi) {
+			// Nothing a policy judged has changed; the update only lets
+			// the object go (the controller removing its finalizer once
+			// the guest is gone). A policy that denied it would make the
+			// VMI undeletable, so the policies are not asked.
+			rec := RecordFromContext(ctx)
+			rec.AddPolicy(BuiltinValidation, "Deny", true, "")
+			return admission.Allowed("only finalizers were removed: VMIPolicies are not evaluated")
+		}
 	}
 	rec := RecordFromContext(ctx)
 	if len(errs) > 0 {
@@ -179,4 +191,21 @@ func (h *VMIValidator) evaluatePolicies(ctx context.Context, req admission.Reque
 func denyInvalid(gk schema.GroupKind, name string, errs field.ErrorList) admission.Response {
 	status := apierrors.NewInvalid(gk, name, errs).ErrStatus
 	return admission.Response{AdmissionResponse: admissionv1.AdmissionResponse{Allowed: false, Result: &status}}
+}
+
+// onlyReleasesFinalizers reports an update that changes nothing of a VMI
+// but removing finalizers: same spec, labels, annotations and owners, and
+// no finalizer added.
+func onlyReleasesFinalizers(old, cur *v1alpha1.VirtualMachineInstance) bool {
+	if len(cur.Finalizers) >= len(old.Finalizers) {
+		return false
+	}
+	for _, f := range cur.Finalizers {
+		if !slices.Contains(old.Finalizers, f) {
+			return false
+		}
+	}
+	return maps.Equal(old.Labels, cur.Labels) && maps.Equal(old.Annotations, cur.Annotations) &&
+		equality.Semantic.DeepEqual(old.OwnerReferences, cur.OwnerReferences) &&
+		equality.Semantic.DeepEqual(old.Spec, cur.Spec)
 }

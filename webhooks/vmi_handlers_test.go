@@ -125,3 +125,43 @@ func TestNamespaceSelectorPolicyIsNeverSkippedOnACacheMiss(t *testing.T) {
 		t.Error("a namespace that cannot be read let the VMI through: fail open")
 	}
 }
+
+// A VMIPolicy that denies every update (here: the team label may not be
+// missing) must not make a VMI undeletable: the controller's removal of
+// its finalizer changes nothing a policy judges. Any other update is still
+// judged.
+func TestFinalizerRemovalIsNotJudgedByPolicies(t *testing.T) {
+	compiler, err := policies.NewCompiler(policies.CompilerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cache := policies.NewCache(compiler)
+	pol := &v1alpha1.VMIPolicy{ObjectMeta: metav1.ObjectMeta{Name: "team-label", UID: "p1", Generation: 1},
+		Spec: v1alpha1.VMIPolicySpec{Validations: []admissionregistrationv1.Validation{{
+			Expression: "has(object.metadata.labels) && 'team' in object.metadata.labels", Message: "a VMI needs a team label"}}}}
+	if _, errs := cache.Upsert(pol); len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	h := &VMIValidator{Policies: cache}
+	withMeta := func(meta string) string {
+		return strings.Replace(minimalVMI, `"metadata":{"name":"tiny","namespace":"default"}`, `"metadata":{"name":"tiny","namespace":"default",`+meta+`}`, 1)
+	}
+	old := withMeta(`"finalizers":["podvirt.io/launcher"],"deletionTimestamp":"2026-12-01T00:00:00Z"`)
+	released := withMeta(`"deletionTimestamp":"2026-12-01T00:00:00Z"`)
+	relabelled := withMeta(`"labels":{"x":"y"},"deletionTimestamp":"2026-12-01T00:00:00Z"`)
+	added := withMeta(`"finalizers":["podvirt.io/launcher","example.com/x"],"deletionTimestamp":"2026-12-01T00:00:00Z"`)
+	for name, c := range map[string]struct {
+		obj     string
+		allowed bool
+	}{
+		"the finalizer removed": {released, true},
+		"a label changed too":   {relabelled, false},
+		"a finalizer added":     {added, false},
+	} {
+		req := request(t, admissionv1.Update, c.obj)
+		req.OldObject = runtime.RawExtension{Raw: []byte(old)}
+		if resp := h.Handle(context.Background(), req); resp.Allowed != c.allowed {
+			t.Errorf("%s: allowed=%v (%v), want %v", name, resp.Allowed, resp.Result, c.allowed)
+		}
+	}
+}
