@@ -1,6 +1,8 @@
 package webhooks
 
 import (
+	"net/http"
+
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -22,6 +24,8 @@ type Options struct {
 	Compiler *policies.Compiler
 	Policies *policies.Cache
 	Params   policies.ParamSource
+	// Callers, when set, admits only the kube-apiserver.
+	Callers *CallerAuth
 	// AuditLog, Metrics and Events record every decision.
 	AuditLog *audit.Writer
 	Metrics  *audit.Metrics
@@ -32,8 +36,8 @@ type Options struct {
 // wrapped so its decisions are audited.
 func Register(mgr manager.Manager, opts Options) {
 	srv := mgr.GetWebhookServer()
-	audited := func(name string, h admission.Handler) *webhook.Admission {
-		return &webhook.Admission{Handler: &Audited{Webhook: name, Inner: h, Log: opts.AuditLog, Metrics: opts.Metrics, Events: opts.Events}}
+	audited := func(name string, h admission.Handler) http.Handler {
+		return opts.Callers.Wrap(&webhook.Admission{Handler: &Audited{Webhook: name, Inner: h, Log: opts.AuditLog, Metrics: opts.Metrics, Events: opts.Events}})
 	}
 	srv.Register(MutateVMIPath, audited(audit.WebhookMutateVMI, NewVMIDefaulter(mgr.GetScheme())))
 	srv.Register(ValidateVMIPath, audited(audit.WebhookValidateVMI, &VMIValidator{

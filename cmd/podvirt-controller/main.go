@@ -3,6 +3,7 @@
 package main
 
 import (
+	"crypto/tls"
 	"flag"
 	"net/http"
 	"os"
@@ -42,6 +43,8 @@ func main() {
 		mutatingCfg   = flag.String("mutating-webhook-configuration", "podvirt-vmi-defaulter", "MutatingWebhookConfiguration whose caBundle is kept current")
 		validatingCfg = flag.String("validating-webhook-configurations", "podvirt-vmi-validator,podvirt-launcher-pod-guard,podvirt-vmipolicy-validator", "comma-separated ValidatingWebhookConfigurations whose caBundle is kept current")
 		podCreators   = flag.String("launcher-pod-creators", "system:serviceaccount:podvirt-system:podvirt-controller", "comma-separated user names allowed to create launcher Pods (the controller's own identity)")
+		clientCA      = flag.String("admission-client-ca-file", "", "CA bundle of the kube-apiserver's admission client certificate; when set, callers without a certificate it signed are refused")
+		clientNames   = flag.String("admission-client-names", "", "comma-separated common names of admitted admission clients; empty admits any the CA signed")
 		nodeAgents    = flag.String("node-agents", "system:serviceaccount:podvirt-system:podvirt-nodeagent,system:podvirt:nodeagent:", "comma-separated user names of node agents (a trailing ':' makes a prefix); the Pod guard lets them add and remove their finalizer only")
 		signingSecret = flag.String("signing-key-secret", "podvirt-domain-signing-key", "Secret (in --namespace) holding the domain signing key; created if absent")
 		trustedKeysCM = flag.String("trusted-keys-configmap", "podvirt-trusted-keys", "ConfigMap (in --namespace) where the public keys for node agents are published")
@@ -80,6 +83,11 @@ func main() {
 		Namespace: *namespace, SecretName: *signingSecret, TrustedKeysConfigMap: *trustedKeysCM,
 	})
 	exitOn(err, "preparing the domain signing key")
+	callers, err := webhooks.NewCallerAuth(*clientCA, splitNonEmpty(*clientNames), metrics.Registry)
+	exitOn(err, "reading the admission client CA")
+	if *clientCA == "" {
+		log.Info("WARNING: --admission-client-ca-file is not set: any caller that reaches the webhook port is believed (see docs/security.md)")
+	}
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                  scheme,
@@ -88,7 +96,8 @@ func main() {
 		LeaderElection:          *leaderElect,
 		LeaderElectionID:        "podvirt-controller",
 		LeaderElectionNamespace: *namespace,
-		WebhookServer:           webhook.NewServer(webhook.Options{Host: *webhookHost, Port: *webhookPort, CertDir: *certDir}),
+		WebhookServer: webhook.NewServer(webhook.Options{Host: *webhookHost, Port: *webhookPort, CertDir: *certDir,
+			TLSOpts: []func(*tls.Config){callers.TLS}}),
 	})
 	exitOn(err, "creating the manager")
 
@@ -112,7 +121,7 @@ func main() {
 	exitOn(mgr.Add(rotator), "adding the serving certificate rotator")
 	exitOn(mgr.AddReadyzCheck("ca-bundle", injector.Checker), "adding the CA bundle check")
 	webhooks.Register(mgr, webhooks.Options{
-		LauncherPodCreators: strings.Split(*podCreators, ","), NodeAgents: strings.Split(*nodeAgents, ","),
+		LauncherPodCreators: strings.Split(*podCreators, ","), NodeAgents: strings.Split(*nodeAgents, ","), Callers: callers,
 		Compiler: compiler, Policies: policyCache, Params: params,
 		AuditLog: auditLog, Metrics: auditMetrics, Events: mgr.GetEventRecorder("podvirt-admission"),
 	})
@@ -148,4 +157,14 @@ func exitOn(err error, what string) {
 		ctrl.Log.WithName("setup").Error(err, what)
 		os.Exit(1)
 	}
+}
+
+func splitNonEmpty(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }
