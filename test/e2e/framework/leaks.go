@@ -50,8 +50,9 @@ type Footprint struct {
 	// Domain is the libvirt domain's name, <namespace>_<name>.
 	Domain string
 
-	mu     sync.Mutex
-	vmiUID types.UID
+	mu           sync.Mutex
+	vmiUID       types.UID
+	onPodNetwork bool
 	pods   map[types.UID]*podFootprint
 	stop   context.CancelFunc
 	done   chan struct{}
@@ -96,10 +97,11 @@ func (e *Env) observe(ctx context.Context, fp *Footprint) {
 	vmi := &v1alpha1.VirtualMachineInstance{}
 	onPodNetwork := false
 	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: fp.Namespace, Name: fp.Name}, vmi); err == nil {
+		onPodNetwork = len(vmi.Spec.Domain.Devices.Interfaces) > 0
 		fp.mu.Lock()
 		fp.vmiUID = vmi.UID
+		fp.onPodNetwork = fp.onPodNetwork || onPodNetwork
 		fp.mu.Unlock()
-		onPodNetwork = len(vmi.Spec.Domain.Devices.Interfaces) > 0
 	}
 	pods, err := e.launcherPods(ctx, fp.Namespace, fp.Name)
 	if err != nil {
@@ -198,6 +200,14 @@ func (e *Env) ExpectNoLeaks(t testing.TB, fp *Footprint) {
 	}
 	fp.mu.Lock()
 	n := len(fp.pods)
+	for _, p := range fp.pods {
+		// Say which checks had nothing to go on.
+		if p.netns == 0 {
+			t.Logf("note: Track never saw Pod %s running: its network namespace was not checked", p.name)
+		} else if fp.onPodNetwork && p.dhcp == nil {
+			t.Logf("note: Track saw no DHCP server for Pod %s on the Pod network: that check had nothing to look for", p.name)
+		}
+	}
 	fp.mu.Unlock()
 	t.Logf("nothing of VMI %s/%s left on the node (%d launcher Pod(s) tracked; clean %s after they were gone)",
 		fp.Namespace, fp.Name, n, time.Since(start).Round(time.Millisecond))
@@ -207,6 +217,7 @@ func (e *Env) ExpectNoLeaks(t testing.TB, fp *Footprint) {
 // thing found; see ExpectNoLeaks.
 func (e *Env) Leaks(ctx context.Context, fp *Footprint) []string {
 	fp.mu.Lock()
+	vmiUID := fp.vmiUID
 	pods := make(map[types.UID]podFootprint, len(fp.pods))
 	for uid, p := range fp.pods {
 		pods[uid] = *p
@@ -222,8 +233,8 @@ func (e *Env) Leaks(ctx context.Context, fp *Footprint) []string {
 	} else if state != StateAbsent {
 		add("libvirt domain %s is still defined (%s)", dom, state)
 	}
-	for _, pid := range qemuProcesses(dom) {
-		add("QEMU process %d of domain %s still runs", pid, dom)
+	for _, pid := range qemuProcesses(dom, vmiUID) {
+		add("QEMU process %d of domain %s (uuid %s) still runs", pid, dom, vmiUID)
 	}
 
 	// The pod network's links on the host (nodeagent/podnet.go names them).
@@ -317,13 +328,13 @@ func linkKind(prefix string) string {
 }
 
 // qemuProcesses are the QEMU processes libvirt started for the domain
-// (-name guest=<domain>,...).
-func qemuProcesses(domName string) []int {
-	return qemuProcessesOf(func(name string) bool { return name == domName })
+// (-name guest=<domain>,...) or with its UUID, the VMI's UID (-uuid).
+func qemuProcesses(domName string, uid types.UID) []int {
+	return qemuProcessesOf(func(name, uuid string) bool { return name == domName || uid != "" && uuid == string(uid) })
 }
 
-// qemuProcessesOf are the QEMU processes of the domains whose names match.
-func qemuProcessesOf(match func(domName string) bool) []int {
+// qemuProcessesOf are the QEMU processes whose domain name and UUID match.
+func qemuProcessesOf(match func(domName, uuid string) bool) []int {
 	var pids []int
 	dirs, _ := os.ReadDir("/proc")
 	for _, d := range dirs {
@@ -335,14 +346,18 @@ func qemuProcessesOf(match func(domName string) bool) []int {
 		if err != nil || !processAlive(pid) {
 			continue
 		}
-		for _, arg := range bytes.Split(raw, []byte{0}) {
-			if name, ok := strings.CutPrefix(string(arg), "guest="); ok {
-				name, _, _ = strings.Cut(name, ",")
-				if match(name) {
-					pids = append(pids, pid)
-				}
-				break
+		args := bytes.Split(raw, []byte{0})
+		name, uuid := "", ""
+		for i, arg := range args {
+			if n, ok := strings.CutPrefix(string(arg), "guest="); ok && name == "" {
+				name, _, _ = strings.Cut(n, ",")
 			}
+			if string(arg) == "-uuid" && i+1 < len(args) {
+				uuid = string(args[i+1])
+			}
+		}
+		if (name != "" || uuid != "") && match(name, uuid) {
+			pids = append(pids, pid)
 		}
 	}
 	return pids
@@ -428,7 +443,7 @@ func libvirtFiles(domName string) []string {
 	if len(short) > 20 {
 		short = short[:20]
 	}
-	if short == domName || len(qemuProcessesOf(func(n string) bool { return strings.HasPrefix(n, short) })) == 0 {
+	if short == domName || len(qemuProcessesOf(func(n, _ string) bool { return strings.HasPrefix(n, short) })) == 0 {
 		for _, dir := range []string{LibvirtRunDir, LibvirtLibDir, filepath.Join(LibvirtLibDir, "channel", "target")} {
 			globs = append(globs, filepath.Join(dir, "domain-[0-9]*-"+globEscape(short)))
 		}
