@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"sigs.k8s.io/yaml"
 
@@ -102,5 +103,32 @@ func TestFileAndCgroupLeaks(t *testing.T) {
 	}
 	if listTree(filepath.Join(root, "nothing")) != nil {
 		t.Error("a missing directory listed")
+	}
+}
+
+// TestDHCPSockets finds a DHCP server's socket in a process by copying its
+// descriptors: here its own, bound to port 67 on lo (root only).
+func TestDHCPSockets(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("binding port 67 and SO_BINDTODEVICE need root")
+	}
+	fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(fd)
+	if err := unix.SetsockoptString(fd, unix.SOL_SOCKET, unix.SO_BINDTODEVICE, "lo"); err != nil {
+		t.Skipf("SO_BINDTODEVICE: %v", err)
+	}
+	if err := unix.Bind(fd, &unix.SockaddrInet4{Port: 67}); err != nil {
+		t.Skipf("port 67: %v", err)
+	}
+	socks, err := dhcpSockets(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(socks) != 1 || socks[0].fd != fd || socks[0].iface != "lo" || socks[0].netnsCookie == 0 ||
+		socks[0].netnsInode != netnsInode("/proc/self/ns/net") || socks[0].inode == 0 {
+		t.Errorf("DHCP sockets %+v, want fd %d on lo in this process's namespace", socks, fd)
 	}
 }

@@ -53,9 +53,9 @@ type Footprint struct {
 	mu           sync.Mutex
 	vmiUID       types.UID
 	onPodNetwork bool
-	pods   map[types.UID]*podFootprint
-	stop   context.CancelFunc
-	done   chan struct{}
+	pods         map[types.UID]*podFootprint
+	stop         context.CancelFunc
+	done         chan struct{}
 }
 
 type podFootprint struct {
@@ -78,7 +78,7 @@ func (e *Env) Track(t testing.TB, ns, name string) *Footprint {
 		pods: map[types.UID]*podFootprint{}, stop: cancel, done: make(chan struct{})}
 	go func() {
 		defer close(fp.done)
-		_ = Poll(ctx, 500*time.Millisecond, time.Hour, func(ctx context.Context) (bool, error) {
+		_ = Poll(ctx, 200*time.Millisecond, time.Hour, func(ctx context.Context) (bool, error) {
 			e.observe(ctx, fp)
 			return false, nil
 		})
@@ -120,24 +120,19 @@ func (e *Env) observe(ctx context.Context, fp *Footprint) {
 		}
 		needNetns := pf.netns == 0
 		needDHCP := onPodNetwork && pf.dhcp == nil
+		netns := pf.netns
 		fp.mu.Unlock()
-		if p.Status.Phase != corev1.PodRunning || !p.DeletionTimestamp.IsZero() {
-			continue
-		}
-		var netns uint64
+		// Read from the Pod's live processes, whatever its phase: an
+		// inode read now names the namespace that lives now.
 		if needNetns {
 			netns = podNetns(p.UID)
-		} else {
-			fp.mu.Lock()
-			netns = pf.netns
-			fp.mu.Unlock()
 		}
 		var dhcp *dhcpSocket
 		if needDHCP && netns != 0 {
 			if pid, err := e.DaemonPID("podvirt-nodeagent"); err == nil {
 				socks, _ := dhcpSockets(pid)
 				for j := range socks {
-					if socks[j].netnsInode == netns {
+					if socks[j].netnsInode == netns && podNetns(p.UID) == netns {
 						dhcp = &socks[j]
 					}
 				}
@@ -203,9 +198,9 @@ func (e *Env) ExpectNoLeaks(t testing.TB, fp *Footprint) {
 	for _, p := range fp.pods {
 		// Say which checks had nothing to go on.
 		if p.netns == 0 {
-			t.Logf("note: Track never saw Pod %s running: its network namespace was not checked", p.name)
+			t.Logf("note: Track never saw a process of Pod %s: its DHCP server was looked for only as an orphan", p.name)
 		} else if fp.onPodNetwork && p.dhcp == nil {
-			t.Logf("note: Track saw no DHCP server for Pod %s on the Pod network: that check had nothing to look for", p.name)
+			t.Logf("note: Track saw no DHCP server for Pod %s on the Pod network: it was looked for only as an orphan", p.name)
 		}
 	}
 	fp.mu.Unlock()
@@ -269,12 +264,22 @@ func (e *Env) Leaks(ctx context.Context, fp *Footprint) []string {
 		if err != nil {
 			add("cannot inspect the node agent's sockets: %v", err)
 		}
+		inUse := netnsInUse()
 		for _, s := range socks {
+			owner := ""
 			for _, p := range pods {
 				if p.dhcp != nil && s.netnsCookie == p.dhcp.netnsCookie {
-					add("the node agent (pid %d) still serves DHCP for Pod %s: fd %d (socket:[%d], UDP :67 on %q) keeps its network namespace alive%s",
-						pid, p.name, s.fd, s.inode, s.iface, s.describeNetns(ctx))
+					owner = "Pod " + p.name
 				}
+			}
+			// A namespace no process is in, kept by the node agent's
+			// socket: some Pod's, gone (which one, the socket cannot say).
+			if owner == "" && !inUse[s.netnsInode] {
+				owner = "a Pod that is gone (whose, unknown)"
+			}
+			if owner != "" {
+				add("the node agent (pid %d) still serves DHCP for %s: fd %d (socket:[%d], UDP :67 on %q) keeps its network namespace alive%s",
+					pid, owner, s.fd, s.inode, s.iface, s.describeNetns(ctx))
 			}
 		}
 	}
@@ -507,6 +512,18 @@ func podNetns(uid types.UID) uint64 {
 		}
 	}
 	return 0
+}
+
+// netnsInUse are the inodes of the network namespaces of all processes.
+func netnsInUse() map[uint64]bool {
+	inUse := map[uint64]bool{}
+	dirs, _ := os.ReadDir("/proc")
+	for _, d := range dirs {
+		if ino := netnsInode(filepath.Join("/proc", d.Name(), "ns", "net")); ino != 0 {
+			inUse[ino] = true
+		}
+	}
+	return inUse
 }
 
 // netnsInode reads the inode of a namespace link (net:[4026531840]).
