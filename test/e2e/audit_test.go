@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/test/e2e/framework"
 	"github.com/podvirt/podvirt/test/e2e/libvmi"
 	"github.com/podvirt/podvirt/webhooks/audit"
 )
@@ -54,18 +55,18 @@ func TestAuditLogSurvivesKill9(t *testing.T) {
 				vmi := burstVMI(ns, int(i))
 				// Retry through the outage: failurePolicy Fail refuses
 				// admissions while the controller is down.
-				for attempt := 0; ; attempt++ {
-					err := e.Client.Create(ctx, vmi.DeepCopy())
-					if err == nil {
-						created.Add(1)
-						break
+				var last error
+				err := framework.Poll(ctx, 100*time.Millisecond, time.Minute, func(ctx context.Context) (bool, error) {
+					if last = e.Client.Create(ctx, vmi.DeepCopy()); last != nil {
+						refused.Add(1)
+						return false, nil
 					}
-					refused.Add(1)
-					if attempt > 600 {
-						t.Errorf("vmi %d never admitted: %v", i, err)
-						return
-					}
-					time.Sleep(100 * time.Millisecond)
+					created.Add(1)
+					return true, nil
+				})
+				if err != nil {
+					t.Errorf("vmi %d never admitted: %v", i, last)
+					return
 				}
 			}
 		}()
