@@ -70,7 +70,7 @@ type PodNetwork struct {
 	// Alias reads a host link's alias (/sys/class/net/NAME/ifalias when
 	// nil). Tests fake it.
 	Alias func(name string) string
-	dhcp DHCPServers
+	dhcp  DHCPServers
 }
 
 // Connect plumbs the domain's network. It is idempotent.

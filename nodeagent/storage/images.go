@@ -16,8 +16,8 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	corev1 "k8s.io/api/core/v1"
 	"golang.org/x/sync/singleflight"
+	corev1 "k8s.io/api/core/v1"
 )
 
 // ImageCache pulls guest images and extracts their files once per image

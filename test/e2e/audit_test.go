@@ -13,16 +13,14 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/resource"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/test/e2e/framework"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
 	"github.com/podvirt/podvirt/webhooks/audit"
 )
 
@@ -34,7 +32,7 @@ import (
 func TestAuditLogSurvivesKill9(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	const total, workers, killAt = 500, 16, 150
 
 	var next, created, refused atomic.Int64
@@ -52,44 +50,40 @@ func TestAuditLogSurvivesKill9(t *testing.T) {
 					return
 				}
 				if i == killAt {
-					killOnce.Do(func() { e.killDaemon(t, "podvirt-controller"); close(killed) })
+					killOnce.Do(func() { e.KillDaemon(t, "podvirt-controller"); close(killed) })
 				}
 				vmi := burstVMI(ns, int(i))
 				// Retry through the outage: failurePolicy Fail refuses
 				// admissions while the controller is down.
-				for attempt := 0; ; attempt++ {
-					err := e.c.Create(ctx, vmi.DeepCopy())
-					if err == nil {
-						created.Add(1)
-						break
+				var last error
+				err := framework.Poll(ctx, 100*time.Millisecond, time.Minute, func(ctx context.Context) (bool, error) {
+					if last = e.Client.Create(ctx, vmi.DeepCopy()); last != nil {
+						refused.Add(1)
+						return false, nil
 					}
-					refused.Add(1)
-					if attempt > 600 {
-						t.Errorf("vmi %d never admitted: %v", i, err)
-						return
-					}
-					time.Sleep(100 * time.Millisecond)
+					created.Add(1)
+					return true, nil
+				})
+				if err != nil {
+					t.Errorf("vmi %d never admitted: %v", i, last)
+					return
 				}
 			}
 		}()
 	}
 	<-killed
-	restart := time.Now()
-	if out, err := exec.Command("../../test/local/up.sh", "--no-example").CombinedOutput(); err != nil {
-		t.Fatalf("restarting the controller: %v\n%s", err, out)
-	}
-	logf(t, "controller restarted in %s", time.Since(restart).Round(time.Millisecond))
+	t.Logf("controller restarted in %s", e.RestartDaemons(t).Round(time.Millisecond))
 	wg.Wait()
-	logf(t, "%d VMIs created in %s; %d attempts refused while the controller was down", created.Load(), time.Since(start).Round(time.Millisecond), refused.Load())
+	t.Logf("%d VMIs created in %s; %d attempts refused while the controller was down", created.Load(), time.Since(start).Round(time.Millisecond), refused.Load())
 
 	vmis := &v1alpha1.VirtualMachineInstanceList{}
-	if err := e.c.List(ctx, vmis, client.InNamespace(ns)); err != nil {
+	if err := e.Client.List(ctx, vmis, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
 	}
 	if len(vmis.Items) != total {
 		t.Errorf("%d VMIs exist, want %d", len(vmis.Items), total)
 	}
-	dir := filepath.Join(e.state, "audit")
+	dir := filepath.Join(e.State, "audit")
 	lines := map[string]bool{}
 	for rec, err := range audit.Read(ctx, dir, audit.Filter{Namespace: ns, Webhook: audit.WebhookValidateVMI}) {
 		if err != nil {
@@ -108,14 +102,14 @@ func TestAuditLogSurvivesKill9(t *testing.T) {
 			}
 		}
 	}
-	logf(t, "%d of %d existing VMIs have their audit line", len(vmis.Items)-missing, len(vmis.Items))
+	t.Logf("%d of %d existing VMIs have their audit line", len(vmis.Items)-missing, len(vmis.Items))
 
 	ctl := e.podvirtctl(t)
 	out, err := exec.Command(ctl, "audit", "verify", "--dir", dir).CombinedOutput()
 	if err != nil {
 		t.Fatalf("audit verify after kill -9: %v\n%s", err, out)
 	}
-	logf(t, "verify: %s", strings.TrimSpace(string(out)))
+	t.Logf("verify: %s", strings.TrimSpace(string(out)))
 
 	file, n := e.auditFileWithLines(t, dir, 20)
 	t.Run("an edited byte is named", func(t *testing.T) {
@@ -146,46 +140,21 @@ func TestAuditLogSurvivesKill9(t *testing.T) {
 }
 
 func burstVMI(ns string, i int) *v1alpha1.VirtualMachineInstance {
-	v := &v1alpha1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "burst-" + strconv.Itoa(i)}}
-	// Never scheduled: the burst measures admission, not 500 guests.
-	v.Spec.NodeSelector = map[string]string{"podvirt.io/no-such-node": "true"}
-	v.Spec.Domain.Memory = &v1alpha1.Memory{Guest: ptr.To(resource.MustParse("128Mi"))}
-	v.Spec.Domain.Devices.AutoattachPodInterface = ptr.To(false)
-	v.Spec.Domain.Firmware = &v1alpha1.Firmware{KernelBoot: &v1alpha1.KernelBoot{Container: &v1alpha1.KernelBootContainer{
-		Image: "127.0.0.1:15000/podvirt/tiny-guest:latest", KernelPath: "/boot/vmlinux"}}}
-	return v
-}
-
-// killDaemon sends SIGKILL to a daemon of the local environment
-// (podvirt-controller, podvirt-nodeagent...); test/local/up.sh restarts it.
-func (e *env) killDaemon(t *testing.T, name string) {
-	raw, err := os.ReadFile(filepath.Join(e.state, "pids", name+".pid"))
-	if err != nil {
-		t.Errorf("reading the pid of %s: %v", name, err)
-		return
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Errorf("kill -9 %d: %v", pid, err)
-	}
-	// Wait until it is gone (PID 1 here may reap late, so poll /proc state).
-	for i := 0; i < 100; i++ {
-		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-		if err != nil || strings.Contains(string(stat), ") Z ") {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	return libvmi.New(
+		libvmi.WithNamespace(ns),
+		libvmi.WithName("burst-"+strconv.Itoa(i)),
+		// Never scheduled: the burst measures admission, not 500 guests.
+		libvmi.WithNodeSelector(noSuchNode, "true"),
+		libvmi.WithMemory(libvmi.TinyMemory),
+		libvmi.WithAutoattachPodInterface(false),
+		libvmi.WithKernelBoot(libvmi.TinyImage, libvmi.TinyKernel, ""),
+	)
 }
 
 // podvirtctl builds podvirtctl once for the test.
 func (e *env) podvirtctl(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "podvirtctl")
-	if out, err := exec.Command("go", "build", "-o", bin, "../../cmd/podvirtctl").CombinedOutput(); err != nil {
-		t.Fatalf("building podvirtctl: %v\n%s", err, out)
-	}
-	return bin
+	return e.GoBuild(t, "./cmd/podvirtctl")
 }
 
 // auditFileWithLines returns a file of the log with at least min lines.

@@ -3,20 +3,16 @@
 package e2e
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/types"
-
-	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
 
 // TestCloudInitNoCloud gives a guest cloud-init NoCloud data and checks
@@ -25,20 +21,15 @@ import (
 // file on its console.
 func TestCloudInitNoCloud(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	userData := fmt.Sprintf("#cloud-config\nhostname: podvirt-e2e\n# nonce %d\n", time.Now().UnixNano())
 	networkData := "version: 2\nethernets: {}\n"
-	manifest := withDataDisk(tinyGuest("ci"), fmt.Sprintf("cloudInitNoCloud: {userData: %q, networkDataBase64: %q}",
-		userData, base64.StdEncoding.EncodeToString([]byte(networkData))))
-	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	console := guestConsole(t, e, domainspec.Name(ns, "ci"))
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "ci"}, vmi); err != nil {
-		t.Fatal(err)
-	}
+	footprint := e.Track(t, ns, "ci")
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("ci"), libvmi.WithCloudInitNoCloud("data",
+		libvmi.NoCloudUserData(userData),
+		libvmi.NoCloudNetworkDataBase64(base64.StdEncoding.EncodeToString([]byte(networkData))))))
+	console := e.GuestConsole(t, domainspec.Name(ns, "ci"))
+	vmi := e.VMI(t, ns, "ci")
 	for file, content := range map[string]string{
 		"meta-data":      "instance-id: " + string(vmi.UID) + "\nlocal-hostname: ci\n",
 		"user-data":      userData,
@@ -49,6 +40,9 @@ func TestCloudInitNoCloud(t *testing.T) {
 			t.Errorf("the guest did not read %s as given (want %q on its console):\n%s", file, want, console)
 		}
 	}
+	// The cloud-init disk the node agent wrote goes with the VMI.
+	e.DeleteVMI(t, ns, "ci", 120*time.Second)
+	e.ExpectNoLeaks(t, footprint)
 }
 
 // TestCloudInitNoCloudFromSecret takes the user data from a Secret: the
@@ -56,34 +50,15 @@ func TestCloudInitNoCloud(t *testing.T) {
 // agent reads it where the kubelet put it, and the guest reads it back.
 func TestCloudInitNoCloudFromSecret(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	userData := fmt.Sprintf("#cloud-config\nfrom: secret\n# nonce %d\n", time.Now().UnixNano())
-	if out, err := e.kubectlRun("", "create", "secret", "generic", "-n", ns, "vm-cloud-init", "--from-literal=userdata="+userData); err != nil {
+	if out, err := e.Kubectl("", "create", "secret", "generic", "-n", ns, "vm-cloud-init", "--from-literal=userdata="+userData); err != nil {
 		t.Fatalf("creating the Secret: %v\n%s", err, out)
 	}
-	manifest := withDataDisk(tinyGuest("cisecret"), "cloudInitNoCloud: {secretRef: {name: vm-cloud-init}}")
-	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	console := guestConsole(t, e, domainspec.Name(ns, "cisecret"))
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("cisecret"), libvmi.WithCloudInitNoCloud("data", libvmi.NoCloudUserDataSecret("vm-cloud-init"))))
+	console := e.GuestConsole(t, domainspec.Name(ns, "cisecret"))
 	sum := sha256.Sum256([]byte(userData))
 	if want := "PODVIRT-CIDATA user-data " + hex.EncodeToString(sum[:]); !strings.Contains(console, want) {
 		t.Errorf("the guest did not read the Secret's user data (want %q on its console):\n%s", want, console)
 	}
-}
-
-// guestConsole waits for the guest's ready marker and returns its console.
-func guestConsole(t *testing.T, e *env, domName string) string {
-	t.Helper()
-	serial := e.serialLog(t, domName)
-	var console string
-	eventually(t, "the guest's ready marker", 180*time.Second, func() (bool, error) {
-		b, err := os.ReadFile(serial)
-		if os.IsNotExist(err) {
-			return false, nil
-		}
-		console = string(b)
-		return strings.Contains(console, "PODVIRT-GUEST-READY"), err
-	})
-	return console
 }

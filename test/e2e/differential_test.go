@@ -16,6 +16,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/test/e2e/framework"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
 
 // diffRuleLabel scopes each rule to the VMIs made for it, so the rules of
@@ -43,44 +45,32 @@ var diffRules = []diffRule{
 type diffCase struct {
 	rule   string
 	name   string
-	mutate func(*v1alpha1.VirtualMachineInstance)
+	mutate libvmi.Option
 }
 
-func withVolumes(images ...string) func(*v1alpha1.VirtualMachineInstance) {
-	return func(v *v1alpha1.VirtualMachineInstance) {
-		for i, img := range images {
-			n := fmt.Sprintf("d%d", i)
-			v.Spec.Domain.Devices.Disks = append(v.Spec.Domain.Devices.Disks, v1alpha1.Disk{Name: n})
-			if img == "" {
-				v.Spec.Volumes = append(v.Spec.Volumes, v1alpha1.Volume{Name: n, EmptyDisk: &v1alpha1.EmptyDiskSource{Capacity: resource.MustParse("1Gi")}})
-			} else {
-				v.Spec.Volumes = append(v.Spec.Volumes, v1alpha1.Volume{Name: n, ContainerDisk: &v1alpha1.ContainerDiskSource{Image: img}})
-			}
+// withVolumes adds a disk per image, backed by a containerDisk of that
+// image, or by an emptyDisk for "", each with only its name (the webhook
+// defaults the rest).
+func withVolumes(images ...string) libvmi.Option {
+	var opts []libvmi.Option
+	for i, img := range images {
+		vol := v1alpha1.Volume{EmptyDisk: &v1alpha1.EmptyDiskSource{Capacity: resource.MustParse("1Gi")}}
+		if img != "" {
+			vol = v1alpha1.Volume{ContainerDisk: &v1alpha1.ContainerDiskSource{Image: img}}
 		}
+		opts = append(opts, libvmi.WithDisk(fmt.Sprintf("d%d", i), vol, libvmi.DiskKindDefault()))
 	}
+	return libvmi.Options(opts...)
 }
 
-func memory(q string) func(*v1alpha1.VirtualMachineInstance) {
-	return func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Memory.Guest = ptr.To(resource.MustParse(q)) }
-}
-
-func cpu(sockets, cores, threads uint32) func(*v1alpha1.VirtualMachineInstance) {
-	return func(v *v1alpha1.VirtualMachineInstance) {
-		v.Spec.Domain.CPU = &v1alpha1.CPU{Sockets: sockets, Cores: cores, Threads: threads}
-	}
-}
-
-func labels(kv ...string) func(*v1alpha1.VirtualMachineInstance) {
-	return func(v *v1alpha1.VirtualMachineInstance) {
-		for i := 0; i+1 < len(kv); i += 2 {
-			v.Labels[kv[i]] = kv[i+1]
-		}
-	}
-}
-
-func grace(s int64) func(*v1alpha1.VirtualMachineInstance) {
-	return func(v *v1alpha1.VirtualMachineInstance) { v.Spec.TerminationGracePeriodSeconds = ptr.To(s) }
-}
+var (
+	memory = libvmi.WithMemory
+	cpu    = libvmi.WithCPUTopology
+	labels = libvmi.WithLabels
+	grace  = libvmi.WithTerminationGracePeriod
+	// defaulted leaves the base VMI as it is.
+	defaulted = libvmi.Options()
+)
 
 var diffCases = []diffCase{
 	{"max-cores", "cores-2", cpu(1, 2, 1)}, {"max-cores", "cores-8", cpu(1, 8, 1)}, {"max-cores", "cores-9", cpu(1, 9, 1)},
@@ -94,29 +84,31 @@ var diffCases = []diffCase{
 	{"label-owner", "team-a", labels("owner", "team-a")}, {"label-owner", "uppercase", labels("owner", "Team")}, {"label-owner", "none", labels()},
 	{"max-volumes", "two", withVolumes("", "")}, {"max-volumes", "nine", withVolumes("", "", "", "", "", "", "", "", "")},
 	{"max-volumes", "eight", withVolumes("", "", "", "", "", "", "", "")},
-	{"max-vcpus", "sixteen", cpu(2, 8, 1)}, {"max-vcpus", "thirty-two", cpu(2, 8, 2)}, {"max-vcpus", "defaulted", func(*v1alpha1.VirtualMachineInstance) {}},
-	{"grace-period", "600", grace(600)}, {"grace-period", "601", grace(601)}, {"grace-period", "defaulted", func(*v1alpha1.VirtualMachineInstance) {}},
-	{"mem-per-core", "8gi-1core", func(v *v1alpha1.VirtualMachineInstance) { memory("8Gi")(v); cpu(1, 1, 1)(v) }},
-	{"mem-per-core", "9gi-1core", func(v *v1alpha1.VirtualMachineInstance) { memory("9Gi")(v); cpu(1, 1, 1)(v) }},
-	{"mem-per-core", "16gi-2cores", func(v *v1alpha1.VirtualMachineInstance) { memory("16Gi")(v); cpu(1, 2, 1)(v) }},
+	{"max-vcpus", "sixteen", cpu(2, 8, 1)}, {"max-vcpus", "thirty-two", cpu(2, 8, 2)}, {"max-vcpus", "defaulted", defaulted},
+	{"grace-period", "600", grace(600)}, {"grace-period", "601", grace(601)}, {"grace-period", "defaulted", defaulted},
+	{"mem-per-core", "8gi-1core", libvmi.Options(memory("8Gi"), cpu(1, 1, 1))},
+	{"mem-per-core", "9gi-1core", libvmi.Options(memory("9Gi"), cpu(1, 1, 1))},
+	{"mem-per-core", "16gi-2cores", libvmi.Options(memory("16Gi"), cpu(1, 2, 1))},
 }
 
+// diffVMI is the case's VMI: a tiny guest without initrd, command line
+// or grace period, labeled for its rule, then changed by the case.
 func diffVMI(ns string, c diffCase) *v1alpha1.VirtualMachineInstance {
-	v := &v1alpha1.VirtualMachineInstance{ObjectMeta: metav1.ObjectMeta{
-		Namespace: ns, Name: c.rule + "-" + c.name, Labels: map[string]string{diffRuleLabel: c.rule},
-	}}
-	v.Spec.Domain.Memory = &v1alpha1.Memory{Guest: ptr.To(resource.MustParse("128Mi"))}
-	v.Spec.Domain.Devices.AutoattachPodInterface = ptr.To(false)
-	v.Spec.Domain.Firmware = &v1alpha1.Firmware{KernelBoot: &v1alpha1.KernelBoot{Container: &v1alpha1.KernelBootContainer{
-		Image: "127.0.0.1:15000/podvirt/tiny-guest:latest", KernelPath: "/boot/vmlinux"}}}
-	c.mutate(v)
-	return v
+	return libvmi.New(
+		libvmi.WithNamespace(ns),
+		libvmi.WithName(c.rule+"-"+c.name),
+		libvmi.WithLabel(diffRuleLabel, c.rule),
+		libvmi.WithMemory(libvmi.TinyMemory),
+		libvmi.WithAutoattachPodInterface(false),
+		libvmi.WithKernelBoot(libvmi.TinyImage, libvmi.TinyKernel, ""),
+		c.mutate,
+	)
 }
 
 // verdict is the outcome of a server-side dry-run create: "" when allowed,
 // else the policy's message (what follows "denied request: ").
 func (e *env) verdict(t *testing.T, v *v1alpha1.VirtualMachineInstance) (string, error) {
-	err := e.c.Create(context.Background(), v.DeepCopy(), client.DryRunAll)
+	err := e.Client.Create(context.Background(), v.DeepCopy(), client.DryRunAll)
 	if err == nil {
 		return "", nil
 	}
@@ -134,7 +126,7 @@ func (e *env) verdict(t *testing.T, v *v1alpha1.VirtualMachineInstance) (string,
 // messages pair by pair.
 func TestDifferentialVMIPolicyVsVAP(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	vapVerdicts := e.phase(t, "native VAP", func(r diffRule) []client.Object {
 		sel := &metav1.LabelSelector{MatchLabels: map[string]string{diffRuleLabel: r.name}}
 		return []client.Object{
@@ -175,7 +167,7 @@ func TestDifferentialVMIPolicyVsVAP(t *testing.T) {
 			denied++
 		}
 	}
-	logf(t, "VMIPolicy agrees with ValidatingAdmissionPolicy on %d of %d (rule, VMI) pairs (%d denied, %d allowed)", agree, len(diffCases), denied, len(diffCases)-denied)
+	t.Logf("VMIPolicy agrees with ValidatingAdmissionPolicy on %d of %d (rule, VMI) pairs (%d denied, %d allowed)", agree, len(diffCases), denied, len(diffCases)-denied)
 	if len(diffCases) < 30 || denied == 0 || denied == len(diffCases) {
 		t.Errorf("the table must hold at least 30 pairs with both verdicts (%d pairs, %d denied)", len(diffCases), denied)
 	}
@@ -190,7 +182,7 @@ func (e *env) phase(t *testing.T, what string, install func(diffRule) []client.O
 	var objs []client.Object
 	for _, r := range diffRules {
 		for _, o := range install(r) {
-			if err := e.c.Create(ctx, o); err != nil {
+			if err := e.Client.Create(ctx, o); err != nil {
 				t.Fatalf("%s: creating %s: %v", what, o.GetName(), err)
 			}
 			objs = append(objs, o)
@@ -198,7 +190,7 @@ func (e *env) phase(t *testing.T, what string, install func(diffRule) []client.O
 	}
 	defer func() {
 		for _, o := range objs {
-			_ = e.c.Delete(ctx, o)
+			_ = e.Client.Delete(ctx, o)
 		}
 		// Give the apiserver's and podvirt's policy caches time to drop
 		// them before the next phase.
@@ -206,8 +198,7 @@ func (e *env) phase(t *testing.T, what string, install func(diffRule) []client.O
 	}()
 	// Wait until every rule is in force: its first denying pair is denied.
 	ready := map[string]bool{}
-	deadline := time.Now().Add(30 * time.Second)
-	for len(ready) < len(diffRules) && time.Now().Before(deadline) {
+	_ = framework.Poll(ctx, 200*time.Millisecond, 30*time.Second, func(context.Context) (bool, error) {
 		for _, c := range diffCases {
 			if ready[c.rule] {
 				continue
@@ -216,8 +207,8 @@ func (e *env) phase(t *testing.T, what string, install func(diffRule) []client.O
 				ready[c.rule] = true
 			}
 		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return len(ready) == len(diffRules), nil
+	})
 	if len(ready) < len(diffRules) {
 		t.Logf("%s: only %d of %d rules denied anything within 30s", what, len(ready), len(diffRules))
 	}

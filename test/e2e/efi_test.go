@@ -3,47 +3,34 @@
 package e2e
 
 import (
-	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/types"
-
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
-	"github.com/podvirt/podvirt/nodeagent/hypervisor"
+	"github.com/podvirt/podvirt/test/e2e/framework"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
-
-// efiVMI boots the tiny guest's EFI-stub kernel through OVMF with Secure
-// Boot (the default for EFI).
-var efiVMI = strings.NewReplacer(
-	"    firmware:\n", "    firmware:\n      bootloader:\n        efi: {}\n",
-	"/boot/vmlinux", "/boot/vmlinuz",
-	"guest: 128Mi", "guest: 256Mi",
-).Replace(tinyGuest("efi"))
 
 // TestEFIGuestBoots runs an EFI VMI: the node's libvirt picks Secure Boot
 // firmware with enrolled keys from its descriptors, the guest boots, and
 // deleting the VMI removes the domain with its variable store.
 func TestEFIGuestBoots(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	applied := time.Now()
-	if out, err := e.kubectlRun(efiVMI, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
+	footprint := e.Track(t, ns, "efi")
+	// The tiny guest's EFI-stub kernel through OVMF with Secure Boot (the
+	// default for EFI).
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("efi"), libvmi.WithTinyEFI(), libvmi.WithMemory("256Mi")))
 	domName := domainspec.Name(ns, "efi")
-	guestConsole(t, e, domName)
-	logf(t, "kubectl apply -> EFI guest ready marker: %s", time.Since(applied).Round(time.Millisecond))
+	e.GuestConsole(t, domName)
+	t.Logf("kubectl apply -> EFI guest ready marker: %s", time.Since(applied).Round(time.Millisecond))
 
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "efi"}, vmi); err != nil {
-		t.Fatal(err)
-	}
+	vmi := e.VMI(t, ns, "efi")
 	if vmi.Status.Phase != v1alpha1.Running {
 		t.Errorf("phase %s, want Running", vmi.Status.Phase)
 	}
@@ -51,7 +38,7 @@ func TestEFIGuestBoots(t *testing.T) {
 		t.Errorf("features %+v: the webhook must turn SMM on for Secure Boot", f)
 	}
 	// What libvirt made of the request: Secure Boot firmware, a store.
-	live, err := os.ReadFile("/var/run/libvirt/qemu/" + domName + ".xml")
+	live, err := os.ReadFile(filepath.Join(framework.LibvirtRunDir, domName+".xml"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,22 +47,20 @@ func TestEFIGuestBoots(t *testing.T) {
 			t.Errorf("running domain lacks %q:\n%s", want, live)
 		}
 	}
-	nvram := "/var/lib/libvirt/qemu/nvram/" + domName + "_VARS.fd"
+	nvram := filepath.Join(framework.LibvirtLibDir, "nvram", domName+"_VARS.fd")
 	if _, err := os.Stat(nvram); err != nil {
 		t.Errorf("variable store: %v", err)
 	}
 
-	if out, err := e.kubectlRun("", "delete", "-n", ns, "vmi", "efi", "--timeout=120s"); err != nil {
+	if out, err := e.Kubectl("", "delete", "-n", ns, "vmi", "efi", "--timeout=120s"); err != nil {
 		t.Fatalf("kubectl delete: %v\n%s", err, out)
 	}
-	eventually(t, "VMI gone", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "efi"}, &v1alpha1.VirtualMachineInstance{})
-		return apierrors.IsNotFound(err), err
-	})
-	if state, err := e.libvirt.State(domName); err != nil || state != hypervisor.StateAbsent {
+	e.WaitForGone(t, "VMI gone", 60*time.Second, vmi)
+	if state, err := e.DomainState(domName); err != nil || state != framework.StateAbsent {
 		t.Errorf("libvirt domain %s state = %v, %v; want Absent", domName, state, err)
 	}
 	if _, err := os.Stat(nvram); !os.IsNotExist(err) {
 		t.Errorf("the variable store outlived its domain: %v", err)
 	}
+	e.ExpectNoLeaks(t, footprint)
 }

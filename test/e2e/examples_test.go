@@ -19,6 +19,7 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/test/e2e/framework"
 )
 
 // registryRE matches the example images' registries; the tests point them
@@ -46,19 +47,19 @@ func TestExamplesAdmittedDefaultedRendered(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			manifest := registryRE.ReplaceAllString(string(raw), "127.0.0.1:15000/")
-			ns := e.namespace(t)
+			manifest := registryRE.ReplaceAllString(string(raw), e.Registry+"/")
+			ns := e.Namespace(t)
 			if want, ok := deniedByDefault[filepath.Base(file)]; ok {
-				out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-")
+				out, err := e.Kubectl(manifest, "apply", "-n", ns, "-f", "-")
 				if err == nil || !strings.Contains(out, want) {
 					t.Fatalf("want the default policy to deny it with %q; err=%v\n%s", want, err, out)
 				}
 				// The policy exempts namespaces labeled for host disks.
-				if out, err := e.kubectlRun("", "label", "namespace", ns, "podvirt.io/host-disk=allowed"); err != nil {
+				if out, err := e.Kubectl("", "label", "namespace", ns, "podvirt.io/host-disk=allowed"); err != nil {
 					t.Fatalf("labeling the namespace: %v\n%s", err, out)
 				}
 			}
-			if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
+			if out, err := e.Kubectl(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
 				t.Fatalf("kubectl apply: %v\n%s", err, out)
 			}
 			for _, name := range vmiNames(t, manifest) {
@@ -96,7 +97,7 @@ func checkRendered(t *testing.T, e *env, ns, name string) {
 	t.Helper()
 	ctx := context.Background()
 	vmi := &v1alpha1.VirtualMachineInstance{}
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, vmi); err != nil {
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, vmi); err != nil {
 		t.Fatal(err)
 	}
 	d := vmi.Spec.Domain
@@ -119,8 +120,8 @@ func checkRendered(t *testing.T, e *env, ns, name string) {
 	}
 
 	p := &corev1.Pod{}
-	eventually(t, name+"'s launcher Pod", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName(name)}, p)
+	framework.Eventually(t, name+"'s launcher Pod", 60*time.Second, func() (bool, error) {
+		err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName(name)}, p)
 		return err == nil, err
 	})
 	dom, err := domainspec.Parse(p.Annotations[domainspec.AnnotationDomain])
@@ -158,8 +159,8 @@ func checkRendered(t *testing.T, e *env, ns, name string) {
 	}
 	// Whatever the node agent makes of it, the VMI must leave Scheduling,
 	// and a failure must say why.
-	eventually(t, name+" past scheduling", 120*time.Second, func() (bool, error) {
-		if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, vmi); err != nil {
+	framework.Eventually(t, name+" past scheduling", 120*time.Second, func() (bool, error) {
+		if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, vmi); err != nil {
 			return false, err
 		}
 		switch vmi.Status.Phase {
@@ -171,7 +172,7 @@ func checkRendered(t *testing.T, e *env, ns, name string) {
 	if vmi.Status.Phase == v1alpha1.Failed && vmi.Status.Reason == "" {
 		t.Errorf("%s: Failed without a reason", name)
 	}
-	logf(t, "%s: %s %s", name, vmi.Status.Phase, vmi.Status.Reason)
+	t.Logf("%s: %s %s", name, vmi.Status.Phase, vmi.Status.Reason)
 }
 
 // TestInvalidManifestsRejected applies each test/e2e/testdata/invalid file
@@ -179,7 +180,7 @@ func checkRendered(t *testing.T, e *env, ns, name string) {
 // (every "# want:" line of the file), and that nothing is stored.
 func TestInvalidManifestsRejected(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	files, _ := filepath.Glob("testdata/invalid/*.yaml")
 	if len(files) < 12 {
 		t.Fatalf("only %d invalid manifests", len(files))
@@ -199,7 +200,7 @@ func TestInvalidManifestsRejected(t *testing.T) {
 			if len(wants) == 0 {
 				t.Fatal("no '# want:' line")
 			}
-			out, err := e.kubectlRun(string(raw), "apply", "-n", ns, "-f", "-")
+			out, err := e.Kubectl(string(raw), "apply", "-n", ns, "-f", "-")
 			if err == nil {
 				t.Fatalf("applied:\n%s", out)
 			}
@@ -209,7 +210,7 @@ func TestInvalidManifestsRejected(t *testing.T) {
 				}
 			}
 			name := vmiNames(t, string(raw))[0]
-			if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &v1alpha1.VirtualMachineInstance{}); err == nil {
+			if err := e.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, &v1alpha1.VirtualMachineInstance{}); err == nil {
 				t.Errorf("%s was stored", name)
 			}
 		})

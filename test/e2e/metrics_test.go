@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"context"
 	"io"
 	"net/http"
 	"strings"
@@ -12,9 +11,9 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
 
 // nodeAgentMetrics is where test/local/up.sh has the node agent serve
@@ -26,37 +25,27 @@ const nodeAgentMetrics = "http://127.0.0.1:18082/metrics"
 // run is one more failure with its reason.
 func TestNodeAgentMetrics(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	startups := func() float64 { return scrape(t, "podvirt_nodeagent_vmi_startup_seconds", nil) }
 	unsupported := func() float64 {
 		return scrape(t, "podvirt_nodeagent_vmi_failures_total", map[string]string{"reason": "Unsupported"})
 	}
 	startupsBefore, unsupportedBefore := startups(), unsupported()
 
-	if out, err := e.kubectlRun(tinyGuest("counted"), "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("counted")))
 	// PVC volumes are not supported on the node yet: such a VMI fails.
-	withPVC := withDataDisk(tinyGuest("unsupported"), "persistentVolumeClaim: {claimName: data}")
-	if out, err := e.kubectlRun(withPVC, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	eventually(t, "VMI counted Running", 120*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "counted"}, vmi)
-		return err == nil && vmi.Status.Phase == v1alpha1.Running, err
-	})
-	eventually(t, "VMI unsupported Failed", 120*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "unsupported"}, vmi)
-		return err == nil && vmi.Status.Phase == v1alpha1.Failed, err
-	})
+	unsupportedFootprint := e.Track(t, ns, "unsupported")
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("unsupported"), libvmi.WithPersistentVolumeClaim("data", "data")))
+	e.WaitForVMIPhase(t, ns, "counted", 120*time.Second, v1alpha1.Running)
+	e.WaitForVMIPhase(t, ns, "unsupported", 120*time.Second, v1alpha1.Failed)
 	if got := startups() - startupsBefore; got != 1 {
 		t.Errorf("startup observations grew by %v, want 1", got)
 	}
 	if got := unsupported() - unsupportedBefore; got != 1 {
 		t.Errorf("Unsupported failures grew by %v, want 1", got)
 	}
+	// What the node agent prepared before it gave up goes with the Pod.
+	e.ExpectNoLeaks(t, unsupportedFootprint)
 }
 
 // scrape returns the node agent's value of a counter, or the sample count

@@ -5,17 +5,17 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
-	"github.com/podvirt/podvirt/nodeagent/hypervisor"
+	"github.com/podvirt/podvirt/test/e2e/framework"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
 
 // TestNodeAgentRestartKeepsGuests kills the node agent with SIGKILL while
@@ -27,59 +27,54 @@ import (
 func TestNodeAgentRestartKeepsGuests(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
+	footprints := map[string]*framework.Footprint{}
 	for _, name := range []string{"survivor", "offline"} {
-		if out, err := e.kubectlRun(tinyGuest(name), "apply", "-n", ns, "-f", "-"); err != nil {
-			t.Fatalf("kubectl apply %s: %v\n%s", name, err, out)
-		}
+		footprints[name] = e.Track(t, ns, name)
+		e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName(name)))
 	}
 	survivor, offline := domainspec.Name(ns, "survivor"), domainspec.Name(ns, "offline")
-	guestConsole(t, e, survivor)
-	guestConsole(t, e, offline)
-	pidBefore, err := os.ReadFile("/var/run/libvirt/qemu/" + survivor + ".pid")
+	e.GuestConsole(t, survivor)
+	e.GuestConsole(t, offline)
+	pidFile := filepath.Join(framework.LibvirtRunDir, survivor+".pid")
+	pidBefore, err := os.ReadFile(pidFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	e.killDaemon(t, "podvirt-nodeagent")
-	if err := e.libvirt.Shutdown(offline); err != nil {
+	e.KillDaemon(t, "podvirt-nodeagent")
+	if err := e.ShutdownDomain(offline); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the offline guest powered off", 60*time.Second, func() (bool, error) {
-		state, err := e.libvirt.State(offline)
-		return state == hypervisor.StateShutoff || state == hypervisor.StateAbsent, err
+	framework.Eventually(t, "the offline guest powered off", 60*time.Second, func() (bool, error) {
+		state, err := e.DomainState(offline)
+		return state == framework.StateShutoff || state == framework.StateAbsent, err
 	})
-	restart := time.Now()
-	if out, err := exec.Command("../../test/local/up.sh", "--no-example").CombinedOutput(); err != nil {
-		t.Fatalf("restarting the node agent: %v\n%s", err, out)
-	}
-	logf(t, "node agent restarted in %s", time.Since(restart).Round(time.Millisecond))
+	t.Logf("node agent restarted in %s", e.RestartDaemons(t).Round(time.Millisecond))
 
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	eventually(t, "the VMI of the guest powered off while the agent was down Succeeded", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "offline"}, vmi)
-		return err == nil && vmi.Status.Phase == v1alpha1.Succeeded, err
-	})
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "survivor"}, vmi); err != nil || vmi.Status.Phase != v1alpha1.Running {
+	// The VMI of the guest powered off while the agent was down Succeeds.
+	vmi := e.WaitForVMIPhase(t, ns, "offline", 60*time.Second, v1alpha1.Succeeded)
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "survivor"}, vmi); err != nil || vmi.Status.Phase != v1alpha1.Running {
 		t.Errorf("survivor: phase %s, %v; want Running", vmi.Status.Phase, err)
 	}
-	pidAfter, err := os.ReadFile("/var/run/libvirt/qemu/" + survivor + ".pid")
+	pidAfter, err := os.ReadFile(pidFile)
 	if err != nil || string(pidAfter) != string(pidBefore) {
 		t.Errorf("QEMU pid %q before the restart, %q (%v) after: the guest must keep its process", pidBefore, pidAfter, err)
 	}
-	serial, err := os.ReadFile(e.serialLog(t, survivor))
-	if n := strings.Count(string(serial), "PODVIRT-GUEST-READY"); err != nil || n != 1 {
+	serial, err := e.Console(survivor)
+	if n := strings.Count(serial, framework.ReadyMarker); err != nil || n != 1 {
 		t.Errorf("the survivor booted %d times (%v), want once", n, err)
 	}
 
-	if out, err := e.kubectlRun("", "delete", "-n", ns, "vmi", "survivor", "--timeout=120s"); err != nil {
+	if out, err := e.Kubectl("", "delete", "-n", ns, "vmi", "survivor", "--timeout=120s"); err != nil {
 		t.Fatalf("kubectl delete: %v\n%s", err, out)
 	}
-	eventually(t, "survivor gone", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "survivor"}, &v1alpha1.VirtualMachineInstance{})
-		return apierrors.IsNotFound(err), err
-	})
-	if state, err := e.libvirt.State(survivor); err != nil || state != hypervisor.StateAbsent {
+	e.WaitForGone(t, "survivor gone", 60*time.Second, libvmi.New(libvmi.WithNamespace(ns), libvmi.WithName("survivor")))
+	if state, err := e.DomainState(survivor); err != nil || state != framework.StateAbsent {
 		t.Errorf("domain %s state %v, %v; want Absent", survivor, state, err)
 	}
+	// Neither guest leaves anything: not the one an agent restarted on
+	// adopted, nor the one that ended while no agent watched.
+	e.ExpectNoLeaks(t, footprints["survivor"])
+	e.ExpectNoLeaks(t, footprints["offline"])
 }

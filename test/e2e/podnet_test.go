@@ -16,9 +16,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/podvirt/podvirt/domainspec"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
 
 // TestGuestOnPodNetwork puts a guest on the Pod network (KubeVirt's
@@ -27,7 +29,7 @@ import (
 func TestGuestOnPodNetwork(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 
 	// A server on the node's side of the Pod network for the guest to fetch:
 	// the CNI bridge's address, the first of test/local's Pod CIDR.
@@ -57,14 +59,11 @@ func TestGuestOnPodNetwork(t *testing.T) {
 	go srv.Serve(ln) //nolint:errcheck // closed below
 	t.Cleanup(func() { srv.Close() })
 
-	manifest := strings.NewReplacer(
-		"autoattachPodInterface: false", "autoattachPodInterface: true",
-		"kernelArgs: console=ttyS0 panic=-1 quiet", "kernelArgs: console=ttyS0 panic=-1 quiet podvirt.fetch="+ln.Addr().String(),
-	).Replace(tinyGuest("web"))
-	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	console := guestConsole(t, e, domainspec.Name(ns, "web"))
+	footprint := e.Track(t, ns, "web")
+	// KubeVirt's default interface, left to the defaulting webhook.
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("web"), libvmi.WithAutoattachPodInterface(true),
+		libvmi.WithKernelArgs(libvmi.TinyKernelArgs+" podvirt.fetch="+ln.Addr().String())))
+	console := e.GuestConsole(t, domainspec.Name(ns, "web"))
 	if !strings.Contains(console, "PODVIRT-NET 10.0.2.2") {
 		t.Errorf("the guest did not get 10.0.2.2 by DHCP:\n%s", console)
 	}
@@ -74,7 +73,7 @@ func TestGuestOnPodNetwork(t *testing.T) {
 	}
 
 	launcher := &corev1.Pod{}
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("web")}, launcher); err != nil {
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("web")}, launcher); err != nil {
 		t.Fatal(err)
 	}
 	mu.Lock()
@@ -92,4 +91,9 @@ func TestGuestOnPodNetwork(t *testing.T) {
 	if !strings.Contains(string(got), "PODVIRT-GUEST-HTTP") {
 		t.Errorf("the Pod's IP answered %q, want the guest's page", got)
 	}
+
+	// The bridge, the veth, the DHCP server and the Pod's namespace with
+	// its iptables rules go with the VMI.
+	e.DeleteVMI(t, ns, "web", 120*time.Second)
+	e.ExpectNoLeaks(t, footprint)
 }

@@ -12,6 +12,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/test/e2e/framework"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
 
 // TestVMIPolicyLifecycle: a typo is a rejected policy; a new policy
@@ -20,7 +22,7 @@ import (
 func TestVMIPolicyLifecycle(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 
 	typo := `
 apiVersion: podvirt.io/v1alpha1
@@ -30,17 +32,13 @@ spec:
   validations:
     - expression: "object.spec.domian.memory.guest != ''"
 `
-	out, err := e.kubectlRun(typo, "apply", "-f", "-")
+	out, err := e.Kubectl(typo, "apply", "-f", "-")
 	if err == nil || !strings.Contains(out, `spec.validations[0].expression: Invalid value: "object.spec.domian.memory.guest != ''": compilation failed: ERROR: <input>:1:12: undefined field 'domian'`) {
 		t.Fatalf("a policy with a typo: err=%v\n%s", err, out)
 	}
 
 	// A VMI that exists before the policy: the background audit must count it.
-	existing := strings.Replace(tinyVMI, "name: tiny", "name: before-policy", 1)
-	existing = strings.Replace(existing, "spec:\n", "spec:\n  nodeSelector: {podvirt.io/no-such-node: \"true\"}\n", 1)
-	if out, err := e.kubectlRun(existing, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("before-policy"), libvmi.WithNodeSelector(noSuchNode, "true")))
 
 	policy := `
 apiVersion: podvirt.io/v1alpha1
@@ -57,14 +55,14 @@ spec:
       messageExpression: "'VMI ' + object.metadata.name + ' needs a team label'"
       reason: Forbidden
 `
-	if out, err := e.kubectlRun(policy, "apply", "-f", "-"); err != nil {
+	if out, err := e.Kubectl(policy, "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply policy: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { e.kubectlRun("", "delete", "vmipolicy", "e2e-require-team", "e2e-warn-grace") })
+	t.Cleanup(func() { e.Kubectl("", "delete", "vmipolicy", "e2e-require-team", "e2e-warn-grace") })
 
 	p := &v1alpha1.VMIPolicy{}
-	eventually(t, "the policy Ready with its background audit", 60*time.Second, func() (bool, error) {
-		if err := e.c.Get(ctx, types.NamespacedName{Name: "e2e-require-team"}, p); err != nil {
+	framework.Eventually(t, "the policy Ready with its background audit", 60*time.Second, func() (bool, error) {
+		if err := e.Client.Get(ctx, types.NamespacedName{Name: "e2e-require-team"}, p); err != nil {
 			return false, err
 		}
 		return meta.IsStatusConditionTrue(p.Status.Conditions, "Ready") && p.Status.Audit != nil && p.Status.ObservedGeneration == p.Generation, nil
@@ -75,15 +73,16 @@ spec:
 	}
 
 	var denied string
-	eventually(t, "the new policy to govern admission", 30*time.Second, func() (bool, error) {
-		denied, err = e.kubectlRun(tinyVMI, "apply", "--dry-run=server", "-n", ns, "-f", "-")
+	tiny := framework.Manifest(t, libvmi.NewTiny())
+	framework.Eventually(t, "the new policy to govern admission", 30*time.Second, func() (bool, error) {
+		denied, err = e.Kubectl(tiny, "apply", "--dry-run=server", "-n", ns, "-f", "-")
 		return err != nil, nil
 	})
 	if !strings.Contains(denied, "VMIPolicy 'e2e-require-team' denied request: VMI tiny needs a team label") {
 		t.Errorf("denial message:\n%s", denied)
 	}
-	withTeam := strings.Replace(tinyVMI, "name: tiny\n", "name: tiny\n  labels: {team: storage}\n", 1)
-	if out, err := e.kubectlRun(withTeam, "apply", "--dry-run=server", "-n", ns, "-f", "-"); err != nil {
+	withTeam := framework.Manifest(t, libvmi.NewTiny(libvmi.WithLabel("team", "storage")))
+	if out, err := e.Kubectl(withTeam, "apply", "--dry-run=server", "-n", ns, "-f", "-"); err != nil {
 		t.Errorf("a VMI with a team label was refused: %v\n%s", err, out)
 	}
 
@@ -99,11 +98,11 @@ spec:
     - expression: "object.spec.terminationGracePeriodSeconds >= 30"
       message: "a grace period under 30s may cut the guest's shutdown short"
 `
-	if out, err := e.kubectlRun(warn, "apply", "-f", "-"); err != nil {
+	if out, err := e.Kubectl(warn, "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply warn policy: %v\n%s", err, out)
 	}
-	eventually(t, "the warning", 30*time.Second, func() (bool, error) {
-		out, err := e.kubectlRun(withTeam, "apply", "--dry-run=server", "-n", ns, "-f", "-")
+	framework.Eventually(t, "the warning", 30*time.Second, func() (bool, error) {
+		out, err := e.Kubectl(withTeam, "apply", "--dry-run=server", "-n", ns, "-f", "-")
 		return err == nil && strings.Contains(out, "Warning: Validation failed for VMIPolicy 'e2e-warn-grace': a grace period under 30s may cut the guest's shutdown short"), nil
 	})
 }
@@ -114,7 +113,7 @@ spec:
 // ConfigMap changes the verdict with no policy change.
 func TestVMIPolicyParamRef(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	policy := `
 apiVersion: podvirt.io/v1alpha1
 kind: VMIPolicy
@@ -128,14 +127,15 @@ spec:
     - expression: "quantity(object.spec.domain.memory.guest).compareTo(quantity(params.data.maxGuestMemory)) <= 0"
       messageExpression: "'guest memory ' + object.spec.domain.memory.guest + ' exceeds ' + params.data.maxGuestMemory"
 `
-	if out, err := e.kubectlRun(policy, "apply", "-f", "-"); err != nil {
+	if out, err := e.Kubectl(policy, "apply", "-f", "-"); err != nil {
 		t.Fatalf("kubectl apply policy: %v\n%s", err, out)
 	}
-	t.Cleanup(func() { e.kubectlRun("", "delete", "vmipolicy", "e2e-param-memory") })
-	dryRun := func() (string, error) { return e.kubectlRun(tinyVMI, "apply", "--dry-run=server", "-n", ns, "-f", "-") }
+	t.Cleanup(func() { e.Kubectl("", "delete", "vmipolicy", "e2e-param-memory") })
+	tiny := framework.Manifest(t, libvmi.NewTiny())
+	dryRun := func() (string, error) { return e.Kubectl(tiny, "apply", "--dry-run=server", "-n", ns, "-f", "-") }
 
 	var out string
-	eventually(t, "a denial for the missing parameter", 30*time.Second, func() (bool, error) {
+	framework.Eventually(t, "a denial for the missing parameter", 30*time.Second, func() (bool, error) {
 		var err error
 		out, err = dryRun()
 		return err != nil, nil
@@ -144,17 +144,17 @@ spec:
 	if !strings.Contains(out, "VMIPolicy 'e2e-param-memory' denied request: failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction") {
 		t.Errorf("missing parameter:\n%s", out)
 	}
-	if out, err := e.kubectlRun("", "create", "configmap", "e2e-vmi-limits", "-n", ns, "--from-literal=maxGuestMemory=64Mi"); err != nil {
+	if out, err := e.Kubectl("", "create", "configmap", "e2e-vmi-limits", "-n", ns, "--from-literal=maxGuestMemory=64Mi"); err != nil {
 		t.Fatalf("creating the ConfigMap: %v\n%s", err, out)
 	}
-	eventually(t, "a denial from the limit", 30*time.Second, func() (bool, error) {
+	framework.Eventually(t, "a denial from the limit", 30*time.Second, func() (bool, error) {
 		out, _ = dryRun()
 		return strings.Contains(out, "guest memory 128Mi exceeds 64Mi"), nil
 	})
-	if out, err := e.kubectlRun("", "patch", "configmap", "e2e-vmi-limits", "-n", ns, "--type=merge", "-p", `{"data":{"maxGuestMemory":"1Gi"}}`); err != nil {
+	if out, err := e.Kubectl("", "patch", "configmap", "e2e-vmi-limits", "-n", ns, "--type=merge", "-p", `{"data":{"maxGuestMemory":"1Gi"}}`); err != nil {
 		t.Fatalf("raising the limit: %v\n%s", err, out)
 	}
-	eventually(t, "admission under the raised limit", 30*time.Second, func() (bool, error) {
+	framework.Eventually(t, "admission under the raised limit", 30*time.Second, func() (bool, error) {
 		_, err := dryRun()
 		return err == nil, nil
 	})

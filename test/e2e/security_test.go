@@ -25,7 +25,8 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
-	"github.com/podvirt/podvirt/nodeagent/hypervisor"
+	"github.com/podvirt/podvirt/test/e2e/framework"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
 
 // editor makes user a namespace editor (the "edit" ClusterRole, plus the
@@ -36,7 +37,7 @@ func (e *env) editor(t *testing.T, ns, user string) {
 	role := &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: "vmi-editor", Namespace: ns}, Rules: []rbacv1.PolicyRule{{
 		APIGroups: []string{"podvirt.io"}, Resources: []string{"virtualmachineinstances"}, Verbs: []string{"*"},
 	}}}
-	if err := e.c.Create(ctx, role); err != nil {
+	if err := e.Client.Create(ctx, role); err != nil {
 		t.Fatal(err)
 	}
 	for _, rb := range []*rbacv1.RoleBinding{
@@ -45,7 +46,7 @@ func (e *env) editor(t *testing.T, ns, user string) {
 		{ObjectMeta: metav1.ObjectMeta{Name: "vmi-" + user, Namespace: ns}, RoleRef: rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "vmi-editor"},
 			Subjects: []rbacv1.Subject{{Kind: "User", Name: user, APIGroup: "rbac.authorization.k8s.io"}}},
 	} {
-		if err := e.c.Create(ctx, rb); err != nil {
+		if err := e.Client.Create(ctx, rb); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -72,44 +73,40 @@ spec:
 // to make the node agent run a VM from a Pod it wrote itself.
 func TestLauncherPodGuard(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	e.editor(t, ns, "alice")
 	as := []string{"--as", "alice", "-n", ns}
 
-	out, err := e.kubectlRun(fmt.Sprintf(plainPod, "forged", `podvirt.io/domain: "<domain type='kvm'/>"`), append([]string{"apply", "-f", "-"}, as...)...)
+	out, err := e.Kubectl(fmt.Sprintf(plainPod, "forged", `podvirt.io/domain: "<domain type='kvm'/>"`), append([]string{"apply", "-f", "-"}, as...)...)
 	if err == nil || !strings.Contains(out, `admission webhook "launcher-pod-guard.podvirt.io" denied the request: only podvirt's controller may create Pods with podvirt.io/ labels or annotations (found annotation podvirt.io/domain)`) {
 		t.Errorf("creating a Pod with a podvirt.io/ annotation: err=%v\n%s", err, out)
 	}
 
-	out, err = e.kubectlRun(fmt.Sprintf(plainPod, "plain", ""), append([]string{"apply", "-f", "-"}, as...)...)
+	out, err = e.Kubectl(fmt.Sprintf(plainPod, "plain", ""), append([]string{"apply", "-f", "-"}, as...)...)
 	if err != nil {
 		t.Fatalf("an ordinary Pod was refused: %v\n%s", err, out)
 	}
-	out, err = e.kubectlRun("", append([]string{"annotate", "pod", "plain", "podvirt.io/domain=<domain/>"}, as...)...)
+	out, err = e.Kubectl("", append([]string{"annotate", "pod", "plain", "podvirt.io/domain=<domain/>"}, as...)...)
 	if err == nil || !strings.Contains(out, "only podvirt's controller may add, change or remove podvirt.io/ labels or annotations (changed annotation podvirt.io/domain)") {
 		t.Errorf("annotating an existing Pod: err=%v\n%s", err, out)
 	}
-	out, err = e.kubectlRun("", append([]string{"label", "pod", "plain", "podvirt.io/vmi=tiny"}, as...)...)
+	out, err = e.Kubectl("", append([]string{"label", "pod", "plain", "podvirt.io/vmi=tiny"}, as...)...)
 	if err == nil || !strings.Contains(out, "changed label podvirt.io/vmi") {
 		t.Errorf("labelling an existing Pod: err=%v\n%s", err, out)
 	}
 
 	// Not even a cluster admin may forge one: only the controller's identity.
-	out, err = e.kubectlRun(fmt.Sprintf(plainPod, "forged-by-admin", `podvirt.io/domain: "<domain/>"`), "apply", "-n", ns, "-f", "-")
+	out, err = e.Kubectl(fmt.Sprintf(plainPod, "forged-by-admin", `podvirt.io/domain: "<domain/>"`), "apply", "-n", ns, "-f", "-")
 	if err == nil || !strings.Contains(out, "only podvirt's controller may create Pods") {
 		t.Errorf("cluster admin forging a launcher Pod: err=%v\n%s", err, out)
 	}
 
 	// The editor may use VMIs, and may not touch the launcher Pod's keys.
-	if out, err := e.kubectlRun(tinyVMI, append([]string{"apply", "-f", "-"}, as...)...); err != nil {
+	if out, err := e.Kubectl(framework.Manifest(t, libvmi.NewTiny()), append([]string{"apply", "-f", "-"}, as...)...); err != nil {
 		t.Fatalf("a namespace editor could not create a VMI: %v\n%s", err, out)
 	}
-	launcher := &corev1.Pod{}
-	eventually(t, "launcher Pod", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: domainspec.PodName("tiny")}, launcher)
-		return err == nil, err
-	})
-	out, err = e.kubectlRun("", append([]string{"annotate", "--overwrite", "pod", domainspec.PodName("tiny"), "podvirt.io/domain=<domain type='kvm'><devices><hostdev/></devices></domain>"}, as...)...)
+	e.WaitForPod(t, ns, domainspec.PodName("tiny"), "launcher Pod", 60*time.Second, nil)
+	out, err = e.Kubectl("", append([]string{"annotate", "--overwrite", "pod", domainspec.PodName("tiny"), "podvirt.io/domain=<domain type='kvm'><devices><hostdev/></devices></domain>"}, as...)...)
 	if err == nil || !strings.Contains(out, "changed annotation podvirt.io/domain") {
 		t.Errorf("rewriting a launcher Pod's domain: err=%v\n%s", err, out)
 	}
@@ -121,39 +118,34 @@ func TestLauncherPodGuard(t *testing.T) {
 func TestRestrictedNamespace(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	nsObj := &corev1.Namespace{}
-	if err := e.c.Get(ctx, types.NamespacedName{Name: ns}, nsObj); err != nil {
+	if err := e.Client.Get(ctx, types.NamespacedName{Name: ns}, nsObj); err != nil {
 		t.Fatal(err)
 	}
 	nsObj.Labels["pod-security.kubernetes.io/enforce"] = "restricted"
-	if err := e.c.Update(ctx, nsObj); err != nil {
+	if err := e.Client.Update(ctx, nsObj); err != nil {
 		t.Fatal(err)
 	}
 	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "q", Namespace: ns}, Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
 		corev1.ResourcePods: resource.MustParse("5"), corev1.ResourceRequestsMemory: resource.MustParse("1Gi"), corev1.ResourceLimitsMemory: resource.MustParse("1Gi"),
 	}}}
-	if err := e.c.Create(ctx, quota); err != nil {
+	if err := e.Client.Create(ctx, quota); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := e.kubectlRun(tinyVMI, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	eventually(t, "VMI Running in a restricted namespace", 120*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi)
-		return err == nil && vmi.Status.Phase == v1alpha1.Running, err
-	})
-	eventually(t, "the quota to count the launcher Pod", 30*time.Second, func() (bool, error) {
-		if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "q"}, quota); err != nil {
+	footprint := e.Track(t, ns, "tiny")
+	e.Apply(t, ns, libvmi.NewTiny())
+	// Running in a restricted namespace.
+	e.WaitForVMIPhase(t, ns, "tiny", 120*time.Second, v1alpha1.Running)
+	framework.Eventually(t, "the quota to count the launcher Pod", 30*time.Second, func() (bool, error) {
+		if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "q"}, quota); err != nil {
 			return false, err
 		}
 		used := quota.Status.Used[corev1.ResourceRequestsMemory]
 		return used.Cmp(resource.MustParse("256Mi")) == 0 && quota.Status.Used.Pods().Value() == 1, nil
 	})
-	if out, err := e.kubectlRun("", "delete", "-n", ns, "vmi", "tiny", "--timeout=60s"); err != nil {
-		t.Fatalf("kubectl delete: %v\n%s", err, out)
-	}
+	e.DeleteVMI(t, ns, "tiny", 60*time.Second)
+	e.ExpectNoLeaks(t, footprint)
 }
 
 // TestNodeAgentRestriction acts as another node's agent and tries to
@@ -161,39 +153,33 @@ func TestRestrictedNamespace(t *testing.T) {
 func TestNodeAgentRestriction(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	ns := e.namespace(t)
-	if out, err := e.kubectlRun(tinyVMI, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	eventually(t, "VMI Running", 120*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi)
-		return err == nil && vmi.Status.Phase == v1alpha1.Running, err
-	})
+	ns := e.Namespace(t)
+	footprint := e.Track(t, ns, "tiny")
+	e.Apply(t, ns, libvmi.NewTiny())
+	vmi := e.WaitForVMIPhase(t, ns, "tiny", 120*time.Second, v1alpha1.Running)
 	other := []string{"--as", "system:podvirt:nodeagent:other-node", "--as-group", "podvirt:nodeagents", "-n", ns}
-	out, err := e.kubectlRun("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"phase":"Failed","reason":"Forged"}}`}, other...)...)
+	out, err := e.Kubectl("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"phase":"Failed","reason":"Forged"}}`}, other...)...)
 	if err == nil || !strings.Contains(out, "node agent of other-node may only report VMIs that the scheduler bound to its own node") {
 		t.Errorf("another node's agent updating the VMI's status: err=%v\n%s", err, out)
 	}
-	out, err = e.kubectlRun("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"nodeName":"other-node"}}`}, other...)...)
+	out, err = e.Kubectl("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"nodeName":"other-node"}}`}, other...)...)
 	if err == nil || !strings.Contains(out, "may only report VMIs that the scheduler bound to its own node") {
 		t.Errorf("another node's agent claiming the VMI: err=%v\n%s", err, out)
 	}
-	out, err = e.kubectlRun("", append([]string{"patch", "pod", domainspec.PodName("tiny"), "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`}, other...)...)
+	out, err = e.Kubectl("", append([]string{"patch", "pod", domainspec.PodName("tiny"), "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`}, other...)...)
 	if err == nil || !strings.Contains(out, "node agent of other-node may only change Pods bound to its own node") {
 		t.Errorf("another node's agent releasing the launcher Pod: err=%v\n%s", err, out)
 	}
 	// This node's agent identity is allowed the same status write.
-	own := []string{"--as", "system:podvirt:nodeagent:" + e.node, "--as-group", "podvirt:nodeagents", "-n", ns}
-	if out, err := e.kubectlRun("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"reason":"Checked"}}`}, own...)...); err != nil {
+	own := []string{"--as", "system:podvirt:nodeagent:" + e.Node, "--as-group", "podvirt:nodeagents", "-n", ns}
+	if out, err := e.Kubectl("", append([]string{"patch", "vmi", "tiny", "--subresource=status", "--type=merge", "-p", `{"status":{"reason":"Checked"}}`}, own...)...); err != nil {
 		t.Errorf("the VMI's own node agent was refused: %v\n%s", err, out)
 	}
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi); err != nil || vmi.Status.Phase != v1alpha1.Running {
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi); err != nil || vmi.Status.Phase != v1alpha1.Running {
 		t.Errorf("VMI phase %q after the attempts (%v), want Running", vmi.Status.Phase, err)
 	}
-	if out, err := e.kubectlRun("", "delete", "-n", ns, "vmi", "tiny", "--timeout=60s"); err != nil {
-		t.Fatalf("kubectl delete: %v\n%s", err, out)
-	}
+	e.DeleteVMI(t, ns, "tiny", 60*time.Second)
+	e.ExpectNoLeaks(t, footprint)
 }
 
 const controllerSA = "system:serviceaccount:podvirt-system:podvirt-controller"
@@ -203,7 +189,7 @@ const controllerSA = "system:serviceaccount:podvirt-system:podvirt-controller"
 func (e *env) signingKey(t *testing.T) ed25519.PrivateKey {
 	t.Helper()
 	s := &corev1.Secret{}
-	if err := e.c.Get(context.Background(), types.NamespacedName{Namespace: "podvirt-system", Name: "podvirt-domain-signing-key"}, s); err != nil {
+	if err := e.Client.Get(context.Background(), types.NamespacedName{Namespace: "podvirt-system", Name: "podvirt-domain-signing-key"}, s); err != nil {
 		t.Fatal(err)
 	}
 	key, err := domainspec.PrivateKeyFromSecretData(s.Data)
@@ -226,7 +212,7 @@ func (e *env) forgedLauncher(t *testing.T, vmi *v1alpha1.VirtualMachineInstance,
 				Name: vmi.Name, UID: vmi.UID, Controller: ptr.To(true)}},
 		},
 		Spec: corev1.PodSpec{
-			NodeName:                     e.node,
+			NodeName:                     e.Node,
 			AutomountServiceAccountToken: ptr.To(false),
 			Containers: []corev1.Container{{Name: "launcher", Image: "podvirt.io/launcher:dev", ImagePullPolicy: corev1.PullNever,
 				Args: []string{"--domain", "forged"}}},
@@ -236,7 +222,7 @@ func (e *env) forgedLauncher(t *testing.T, vmi *v1alpha1.VirtualMachineInstance,
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out, err := e.kubectlRun(string(raw), "create", "--as", controllerSA, "-f", "-"); err != nil {
+	if out, err := e.Kubectl(string(raw), "create", "--as", controllerSA, "-f", "-"); err != nil {
 		t.Fatalf("creating the forged launcher Pod as the controller: %v\n%s", err, out)
 	}
 }
@@ -245,25 +231,13 @@ func (e *env) forgedLauncher(t *testing.T, vmi *v1alpha1.VirtualMachineInstance,
 // so a forged Pod is the only one the node agent sees for it.
 func (e *env) parkedVMI(t *testing.T, ns, name string) *v1alpha1.VirtualMachineInstance {
 	t.Helper()
-	manifest := strings.Replace(strings.Replace(tinyVMI, "name: tiny", "name: "+name, 1), "spec:\n", "spec:\n  nodeSelector: {podvirt.io/no-such-node: \"true\"}\n", 1)
-	if out, err := e.kubectlRun(manifest, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	eventually(t, name+" Scheduling", 30*time.Second, func() (bool, error) {
-		err := e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, vmi)
-		return err == nil && vmi.Status.Phase == v1alpha1.Scheduling, err
-	})
-	return vmi
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName(name), libvmi.WithNodeSelector(noSuchNode, "true")))
+	return e.WaitForVMIPhase(t, ns, name, 30*time.Second, v1alpha1.Scheduling)
 }
 
 func (e *env) waitFailed(t *testing.T, vmi *v1alpha1.VirtualMachineInstance, reason string, message ...string) {
 	t.Helper()
-	got := &v1alpha1.VirtualMachineInstance{}
-	eventually(t, vmi.Name+" Failed with "+reason, 60*time.Second, func() (bool, error) {
-		err := e.c.Get(context.Background(), client.ObjectKeyFromObject(vmi), got)
-		return err == nil && got.Status.Phase == v1alpha1.Failed, err
-	})
+	got := e.WaitForVMIPhase(t, vmi.Namespace, vmi.Name, 60*time.Second, v1alpha1.Failed)
 	msg := ""
 	if c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady); c != nil {
 		msg = c.Message
@@ -276,13 +250,13 @@ func (e *env) waitFailed(t *testing.T, vmi *v1alpha1.VirtualMachineInstance, rea
 			t.Errorf("%s: message %q lacks %q", vmi.Name, msg, m)
 		}
 	}
-	if state, err := e.libvirt.State(domainspec.Name(vmi.Namespace, vmi.Name)); err != nil || state != hypervisor.StateAbsent {
+	if state, err := e.DomainState(domainspec.Name(vmi.Namespace, vmi.Name)); err != nil || state != framework.StateAbsent {
 		t.Errorf("%s: libvirt domain state %v, %v; want Absent", vmi.Name, state, err)
 	}
 	// kubectl describe shows why: the node agent reports it as an Event.
-	eventually(t, vmi.Name+"'s "+reason+" Event", 30*time.Second, func() (bool, error) {
+	framework.Eventually(t, vmi.Name+"'s "+reason+" Event", 30*time.Second, func() (bool, error) {
 		list := &eventsv1.EventList{}
-		if err := e.c.List(context.Background(), list, client.InNamespace(vmi.Namespace)); err != nil {
+		if err := e.Client.List(context.Background(), list, client.InNamespace(vmi.Namespace)); err != nil {
 			return false, err
 		}
 		for _, ev := range list.Items {
@@ -300,7 +274,7 @@ func (e *env) waitFailed(t *testing.T, vmi *v1alpha1.VirtualMachineInstance, rea
 // The node agent must refuse it whoever signed it.
 func TestNodeAllowlistSecondWall(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	vmi := e.parkedVMI(t, ns, "victim")
 	dom, err := domain.Render(vmi, domain.Options{Type: "qemu"})
 	if err != nil {
@@ -319,7 +293,7 @@ func TestNodeAllowlistSecondWall(t *testing.T) {
 		t.Fatal(err)
 	}
 	const name = "victim-forged"
-	sig, err := domainspec.Sign(e.signingKey(t), domainspec.Payload{Namespace: ns, PodName: name, VMIUID: string(vmi.UID), NodeName: e.node, DomainXML: xml})
+	sig, err := domainspec.Sign(e.signingKey(t), domainspec.Payload{Namespace: ns, PodName: name, VMIUID: string(vmi.UID), NodeName: e.Node, DomainXML: xml})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,22 +306,17 @@ func TestNodeAllowlistSecondWall(t *testing.T) {
 func TestSignatureForAnotherVMIRefused(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	// The donor runs here, so the controller signs its Pod for this node.
-	donorManifest := strings.Replace(tinyVMI, "name: tiny", "name: donor", 1)
-	if out, err := e.kubectlRun(donorManifest, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
-	donorPod := &corev1.Pod{}
-	eventually(t, "the donor's signed launcher Pod", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("donor")}, donorPod)
-		return err == nil && donorPod.Annotations[domainspec.AnnotationSignature] != "", err
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("donor")))
+	donorPod := e.WaitForPod(t, ns, domainspec.PodName("donor"), "the donor's signed launcher Pod", 60*time.Second, func(p *corev1.Pod) bool {
+		return p.Annotations[domainspec.AnnotationSignature] != ""
 	})
 	target := e.parkedVMI(t, ns, "target")
 	e.forgedLauncher(t, target, "target-copied", donorPod.Annotations[domainspec.AnnotationDomain], donorPod.Annotations[domainspec.AnnotationSignature])
 	e.waitFailed(t, target, "SignatureInvalid", "did not sign this domain")
 	donor := &v1alpha1.VirtualMachineInstance{}
-	if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "donor"}, donor); err != nil || donor.Status.Phase == v1alpha1.Failed {
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "donor"}, donor); err != nil || donor.Status.Phase == v1alpha1.Failed {
 		t.Errorf("the donor VMI changed: %q, %v", donor.Status.Phase, err)
 	}
 }
@@ -358,7 +327,7 @@ func TestSignatureForAnotherVMIRefused(t *testing.T) {
 func TestCraftedValuesCannotInjectXML(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	const args = `console=ttyS0 </cmdline></os><devices><hostdev mode='subsystem'/></devices><os><cmdline>`
 	const serial = `x'/><qemu:commandline xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0"><qemu:arg value="-S"/></qemu:commandline><x a='`
 	vmi := diffVMI(ns, diffCase{rule: "inject", name: "xml", mutate: func(v *v1alpha1.VirtualMachineInstance) {
@@ -368,12 +337,12 @@ func TestCraftedValuesCannotInjectXML(t *testing.T) {
 		v.Spec.Domain.Firmware.KernelBoot.KernelArgs = args
 		v.Spec.Domain.Firmware.Serial = serial
 	}})
-	if err := e.c.Create(ctx, vmi); err != nil {
+	if err := e.Client.Create(ctx, vmi); err != nil {
 		t.Fatalf("creating the VMI: %v", err)
 	}
 	p := &corev1.Pod{}
-	eventually(t, "launcher Pod", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName(vmi.Name)}, p)
+	framework.Eventually(t, "launcher Pod", 60*time.Second, func() (bool, error) {
+		err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName(vmi.Name)}, p)
 		return err == nil, err
 	})
 	dom, err := domainspec.Parse(p.Annotations[domainspec.AnnotationDomain])
@@ -397,7 +366,7 @@ func TestCraftedValuesCannotInjectXML(t *testing.T) {
 // agent must refuse it.
 func TestSignatureForAnotherNodeRefused(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	vmi := e.parkedVMI(t, ns, "moved")
 	xml, err := domain.RenderXML(vmi, domain.Options{Type: "qemu"})
 	if err != nil {

@@ -5,6 +5,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,48 +13,14 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
-	"github.com/podvirt/podvirt/nodeagent/hypervisor"
+	"github.com/podvirt/podvirt/test/e2e/framework"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
-
-const tinyVMI = `
-apiVersion: podvirt.io/v1alpha1
-kind: VirtualMachineInstance
-metadata:
-  name: tiny
-spec:
-  terminationGracePeriodSeconds: 20
-  domain:
-    memory:
-      guest: 128Mi
-    devices:
-      # No network card: the tiny guest boots faster without one.
-      autoattachPodInterface: false
-    firmware:
-      kernelBoot:
-        kernelArgs: console=ttyS0 panic=-1 quiet
-        container:
-          image: 127.0.0.1:15000/podvirt/tiny-guest:latest
-          kernelPath: /boot/vmlinux
-          initrdPath: /boot/initrd.img
-`
-
-// tinyGuest is tinyVMI named name.
-func tinyGuest(name string) string {
-	return strings.Replace(tinyVMI, "name: tiny\n", "name: "+name+"\n", 1)
-}
-
-// withDataDisk gives a tiny guest manifest a virtio disk "data" whose
-// volume source is source (a YAML flow mapping entry, e.g.
-// "containerDisk: {image: x}").
-func withDataDisk(manifest, source string) string {
-	m := strings.Replace(manifest, "      autoattachPodInterface: false\n",
-		"      autoattachPodInterface: false\n      disks:\n      - name: data\n        disk: {bus: virtio}\n", 1)
-	return m + "  volumes:\n  - name: data\n    " + source + "\n"
-}
 
 // TestVMILifecycle walks one VMI through the whole design: admission
 // (defaults, validation), the launcher Pod under the real kubelet, a real
@@ -61,16 +28,15 @@ func withDataDisk(manifest, source string) string {
 func TestVMILifecycle(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 
 	applied := time.Now()
-	if out, err := e.kubectlRun(tinyVMI, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
+	footprint := e.Track(t, ns, "tiny")
+	e.Apply(t, ns, libvmi.NewTiny())
 
 	t.Run("defaults from the mutating webhook are stored", func(t *testing.T) {
 		vmi := &v1alpha1.VirtualMachineInstance{}
-		if err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi); err != nil {
+		if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi); err != nil {
 			t.Fatal(err)
 		}
 		d := vmi.Spec.Domain
@@ -94,12 +60,11 @@ func TestVMILifecycle(t *testing.T) {
 	launcher := &corev1.Pod{}
 	podKey := types.NamespacedName{Namespace: ns, Name: domainspec.PodName("tiny")}
 	t.Run("the launcher Pod carries the domain and runs on the node", func(t *testing.T) {
-		eventually(t, "launcher Pod Running", 120*time.Second, func() (bool, error) {
-			err := e.c.Get(ctx, podKey, launcher)
-			return err == nil && launcher.Status.Phase == corev1.PodRunning, err
+		launcher = e.WaitForPod(t, ns, podKey.Name, "launcher Pod Running", 120*time.Second, func(p *corev1.Pod) bool {
+			return p.Status.Phase == corev1.PodRunning
 		})
-		if launcher.Spec.NodeName != e.node {
-			t.Errorf("Pod on node %q, want %q", launcher.Spec.NodeName, e.node)
+		if launcher.Spec.NodeName != e.Node {
+			t.Errorf("Pod on node %q, want %q", launcher.Spec.NodeName, e.Node)
 		}
 		dom, err := domainspec.Parse(launcher.Annotations[domainspec.AnnotationDomain])
 		if err != nil {
@@ -115,33 +80,25 @@ func TestVMILifecycle(t *testing.T) {
 
 	domName := domainspec.Name(ns, "tiny")
 	t.Run("the guest boots and the VMI is Running", func(t *testing.T) {
-		vmi := &v1alpha1.VirtualMachineInstance{}
-		eventually(t, "VMI Running", 120*time.Second, func() (bool, error) {
-			err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi)
-			return err == nil && vmi.Status.Phase == v1alpha1.Running, err
-		})
-		logf(t, "kubectl apply -> VMI Running: %s", time.Since(applied).Round(time.Millisecond))
-		out, err := e.kubectlRun("", "get", "vmi", "-n", ns)
+		vmi := e.WaitForVMIPhase(t, ns, "tiny", 120*time.Second, v1alpha1.Running)
+		t.Logf("kubectl apply -> VMI Running: %s", time.Since(applied).Round(time.Millisecond))
+		out, err := e.Kubectl("", "get", "vmi", "-n", ns)
 		if err != nil || !strings.Contains(out, "PHASE") || !strings.Contains(out, "NODE") || !strings.Contains(out, "AGE") ||
-			!strings.Contains(out, "Running") || !strings.Contains(out, e.node) {
+			!strings.Contains(out, "Running") || !strings.Contains(out, e.Node) {
 			t.Errorf("kubectl get vmi (printer columns Phase, Node, Age): %v\n%s", err, out)
 		}
-		if vmi.Status.NodeName != e.node {
-			t.Errorf("status.nodeName = %q, want %q", vmi.Status.NodeName, e.node)
+		if vmi.Status.NodeName != e.Node {
+			t.Errorf("status.nodeName = %q, want %q", vmi.Status.NodeName, e.Node)
 		}
-		state, err := e.libvirt.State(domName)
-		if err != nil || state != hypervisor.StateRunning {
+		state, err := e.DomainState(domName)
+		if err != nil || state != framework.StateRunning {
 			t.Fatalf("libvirt domain %s state = %v, %v; want Running", domName, state, err)
 		}
-		serial := e.serialLog(t, domName)
-		eventually(t, "the guest's ready marker on its serial console", 180*time.Second, func() (bool, error) {
-			b, err := os.ReadFile(serial)
-			return strings.Contains(string(b), "PODVIRT-GUEST-READY"), err
-		})
-		logf(t, "kubectl apply -> guest ready marker: %s", time.Since(applied).Round(time.Millisecond))
+		e.GuestConsole(t, domName)
+		t.Logf("kubectl apply -> guest ready marker: %s", time.Since(applied).Round(time.Millisecond))
 
 		// A VM's cost is its Pod's cost: QEMU runs in the launcher Pod's cgroup.
-		raw, err := os.ReadFile("/var/run/libvirt/qemu/" + domName + ".pid")
+		raw, err := os.ReadFile(filepath.Join(framework.LibvirtRunDir, domName+".pid"))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -156,22 +113,17 @@ func TestVMILifecycle(t *testing.T) {
 
 	t.Run("deleting the VMI shuts the guest down and removes the Pod", func(t *testing.T) {
 		deleted := time.Now()
-		if out, err := e.kubectlRun("", "delete", "-n", ns, "vmi", "tiny", "--timeout=120s"); err != nil {
+		if out, err := e.Kubectl("", "delete", "-n", ns, "vmi", "tiny", "--timeout=120s"); err != nil {
 			t.Fatalf("kubectl delete: %v\n%s", err, out)
 		}
-		eventually(t, "VMI gone", 60*time.Second, func() (bool, error) {
-			err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, &v1alpha1.VirtualMachineInstance{})
-			return apierrors.IsNotFound(err), err
-		})
-		eventually(t, "launcher Pod gone", 60*time.Second, func() (bool, error) {
-			err := e.c.Get(ctx, podKey, &corev1.Pod{})
-			return apierrors.IsNotFound(err), err
-		})
-		state, err := e.libvirt.State(domName)
-		if err != nil || state != hypervisor.StateAbsent {
+		e.WaitForGone(t, "VMI gone", 60*time.Second, libvmi.NewTiny(libvmi.WithNamespace(ns)))
+		e.WaitForGone(t, "launcher Pod gone", 60*time.Second, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: podKey.Name}})
+		state, err := e.DomainState(domName)
+		if err != nil || state != framework.StateAbsent {
 			t.Errorf("libvirt domain %s state = %v, %v; want Absent", domName, state, err)
 		}
-		logf(t, "kubectl delete -> VMI, Pod and domain gone: %s", time.Since(deleted).Round(time.Millisecond))
+		t.Logf("kubectl delete -> VMI, Pod and domain gone: %s", time.Since(deleted).Round(time.Millisecond))
+		e.ExpectNoLeaks(t, footprint)
 	})
 }
 
@@ -179,7 +131,7 @@ func TestVMILifecycle(t *testing.T) {
 // defaults included.
 func TestExplain(t *testing.T) {
 	e := newEnv(t)
-	out, err := e.kubectlRun("", "explain", "virtualmachineinstance.spec.domain.cpu")
+	out, err := e.Kubectl("", "explain", "virtualmachineinstance.spec.domain.cpu")
 	if err != nil {
 		t.Fatalf("kubectl explain: %v\n%s", err, out)
 	}
@@ -194,7 +146,7 @@ func TestExplain(t *testing.T) {
 // checks that kubectl shows every field path at once and nothing is stored.
 func TestInvalidVMIRejected(t *testing.T) {
 	e := newEnv(t)
-	ns := e.namespace(t)
+	ns := e.Namespace(t)
 	const bad = `
 apiVersion: podvirt.io/v1alpha1
 kind: VirtualMachineInstance
@@ -213,7 +165,7 @@ spec:
           image: 127.0.0.1:15000/podvirt/tiny-guest:latest
           initrdPath: boot/initrd.img
 `
-	out, err := e.kubectlRun(bad, "apply", "-n", ns, "-f", "-")
+	out, err := e.Kubectl(bad, "apply", "-n", ns, "-f", "-")
 	if err == nil {
 		t.Fatalf("kubectl apply of an invalid VMI succeeded:\n%s", out)
 	}
@@ -228,7 +180,7 @@ spec:
 			t.Errorf("kubectl output lacks %q:\n%s", want, out)
 		}
 	}
-	err = e.c.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "bad"}, &v1alpha1.VirtualMachineInstance{})
+	err = e.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "bad"}, &v1alpha1.VirtualMachineInstance{})
 	if !apierrors.IsNotFound(err) {
 		t.Errorf("the rejected VMI was stored (get: %v)", err)
 	}
@@ -240,33 +192,22 @@ spec:
 // domain undefined, and the guest is not started again.
 func TestGuestPowerOffSucceeds(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
-	ns := e.namespace(t)
-	if out, err := e.kubectlRun(tinyVMI, "apply", "-n", ns, "-f", "-"); err != nil {
-		t.Fatalf("kubectl apply: %v\n%s", err, out)
-	}
+	ns := e.Namespace(t)
+	footprint := e.Track(t, ns, "tiny")
+	e.Apply(t, ns, libvmi.NewTiny())
 	domName := domainspec.Name(ns, "tiny")
-	serial := e.serialLog(t, domName)
-	eventually(t, "the guest's ready marker", 180*time.Second, func() (bool, error) {
-		b, err := os.ReadFile(serial)
-		return strings.Contains(string(b), "PODVIRT-GUEST-READY"), err
-	})
-	if err := e.libvirt.Shutdown(domName); err != nil {
+	e.GuestConsole(t, domName)
+	if err := e.ShutdownDomain(domName); err != nil {
 		t.Fatal(err)
 	}
-	vmi := &v1alpha1.VirtualMachineInstance{}
-	eventually(t, "VMI Succeeded", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: "tiny"}, vmi)
-		return err == nil && vmi.Status.Phase == v1alpha1.Succeeded, err
-	})
+	vmi := e.WaitForVMIPhase(t, ns, "tiny", 60*time.Second, v1alpha1.Succeeded)
 	if vmi.Status.Reason != "GuestShutdown" {
 		t.Errorf("reason %q, want GuestShutdown", vmi.Status.Reason)
 	}
-	eventually(t, "launcher Pod released", 60*time.Second, func() (bool, error) {
-		err := e.c.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("tiny")}, &corev1.Pod{})
-		return apierrors.IsNotFound(err), err
-	})
-	if state, err := e.libvirt.State(domName); err != nil || state != hypervisor.StateAbsent {
+	e.WaitForGone(t, "launcher Pod released", 60*time.Second, &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: domainspec.PodName("tiny")}})
+	if state, err := e.DomainState(domName); err != nil || state != framework.StateAbsent {
 		t.Errorf("domain state %v, %v; want Absent", state, err)
 	}
+	// The VMI stays (Succeeded); nothing of its guest may.
+	e.ExpectNoLeaks(t, footprint)
 }

@@ -1,0 +1,47 @@
+package framework
+
+// Every use of the node agent's Go API by the end-to-end tests is in this
+// file, so that a move of those packages is a change of imports here.
+
+import (
+	libvirt "github.com/podvirt/podvirt/nodeagent/hypervisor"
+	"github.com/podvirt/podvirt/nodeagent/network"
+	"github.com/podvirt/podvirt/nodeagent/storage"
+)
+
+// DomainState is what libvirt says of a domain, in the node agent's terms.
+type DomainState = libvirt.DomainState
+
+// Domain states.
+const (
+	StateAbsent  = libvirt.StateAbsent
+	StateRunning = libvirt.StateRunning
+	StateShutoff = libvirt.StateShutoff
+	StateCrashed = libvirt.StateCrashed
+)
+
+// hypervisor is the node's libvirtd, through the node agent's client.
+type hypervisor struct{ lv *libvirt.Libvirt }
+
+func newHypervisor(socket string) *hypervisor {
+	return &hypervisor{lv: &libvirt.Libvirt{Socket: socket}}
+}
+
+func (h *hypervisor) close() { _ = h.lv.Close() }
+
+// DomainState is the state of a libvirt domain by name (StateAbsent when
+// no domain of that name is defined).
+func (e *Env) DomainState(domName string) (DomainState, error) { return e.hv.lv.State(domName) }
+
+// ShutdownDomain presses the guest's ACPI power button straight through
+// libvirt, as `poweroff` in the guest would end it.
+func (e *Env) ShutdownDomain(domName string) error { return e.hv.lv.Shutdown(domName) }
+
+// WriteISO writes an ISO 9660 image holding files, with a volume label,
+// as the node agent writes cloud-init disks.
+func WriteISO(path, label string, files map[string][]byte) error {
+	return storage.WriteISO(path, label, files)
+}
+
+// podNetworkLinks names a domain's host links as the node agent does.
+func podNetworkLinks(domName string) network.Links { return network.LinksOf(domName) }
