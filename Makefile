@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 GENERATED := crds/v1alpha1/zz_generated.deepcopy.go crds/bases/podvirt.io_virtualmachineinstances.yaml crds/bases/podvirt.io_vmipolicies.yaml
 
-.PHONY: all generate verify-generated build vet lint unit policy-test e2e test run down fuzz bench images
+.PHONY: all generate verify-generated build vet lint unit policy-test e2e attack test run down fuzz bench images
 
 # Tools are built from the Go module proxy into a cache, once per version.
 TOOLS := $(HOME)/.cache/podvirt/tools
@@ -66,6 +66,12 @@ bench:
 ## down around the tests unless `make run` already has it up).
 e2e:
 	test/local/e2e.sh
+
+## attack: only the attack suite (test/e2e/attack_test.go and the other
+## security tests), each attack acting as its attacker and logging what it
+## tried and what stopped it. The suite also runs in every `make e2e`.
+attack:
+	E2E_RUN='^(TestAttack|TestLauncherPodGuard|TestNodeAgentRestriction|TestSignature|TestNodeAllowlist|TestCraftedValues)' test/local/e2e.sh
 
 ## fuzz: run every fuzz target for FUZZTIME each (the seed corpora in
 ## testdata/fuzz run in every `make unit`).

@@ -78,7 +78,7 @@ func TestLauncherPodGuard(t *testing.T) {
 	as := []string{"--as", "alice", "-n", ns}
 
 	out, err := e.Kubectl(fmt.Sprintf(plainPod, "forged", `podvirt.io/domain: "<domain type='kvm'/>"`), append([]string{"apply", "-f", "-"}, as...)...)
-	if err == nil || !strings.Contains(out, `admission webhook "launcher-pod-guard.podvirt.io" denied the request: only podvirt's controller may create Pods with podvirt.io/ labels or annotations (found annotation podvirt.io/domain)`) {
+	if err == nil || !strings.Contains(out, `admission webhook "launcher-pod-guard.podvirt.io" denied the request: only podvirt's controller may create Pods with podvirt.io/ labels, annotations or finalizers (found annotation podvirt.io/domain)`) {
 		t.Errorf("creating a Pod with a podvirt.io/ annotation: err=%v\n%s", err, out)
 	}
 
@@ -87,7 +87,7 @@ func TestLauncherPodGuard(t *testing.T) {
 		t.Fatalf("an ordinary Pod was refused: %v\n%s", err, out)
 	}
 	out, err = e.Kubectl("", append([]string{"annotate", "pod", "plain", "podvirt.io/domain=<domain/>"}, as...)...)
-	if err == nil || !strings.Contains(out, "only podvirt's controller may add, change or remove podvirt.io/ labels or annotations (changed annotation podvirt.io/domain)") {
+	if err == nil || !strings.Contains(out, "only podvirt's controller may add, change or remove podvirt.io/ labels, annotations or finalizers (changed annotation podvirt.io/domain)") {
 		t.Errorf("annotating an existing Pod: err=%v\n%s", err, out)
 	}
 	out, err = e.Kubectl("", append([]string{"label", "pod", "plain", "podvirt.io/vmi=tiny"}, as...)...)

@@ -15,5 +15,6 @@ else
   log "environment up for e2e in $(since "$t0")"
 fi
 cd "$PODVIRT_REPO"
-go test -tags e2e -count=1 -timeout 30m -v ./test/e2e/... 2>&1 | tee "$PODVIRT_STATE/logs/e2e.log"
+# E2E_RUN narrows the run to the tests it matches (make attack).
+go test -tags e2e -count=1 -timeout 30m -v ${E2E_RUN:+-run "$E2E_RUN"} ./test/e2e/... 2>&1 | tee "$PODVIRT_STATE/logs/e2e.log"
 exit "${PIPESTATUS[0]}"

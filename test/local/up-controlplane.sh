@@ -52,6 +52,42 @@ pki_cert apiserver "/CN=kube-apiserver" serverAuth \
 # The admin identity also serves as the API server's kubelet client, so that
 # kubectl logs/exec/port-forward pass the kubelet's webhook authorization.
 pki_cert admin "/O=system:masters/CN=podvirt-admin" clientAuth
+# The API server's client certificate for admission webhooks: podvirt's
+# webhooks admit only callers that present it (--admission-client-ca-file).
+pki_cert apiserver-admission "/CN=kube-apiserver-admission" clientAuth
+admission=$PODVIRT_STATE/admission
+mkdir -p "$admission"
+cat >"$admission/kubeconfig.tmp" <<ADMISSIONKUBECONFIG
+apiVersion: v1
+kind: Config
+# Users are matched by the webhook's host:port (a URL webhook) or its
+# Service's name (<service>.<namespace>.svc:<port>).
+users:
+- name: "127.0.0.1:${PODVIRT_WEBHOOK_PORT:-19443}"
+  user:
+    client-certificate: $PODVIRT_PKI/apiserver-admission.crt
+    client-key: $PODVIRT_PKI/apiserver-admission.key
+- name: "podvirt-webhook.podvirt-system.svc:443"
+  user:
+    client-certificate: $PODVIRT_PKI/apiserver-admission.crt
+    client-key: $PODVIRT_PKI/apiserver-admission.key
+ADMISSIONKUBECONFIG
+mv "$admission/kubeconfig.tmp" "$admission/kubeconfig"
+cat >"$admission/config.yaml" <<ADMISSIONCONFIG
+apiVersion: apiserver.config.k8s.io/v1
+kind: AdmissionConfiguration
+plugins:
+- name: ValidatingAdmissionWebhook
+  configuration:
+    apiVersion: apiserver.config.k8s.io/v1
+    kind: WebhookAdmissionConfiguration
+    kubeConfigFile: $admission/kubeconfig
+- name: MutatingAdmissionWebhook
+  configuration:
+    apiVersion: apiserver.config.k8s.io/v1
+    kind: WebhookAdmissionConfiguration
+    kubeConfigFile: $admission/kubeconfig
+ADMISSIONCONFIG
 if [[ ! -s $pki/sa.key || ! -s $pki/sa.pub ]]; then
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key.tmp" 2>/dev/null
   openssl pkey -in "$pki/sa.key.tmp" -pubout -out "$pki/sa.pub" 2>/dev/null
@@ -111,6 +147,7 @@ else
     --client-ca-file "$pki/ca.crt" \
     --authorization-mode Node,RBAC \
     --enable-admission-plugins NodeRestriction \
+    --admission-control-config-file "$PODVIRT_STATE/admission/config.yaml" \
     --allow-privileged=true \
     --kubelet-client-certificate "$pki/admin.crt" \
     --kubelet-client-key "$pki/admin.key" \

@@ -53,6 +53,7 @@ if ! running podvirt-controller; then
     --kubeconfig "$PODVIRT_STATE/podvirt-controller.kubeconfig" --leader-elect=false \
     --webhook-host 127.0.0.1 --webhook-port "$WEBHOOK_PORT" --cert-hosts 127.0.0.1 \
     --cert-dir "$PODVIRT_STATE/controller/certs" \
+    --admission-client-ca-file "$PODVIRT_PKI/ca.crt" --admission-client-names kube-apiserver-admission \
     --metrics-bind-address 127.0.0.1:18080 --health-probe-bind-address 127.0.0.1:18081 \
     --audit-dir "$PODVIRT_STATE/audit" --replica local-0 --policy-audit-interval 30s \
     --domain-type qemu --launcher-image podvirt.io/launcher:dev --launcher-image-pull-policy Never

@@ -1,0 +1,249 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/podvirt/podvirt/audit"
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/test/e2e/framework"
+	"github.com/podvirt/podvirt/test/e2e/libvmi"
+)
+
+// The attack suite (make attack): each test acts as the attacker it names,
+// never as cluster admin (the admin only sets the scene), and logs what it
+// tried and what stopped it.
+
+// attempt logs an attack step and its answer, and fails unless the answer
+// holds want.
+func attempt(t *testing.T, what, out string, err error, want string) {
+	t.Helper()
+	if err == nil || !strings.Contains(out, want) {
+		t.Errorf("ATTACK GOT THROUGH: %s: err=%v\n%s", what, err, out)
+		return
+	}
+	t.Logf("tried %s -> stopped: %s", what, strings.TrimSpace(lastLine(out)))
+}
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		return s[i+1:]
+	}
+	return s
+}
+
+// Attacker: a namespace editor who wants a guest (and its disks) to outlive
+// its VMI by releasing the terminating launcher Pod's finalizer.
+func TestAttackEditorReleasesTheLauncherFinalizer(t *testing.T) {
+	e := newEnv(t)
+	ns := e.Namespace(t)
+	e.editor(t, ns, "mallory")
+	as := []string{"--as", "mallory", "-n", ns}
+	vmi := libvmi.NewTiny(libvmi.WithTerminationGracePeriod(30))
+	fp := e.Track(t, ns, vmi.Name)
+	if out, err := e.Kubectl(framework.Manifest(t, vmi), append([]string{"apply", "-f", "-"}, as...)...); err != nil {
+		t.Fatalf("the editor's VMI: %v\n%s", err, out)
+	}
+	e.WaitForVMIPhase(t, ns, vmi.Name, 120*time.Second, v1alpha1.Running)
+	if out, err := e.Kubectl("", append([]string{"delete", "vmi", vmi.Name, "--wait=false"}, as...)...); err != nil {
+		t.Fatalf("deleting the VMI: %v\n%s", err, out)
+	}
+	pod := domainspec.PodName(vmi.Name)
+	out, err := e.Kubectl("", append([]string{"patch", "pod", pod, "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`}, as...)...)
+	attempt(t, "removing the node agent's finalizer from the terminating launcher Pod", out, err, "changed finalizer podvirt.io/domain")
+	out, err = e.Kubectl("", append([]string{"patch", "pod", pod, "--type=merge", "-p", `{"metadata":{"finalizers":["podvirt.io/domain","podvirt.io/launcher"]}}`}, as...)...)
+	attempt(t, "adding a podvirt finalizer to the launcher Pod", out, err, "changed finalizer podvirt.io/launcher")
+	e.ExpectNoLeaks(t, fp)
+}
+
+// Attacker: a namespace editor whose old guest was left behind (here the
+// scene is set as it was before the guard: the node agent down while the
+// finalizer went). A new VMI of the same name must never start the old
+// domain, its disks or its cloud-init.
+func TestAttackStaleDomainIsNeverStarted(t *testing.T) {
+	e := newEnv(t)
+	ns := e.Namespace(t)
+	e.editor(t, ns, "mallory")
+	as := []string{"--as", "mallory", "-n", ns}
+	vmi := libvmi.NewTiny(libvmi.WithName("reused"))
+	if out, err := e.Kubectl(framework.Manifest(t, vmi), append([]string{"apply", "-f", "-"}, as...)...); err != nil {
+		t.Fatalf("the first VMI: %v\n%s", err, out)
+	}
+	first := e.WaitForVMIPhase(t, ns, vmi.Name, 120*time.Second, v1alpha1.Running)
+	dom := domainspec.Name(ns, vmi.Name)
+	e.GuestConsole(t, dom)
+	oldDir := e.VMIDir(first.UID)
+
+	// The scene: the node agent is down; the VMI goes, and so does the
+	// launcher Pod's finalizer (the hole the guard now closes).
+	e.KillDaemon(t, "podvirt-nodeagent")
+	restarted := false
+	t.Cleanup(func() {
+		if !restarted {
+			e.RestartDaemons(t)
+		}
+	})
+	if out, err := e.Kubectl("", "delete", "-n", ns, "vmi", vmi.Name, "--wait=false"); err != nil {
+		t.Fatalf("deleting the first VMI: %v\n%s", err, out)
+	}
+	e.ShutdownDomain(dom) // the old guest powers off, its domain stays defined
+	framework.Eventually(t, "the old guest off", 60*time.Second, func() (bool, error) {
+		s, err := e.DomainState(dom)
+		return s == framework.StateShutoff, err
+	})
+	if out, err := e.Kubectl("", "patch", "-n", ns, "pod", domainspec.PodName(vmi.Name), "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`,
+		"--as", "system:podvirt:nodeagent:"+e.Node, "--as-group", "podvirt:nodeagents"); err != nil {
+		t.Fatalf("setting the scene (the finalizer released): %v\n%s", err, out)
+	}
+	e.WaitForLauncherPodsGone(t, ns, vmi.Name, 90*time.Second)
+	framework.Eventually(t, "the first VMI gone", 60*time.Second, func() (bool, error) {
+		err := e.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: vmi.Name}, &v1alpha1.VirtualMachineInstance{})
+		return err != nil, nil
+	})
+
+	// The attack: the same name again, with the old domain still defined.
+	fp := e.Track(t, ns, vmi.Name)
+	if out, err := e.Kubectl(framework.Manifest(t, vmi), append([]string{"apply", "-f", "-"}, as...)...); err != nil {
+		t.Fatalf("the second VMI: %v\n%s", err, out)
+	}
+	e.RestartDaemons(t)
+	restarted = true
+	second := e.WaitForVMIPhase(t, ns, vmi.Name, 120*time.Second, v1alpha1.Running)
+	if second.UID == first.UID {
+		t.Fatal("the second VMI has the first one's UID")
+	}
+	xml, err := os.ReadFile(filepath.Join("/var/run/libvirt/qemu", dom+".xml"))
+	if err != nil {
+		t.Fatalf("the running domain's definition: %v", err)
+	}
+	if !strings.Contains(string(xml), string(second.UID)) || strings.Contains(string(xml), string(first.UID)) {
+		t.Errorf("ATTACK GOT THROUGH: the running domain is not the new VMI's (want uid %s, not %s)", second.UID, first.UID)
+	} else {
+		t.Logf("tried starting a new VMI over the old VMI's shut-off domain -> stopped: the old domain was removed and the new one defined (uid %s)", second.UID)
+	}
+	if _, err := os.Stat(oldDir); !os.IsNotExist(err) {
+		t.Errorf("ATTACK GOT THROUGH: the old VMI's directory %s (its disks, cloud-init) is still there: %v", oldDir, err)
+	}
+	if out, err := e.Kubectl("", "delete", "-n", ns, "vmi", vmi.Name, "--timeout=90s"); err != nil {
+		t.Fatalf("deleting: %v\n%s", err, out)
+	}
+	e.ExpectNoLeaks(t, fp)
+}
+
+// Attacker: holder of one node agent's credentials.
+func TestAttackNodeAgentCredentials(t *testing.T) {
+	e := newEnv(t)
+	ns := e.Namespace(t)
+	agent := []string{"--as", "system:podvirt:nodeagent:" + e.Node, "--as-group", "podvirt:nodeagents", "-n", ns}
+	// A VMI no node can take: it stays Scheduling, with no node.
+	pending := libvmi.NewTiny(libvmi.WithName("pending"), libvmi.WithNodeSelector("podvirt.io/e2e-no-such-node", "x"))
+	e.Apply(t, ns, pending)
+	e.WaitForVMIPhase(t, ns, "pending", 60*time.Second, v1alpha1.Scheduling)
+	out, err := e.Kubectl("", append([]string{"patch", "vmi", "pending", "--subresource=status", "--type=merge", "-p", `{"status":{"phase":"Failed","reason":"Forged","nodeName":"` + e.Node + `"}}`}, agent...)...)
+	attempt(t, "failing a VMI not bound to this node (claiming it in the same write)", out, err, "may only report VMIs that the scheduler bound to its own node")
+
+	// An ordinary Pod on this node, and a launcher Pod.
+	if out, err := e.Kubectl(fmt.Sprintf(plainPod, "plain", ""), "apply", "-n", ns, "-f", "-"); err != nil {
+		t.Fatalf("the ordinary Pod: %v\n%s", err, out)
+	}
+	e.WaitForPod(t, ns, "plain", "the ordinary Pod on the node", 60*time.Second, func(p *corev1.Pod) bool { return p.Spec.NodeName == e.Node })
+	out, err = e.Kubectl("", append([]string{"label", "pod", "plain", "stolen=yes"}, agent...)...)
+	attempt(t, "relabelling an ordinary Pod on its own node", out, err, "may only add or remove the podvirt.io/domain finalizer of a launcher Pod")
+	out, err = e.Kubectl("", append([]string{"delete", "pod", "plain", "--wait=false"}, agent...)...)
+	attempt(t, "deleting a Pod on its own node", out, err, "a node agent deletes no Pod")
+
+	tiny := libvmi.NewTiny()
+	e.Apply(t, ns, tiny)
+	e.WaitForVMIPhase(t, ns, tiny.Name, 120*time.Second, v1alpha1.Running)
+	out, err = e.Kubectl("", append([]string{"annotate", "pod", domainspec.PodName(tiny.Name), "note=x"}, agent...)...)
+	attempt(t, "annotating its own node's launcher Pod", out, err, "may only add or remove the podvirt.io/domain finalizer")
+	out, err = e.Kubectl("", append([]string{"patch", "pod", domainspec.PodName(tiny.Name), "--type=merge", "-p", `{"metadata":{"finalizers":["podvirt.io/domain","example.com/keep"]}}`}, agent...)...)
+	attempt(t, "adding a foreign finalizer to its own node's launcher Pod", out, err, "may only add or remove the podvirt.io/domain finalizer")
+	t.Log("NOT CLOSED: the node agent's RBAC still lets it read every Pod in the cluster (reads pass no admission; see the closing note of #10)")
+}
+
+// Attacker: a namespace editor with a registry of their own, here a server
+// on the node's loopback that answers with what only the node should see.
+func TestAttackRegistryOnTheNode(t *testing.T) {
+	e := newEnv(t)
+	ns := e.Namespace(t)
+	var hits atomic.Int32
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		http.Error(w, "SECRET-ONLY-THE-NODE-KNOWS", http.StatusUnauthorized)
+	})}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	defer srv.Close()
+	image := ln.Addr().String() + "/guest:1"
+	vmi := libvmi.NewTiny(libvmi.WithName("probe"), libvmi.WithKernelBoot(image, "/boot/vmlinux", "/boot/initrd.img"))
+	e.Apply(t, ns, vmi)
+	got := e.WaitForVMIPhase(t, ns, "probe", 120*time.Second, v1alpha1.Failed)
+	status := fmt.Sprintf("%s %s %+v", got.Status.Reason, got.Status.Phase, got.Status.Conditions)
+	switch {
+	case got.Status.Reason != "RegistryRefused":
+		t.Errorf("ATTACK GOT THROUGH: reason %q, want RegistryRefused (%s)", got.Status.Reason, status)
+	case strings.Contains(status, "SECRET"):
+		t.Errorf("ATTACK GOT THROUGH: the registry's words reached the VMI's status: %s", status)
+	case hits.Load() != 0:
+		t.Errorf("ATTACK GOT THROUGH: the node agent connected to the loopback registry %d times", hits.Load())
+	default:
+		t.Logf("tried an image on the node's loopback (%s) -> stopped: VMI Failed/%s, registry never contacted", image, got.Status.Reason)
+	}
+}
+
+// Attacker: any Pod that can reach the webhook port, POSTing an
+// AdmissionReview of its own to be believed and recorded.
+func TestAttackForgedAdmissionReview(t *testing.T) {
+	e := newEnv(t)
+	uid := "e2e-forged-" + time.Now().Format("150405.000000")
+	review := fmt.Sprintf(`{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{"uid":%q,
+ "kind":{"group":"podvirt.io","version":"v1alpha1","kind":"VirtualMachineInstance"},
+ "resource":{"group":"podvirt.io","version":"v1alpha1","resource":"virtualmachineinstances"},
+ "namespace":"kube-system","name":"forged","operation":"CREATE","userInfo":{"username":"system:admin"},
+ "object":{"apiVersion":"podvirt.io/v1alpha1","kind":"VirtualMachineInstance","metadata":{"name":"forged","namespace":"kube-system"},"spec":{}}}}`, uid)
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	for _, path := range []string{"/validate-vmi", "/mutate-vmi", "/validate-launcher-pod"} {
+		resp, err := client.Post("https://127.0.0.1:19443"+path, "application/json", bytes.NewReader([]byte(review)))
+		if err != nil {
+			t.Logf("tried POST %s without the API server's certificate -> stopped at TLS: %v", path, err)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("ATTACK GOT THROUGH: POST %s answered %d: %s", path, resp.StatusCode, body)
+			continue
+		}
+		t.Logf("tried POST %s without the API server's certificate -> stopped: %d %s", path, resp.StatusCode, strings.TrimSpace(string(body)))
+	}
+	for rec, err := range audit.Read(context.Background(), filepath.Join(e.State, "audit"), audit.Filter{}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rec.UID == uid {
+			t.Errorf("ATTACK GOT THROUGH: the forged review is in the audit chain: %+v", rec)
+		}
+	}
+}
