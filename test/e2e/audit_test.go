@@ -18,10 +18,10 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/podvirt/podvirt/audit"
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/test/e2e/framework"
 	"github.com/podvirt/podvirt/test/e2e/libvmi"
-	"github.com/podvirt/podvirt/webhooks/audit"
 )
 
 // TestAuditLogSurvivesKill9 sends a burst of 500 VMI creations through the
