@@ -50,8 +50,8 @@ func (r *Reconciler) remove(ctx context.Context, domName, uid string) error {
 			return err
 		}
 	}
-	if uid != "" {
-		if err := os.RemoveAll(r.vmiDir(uid)); err != nil {
+	if dir, err := r.vmiDir(uid); err == nil {
+		if err := os.RemoveAll(dir); err != nil {
 			return fmt.Errorf("removing the VMI directory: %w", err)
 		}
 	}

@@ -105,7 +105,11 @@ func parseOwn(signed string, vmi *v1alpha1.VirtualMachineInstance, domName strin
 // is read from the cache or the registry's manifest, the rest is derived
 // from names.
 func (r *Reconciler) plan(ctx context.Context, dom *libvirtxml.Domain, md *domainspec.Metadata, domName string) (domainspec.NodeFacts, allowlist.Options, error) {
-	facts := domainspec.NodeFacts{VMIDir: r.vmiDir(domName)}
+	dir, err := r.vmiDir(md.UID)
+	if err != nil {
+		return domainspec.NodeFacts{}, allowlist.Options{}, err
+	}
+	facts := domainspec.NodeFacts{VMIDir: dir}
 	opts := r.Options.Allowlist
 	opts.AllowedDirs = []string{facts.VMIDir}
 	opts.TargetDevPrefix = network.TapPrefix

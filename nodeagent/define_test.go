@@ -148,7 +148,7 @@ func TestDefineOrderAndLocalizedDomain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vmiDir := filepath.Join(r.Options.StateDir, "vmis", "ns_tiny")
+	vmiDir := filepath.Join(r.Options.StateDir, "vmis", "uid-1") // by the VMI's UID, never its name
 	disk := dom.Devices.Disks[0]
 	if disk.Source.File.File != filepath.Join(vmiDir, "disk-root.img") || disk.Driver.Type != "qcow2" || disk.BackingStore == nil {
 		t.Errorf("disk %+v %+v %+v: want the prepared file, its format and no backing chain", disk.Source.File, disk.Driver, disk.BackingStore)
@@ -224,7 +224,7 @@ func TestSecondInterfaceIsUnsupportedBeforeAnything(t *testing.T) {
 func TestEarlierVMIsDomainIsRemovedNotStarted(t *testing.T) {
 	r, c, hv, log := defineSetup(t, signedDomain(t, nil))
 	hv.states["ns_tiny"], hv.owners["ns_tiny"] = hypervisor.StateShutoff, "uid-0"
-	old := r.vmiDir("uid-0")
+	old := mustVMIDir(t, r, "uid-0")
 	if err := os.MkdirAll(old, 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -116,8 +116,12 @@ func (c *Collector) Collect(ctx context.Context) error {
 			delete(c.orphanSince, uid)
 			continue
 		}
+		dir, err := r.vmiDir(uid)
+		if err != nil {
+			continue // not named by a UID: not this agent's, left alone
+		}
 		if c.due(uid, now, grace) {
-			if err := os.RemoveAll(r.vmiDir(uid)); err != nil {
+			if err := os.RemoveAll(dir); err != nil {
 				return err
 			}
 			delete(c.orphanSince, uid)

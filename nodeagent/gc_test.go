@@ -19,8 +19,13 @@ func TestCollectorRemovesOrphansAfterGrace(t *testing.T) {
 	r, c, hv := setup(t, v1alpha1.Running, hypervisor.StateRunning) // ns_tiny is uid-1's, and its Pod exists
 	hv.states["ns_gone"], hv.owners["ns_gone"] = hypervisor.StateRunning, "uid-gone"
 	hv.states["other_vm"], hv.owners["other_vm"] = hypervisor.StateRunning, "" // not podvirt's
+	// A directory an older agent named by domain is not this one's.
+	legacy := filepath.Join(r.Options.StateDir, "vmis", "ns_legacy")
+	if err := os.MkdirAll(legacy, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	for _, uid := range []string{"uid-1", "uid-gone", "uid-stray"} {
-		if err := os.MkdirAll(r.vmiDir(uid), 0o755); err != nil {
+		if err := os.MkdirAll(mustVMIDir(t, r, uid), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -45,8 +50,11 @@ func TestCollectorRemovesOrphansAfterGrace(t *testing.T) {
 	if _, ok := hv.states["other_vm"]; !ok {
 		t.Error("a domain podvirt did not define was removed")
 	}
+	if _, err := os.Stat(legacy); err != nil {
+		t.Errorf("a directory not named by a UID was removed: %v", err)
+	}
 	for uid, want := range map[string]bool{"uid-1": true, "uid-gone": false, "uid-stray": false} {
-		_, err := os.Stat(r.vmiDir(uid))
+		_, err := os.Stat(mustVMIDir(t, r, uid))
 		if exists := err == nil; exists != want {
 			t.Errorf("directory of %s exists=%v, want %v", uid, exists, want)
 		}
@@ -71,5 +79,23 @@ func TestCollectorRemovesOrphansAfterGrace(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(r.Options.StateDir, "vmis", "uid-1")); !os.IsNotExist(err) {
 		t.Errorf("its directory: %v", err)
+	}
+}
+
+func mustVMIDir(t *testing.T, r *Reconciler, uid string) string {
+	t.Helper()
+	dir, err := r.vmiDir(uid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestVMIDirRefusesWhatIsNotAUID(t *testing.T) {
+	r := &Reconciler{Options: Options{StateDir: "/state"}}
+	for _, bad := range []string{"", "ns_name", "..", ".", "a/b"} {
+		if dir, err := r.vmiDir(bad); err == nil {
+			t.Errorf("vmiDir(%q) = %q, want an error", bad, dir)
+		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -237,8 +238,13 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 
 // vmiDir is a VMI's directory on the node, keyed by its UID: a VMI of the
 // same name created later never finds the files of an earlier one.
-func (r *Reconciler) vmiDir(uid string) string {
-	return filepath.Join(r.Options.StateDir, "vmis", uid)
+func (r *Reconciler) vmiDir(uid string) (string, error) {
+	if uid == "" || strings.ContainsAny(uid, "/_") || uid == "." || uid == ".." {
+		// A UID has neither; a domain name has '_'. Never a path that
+		// another VMI's files could share.
+		return "", fmt.Errorf("%q is not a VMI UID", uid)
+	}
+	return filepath.Join(r.Options.StateDir, "vmis", uid), nil
 }
 
 // stop shuts the guest down (ACPI, resent until the grace period ends, then
@@ -277,7 +283,10 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 			return ctrl.Result{}, err
 		}
 	}
-	if err := os.RemoveAll(r.vmiDir(p.Labels[domainspec.LabelVMIUID])); err != nil {
+	if dir, err := r.vmiDir(p.Labels[domainspec.LabelVMIUID]); err == nil {
+		err = os.RemoveAll(dir)
+	}
+	if err != nil {
 		return ctrl.Result{}, fmt.Errorf("removing the VMI directory: %w", err)
 	}
 	controllerutil.RemoveFinalizer(p, domainspec.FinalizerDomain)

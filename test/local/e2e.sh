@@ -16,5 +16,7 @@ else
 fi
 cd "$PODVIRT_REPO"
 # E2E_RUN narrows the run to the tests it matches (make attack).
-go test -tags e2e -count=1 -timeout 30m -v ${E2E_RUN:+-run "$E2E_RUN"} ./test/e2e/... 2>&1 | tee "$PODVIRT_STATE/logs/e2e.log"
+# One package (the framework and builder have their own unit tests in make
+# unit), so go test streams each test's output as it runs.
+go test -tags e2e -count=1 -timeout 30m -v ${E2E_RUN:+-run "$E2E_RUN"} ./test/e2e/ 2>&1 | tee "$PODVIRT_STATE/logs/e2e.log"
 exit "${PIPESTATUS[0]}"
