@@ -376,6 +376,14 @@ func (r *Reconciler) end(ctx context.Context, vmi *v1alpha1.VirtualMachineInstan
 		ObservedGeneration: vmi.Generation,
 	})
 	if err := r.Client.Status().Update(ctx, vmi); err != nil && !apierrors.IsNotFound(err) {
+		if apierrors.IsForbidden(err) {
+			// The node restriction: the VMI is not bound to this node (a
+			// Pod forged for a VMI scheduled nowhere or elsewhere). Its
+			// status is not this agent's to write; the Event says why the
+			// Pod was refused, and retrying would change nothing.
+			log.FromContext(ctx).Info("not reporting on a VMI not bound to this node", "phase", phase, "reason", reason)
+			return nil
+		}
 		return fmt.Errorf("marking the VMI %s (%s): %w", phase, msg, err)
 	}
 	r.Metrics.observeEnd(string(phase), reason, phase == v1alpha1.Failed)

@@ -14,7 +14,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -235,37 +234,39 @@ func (e *env) parkedVMI(t *testing.T, ns, name string) *v1alpha1.VirtualMachineI
 	return e.WaitForVMIPhase(t, ns, name, 30*time.Second, v1alpha1.Scheduling)
 }
 
-func (e *env) waitFailed(t *testing.T, vmi *v1alpha1.VirtualMachineInstance, reason string, message ...string) {
+// waitRefused checks that this node's agent refused the forged launcher
+// Pod of vmi for reason: an Event from the node agent says why, naming each
+// of messages, and no domain exists. The VMI itself is parked (the
+// scheduler bound it nowhere), so the agent may not write its status (the
+// node restriction admits status writes only for VMIs bound to the agent's
+// node): it stays Scheduling.
+func (e *env) waitRefused(t *testing.T, vmi *v1alpha1.VirtualMachineInstance, reason string, message ...string) {
 	t.Helper()
-	got := e.WaitForVMIPhase(t, vmi.Namespace, vmi.Name, 60*time.Second, v1alpha1.Failed)
-	msg := ""
-	if c := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionReady); c != nil {
-		msg = c.Message
-	}
-	if got.Status.Reason != reason {
-		t.Errorf("%s: reason %q (%s), want %q", vmi.Name, got.Status.Reason, msg, reason)
-	}
-	for _, m := range message {
-		if !strings.Contains(msg, m) {
-			t.Errorf("%s: message %q lacks %q", vmi.Name, msg, m)
-		}
-	}
-	if state, err := e.DomainState(domainspec.Name(vmi.Namespace, vmi.Name)); err != nil || state != framework.StateAbsent {
-		t.Errorf("%s: libvirt domain state %v, %v; want Absent", vmi.Name, state, err)
-	}
-	// kubectl describe shows why: the node agent reports it as an Event.
-	framework.Eventually(t, vmi.Name+"'s "+reason+" Event", 30*time.Second, func() (bool, error) {
+	var note string
+	framework.Eventually(t, vmi.Name+"'s "+reason+" Event", 60*time.Second, func() (bool, error) {
 		list := &eventsv1.EventList{}
 		if err := e.Client.List(context.Background(), list, client.InNamespace(vmi.Namespace)); err != nil {
 			return false, err
 		}
 		for _, ev := range list.Items {
 			if ev.Regarding.Name == vmi.Name && ev.Reason == reason && ev.ReportingController == "podvirt-nodeagent" {
+				note = ev.Note
 				return true, nil
 			}
 		}
 		return false, nil
 	})
+	for _, m := range message {
+		if !strings.Contains(note, m) {
+			t.Errorf("%s: the node agent's Event %q lacks %q", vmi.Name, note, m)
+		}
+	}
+	if state, err := e.DomainState(domainspec.Name(vmi.Namespace, vmi.Name)); err != nil || state != framework.StateAbsent {
+		t.Errorf("%s: libvirt domain state %v, %v; want Absent", vmi.Name, state, err)
+	}
+	if got := e.VMI(t, vmi.Namespace, vmi.Name); got.Status.Phase != v1alpha1.Scheduling {
+		t.Errorf("%s: phase %q, want Scheduling: a node agent wrote the status of a VMI not bound to its node", vmi.Name, got.Status.Phase)
+	}
 }
 
 // TestNodeAllowlistSecondWall bypasses admission and the controller: a
@@ -298,7 +299,7 @@ func TestNodeAllowlistSecondWall(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.forgedLauncher(t, vmi, name, xml, sig)
-	e.waitFailed(t, vmi, "DomainRefused", "devices.hostdev[0]: Forbidden", `devices.disk[0].source.dev: Forbidden: "/dev/vda" is outside the writable directories`, "qemu:commandline: Forbidden")
+	e.waitRefused(t, vmi, "DomainRefused", "devices.hostdev[0]: Forbidden", `devices.disk[0].source.dev: Forbidden: "/dev/vda" is outside the writable directories`, "qemu:commandline: Forbidden")
 }
 
 // TestSignatureForAnotherVMIRefused copies a genuine launcher Pod's domain
@@ -314,7 +315,7 @@ func TestSignatureForAnotherVMIRefused(t *testing.T) {
 	})
 	target := e.parkedVMI(t, ns, "target")
 	e.forgedLauncher(t, target, "target-copied", donorPod.Annotations[domainspec.AnnotationDomain], donorPod.Annotations[domainspec.AnnotationSignature])
-	e.waitFailed(t, target, "SignatureInvalid", "did not sign this domain")
+	e.waitRefused(t, target, "SignatureInvalid", "did not sign this domain")
 	donor := &v1alpha1.VirtualMachineInstance{}
 	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: "donor"}, donor); err != nil || donor.Status.Phase == v1alpha1.Failed {
 		t.Errorf("the donor VMI changed: %q, %v", donor.Status.Phase, err)
@@ -378,5 +379,5 @@ func TestSignatureForAnotherNodeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.forgedLauncher(t, vmi, name, xml, sig)
-	e.waitFailed(t, vmi, "SignatureInvalid", "did not sign this domain")
+	e.waitRefused(t, vmi, "SignatureInvalid", "did not sign this domain")
 }
