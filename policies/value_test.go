@@ -81,7 +81,7 @@ func FuzzDecodeObject(f *testing.F) {
 	})
 }
 
-// TestNodeSize keeps the node at the size value.go's comment promises: the
+// TestNodeSize keeps the node at the size object.go's comment promises: the
 // nodes are most of the bytes an admission allocates.
 func TestNodeSize(t *testing.T) {
 	if size := unsafe.Sizeof(jsonNode{}); size != 32 {
