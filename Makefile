@@ -79,6 +79,10 @@ MUTATE_WORKERS ?= 1
 # A mutant's tests time out after this many times the package's coverage
 # run (an uncached `go test`), which also ends mutants that loop forever.
 MUTATE_TIMEOUT_COEFFICIENT ?= 10
+# For every go test gremlins runs: no cached results (the coverage run's
+# time sets the timeout), no vet (only tests kill mutants), no debug info
+# (faster links).
+MUTATE_GOFLAGS ?= -count=1 -vet=off -ldflags=-s
 MUTATE_THRESHOLD ?= 85
 # More gremlins flags, e.g. --dry-run, or -E 'size.*\.go' to leave files out.
 MUTATE_FLAGS ?=
@@ -90,7 +94,7 @@ mutate:
 	for pkg in $(MUTATE_PKGS); do \
 	  dir=$${pkg%/...}; dir=./$${dir#./}; name=$$(echo "$${dir#./}" | tr / _); \
 	  echo "== gremlins $$dir (results in bin/mutate/$$name.json)"; \
-	  (cd "$$src" && GOFLAGS=-count=1 nice $(GREMLINS) unleash --workers $(MUTATE_WORKERS) \
+	  (cd "$$src" && GOFLAGS="$$GOFLAGS $(MUTATE_GOFLAGS)" nice $(GREMLINS) unleash --workers $(MUTATE_WORKERS) \
 	    --timeout-coefficient $(MUTATE_TIMEOUT_COEFFICIENT) --threshold-efficacy $(MUTATE_THRESHOLD) \
 	    $(MUTATE_FLAGS) --output "$$out/$$name.json" "$$dir") || failed="$$failed $$dir"; \
 	done; \
