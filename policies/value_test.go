@@ -10,6 +10,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
 
@@ -126,7 +127,8 @@ func TestObjectValueSemantics(t *testing.T) {
 		`o.l + ['z']`, `o.el + o.nums`, `o.m == {'k': 'v', 'n': {'deep': [{'a': 1}, {'a': 2}]}}`, `o.m == o.m`, `o.l == ['x', 'y', 1, 2]`,
 		`o.l == o.l`, `o.empty == {}`, `o.el == []`, `o.m != o.empty`, `type(o.m) == map`, `type(o.l) == list`, `o.?m.?k.orValue('d')`,
 		`o.?m.?zz.orValue('d')`, `o.l.exists_one(x, x == 'x')`, `o.m.n.deep.filter(d, d.a > 1).size()`, `dyn(o.m).k`, `o.s.startsWith('a')`,
-		`o.m[1]`, `o.i == 3.0`, `o.nums.sum()`,
+		`o.m[1]`, `o.i == 3.0`, `o.nums.sum()`, `5 in o.l`, `5 in o.nums`, `1.0 in o.nums`, `o.l[o.i - 3]`, `o.nums[o.i - 1]`,
+		`o.nums[o.i]`, `o.nums[o.i - 4]`,
 	}
 	for _, expr := range exprs {
 		ast, iss := env.Compile(expr)
@@ -174,5 +176,41 @@ func TestObjectLabelsAndMetadata(t *testing.T) {
 	var none *Object
 	if none.Labels().Has("a") || none.Name() != "" || none.Value() != types.NullValue {
 		t.Error("nil Object should read as empty")
+	}
+}
+
+// The list and map values index, iterate and stop as the traits they
+// implement promise, for callers outside the planner's own qualifiers.
+func TestListAndMapValueAccess(t *testing.T) {
+	obj, err := DecodeObject([]byte(`{"l":["a","b","c"],"m":{"x":1,"y":2}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := obj.Value().(traits.Mapper)
+	l := root.Get(types.String("l")).(traits.Lister)
+	for i, want := range []string{"a", "b", "c"} {
+		if got := l.Get(types.Int(i)); got != types.String(want) {
+			t.Errorf("l[%d] = %v, want %q", i, got, want)
+		}
+	}
+	for _, i := range []int{-1, 3} {
+		if got := l.Get(types.Int(i)); !types.IsError(got) {
+			t.Errorf("l[%d] = %v, want an out of range error", i, got)
+		}
+	}
+	for name, it := range map[string]traits.Iterator{"list": l.Iterator(), "map": root.Get(types.String("m")).(traits.Mapper).Iterator()} {
+		n := 0
+		for it.HasNext() == types.True {
+			if it.Next() == nil {
+				t.Fatalf("%s: Next returned nil before the end", name)
+			}
+			n++
+		}
+		if it.Next() != nil || it.Next() != nil {
+			t.Errorf("%s: Next after the end is not nil", name)
+		}
+		if want := map[string]int{"list": 3, "map": 2}[name]; n != want {
+			t.Errorf("%s: %d elements, want %d", name, n, want)
+		}
 	}
 }
