@@ -30,7 +30,6 @@ type CompiledPolicy struct {
 	match         matchConstraints
 	failurePolicy admissionregistrationv1.FailurePolicyType
 	actions       []admissionregistrationv1.ValidationAction
-	denies        bool
 
 	hasParams     bool
 	inlineParams  *Object
@@ -148,9 +147,6 @@ func (c *Compiler) compile(policy *v1alpha1.VMIPolicy, envType func(expr string)
 	p.actions = spec.ValidationActions
 	if len(p.actions) == 0 {
 		p.actions = []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny}
-	}
-	for _, a := range p.actions {
-		p.denies = p.denies || a == admissionregistrationv1.Deny
 	}
 	if spec.Params != nil && len(spec.Params.Raw) > 0 {
 		if p.inlineParams, err = DecodeObject(spec.Params.Raw); err != nil {

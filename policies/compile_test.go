@@ -1,12 +1,15 @@
 package policies
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/podvirt/podvirt/crds/v1alpha1"
@@ -177,4 +180,18 @@ spec:
 
 func v1alpha1MatchCondition(i int) admissionregistrationv1.MatchCondition {
 	return admissionregistrationv1.MatchCondition{Name: fmt.Sprintf("m%d", i), Expression: "true"}
+}
+
+// A params extension without content (as a Go client may build it) is a
+// policy with params and no document: params is null.
+func TestEmptyInlineParams(t *testing.T) {
+	p := policyFromYAML(t, `spec: {validations: [{expression: "params == null"}]}`)
+	p.Spec.Params = &runtime.RawExtension{}
+	cp, errs := compiler(t).Compile(p)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if res := cp.Evaluate(context.Background(), NewInputFromObjects(admissionv1.Create, decode(t, testVMI), nil, nil, nil, nil)); res.Outcome != Passed {
+		t.Errorf("got %+v", res)
+	}
 }

@@ -2,6 +2,7 @@ package policies
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -9,6 +10,9 @@ import (
 	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/podvirt/podvirt/crds/v1alpha1"
 )
 
 // costly is true at a run-time cost of about 800,000 (40 scans of 200,000
@@ -132,6 +136,174 @@ func TestDenialReasonsAndCodes(t *testing.T) {
 		v := Decide([]PolicyResult{{Policy: "p", Violations: []Violation{{Message: "m", Reason: reason, Denies: true}}}}, nil)
 		if v.Code != code || v.Reason == "" {
 			t.Errorf("reason %q: verdict %s %d, want code %d", reason, v.Reason, v.Code, code)
+		}
+	}
+}
+
+// costFixture builds expressions of an exact cost, estimated or actual, to
+// test the limits at their boundaries. The expressions scan strings of
+// inline params: s, 200,000 bytes, for the bulk of the cost, and one
+// field per target cost, whose length (0.1 a byte) makes up the rest.
+type costFixture struct {
+	t      *testing.T
+	fields map[string]string
+	exprs  map[string]string
+}
+
+func newCostFixture(t *testing.T) *costFixture {
+	return &costFixture{t: t, fields: map[string]string{"s": strings.Repeat("a", 200000)}, exprs: map[string]string{}}
+}
+
+// policy is a policy with the fixture's params; edit fills in the rest.
+func (f *costFixture) policy(edit func(*v1alpha1.VMIPolicySpec)) *v1alpha1.VMIPolicy {
+	raw, err := json.Marshal(f.fields)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	p := &v1alpha1.VMIPolicy{ObjectMeta: metav1.ObjectMeta{Name: "limits"}}
+	p.Spec.Params = &runtime.RawExtension{Raw: raw}
+	p.Spec.Validations = []admissionregistrationv1.Validation{{Expression: "true"}}
+	edit(&p.Spec)
+	return p
+}
+
+// compile compiles a policy of the fixture, which must compile.
+func (f *costFixture) compile(edit func(*v1alpha1.VMIPolicySpec)) *CompiledPolicy {
+	f.t.Helper()
+	cp, errs := compiler(f.t).Compile(f.policy(edit))
+	if len(errs) > 0 {
+		f.t.Fatal(errs)
+	}
+	return cp
+}
+
+// measure returns the estimated (largest size tier) or the actual cost of
+// expr.
+func (f *costFixture) measure(expr string, actual bool) uint64 {
+	f.t.Helper()
+	cp := f.compile(func(s *v1alpha1.VMIPolicySpec) {
+		s.Variables = []admissionregistrationv1.Variable{{Name: "x", Expression: expr}}
+	})
+	if !actual {
+		return cp.Costs()[0].Max
+	}
+	costs, _ := trackedCosts(f.t, cp, decode(f.t, testVMI))
+	return costs[0]
+}
+
+// expr returns wrap (a format with one %s for a boolean expression true
+// for the fixture's params) around an expression such that the whole
+// costs exactly target, estimated or actual.
+func (f *costFixture) expr(wrap string, target uint64, actual bool) string {
+	f.t.Helper()
+	key := fmt.Sprintf("%s/%d/%v", wrap, target, actual)
+	if e, ok := f.exprs[key]; ok {
+		return e
+	}
+	field := fmt.Sprintf("f%d", len(f.fields))
+	f.fields[field] = ""
+	build := func(n int) string {
+		return fmt.Sprintf(wrap, fmt.Sprintf("lists.range(%d).all(i, !params.s.contains('b')) && !params.%s.contains('b')", n, field))
+	}
+	one, two := f.measure(build(1), actual), f.measure(build(2), actual)
+	n := 1 + int((target-one)/(two-one))
+	rest := target - f.measure(build(n), actual)
+	// Each 10 bytes cost 1; 10r-5 bytes cost r whichever way 0.1 rounds.
+	f.fields[field] = strings.Repeat("a", int(10*rest-5))
+	e := build(n)
+	if got := f.measure(e, actual); got != target {
+		f.t.Fatalf("%s costs %d (actual: %v), want %d", e, got, actual, target)
+	}
+	f.exprs[key] = e
+	return e
+}
+
+func repeatExpr(n int, e string) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = e
+	}
+	return out
+}
+
+// A worst case equal to a limit is within it, as cel-go's tracker stops an
+// evaluation only above its limit: an expression estimated at exactly the
+// per-call limit does not exceed it, and a policy whose phases sum to
+// exactly their budgets runs without cost tracking; one more is tracked.
+func TestEstimatedLimitsAreInclusive(t *testing.T) {
+	f := newCostFixture(t)
+	const million, half = 1_000_000, 500_000
+	bool1M, bool1M1 := f.expr("%s", million, false), f.expr("%s", million+1, false)
+	boolHalf, boolHalf1 := f.expr("%s", half, false), f.expr("%s", half+1, false)
+	str1M, strHalf, strHalf1 := f.expr("%s ? 'y' : 'n'", million, false), f.expr("%s ? 'y' : 'n'", half, false), f.expr("%s ? 'y' : 'n'", half+1, false)
+
+	cases := []struct {
+		name       string
+		conditions []string
+		validation []string
+		annotation []string
+		untracked  bool
+	}{
+		{"at the per-call limit", nil, []string{bool1M}, nil, true},
+		{"above the per-call limit", nil, []string{bool1M1}, nil, false},
+		{"matchConditions at their budget", repeatExpr(5, boolHalf), nil, nil, true},
+		{"matchConditions above their budget", append(repeatExpr(4, boolHalf), boolHalf1), nil, nil, false},
+		{"validations at their budget", nil, append(repeatExpr(9, bool1M), boolHalf, boolHalf), nil, true},
+		{"validations above their budget", nil, append(repeatExpr(9, bool1M), boolHalf, boolHalf1), nil, false},
+		{"audit annotations at their budget", nil, nil, append(repeatExpr(9, str1M), strHalf, strHalf), true},
+		{"audit annotations above their budget", nil, nil, append(repeatExpr(9, str1M), strHalf, strHalf1), false},
+	}
+	for _, tc := range cases {
+		cp := f.compile(func(s *v1alpha1.VMIPolicySpec) {
+			for i, e := range tc.conditions {
+				s.MatchConditions = append(s.MatchConditions, admissionregistrationv1.MatchCondition{Name: fmt.Sprintf("c%d", i), Expression: e})
+			}
+			for _, e := range tc.validation {
+				s.Validations = append(s.Validations, admissionregistrationv1.Validation{Expression: e})
+			}
+			for i, e := range tc.annotation {
+				s.AuditAnnotations = append(s.AuditAnnotations, admissionregistrationv1.AuditAnnotation{Key: fmt.Sprintf("a%d", i), ValueExpression: e})
+			}
+		})
+		for tier, untracked := range cp.untracked {
+			if untracked != tc.untracked {
+				t.Errorf("%s: tier %d untracked %v, want %v", tc.name, tier, untracked, tc.untracked)
+			}
+		}
+		if tc.name == "at the per-call limit" || tc.name == "above the per-call limit" {
+			c := cp.Costs()[1] // after the fixture's validation "true"
+			if c.ExceedsPerCallLimit != !tc.untracked || c.Max != map[bool]uint64{true: million, false: million + 1}[tc.untracked] {
+				t.Errorf("%s: %+v", tc.name, c)
+			}
+		}
+	}
+}
+
+// At run time too, spending exactly a budget is allowed; one more runs
+// out of it (matchConditions: every phase charges its budget alike).
+func TestRuntimeBudgetsAreInclusive(t *testing.T) {
+	f := newCostFixture(t)
+	const half = 500_000
+	boolHalf, boolHalf1 := f.expr("%s", half, true), f.expr("%s", half+1, true)
+	cases := []struct {
+		name       string
+		conditions []string
+		outcome    Outcome
+	}{
+		{"matchConditions at their budget", repeatExpr(5, boolHalf), Passed},
+		{"matchConditions above their budget", append(repeatExpr(4, boolHalf), boolHalf1), Errored},
+	}
+	for _, tc := range cases {
+		cp := f.compile(func(s *v1alpha1.VMIPolicySpec) {
+			for i, e := range tc.conditions {
+				s.MatchConditions = append(s.MatchConditions, admissionregistrationv1.MatchCondition{Name: fmt.Sprintf("c%d", i), Expression: e})
+			}
+		})
+		// Cost tracking is what is tested: force it.
+		cp.untracked = [len(sizeTiers)]bool{}
+		res := cp.Evaluate(context.Background(), NewInputFromObjects(admissionv1.Create, decode(t, testVMI), nil, nil, nil, nil))
+		if res.Outcome != tc.outcome {
+			t.Errorf("%s: outcome %s, want %s: %+v", tc.name, res.Outcome, tc.outcome, res.Violations)
 		}
 	}
 }
