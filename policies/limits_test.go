@@ -307,3 +307,29 @@ func TestRuntimeBudgetsAreInclusive(t *testing.T) {
 		}
 	}
 }
+
+// Failures with the Audit action are listed in one audit annotation, at
+// most 50 of them; without any there is no such annotation.
+func TestValidationFailureAnnotation(t *testing.T) {
+	v := Decide([]PolicyResult{{Policy: "p", Outcome: Failed, Warnings: []string{"w"}, Violations: []Violation{{Message: "warned", Warns: true}}}}, nil)
+	if _, ok := v.AuditAnnotations[ValidationFailureAnnotation]; ok || !v.Allowed {
+		t.Errorf("without audited failures: %+v", v)
+	}
+	var violations []Violation
+	for i := range 60 {
+		violations = append(violations, Violation{Validation: i, Message: fmt.Sprintf("m%d", i), Audits: true})
+	}
+	cp, errs := compiler(t).Compile(policyFromYAML(t, `{metadata: {name: p}, spec: {validationActions: [Audit], validations: [{expression: "false"}]}}`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	v = Decide([]PolicyResult{{Policy: "p", Outcome: Failed, Violations: violations}}, map[string]*CompiledPolicy{"p": cp})
+	var failures []map[string]any
+	if err := json.Unmarshal([]byte(v.AuditAnnotations[ValidationFailureAnnotation]), &failures); err != nil {
+		t.Fatal(err)
+	}
+	if len(failures) != 50 || failures[49]["message"] != "m49" || failures[0]["policy"] != "p" || failures[0]["binding"] != "p" ||
+		failures[7]["expressionIndex"] != 7.0 || fmt.Sprint(failures[0]["validationActions"]) != "[Audit]" {
+		t.Errorf("%d failures, first %v, last %v", len(failures), failures[0], failures[len(failures)-1])
+	}
+}
