@@ -333,3 +333,70 @@ func TestValidationFailureAnnotation(t *testing.T) {
 		t.Errorf("%d failures, first %v, last %v", len(failures), failures[0], failures[len(failures)-1])
 	}
 }
+
+// Errors outside validations (a broken policy, a missing parameter, an
+// audit annotation) are violations of no validation: index -1.
+func TestErrorsOutsideValidations(t *testing.T) {
+	broken := policyFromYAML(t, `spec: {validations: [{expression: "object.spec.domian"}]}`)
+	cp, _ := compiler(t).Compile(broken)
+	missing, errs := compiler(t).Compile(policyFromYAML(t, `spec: {paramKind: {apiVersion: v1, kind: ConfigMap}, paramRef: {name: none, parameterNotFoundAction: Deny}, validations: [{expression: "true"}]}`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	annotation, errs := compiler(t).Compile(policyFromYAML(t, `spec: {auditAnnotations: [{key: k, valueExpression: "object.spec.priorityClassName"}]}`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	in := NewInputFromObjects(admissionv1.Create, decode(t, testVMI), nil, nil, nil, NewStaticParams())
+	for _, p := range []*CompiledPolicy{cp, missing, annotation} {
+		res := p.Evaluate(context.Background(), in)
+		if len(res.Violations) != 1 {
+			t.Fatalf("%+v", res)
+		}
+		if v := res.Violations[0]; v.Validation != -1 || !v.Error || !v.Denies || v.Reason != metav1.StatusReasonInvalid || res.Outcome != Errored {
+			t.Errorf("violation %+v", v)
+		}
+	}
+}
+
+// A parameter object larger than the VMI sizes the evaluation: a scan of
+// a 200,000-byte ConfigMap value 60 times is cheap for a 4 KiB document
+// but not for one of that size, and kube-apiserver would stop it.
+func TestLargeParameterObjectsAreCharged(t *testing.T) {
+	cp, errs := compiler(t).Compile(policyFromYAML(t, `
+spec:
+  paramKind: {apiVersion: v1, kind: ConfigMap}
+  paramRef: {name: big, parameterNotFoundAction: Deny}
+  validations: [{expression: "lists.range(60).all(i, !params.data.s.contains('b'))"}]`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	big := decode(t, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big","namespace":"prod"},"data":{"s":"`+strings.Repeat("a", 200000)+`"}}`)
+	res := cp.Evaluate(context.Background(), NewInputFromObjects(admissionv1.Create, decode(t, testVMI), nil, nil, nil, NewStaticParams(big)))
+	if res.Outcome != Errored || !strings.Contains(res.Violations[0].Message, "cost limit exceeded") {
+		t.Errorf("outcome %s: %+v", res.Outcome, res.Violations)
+	}
+}
+
+// Policies proven within the limits on a small VMI run without cost
+// tracking, which allocates about ten times less.
+func TestProvenPoliciesRunUntracked(t *testing.T) {
+	cp, errs := compiler(t).Compile(policyFromYAML(t, `spec: {validations: [{expression: "object.spec.domain.cpu.cores <= 4"}, {expression: "object.metadata.name.startsWith('v')"}]}`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	set := NewPolicySet([]*CompiledPolicy{cp})
+	in := NewInputFromObjects(admissionv1.Create, decode(t, testVMI), nil, nil, nil, nil)
+	if in.tier != 0 {
+		t.Fatalf("the test VMI is in tier %d", in.tier)
+	}
+	buf := make([]PolicyResult, 0, 1)
+	allocs := testing.AllocsPerRun(50, func() {
+		if res := set.Evaluate(context.Background(), in, buf[:0]); len(res) != 1 || res[0].Outcome != Passed {
+			t.Fatalf("%+v", res)
+		}
+	})
+	if allocs > 5 {
+		t.Errorf("%v allocations per evaluation: cost-tracked?", allocs)
+	}
+}
