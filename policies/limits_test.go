@@ -400,3 +400,58 @@ func TestProvenPoliciesRunUntracked(t *testing.T) {
 		t.Errorf("%v allocations per evaluation: cost-tracked?", allocs)
 	}
 }
+
+// A message expression's result of at most 5 KiB is the message; a longer
+// one falls back to message. Audit annotation values are cut at 10 KiB.
+func TestMessageAndAnnotationSizes(t *testing.T) {
+	const maxMessage, maxValue = 5 * 1024, 10 * 1024
+	for _, tc := range []struct {
+		size int
+		want string
+	}{{maxMessage, strings.Repeat("m", maxMessage)}, {maxMessage + 1, "static"}} {
+		res := evaluateYAML(t, `spec: {validations: [{expression: "false", message: static, messageExpression: "'`+strings.Repeat("m", tc.size)+`'"}]}`)
+		if len(res.Violations) != 1 || res.Violations[0].Message != tc.want {
+			t.Errorf("a %d-byte message: got %d violations, %.40s...", tc.size, len(res.Violations), fmt.Sprint(res.Violations))
+		}
+	}
+	res := evaluateYAML(t, `{metadata: {name: p}, spec: {variables: [{name: v, expression: "'`+strings.Repeat("v", maxValue+1)+`'"}], auditAnnotations: [{key: k, valueExpression: "variables.v"}]}}`)
+	if len(res.AuditAnnotations) != 1 || res.AuditAnnotations[0].Key != "p/k" || res.AuditAnnotations[0].Value != strings.Repeat("v", maxValue) {
+		t.Errorf("annotations: %d", len(res.AuditAnnotations))
+	}
+}
+
+// matchCondition errors: one is reported as is, several together.
+func TestMatchConditionErrorMessages(t *testing.T) {
+	res := evaluateYAML(t, `spec: {matchConditions: [{name: a, expression: "object.spec.priorityClassName == 'x'"}], validations: [{expression: "true"}]}`)
+	const one = "expression 'object.spec.priorityClassName == 'x'' resulted in error: no such key: priorityClassName"
+	if len(res.Violations) != 1 || res.Violations[0].Message != one {
+		t.Errorf("one error: %+v", res.Violations)
+	}
+	res = evaluateYAML(t, `spec: {matchConditions: [{name: a, expression: "object.spec.priorityClassName == 'x'"}, {name: b, expression: "object.spec.hostname == 'y'"}], validations: [{expression: "true"}]}`)
+	two := "[" + one + ", expression 'object.spec.hostname == 'y'' resulted in error: no such key: hostname]"
+	if len(res.Violations) != 1 || res.Violations[0].Message != two {
+		t.Errorf("two errors: %+v", res.Violations)
+	}
+}
+
+// After validations that ran without cost tracking, a message expression
+// gets what would remain of the budget after their worst case (a lower
+// bound of what is left): here nothing, since their worst case is the
+// whole budget.
+func TestMessageBudgetAfterUntrackedValidations(t *testing.T) {
+	f := newCostFixture(t)
+	falseAt1M := f.expr("1 == 2 && %s", 1_000_000, false)
+	cp := f.compile(func(s *v1alpha1.VMIPolicySpec) {
+		s.Validations = nil
+		for range 10 {
+			s.Validations = append(s.Validations, admissionregistrationv1.Validation{Expression: falseAt1M, Message: "static", MessageExpression: "object.metadata.name"})
+		}
+	})
+	if !cp.untracked[0] {
+		t.Fatal("the validations should run untracked")
+	}
+	res := cp.Evaluate(context.Background(), NewInputFromObjects(admissionv1.Create, decode(t, testVMI), nil, nil, nil, nil))
+	if len(res.Violations) != 10 || !strings.Contains(res.Violations[0].Message, "failed messageExpression") || !strings.Contains(res.Violations[0].Message, "cost budget") {
+		t.Errorf("%d violations, first %+v", len(res.Violations), res.Violations[0])
+	}
+}
