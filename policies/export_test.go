@@ -9,6 +9,7 @@ import (
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 )
 
 func TestSubstituteIdent(t *testing.T) {
@@ -193,5 +194,15 @@ spec:
 		if err == nil || !strings.HasPrefix(err.Error(), "policy e: "+field+": ") {
 			t.Errorf("%s: error %v", field, err)
 		}
+	}
+}
+
+// An empty params extension is no params: nothing to substitute.
+func TestExportVAPEmptyParams(t *testing.T) {
+	p := policyFromYAML(t, `{metadata: {name: e}, spec: {validations: [{expression: "params == null"}]}}`)
+	p.Spec.Params = &runtime.RawExtension{}
+	vap, _, err := ExportVAP(p)
+	if err != nil || vap.Spec.Validations[0].Expression != "params == null" {
+		t.Errorf("%v, %+v", err, vap)
 	}
 }
