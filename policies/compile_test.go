@@ -96,6 +96,10 @@ spec:
   validations: [{expression: "true"}]`, []string{"undeclared reference to 'variables'"}},
 		{"deny and warn", `
 spec: {validationActions: [Deny, Warn], validations: [{expression: "true"}]}`, []string{"must not contain both Deny and Warn"}},
+		{"variables are typed", `
+spec:
+  variables: [{name: num, expression: "1"}, {name: l, expression: "[1, 2]"}, {name: m, expression: "{'a': true}"}]
+  validations: [{expression: "variables.num == 'x'"}, {expression: "variables.l[0] == 'x'"}, {expression: "variables.m.a == 1"}]`, []string{"found no matching overload for '_==_'", "found no matching overload for '_==_'", "found no matching overload for '_==_'"}},
 		{"bad variable name", `
 spec: {variables: [{name: "in", expression: "1"}], validations: [{expression: "true"}]}`, []string{"must be a valid CEL identifier"}},
 		{"nothing to check", `spec: {}`, []string{"validations or auditAnnotations must contain at least one item"}},
