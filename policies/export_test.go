@@ -81,6 +81,8 @@ func TestSubstituteIdentLexing(t *testing.T) {
 		// Field names, even after spaces, and other identifiers stay.
 		{"x. params + x.\n\tparams + params.params", "x. params + x.\n\tparams + (P).params"},
 		{`params2 + _params + Params + params_ + xparams`, `params2 + _params + Params + params_ + xparams`},
+		{`zparams + Zparams + Aparams + aparams + params0 + params9 + params_z + paramsZ`, `zparams + Zparams + Aparams + aparams + params0 + params9 + params_z + paramsZ`},
+		{`params+params-params`, `(P)+(P)-(P)`},
 		{`[params, params]`, `[(P), (P)]`},
 		{`f(x, params)`, `f(x, (P))`},
 		{"(params)", "((P))"},

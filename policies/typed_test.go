@@ -220,7 +220,7 @@ type (
 		leaf
 		Side string `json:"rside"`
 	}
-	hidden  int
+	hidden int
 	depths struct {
 		left
 		right
