@@ -73,6 +73,7 @@ func TestSubstituteIdentLexing(t *testing.T) {
 		{`'a\\' + params`, `'a\\' + (P)`},
 		{`"a\"params" + params`, `"a\"params" + (P)`},
 		{`'params`, `'params`},
+		{` + params + """""" + params`, ` + (P) + """""" + (P)`},
 		{`'''params`, `'''params`},
 		{`'''params'`, `'''params'`},
 		// String prefixes, in either case; other words before a quote are identifiers.
