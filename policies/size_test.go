@@ -320,10 +320,11 @@ func TestSaturatingArithmetic(t *testing.T) {
 func TestSizeEstimatorCalls(t *testing.T) {
 	p := policyFromYAML(t, `
 spec:
-  params: {registries: ["registry.example.com/", "q/"], m: {"ab": "xyz", "c": "defgh"}, s: "abcdef", long: "abcdefghijklmnopqrstuvwxyz0123", num: 1}
+  params: {registries: ["registry.example.com/", "q/"], m: {"ab": "xyz", "c": "defgh"}, s: "abcdef", long: "abcdefghijklmnopqrstuvwxyz0123", num: 1, e: ""}
   variables:
   - {name: optSelect, expression: "params.?registries.orValue([])"}
   - {name: optMapDefault, expression: "params.?m.orValue({})"}
+  - {name: emptyOrScalar, expression: "params.?e.orValue(1)"}
   - {name: noneDefault, expression: "optional.none().orValue(['abcd'])"}
   - {name: noneList, expression: "optional.none().orValue(params.registries)"}
   - {name: indexed, expression: "params.registries[1]"}
@@ -360,6 +361,7 @@ spec:
 		{"optSelect", 2, true},
 		{"optSelect.@items", 21, true},
 		{"optMapDefault.@values", 5, true},
+		{"emptyOrScalar", 1, true}, // the default's size counts
 		{"noneDefault", 1, true},
 		{"noneDefault.@items", 4, true},
 		{"noneList", 2, true},
