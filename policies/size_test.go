@@ -277,7 +277,7 @@ func TestObjectSizeBounds(t *testing.T) {
 		{"metadata.labels", [2]uint64{4094 / 8, 16382 / 8}},
 		{"metadata.labels.@values", [2]uint64{4094, 16382}},
 		{"metadata.labels.app", [2]uint64{4094, 16382}},
-		{"spec.volumes", [2]uint64{64, 64}},                 // maxItems
+		{"spec.volumes", [2]uint64{64, 64}},                  // maxItems
 		{"spec.volumes.@items.name", [2]uint64{4094, 16382}}, // a DNS label, not limited by the schema
 		{"spec.domain.cpu.model", [2]uint64{256, 256}},       // maxLength 64, up to 4 bytes each
 	}
