@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 GENERATED := crds/v1alpha1/zz_generated.deepcopy.go crds/bases/podvirt.io_virtualmachineinstances.yaml crds/bases/podvirt.io_vmipolicies.yaml
 
-.PHONY: all generate verify-generated build vet lint unit policy-test e2e attack test run down fuzz bench images
+.PHONY: all generate verify-generated build vet lint unit policy-test e2e attack test run down fuzz bench images mutate
 
 # Tools are built from the Go module proxy into a cache, once per version.
 TOOLS := $(HOME)/.cache/podvirt/tools
@@ -82,6 +82,44 @@ fuzz:
 	    echo "== $$pkg $$f"; go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	  done; \
 	done
+
+## mutate: mutation testing with gremlins, one package directory of
+## MUTATE_PKGS at a time (its subpackages included; a trailing /... is
+## dropped). Each mutant is a one-token change (a boundary, a negated
+## condition, an operator, ++/--, a sign) that the package's own tests must
+## catch. It runs on a copy of the tracked and untracked-but-not-ignored
+## files, so the tree and its build artefacts stay untouched, and fails
+## when a package's efficacy, killed / (killed + lived), is below
+## MUTATE_THRESHOLD percent. Results: bin/mutate/<package>.json. Slow (a
+## test build per mutant) and not part of `make test`; on a shared machine
+## keep MUTATE_WORKERS low. Example: make mutate MUTATE_PKGS=./audit
+GREMLINS_VERSION ?= v0.6.0
+GREMLINS ?= go run github.com/go-gremlins/gremlins/cmd/gremlins@$(GREMLINS_VERSION)
+MUTATE_PKGS ?= ./policies ./nodeagent/allowlist
+MUTATE_WORKERS ?= 1
+# A mutant's tests time out after this many times the package's coverage
+# run (an uncached `go test`), which also ends mutants that loop forever.
+MUTATE_TIMEOUT_COEFFICIENT ?= 10
+# For every go test gremlins runs: no cached results (the coverage run's
+# time sets the timeout), no vet (only tests kill mutants), no debug info
+# (faster links).
+MUTATE_GOFLAGS ?= -count=1 -vet=off -ldflags=-s
+MUTATE_THRESHOLD ?= 85
+# More gremlins flags, e.g. --dry-run, or -E 'size.*\.go' to leave files out.
+MUTATE_FLAGS ?=
+mutate:
+	@set -o pipefail; mkdir -p bin/mutate; out=$$(pwd)/bin/mutate; failed=; \
+	src=$$(mktemp -d); trap 'rm -rf "$$src"' EXIT; \
+	git ls-files -z --cached --others --exclude-standard | \
+	  tar --null --ignore-failed-read --warning=no-failed-read -c -T - -f - | tar -x -C "$$src"; \
+	for pkg in $(MUTATE_PKGS); do \
+	  dir=$${pkg%/...}; dir=./$${dir#./}; name=$$(echo "$${dir#./}" | tr / _); \
+	  echo "== gremlins $$dir (results in bin/mutate/$$name.json)"; \
+	  (cd "$$src" && GOFLAGS="$$GOFLAGS $(MUTATE_GOFLAGS)" nice $(GREMLINS) unleash --workers $(MUTATE_WORKERS) \
+	    --timeout-coefficient $(MUTATE_TIMEOUT_COEFFICIENT) --threshold-efficacy $(MUTATE_THRESHOLD) \
+	    $(MUTATE_FLAGS) --output "$$out/$$name.json" "$$dir") || failed="$$failed $$dir"; \
+	done; \
+	if [[ -n "$$failed" ]]; then echo "mutate: efficacy below $(MUTATE_THRESHOLD)% (or gremlins failed) in:$$failed" >&2; exit 1; fi
 
 ## test: everything CI runs.
 test: verify-generated vet lint unit policy-test e2e

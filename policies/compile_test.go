@@ -1,12 +1,15 @@
 package policies
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"sync"
 	"testing"
 
+	admissionv1 "k8s.io/api/admission/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/yaml"
 
 	"github.com/podvirt/podvirt/crds/v1alpha1"
@@ -93,6 +96,10 @@ spec:
   validations: [{expression: "true"}]`, []string{"undeclared reference to 'variables'"}},
 		{"deny and warn", `
 spec: {validationActions: [Deny, Warn], validations: [{expression: "true"}]}`, []string{"must not contain both Deny and Warn"}},
+		{"variables are typed", `
+spec:
+  variables: [{name: num, expression: "1"}, {name: l, expression: "[1, 2]"}, {name: m, expression: "{'a': true}"}]
+  validations: [{expression: "variables.num == 'x'"}, {expression: "variables.l[0] == 'x'"}, {expression: "variables.m.a == 1"}]`, []string{"found no matching overload for '_==_'", "found no matching overload for '_==_'", "found no matching overload for '_==_'"}},
 		{"bad variable name", `
 spec: {variables: [{name: "in", expression: "1"}], validations: [{expression: "true"}]}`, []string{"must be a valid CEL identifier"}},
 		{"nothing to check", `spec: {}`, []string{"validations or auditAnnotations must contain at least one item"}},
@@ -177,4 +184,18 @@ spec:
 
 func v1alpha1MatchCondition(i int) admissionregistrationv1.MatchCondition {
 	return admissionregistrationv1.MatchCondition{Name: fmt.Sprintf("m%d", i), Expression: "true"}
+}
+
+// A params extension without content (as a Go client may build it) is a
+// policy with params and no document: params is null.
+func TestEmptyInlineParams(t *testing.T) {
+	p := policyFromYAML(t, `spec: {validations: [{expression: "params == null"}]}`)
+	p.Spec.Params = &runtime.RawExtension{}
+	cp, errs := compiler(t).Compile(p)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if res := cp.Evaluate(context.Background(), NewInputFromObjects(admissionv1.Create, decode(t, testVMI), nil, nil, nil, nil)); res.Outcome != Passed {
+		t.Errorf("got %+v", res)
+	}
 }

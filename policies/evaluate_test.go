@@ -241,3 +241,26 @@ func TestCacheCompilesOncePerGeneration(t *testing.T) {
 		t.Error("delete")
 	}
 }
+
+// The cache keeps the newest generation of a policy, and recompiles a
+// policy whose name changed even at the same generation (offline sources
+// such as podvirtctl have neither UIDs nor generations).
+func TestCacheKeepsTheNewestPolicy(t *testing.T) {
+	cache := NewCache(compiler(t))
+	p := policyFromYAML(t, `spec: {validations: [{expression: "true"}]}`)
+	p.Name, p.UID, p.Generation = "a", "u1", 2
+	cache.Upsert(p)
+	older := p.DeepCopy()
+	older.Generation = 1
+	if got, _ := cache.Upsert(older); got.Generation != 2 || cache.Set().Policy("a").Generation != 2 {
+		t.Errorf("an older generation replaced the newer one: got generation %d", got.Generation)
+	}
+	renamed := p.DeepCopy()
+	renamed.Name = "b"
+	if got, _ := cache.Upsert(renamed); got.Name != "b" {
+		t.Errorf("Upsert of a renamed policy returned %q", got.Name)
+	}
+	if set := cache.Set(); set.Policy("b") == nil || set.Policy("a") != nil {
+		t.Errorf("the set holds %d policies, b: %v, a: %v", len(set.Policies()), set.Policy("b") != nil, set.Policy("a") != nil)
+	}
+}

@@ -261,3 +261,141 @@ spec:
 		t.Logf("tier %d: costs %v, estimates %v", tier, costs, estimates)
 	}
 }
+
+// A value read from a VMI of at most N bytes has at most N-2 bytes (a
+// string's quotes), a list at most (N-2)/(smallest element + 1) elements
+// (a comma each), a map at most (N-2)/(smallest value + 6) entries (a
+// quoted key, a colon and a comma each), fewer when the schema says so.
+func TestObjectSizeBounds(t *testing.T) {
+	s := &sizeEstimator{objectType: compiler(t).objectType}
+	cases := []struct {
+		path  string
+		tiers [2]uint64 // 4 KiB, 16 KiB
+	}{
+		{"spec.hostname", [2]uint64{4094, 16382}},
+		{"spec.tolerations", [2]uint64{4094 / 3, 16382 / 3}},
+		{"metadata.labels", [2]uint64{4094 / 8, 16382 / 8}},
+		{"metadata.labels.@values", [2]uint64{4094, 16382}},
+		{"metadata.labels.app", [2]uint64{4094, 16382}},
+		{"spec.volumes", [2]uint64{64, 64}},                  // maxItems
+		{"spec.volumes.@items.name", [2]uint64{4094, 16382}}, // a DNS label, not limited by the schema
+		{"spec.domain.cpu.model", [2]uint64{256, 256}},       // maxLength 64, up to 4 bytes each
+	}
+	for _, tc := range cases {
+		for tier, want := range tc.tiers {
+			s.tier = tier
+			if got := s.objectSize(strings.Split(tc.path, ".")); got == nil || got.Max != want {
+				t.Errorf("%s, tier %d: %v, want %d", tc.path, tier, got, want)
+			}
+		}
+	}
+	if got := s.objectSize([]string{"spec", "nope"}); got != nil {
+		t.Errorf("an unknown field: %v", got)
+	}
+}
+
+// saturatingMul and saturatingAdd stop at the largest uint64.
+func TestSaturatingArithmetic(t *testing.T) {
+	for _, c := range []struct{ a, b, mul, add uint64 }{
+		{3, 5, 15, 8},
+		{0, math.MaxUint64, 0, math.MaxUint64},
+		{math.MaxUint64, 0, 0, math.MaxUint64},
+		{2, math.MaxUint64 / 2, math.MaxUint64 - 1, math.MaxUint64/2 + 2},
+		{2, math.MaxUint64/2 + 1, math.MaxUint64, math.MaxUint64/2 + 3},
+		{math.MaxUint64, 1, math.MaxUint64, math.MaxUint64},
+		{1 << 32, 1 << 32, math.MaxUint64, 1 << 33},
+	} {
+		if got := saturatingMul(c.a, c.b); got != c.mul {
+			t.Errorf("saturatingMul(%d, %d) = %d, want %d", c.a, c.b, got, c.mul)
+		}
+		if got := saturatingAdd(c.a, c.b); got != c.add {
+			t.Errorf("saturatingAdd(%d, %d) = %d, want %d", c.a, c.b, got, c.add)
+		}
+	}
+}
+
+// Sizes through calls: optional selections and indexes, conditionals,
+// concatenations, optionals and their defaults, string conversions, keys
+// and values of params maps, and comprehensions that build lists or maps.
+func TestSizeEstimatorCalls(t *testing.T) {
+	p := policyFromYAML(t, `
+spec:
+  params: {registries: ["registry.example.com/", "q/"], m: {"ab": "xyz", "c": "defgh"}, s: "abcdef", long: "abcdefghijklmnopqrstuvwxyz0123", num: 1, e: ""}
+  variables:
+  - {name: optSelect, expression: "params.?registries.orValue([])"}
+  - {name: optMapDefault, expression: "params.?m.orValue({})"}
+  - {name: emptyOrScalar, expression: "params.?e.orValue(1)"}
+  - {name: noneDefault, expression: "optional.none().orValue(['abcd'])"}
+  - {name: noneList, expression: "optional.none().orValue(params.registries)"}
+  - {name: indexed, expression: "params.registries[1]"}
+  - {name: mapIndexed, expression: "params.m['c']"}
+  - {name: optIndexed, expression: "params.registries[?0].orValue('')"}
+  - {name: conditional, expression: "params.num == 1 ? params.s : 'x'"}
+  - {name: added, expression: "params.s + params.s"}
+  - {name: addedUnknown, expression: "params.s + {'a': 'bcd'}['a']"}
+  - {name: value, expression: "optional.of(params.s).value()"}
+  - {name: nonZero, expression: "optional.ofNonZeroValue(params.s).orValue('')"}
+  - {name: bytes, expression: "string(b'abc')"}
+  - {name: uint, expression: "string(1u)"}
+  - {name: double, expression: "string(1.5)"}
+  - {name: bool, expression: "string(true)"}
+  - {name: duration, expression: "string(duration('1s'))"}
+  - {name: dynShort, expression: "string(params.s)"}
+  - {name: dynLong, expression: "string(params.long)"}
+  - {name: keys, expression: "params.m.map(k, k)"}
+  - {name: values, expression: "params.m.map(k, params.m[k])"}
+  - {name: nested, expression: "params.registries.map(r, [r, r])"}
+  - {name: transformMap, expression: "params.registries.transformMap(i, r, r + 'x')"}
+  - {name: filtered, expression: "params.registries.filter(r, r.size() > 2)"}
+  validations: [{expression: "true"}]
+`)
+	cp, errs := compiler(t).Compile(p)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	cases := []struct {
+		path  string
+		want  uint64
+		known bool
+	}{
+		{"optSelect", 2, true},
+		{"optSelect.@items", 21, true},
+		{"optMapDefault.@values", 5, true},
+		{"emptyOrScalar", 1, true}, // the default's size counts
+		{"noneDefault", 1, true},
+		{"noneDefault.@items", 4, true},
+		{"noneList", 2, true},
+		{"noneList.@items", 21, true},
+		{"indexed", 21, true},
+		{"mapIndexed", 5, true},
+		{"optIndexed", 21, true},
+		{"conditional", 6, true},
+		{"added", 12, true},
+		{"addedUnknown", 0, false},
+		{"value", 6, true},
+		{"nonZero", 6, true},
+		{"bytes", 3, true},
+		{"uint", 24, true},
+		{"double", 24, true},
+		{"bool", 24, true},
+		{"duration", 24, true},
+		{"dynShort", 24, true},
+		{"dynLong", 30, true},
+		{"keys", 2, true},
+		{"keys.@items", 2, true},
+		{"values.@items", 5, true},
+		{"nested", 2, true},
+		{"nested.@items", 2, true},
+		{"nested.@items.@items", 21, true},
+		{"transformMap", 2, true},
+		{"transformMap.@items", 0, false},
+		{"filtered", 2, true},
+		{"filtered.@items", 21, true},
+	}
+	for _, tc := range cases {
+		got, known := sizeOf(t, cp, strings.Split(tc.path, ".")...)
+		if known != tc.known || got != tc.want {
+			t.Errorf("%s: size %d (known %v), want %d (known %v)", tc.path, got, known, tc.want, tc.known)
+		}
+	}
+}

@@ -201,3 +201,50 @@ func BenchmarkDecodeTyped(b *testing.B) {
 		}
 	})
 }
+
+// Field resolution as encoding/json does it: depth, tags, types embedded
+// twice at one depth, embedded unexported structs, named embedded structs,
+// invalid tag names.
+type (
+	leaf struct {
+		Leaf  string `json:"leaf"`
+		Deep  string
+		Clash string `json:"clash"`
+	}
+	left struct {
+		leaf
+		Side  string `json:"side"`
+		Clash string
+	}
+	right struct {
+		leaf
+		Side string `json:"rside"`
+	}
+	hidden int
+	depths struct {
+		left
+		right
+		hidden
+		Named    leaf   `json:"named"`
+		Deep     string `json:"deep"`
+		Odd      string `json:"a\\b"`
+		Punct    string `json:"p-q.r"`
+		Spaced   string `json:"with space"`
+		Unicode  string `json:"é"`
+		Emptytag string `json:",omitempty"`
+	}
+)
+
+func TestTypedDecodeFieldResolution(t *testing.T) {
+	var d TypedDecoder
+	for _, doc := range []string{
+		`{"leaf":"l","Deep":"d","deep":"D","clash":"c","Clash":"C","side":"s","rside":"r"}`,
+		`{"named":{"leaf":"n","Deep":"x","clash":"y"},"Named":{"leaf":"m"}}`,
+		`{"Odd":"o","a\\b":"x","p-q.r":"p","with space":"w","é":"u","Emptytag":"e","hidden":1}`,
+		`{"Leaf":"L","LEAF":"l2","Side":"S"}`,
+	} {
+		if !checkTyped[depths](t, &d, []byte(doc)) {
+			t.Errorf("%s: not decoded by the fast path", doc)
+		}
+	}
+}

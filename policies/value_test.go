@@ -2,6 +2,7 @@ package policies
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
+	"github.com/google/cel-go/common/types/traits"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 )
 
@@ -31,12 +33,39 @@ func TestDecodeObjectMatchesKubernetesJSON(t *testing.T) {
 		`{"` + strings.Repeat("k", 70000) + `":"long name","short":"` + strings.Repeat("v", 70000) + `"}`,
 		`{"a":{"x":1},"a":{"y":[true,false]},"b":"é"}`,
 		"{\"bad\xff\":\"\xed\xa0\x80 \xc3\",\"mixed\":\"\\n\xfe\"}",
+		`1E5`, `1e-5`, `-1.5E+2`, `-0`, `0.0`, `[1,[2,[3]]]`, `[[],{}]`, `{"a":{},"b":[]}`, "\t[\r\n1\n]\n",
+		`"\ud83d"`, `"\ud83d\u0041"`, `"\ud83dx"`, `"\ude00"`, `"\ud83d\ude00\ud83d"`, `"a\\"`, `"\\u0041"`,
+		`"\b\f\r"`, `"é\n"`, "\"\xff\"", "\"\xe2\x82\"",
+		// Duplicates among more members than the small-object path handles.
+		manyMembers(40, 0, 39), manyMembers(40, 39, 0), manyMembers(40, 5, 20), manyMembers(33, 0, 32), manyMembers(32, 0, 31), manyMembers(3, 0, 2),
+		// As deep as Kubernetes allows, and one more.
+		strings.Repeat("[", 10000) + strings.Repeat("]", 10000), strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
+		strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000),
 	}
 	for _, doc := range docs {
 		if msg := compareWithKubernetesJSON([]byte(doc)); msg != "" {
 			t.Errorf("%.200s: %s", doc, msg)
 		}
 	}
+}
+
+// manyMembers is an object of n members k0, k1, ... whose member at dup
+// repeats the name of the one at of.
+func manyMembers(n, dup, of int) string {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := range n {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		name := i
+		if i == dup {
+			name = of
+		}
+		fmt.Fprintf(&b, `"k%d":%d`, name, i)
+	}
+	b.WriteString("}")
+	return b.String()
 }
 
 // compareWithKubernetesJSON decodes doc with DecodeObject and with
@@ -81,7 +110,7 @@ func FuzzDecodeObject(f *testing.F) {
 	})
 }
 
-// TestNodeSize keeps the node at the size value.go's comment promises: the
+// TestNodeSize keeps the node at the size object.go's comment promises: the
 // nodes are most of the bytes an admission allocates.
 func TestNodeSize(t *testing.T) {
 	if size := unsafe.Sizeof(jsonNode{}); size != 32 {
@@ -90,7 +119,10 @@ func TestNodeSize(t *testing.T) {
 }
 
 func TestDecodeObjectRejectsInvalidJSON(t *testing.T) {
-	for _, doc := range []string{``, `{`, `{"a"}`, `{"a":}`, `[1,]`, `[1 2]`, `tru`, `01`, `1.`, `"\x"`, `"unterminated`, "\"ctl\x01\"", `{} x`, `-`, `1e`} {
+	for _, doc := range []string{``, `{`, `{"a"}`, `{"a":}`, `[1,]`, `[1 2]`, `tru`, `01`, `1.`, `"\x"`, `"unterminated`, "\"ctl\x01\"", `{} x`, `-`, `1e`,
+		`[`, `{"a":1`, `{"a" 1}`, `{"a":1,}`, `{,}`, `{"a":1 "b":2}`, `{1:2}`, `[1}`, `{"a":1]`, `-a`, `1e+`, `1.e5`, `.5`, `+1`, `nul`, `fals`, `truex`, `nulll`,
+		`00`, `-01`, `"abc\`, `"\u12`, `"\u123"`, `"\u12g4"`, `"\ud800\`, `"\ud800\u`, `"\ud800\u12"`, `"\ud800`, "\"\\u0041\x01\"", "\"\\n\x01\"",
+		"\"\\n", "\"\xff", `{"a":1}}`, `[]]`, ` `, "\x00", `[1,2`, `{"a":[1,2}`, `"a"x`} {
 		if _, err := DecodeObject([]byte(doc)); err == nil {
 			t.Errorf("DecodeObject(%q) succeeded, want an error", doc)
 		}
@@ -126,7 +158,8 @@ func TestObjectValueSemantics(t *testing.T) {
 		`o.l + ['z']`, `o.el + o.nums`, `o.m == {'k': 'v', 'n': {'deep': [{'a': 1}, {'a': 2}]}}`, `o.m == o.m`, `o.l == ['x', 'y', 1, 2]`,
 		`o.l == o.l`, `o.empty == {}`, `o.el == []`, `o.m != o.empty`, `type(o.m) == map`, `type(o.l) == list`, `o.?m.?k.orValue('d')`,
 		`o.?m.?zz.orValue('d')`, `o.l.exists_one(x, x == 'x')`, `o.m.n.deep.filter(d, d.a > 1).size()`, `dyn(o.m).k`, `o.s.startsWith('a')`,
-		`o.m[1]`, `o.i == 3.0`, `o.nums.sum()`,
+		`o.m[1]`, `o.i == 3.0`, `o.nums.sum()`, `5 in o.l`, `5 in o.nums`, `1.0 in o.nums`, `o.l[o.i - 3]`, `o.nums[o.i - 1]`,
+		`o.nums[o.i]`, `o.nums[o.i - 4]`,
 	}
 	for _, expr := range exprs {
 		ast, iss := env.Compile(expr)
@@ -174,5 +207,70 @@ func TestObjectLabelsAndMetadata(t *testing.T) {
 	var none *Object
 	if none.Labels().Has("a") || none.Name() != "" || none.Value() != types.NullValue {
 		t.Error("nil Object should read as empty")
+	}
+}
+
+// The list and map values index, iterate and stop as the traits they
+// implement promise, for callers outside the planner's own qualifiers.
+func TestListAndMapValueAccess(t *testing.T) {
+	obj, err := DecodeObject([]byte(`{"l":["a","b","c"],"m":{"x":1,"y":2}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := obj.Value().(traits.Mapper)
+	l := root.Get(types.String("l")).(traits.Lister)
+	for i, want := range []string{"a", "b", "c"} {
+		if got := l.Get(types.Int(i)); got != types.String(want) {
+			t.Errorf("l[%d] = %v, want %q", i, got, want)
+		}
+	}
+	for _, i := range []int{-1, 3} {
+		if got := l.Get(types.Int(i)); !types.IsError(got) {
+			t.Errorf("l[%d] = %v, want an out of range error", i, got)
+		}
+	}
+	for name, it := range map[string]traits.Iterator{"list": l.Iterator(), "map": root.Get(types.String("m")).(traits.Mapper).Iterator()} {
+		n := 0
+		for it.HasNext() == types.True {
+			if it.Next() == nil {
+				t.Fatalf("%s: Next returned nil before the end", name)
+			}
+			n++
+		}
+		if it.Next() != nil || it.Next() != nil {
+			t.Errorf("%s: Next after the end is not nil", name)
+		}
+		if want := map[string]int{"list": 3, "map": 2}[name]; n != want {
+			t.Errorf("%s: %d elements, want %d", name, n, want)
+		}
+	}
+}
+
+// Metadata and labels read as empty when they are missing or not of the
+// shape Kubernetes gives them, and a nil Object is an empty one.
+func TestObjectAccessorsOnOddDocuments(t *testing.T) {
+	for _, doc := range []string{
+		`{"metadata":{"name":1,"namespace":null,"labels":["a"]},"kind":{},"apiVersion":[]}`,
+		`{"metadata":"x"}`, `[]`, `"s"`, `null`, `{"metadata":{"labels":{"a":1,"b":null}}}`,
+	} {
+		obj := decode(t, doc)
+		if obj.Name() != "" || obj.Namespace() != "" || obj.Kind() != "" || obj.APIVersion() != "" {
+			t.Errorf("%s: %q %q %q %q", doc, obj.Name(), obj.Namespace(), obj.Kind(), obj.APIVersion())
+		}
+		if l := obj.Labels(); l.Has("a") || l.Has("b") || l.Get("a") != "" {
+			t.Errorf("%s: labels a %v b %v", doc, l.Has("a"), l.Has("b"))
+		}
+	}
+	// The last of repeated members wins, as in encoding/json.
+	obj := decode(t, `{"metadata":{"name":"first","labels":{"a":"1","a":"2"},"name":"last"}}`)
+	if obj.Name() != "last" || obj.Labels().Get("a") != "2" {
+		t.Errorf("repeated members: %q %q", obj.Name(), obj.Labels().Get("a"))
+	}
+	var none *Object
+	if none.Native() != nil || none.Size() != 0 || none.Kind() != "" || none.APIVersion() != "" || none.Namespace() != "" || none.Labels().Has("a") {
+		t.Error("a nil Object should read as empty")
+	}
+	if obj := decode(t, ` {"a":1} `); obj.Size() != 9 || fmt.Sprint(obj.Native()) != "map[a:1]" {
+		t.Errorf("size %d, native %v", obj.Size(), obj.Native())
 	}
 }

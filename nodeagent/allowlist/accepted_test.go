@@ -138,6 +138,7 @@ func TestOptionalKindsWhenAllowed(t *testing.T) {
 	for _, c := range []struct{ name, disk, path string }{
 		{"unchecked", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/other.qcow2"/><backingStore/><target dev="vda"/></disk>`, "devices.disk[0].source.file"},
 		{"no empty backing store", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/root.qcow2"/><target dev="vda"/></disk>`, "devices.disk[0].backingStore"},
+		{"a backing file, even an allowed one", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/root.qcow2"/><backingStore type="file"><source file="` + vmiDir + `/base.img"/></backingStore><target dev="vda"/></disk>`, "devices.disk[0].backingStore"},
 		{"over the network", `<disk type="network"><driver name="qemu" type="qcow2"/><source protocol="https" name="/images/x.qcow2"><host name="images.example" port="443"/></source><backingStore/><target dev="vda"/><readonly/></disk>`, "devices.disk[0].source.file"},
 	} {
 		if errs := Check(parse(t, withDevices(t, c.disk)), opts); !hasError(errs, c.path, "header") && !hasError(errs, c.path, "backing store") {
@@ -212,6 +213,49 @@ func TestNoDirectoriesRefuseEveryFile(t *testing.T) {
 	for _, want := range []string{"os.kernel", "os.initrd", "devices.serial[0].source.path", "devices.console[0].source.path"} {
 		if !hasError(errs, want, "(none)") && !hasError(errs, want, "outside") {
 			t.Errorf("want %s refused:\n%s", want, dump(errs))
+		}
+	}
+}
+
+// A refusal names the directories the file had to be in, or says there
+// are none.
+func TestRefusalsNameTheDirectories(t *testing.T) {
+	xml := replace(t, imageRoot+"/boot/vmlinux", "/boot/vmlinuz")
+	errs := Check(parse(t, xml), testOptions())
+	want := `"/boot/vmlinuz" is outside the readable directories [` + vmiDir + " " + imageRoot + "]"
+	if !hasError(errs, "os.kernel", want) {
+		t.Errorf("want %s, got:\n%s", want, dump(errs))
+	}
+	errs = Check(parse(t, xml), Options{ResolveSymlinks: Lexical})
+	want = `"/boot/vmlinuz" is outside the readable directories (none)`
+	if !hasError(errs, "os.kernel", want) {
+		t.Errorf("want %s, got:\n%s", want, dump(errs))
+	}
+}
+
+// Control characters (below space, and DEL) are refused in file names;
+// spaces and other printable characters are not.
+func TestFileNameCharacters(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		refused bool
+	}{
+		{"disk.img", false},
+		{"my disk.img", false},
+		{"disk~1!.img", false},
+		{"disk\x1f.img", true},
+		{"disk\x7f.img", true},
+		{"disk\t.img", true},
+	} {
+		dom := parse(t, tinyXML(t, imageRoot, vmiDir))
+		dom.Devices.Disks = []libvirtxml.DomainDisk{{
+			Device: "disk",
+			Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: vmiDir + "/" + c.name}},
+			Target: &libvirtxml.DomainDiskTarget{Dev: "vda"},
+		}}
+		errs := Check(dom, testOptions())
+		if refused := hasError(errs, "devices.disk[0].source.file", "control characters"); refused != c.refused || (!c.refused && len(errs) != 0) {
+			t.Errorf("%q: refused %v, want %v:\n%s", c.name, refused, c.refused, dump(errs))
 		}
 	}
 }

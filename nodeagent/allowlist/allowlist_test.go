@@ -229,6 +229,7 @@ func hostileDomains(t testing.TB) []hostileCase {
 		{"parallel dev", withDevices(t, `<parallel type="dev"><source path="/dev/parport0"/></parallel>`), "devices.parallel[0].type", "host character device"},
 		{"channel unix outside", withDevices(t, `<channel type="unix"><source mode="bind" path="/var/run/docker.sock"/><target type="virtio" name="org.qemu.guest_agent.0"/></channel>`), "devices.channel[0].source.path", "outside"},
 		{"channel spicevmc", withDevices(t, `<channel type="spicevmc"><target type="virtio" name="com.redhat.spice.0"/></channel>`), "devices.channel[0].type", "not on the node allowlist"},
+		{"channel xen target", withDevices(t, `<channel type="pty"><target type="xen" name="org.qemu.guest_agent.0"/></channel>`), "devices.channel[0].target.type", "Unsupported value"},
 
 		// Domain and OS.
 		{"lxc domain", strings.Replace(tinyXML(t, imageRoot, vmiDir), `<domain type="qemu">`, `<domain type="lxc">`, 1), "type", "Unsupported value"},

@@ -1,0 +1,52 @@
+package v1alpha1
+
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// VirtualMachineInstancePhase is where a VirtualMachineInstance is in its life.
+// +kubebuilder:validation:Enum=Pending;Scheduling;Scheduled;Running;Succeeded;Failed;Unknown
+type VirtualMachineInstancePhase string
+
+// The phases of a VirtualMachineInstance.
+const (
+	// Pending: admitted, no launcher Pod yet.
+	Pending VirtualMachineInstancePhase = "Pending"
+	// Scheduling: the launcher Pod exists and waits for a node.
+	Scheduling VirtualMachineInstancePhase = "Scheduling"
+	// Scheduled: the launcher Pod is bound to a node; the guest is not up yet.
+	Scheduled VirtualMachineInstancePhase = "Scheduled"
+	// Running: the guest is running.
+	Running VirtualMachineInstancePhase = "Running"
+	// Succeeded: the guest powered off.
+	Succeeded VirtualMachineInstancePhase = "Succeeded"
+	// Failed: the guest crashed or could not start.
+	Failed VirtualMachineInstancePhase = "Failed"
+	// Unknown: the node agent lost track of the guest.
+	Unknown VirtualMachineInstancePhase = "Unknown"
+)
+
+// Condition types of a VirtualMachineInstance.
+const (
+	// ConditionReady is true while the guest runs.
+	ConditionReady = "Ready"
+)
+
+// VirtualMachineInstanceStatus is what podvirt observed of the guest.
+type VirtualMachineInstanceStatus struct {
+	// Phase is where the VMI is in its life.
+	// +optional
+	Phase VirtualMachineInstancePhase `json:"phase,omitempty"`
+	// NodeName is the node that runs the guest.
+	// +optional
+	NodeName string `json:"nodeName,omitempty"`
+	// LauncherPodName is the name of the launcher Pod.
+	// +optional
+	LauncherPodName string `json:"launcherPodName,omitempty"`
+	// Reason says why the VMI is in its phase, for Failed and Succeeded.
+	// +optional
+	Reason string `json:"reason,omitempty"`
+	// Conditions are the latest observations of the VMI's state.
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
