@@ -213,7 +213,7 @@ func TestFailedPhaseSetsReadyCondition(t *testing.T) {
 	}
 	v := get(t, c)
 	cond := meta.FindStatusCondition(v.Status.Conditions, v1alpha1.ConditionReady)
-	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != "LauncherPodConflict" || !strings.Contains(cond.Message, "virt-launcher-tiny") {
+	if cond == nil || cond.Status != metav1.ConditionFalse || cond.Reason != "LauncherPodConflict" || !strings.Contains(cond.Message, "virt-launcher-tiny") || cond.ObservedGeneration != 3 {
 		t.Errorf("ready condition %+v", cond)
 	}
 	if ev := drain(rec); len(ev) != 1 || !strings.HasPrefix(ev[0], "Warning LauncherPodConflict ") {
@@ -358,7 +358,7 @@ func TestFinishedVMIDeletesItsPod(t *testing.T) {
 			t.Errorf("%s: launcher Pod still there: %v", phase, err)
 		}
 		reconcileN(t, r, 2)
-		if v := get(t, c); v.Status.Phase != phase || len(v.Finalizers) != 1 {
+		if v := get(t, c); v.Status.Phase != phase || len(v.Finalizers) != 1 || v.Finalizers[0] != domainspec.FinalizerLauncher {
 			t.Errorf("%s: phase %q finalizers %v, want the VMI kept as it ended", phase, v.Status.Phase, v.Finalizers)
 		}
 		if n["delete Pod"] != 1 || n["create Pod"] != 0 {
