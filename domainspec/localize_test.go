@@ -234,3 +234,19 @@ func TestLocalizeSparseDomains(t *testing.T) {
 		t.Errorf("relative initrd: %v", err)
 	}
 }
+
+// A file-less disk before others does not stop the others getting the
+// format the node found.
+func TestLocalizeFormatsAfterAFilelessDisk(t *testing.T) {
+	dom := tinyDomain(t)
+	dom.Devices.Disks = append([]libvirtxml.DomainDisk{{Device: "cdrom", Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"}}}, dom.Devices.Disks...)
+	facts := NodeFacts{VMIDir: "/vmi", DiskFormats: map[string]string{DiskFile("data"): "qcow2", DiskFile("root"): "qcow2"}}
+	if err := Localize(dom, facts); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dom.Devices.Disks[1:] {
+		if d.Driver.Type != "qcow2" || d.BackingStore == nil {
+			t.Errorf("disk %s: driver %+v backing store %+v, want qcow2 with an empty backing store", d.Source.File.File, d.Driver, d.BackingStore)
+		}
+	}
+}
