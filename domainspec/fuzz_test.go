@@ -50,6 +50,9 @@ func FuzzSignVerify(f *testing.F) {
 	f.Add("a", "bc", "", "", "ab", "c", "", "")
 	f.Add("", "", "", "", "", "", "", "")
 	f.Add("x", "", "", "\x00", "", "x", "\x00", "")
+	// The same payload for two nodes, and a node name sharing bytes with the UID.
+	f.Add("ns", "pod", "u/node-a", "<domain/>", "ns", "pod", "u/node-b", "<domain/>")
+	f.Add("ns", "pod", "u/n", "<domain/>", "ns", "pod", "un/", "<domain/>")
 	k := testKey(f, 1)
 	keys := []ed25519.PublicKey{pub(k)}
 	f.Fuzz(func(t *testing.T, ns1, pod1, uid1, xml1, ns2, pod2, uid2, xml2 string) {

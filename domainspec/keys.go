@@ -180,8 +180,16 @@ func PublicKeysFromSecretData(data map[string][]byte) ([]ed25519.PublicKey, erro
 // decodePEM is pem.Decode without its leniency: only white space may come
 // before the block (pem.Decode skips any text up to a BEGIN line).
 func decodePEM(data []byte) (*pem.Block, []byte) {
-	if !bytes.HasPrefix(bytes.TrimLeft(data, " \t\r\n"), []byte("-----BEGIN ")) {
+	start := bytes.TrimLeft(data, " \t\r\n")
+	if !bytes.HasPrefix(start, []byte("-----BEGIN ")) {
 		return nil, data
 	}
-	return pem.Decode(data)
+	// pem.Decode takes a BEGIN only at the start of a line and skips a
+	// block it cannot parse for the next one: decode from the BEGIN line,
+	// and only the block that starts there.
+	block, rest := pem.Decode(start)
+	if block == nil || bytes.Count(start[:len(start)-len(rest)], []byte("-----BEGIN ")) != 1 {
+		return nil, data
+	}
+	return block, rest
 }

@@ -174,3 +174,49 @@ func TestParsePrivateKeyPEMRefusesLeadingText(t *testing.T) {
 		t.Errorf("white space before the block: %v", err)
 	}
 }
+
+// White space around a key is not data: a Secret edited by hand keeps its
+// final newline, or gains some indentation.
+func TestPEMWhiteSpace(t *testing.T) {
+	k := testKey(t, 3)
+	priv, _ := MarshalPrivateKeyPEM(k)
+	for _, pad := range []string{" ", "\t", "\r\n", "\n \t\r\n"} {
+		got, err := ParsePrivateKeyPEM(append([]byte(pad), append(append([]byte{}, priv...), pad...)...))
+		if err != nil || !got.Equal(k) {
+			t.Errorf("private key padded with %q: %v", pad, err)
+		}
+	}
+	pubs, _ := MarshalPublicKeysPEM(pub(k), pub(testKey(t, 4)))
+	for _, pad := range []string{" ", "\t", "\r\n"} {
+		keys, err := ParsePublicKeysPEM(append([]byte(pad), append(append([]byte{}, pubs...), pad...)...))
+		if err != nil || len(keys) != 2 {
+			t.Errorf("public keys padded with %q: %d keys, %v", pad, len(keys), err)
+		}
+	}
+	if out, err := MarshalPublicKeysPEM(); err != nil || len(out) != 0 {
+		t.Errorf("no keys: %q, %v", out, err)
+	}
+}
+
+// A block that does not parse is refused, not skipped for the next one:
+// pem.Decode on its own would hand back the second key as if it were the
+// first, and drop the first without a word.
+func TestPEMBlocksAreNotSkipped(t *testing.T) {
+	a, _ := MarshalPublicKeyPEM(pub(testKey(t, 4)))
+	priv, _ := MarshalPrivateKeyPEM(testKey(t, 3))
+	for name, bad := range map[string]string{
+		"bad base64":     "-----BEGIN PUBLIC KEY-----\n!!!!\n-----END PUBLIC KEY-----\n",
+		"no end dashes":  "-----BEGIN PUBLIC KEY\nAAAA\n-----END PUBLIC KEY-----\n",
+		"unterminated":   "-----BEGIN PUBLIC KEY-----\n",
+		"mismatched end": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PRIVATE KEY-----\n",
+		"text after end": "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY----- x\n",
+	} {
+		if keys, err := ParsePublicKeysPEM(append([]byte(bad), a...)); !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("%s, then a good public key: %d keys, %v; want ErrInvalidKey", name, len(keys), err)
+		}
+		private := strings.ReplaceAll(bad, "PUBLIC", "PRIVATE")
+		if _, err := ParsePrivateKeyPEM(append([]byte(private), priv...)); !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("%s, then a good private key: %v; want ErrInvalidKey", name, err)
+		}
+	}
+}

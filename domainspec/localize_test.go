@@ -2,6 +2,7 @@ package domainspec
 
 import (
 	"os"
+	"strings"
 	"testing"
 
 	"libvirt.org/go/libvirtxml"
@@ -97,6 +98,155 @@ func TestLocalizeRefusesEscapes(t *testing.T) {
 		mutate(dom)
 		if err := Localize(dom, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi"}); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// The VNC socket is a VMI file like the others; a socket-less VNC (none
+// is rendered) and other graphics are left alone.
+func TestLocalizeVNCSocket(t *testing.T) {
+	dom := tinyDomain(t)
+	dom.Devices.Graphics = []libvirtxml.DomainGraphic{
+		{VNC: &libvirtxml.DomainGraphicVNC{Socket: "vnc.sock"}},
+		{VNC: &libvirtxml.DomainGraphicVNC{}},
+		{Spice: &libvirtxml.DomainGraphicSpice{}},
+	}
+	if err := Localize(dom, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := dom.Devices.Graphics[0].VNC.Socket; s != "/vmi/vnc.sock" {
+		t.Errorf("vnc socket %q, want /vmi/vnc.sock", s)
+	}
+	if s := dom.Devices.Graphics[1].VNC.Socket; s != "" {
+		t.Errorf("an empty vnc socket became %q", s)
+	}
+	for _, sock := range []string{"../vnc.sock", "/run/vnc.sock", "a/vnc.sock", ".", ".."} {
+		dom := tinyDomain(t)
+		dom.Devices.Graphics = []libvirtxml.DomainGraphic{{VNC: &libvirtxml.DomainGraphicVNC{Socket: sock}}}
+		if err := Localize(dom, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi"}); err == nil {
+			t.Errorf("vnc socket %q accepted: %q", sock, dom.Devices.Graphics[0].VNC.Socket)
+		}
+	}
+}
+
+// Every file-backed device refuses every kind of path that is not a bare
+// file name, and accepts bare names that merely look odd.
+func TestLocalizeBareFileNames(t *testing.T) {
+	set := map[string]func(*libvirtxml.Domain, string){
+		"disk":    func(d *libvirtxml.Domain, p string) { d.Devices.Disks[0].Source.File.File = p },
+		"serial":  func(d *libvirtxml.Domain, p string) { d.Devices.Serials[0].Source.File.Path = p },
+		"console": func(d *libvirtxml.Domain, p string) { d.Devices.Consoles[0].Source.File.Path = p },
+	}
+	for dev, f := range set {
+		for _, bad := range []string{".", "..", "/abs", "a/b", "../x", "./x", "x/"} {
+			dom := tinyDomain(t)
+			f(dom, bad)
+			if err := Localize(dom, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi"}); err == nil || !strings.Contains(err.Error(), "bare file name") {
+				t.Errorf("%s %q: %v, want a bare file name error", dev, bad, err)
+			}
+		}
+		for _, ok := range []string{"...", "..x", ".hidden", "x..", "-"} {
+			dom := tinyDomain(t)
+			f(dom, ok)
+			if err := Localize(dom, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi"}); err != nil {
+				t.Errorf("%s %q: %v", dev, ok, err)
+			}
+		}
+	}
+}
+
+// Devices without a file source (a CD-ROM drive without media, a block
+// disk, a pty serial) are neither rewritten nor refused.
+func TestLocalizeSkipsDevicesWithoutFiles(t *testing.T) {
+	dom := tinyDomain(t)
+	dom.Devices.Disks = append(dom.Devices.Disks,
+		libvirtxml.DomainDisk{Device: "cdrom", Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"}},
+		libvirtxml.DomainDisk{Device: "disk", Source: &libvirtxml.DomainDiskSource{Block: &libvirtxml.DomainDiskSourceBlock{Dev: "/dev/sda"}}, Driver: &libvirtxml.DomainDiskDriver{Type: "raw"}},
+		// Named in DiskFormats, but without a driver to carry the format.
+		libvirtxml.DomainDisk{Device: "disk", Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: DiskFile("nodriver")}}},
+	)
+	dom.Devices.Serials = append(dom.Devices.Serials, libvirtxml.DomainSerial{Source: &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}}}, libvirtxml.DomainSerial{})
+	dom.Devices.Consoles = append(dom.Devices.Consoles, libvirtxml.DomainConsole{Source: &libvirtxml.DomainChardevSource{Pty: &libvirtxml.DomainChardevSourcePty{}}}, libvirtxml.DomainConsole{})
+	facts := NodeFacts{ImageRoot: "/img", VMIDir: "/vmi", DiskFormats: map[string]string{"": "qcow2", DiskFile("nodriver"): "qcow2"}}
+	if err := Localize(dom, facts); err != nil {
+		t.Fatal(err)
+	}
+	disks := dom.Devices.Disks
+	if cd := disks[2]; cd.Source != nil || cd.Driver.Type != "raw" || cd.BackingStore != nil {
+		t.Errorf("empty cdrom changed: %+v %+v %+v", cd.Source, cd.Driver, cd.BackingStore)
+	}
+	if blk := disks[3]; blk.Source.Block.Dev != "/dev/sda" || blk.Source.File != nil || blk.Driver.Type != "raw" || blk.BackingStore != nil {
+		t.Errorf("block disk changed: %+v %+v", blk.Source, blk.Driver)
+	}
+	if nd := disks[4]; nd.Source.File.File != "/vmi/disk-nodriver.img" || nd.Driver != nil {
+		t.Errorf("driverless disk: %+v %+v", nd.Source.File, nd.Driver)
+	}
+}
+
+// The format a node found wins over the rendered one; only raw goes
+// without the empty backing store.
+func TestLocalizeDiskFormats(t *testing.T) {
+	for _, format := range []string{"raw", "qcow2", "vmdk", ""} {
+		dom := tinyDomain(t)
+		dom.Devices.Disks[1].Driver.Type = "qcow2" // rendered otherwise than found
+		if err := Localize(dom, NodeFacts{VMIDir: "/vmi", DiskFormats: map[string]string{DiskFile("root"): format}}); err != nil {
+			t.Fatal(err)
+		}
+		root := dom.Devices.Disks[1]
+		if root.Driver.Type != format || (root.BackingStore == nil) != (format == "raw") {
+			t.Errorf("found %q: driver type %q backing store %+v", format, root.Driver.Type, root.BackingStore)
+		}
+		if data := dom.Devices.Disks[0]; data.Driver.Type != "raw" || data.BackingStore != nil {
+			t.Errorf("found %q for root: data disk %+v %+v", format, data.Driver, data.BackingStore)
+		}
+	}
+}
+
+// Every interface joins the bridge as the tap.
+func TestLocalizeEveryInterface(t *testing.T) {
+	dom := tinyDomain(t)
+	dom.Devices.Interfaces = append(dom.Devices.Interfaces, dom.Devices.Interfaces[0])
+	if err := Localize(dom, NodeFacts{VMIDir: "/vmi", Bridge: "br", Tap: "tap"}); err != nil {
+		t.Fatal(err)
+	}
+	for i, nic := range dom.Devices.Interfaces {
+		if nic.Source.Bridge == nil || nic.Source.Bridge.Bridge != "br" || nic.Target.Dev != "tap" {
+			t.Errorf("interface %d: %+v %+v", i, nic.Source, nic.Target)
+		}
+	}
+}
+
+// A domain without <os> or without devices, and an <os> without initrd.
+func TestLocalizeSparseDomains(t *testing.T) {
+	if err := Localize(&libvirtxml.Domain{Name: "ns_a"}, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi"}); err != nil {
+		t.Errorf("empty domain: %v", err)
+	}
+	dom := &libvirtxml.Domain{Name: "ns_a", OS: &libvirtxml.DomainOS{Kernel: "/k"}}
+	if err := Localize(dom, NodeFacts{ImageRoot: "/img"}); err != nil || dom.OS.Kernel != "/img/k" || dom.OS.Initrd != "" {
+		t.Errorf("kernel only: %v, kernel %q initrd %q", err, dom.OS.Kernel, dom.OS.Initrd)
+	}
+	dom = &libvirtxml.Domain{Name: "ns_a", OS: &libvirtxml.DomainOS{Initrd: "/i"}, Devices: &libvirtxml.DomainDeviceList{}}
+	if err := Localize(dom, NodeFacts{ImageRoot: "/img"}); err != nil || dom.OS.Kernel != "" || dom.OS.Initrd != "/img/i" {
+		t.Errorf("initrd only: %v, kernel %q initrd %q", err, dom.OS.Kernel, dom.OS.Initrd)
+	}
+	dom = &libvirtxml.Domain{Name: "ns_a", OS: &libvirtxml.DomainOS{Kernel: "/k", Initrd: "initrd"}}
+	if err := Localize(dom, NodeFacts{ImageRoot: "/img"}); err == nil || !strings.Contains(err.Error(), "not absolute") {
+		t.Errorf("relative initrd: %v", err)
+	}
+}
+
+// A file-less disk before others does not stop the others getting the
+// format the node found.
+func TestLocalizeFormatsAfterAFilelessDisk(t *testing.T) {
+	dom := tinyDomain(t)
+	dom.Devices.Disks = append([]libvirtxml.DomainDisk{{Device: "cdrom", Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "raw"}}}, dom.Devices.Disks...)
+	facts := NodeFacts{VMIDir: "/vmi", DiskFormats: map[string]string{DiskFile("data"): "qcow2", DiskFile("root"): "qcow2"}}
+	if err := Localize(dom, facts); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range dom.Devices.Disks[1:] {
+		if d.Driver.Type != "qcow2" || d.BackingStore == nil {
+			t.Errorf("disk %s: driver %+v backing store %+v, want qcow2 with an empty backing store", d.Source.File.File, d.Driver, d.BackingStore)
 		}
 	}
 }

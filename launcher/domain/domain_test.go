@@ -93,3 +93,32 @@ func TestRenderParsesBack(t *testing.T) {
 		t.Errorf("metadata %+v", md)
 	}
 }
+
+// A guest that powers off or crashes is gone (the node agent reports it);
+// a reboot stays in the same domain.
+func TestLifecycleAndName(t *testing.T) {
+	dom, err := Render(tinyVMI(), Options{Type: "qemu"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom.Type != "qemu" || dom.Name != "default_tiny" || dom.UUID != string(tinyVMI().UID) {
+		t.Errorf("type %q name %q uuid %q", dom.Type, dom.Name, dom.UUID)
+	}
+	if dom.OnPoweroff != "destroy" || dom.OnReboot != "restart" || dom.OnCrash != "destroy" {
+		t.Errorf("on_poweroff %q on_reboot %q on_crash %q", dom.OnPoweroff, dom.OnReboot, dom.OnCrash)
+	}
+}
+
+// RenderXML fails as Render does, with no XML.
+func TestRenderXMLErrors(t *testing.T) {
+	vmi := tinyVMI()
+	vmi.UID = ""
+	if out, err := RenderXML(vmi, Options{}); err == nil || out != "" {
+		t.Errorf("RenderXML without a UID = %q, %v", out, err)
+	}
+	vmi = tinyVMI()
+	vmi.Spec.Domain.Memory = nil
+	if out, err := RenderXML(vmi, Options{}); err == nil || out != "" {
+		t.Errorf("RenderXML without memory = %q, %v", out, err)
+	}
+}

@@ -54,3 +54,127 @@ func TestEFIFirmwareFeatures(t *testing.T) {
 		}
 	}
 }
+
+func TestBIOSSerial(t *testing.T) {
+	for _, c := range []struct {
+		bl   *v1alpha1.Bootloader
+		want string // BIOS useserial, "" no <bios>
+	}{
+		{nil, ""},
+		{&v1alpha1.Bootloader{}, ""},
+		{&v1alpha1.Bootloader{BIOS: &v1alpha1.BIOS{}}, ""},
+		{&v1alpha1.Bootloader{BIOS: &v1alpha1.BIOS{UseSerial: ptr.To(false)}}, ""},
+		{&v1alpha1.Bootloader{BIOS: &v1alpha1.BIOS{UseSerial: ptr.To(true)}}, "yes"},
+	} {
+		vmi := tinyVMI()
+		vmi.Spec.Domain.Firmware.Bootloader = c.bl
+		dom, err := Render(vmi, Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := dom.OS.BIOS; (got == nil) != (c.want == "") || (got != nil && got.UseSerial != c.want) {
+			t.Errorf("bootloader %+v: bios %+v, want useserial %q", c.bl, got, c.want)
+		}
+		if dom.OS.Firmware != "" || dom.OS.FirmwareInfo != nil {
+			t.Errorf("bootloader %+v: firmware %q %+v without EFI", c.bl, dom.OS.Firmware, dom.OS.FirmwareInfo)
+		}
+	}
+}
+
+// The firmware serial number is the guest's SMBIOS system serial.
+func TestFirmwareSerial(t *testing.T) {
+	dom, err := Render(tinyVMI(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(dom.SysInfo) != 0 || dom.OS.SMBios != nil {
+		t.Errorf("sysinfo %+v smbios %+v without a serial", dom.SysInfo, dom.OS.SMBios)
+	}
+	vmi := tinyVMI()
+	vmi.Spec.Domain.Firmware.Serial = "SN-42"
+	if dom, err = Render(vmi, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if len(dom.SysInfo) != 1 || dom.SysInfo[0].SMBIOS == nil || dom.SysInfo[0].SMBIOS.System == nil {
+		t.Fatalf("sysinfo %+v", dom.SysInfo)
+	}
+	if e := dom.SysInfo[0].SMBIOS.System.Entry; len(e) != 1 || e[0].Name != "serial" || e[0].Value != "SN-42" {
+		t.Errorf("smbios system entries %+v", e)
+	}
+	if dom.OS.SMBios == nil || dom.OS.SMBios.Mode != "sysinfo" {
+		t.Errorf("os smbios %+v, want mode sysinfo", dom.OS.SMBios)
+	}
+}
+
+// The domain UUID (the guest's SMBIOS UUID) is the firmware UUID when the
+// user chose one, else the VMI's UID.
+func TestDomainUUID(t *testing.T) {
+	vmi := tinyVMI()
+	vmi.Spec.Domain.Firmware.UUID = "0b3f5c4e-1111-4222-8333-944455556666"
+	dom, err := Render(vmi, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom.UUID != "0b3f5c4e-1111-4222-8333-944455556666" {
+		t.Errorf("uuid %q, want the firmware's", dom.UUID)
+	}
+	vmi.Spec.Domain.Firmware = nil
+	vmi.Spec.Domain.Devices.Disks = []v1alpha1.Disk{{Name: "root", Disk: &v1alpha1.DiskTarget{}}}
+	if dom, err = Render(vmi, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if dom.UUID != string(vmi.UID) {
+		t.Errorf("uuid %q, want the VMI's UID", dom.UUID)
+	}
+	if dom, _ = Render(tinyVMI(), Options{}); dom.UUID != string(tinyVMI().UID) {
+		t.Errorf("uuid %q with an empty firmware UUID, want the VMI's UID", dom.UUID)
+	}
+}
+
+// Without spec.domain.machine the machine type is left to libvirt.
+func TestMachineType(t *testing.T) {
+	vmi := tinyVMI()
+	vmi.Spec.Domain.Machine = nil
+	dom, err := Render(vmi, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom.OS.Type.Machine != "" || dom.OS.Type.Arch != "x86_64" || dom.OS.Type.Type != "hvm" {
+		t.Errorf("os type %+v", dom.OS.Type)
+	}
+}
+
+// A kernelBoot without a container boots nothing by itself: disks are
+// then needed, and no kernel is rendered.
+func TestKernelBootWithoutContainer(t *testing.T) {
+	vmi := tinyVMI()
+	vmi.Spec.Domain.Firmware.KernelBoot.Container = nil
+	if _, err := Render(vmi, Options{}); err == nil {
+		t.Fatal("rendered a kernelBoot without container and without disks")
+	}
+	vmi.Spec.Domain.Devices.Disks = []v1alpha1.Disk{{Name: "root", Disk: &v1alpha1.DiskTarget{}}}
+	dom, err := Render(vmi, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom.OS.Kernel != "" || dom.OS.Cmdline != "" {
+		t.Errorf("os %+v", dom.OS)
+	}
+	vmi.Spec.Domain.Firmware.KernelBoot = nil
+	if _, err := Render(vmi, Options{}); err != nil {
+		t.Errorf("firmware without kernelBoot, with a disk: %v", err)
+	}
+}
+
+// kernelBoot and disks together: the kernel is booted, the disks attached.
+func TestKernelBootWithDisks(t *testing.T) {
+	vmi := tinyVMI()
+	vmi.Spec.Domain.Devices.Disks = []v1alpha1.Disk{{Name: "root", Disk: &v1alpha1.DiskTarget{}}}
+	dom, err := Render(vmi, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom.OS.Kernel != "/boot/vmlinux" || len(dom.Devices.Disks) != 1 {
+		t.Errorf("kernel %q disks %d", dom.OS.Kernel, len(dom.Devices.Disks))
+	}
+}

@@ -26,3 +26,32 @@ func TestMemoryRequired(t *testing.T) {
 		t.Fatal("rendered without guest memory")
 	}
 }
+
+// Guest memory is rendered in whole KiB, rounded down; less than 1KiB is
+// refused, exactly 1KiB is not.
+func TestMemoryBoundaries(t *testing.T) {
+	for q, want := range map[string]uint{"1Ki": 1, "1025": 1, "2047": 1, "2Ki": 2, "128Mi": 131072, "1G": 976562} {
+		vmi := tinyVMI()
+		vmi.Spec.Domain.Memory.Guest = ptr.To(resource.MustParse(q))
+		dom, err := Render(vmi, Options{})
+		if err != nil {
+			t.Errorf("%s: %v", q, err)
+			continue
+		}
+		if dom.Memory.Value != want || dom.Memory.Unit != "KiB" {
+			t.Errorf("%s: memory %d %s, want %d KiB", q, dom.Memory.Value, dom.Memory.Unit, want)
+		}
+	}
+	for _, q := range []string{"0", "1", "1023", "-1Mi"} {
+		vmi := tinyVMI()
+		vmi.Spec.Domain.Memory.Guest = ptr.To(resource.MustParse(q))
+		if dom, err := Render(vmi, Options{}); err == nil {
+			t.Errorf("%s: rendered %+v", q, dom.Memory)
+		}
+	}
+	vmi := tinyVMI()
+	vmi.Spec.Domain.Memory.Guest = nil
+	if _, err := Render(vmi, Options{}); err == nil {
+		t.Error("rendered with a memory block but no guest memory")
+	}
+}
