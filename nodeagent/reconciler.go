@@ -283,11 +283,10 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 			return ctrl.Result{}, err
 		}
 	}
-	if dir, err := r.vmiDir(p.Labels[domainspec.LabelVMIUID]); err == nil {
-		err = os.RemoveAll(dir)
-	}
-	if err != nil {
-		return ctrl.Result{}, fmt.Errorf("removing the VMI directory: %w", err)
+	if dir, derr := r.vmiDir(p.Labels[domainspec.LabelVMIUID]); derr == nil {
+		if err := os.RemoveAll(dir); err != nil {
+			return ctrl.Result{}, fmt.Errorf("removing the VMI directory: %w", err)
+		}
 	}
 	controllerutil.RemoveFinalizer(p, domainspec.FinalizerDomain)
 	if err := r.Client.Update(ctx, p); client.IgnoreNotFound(err) != nil {

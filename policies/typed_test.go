@@ -220,11 +220,11 @@ type (
 		leaf
 		Side string `json:"rside"`
 	}
-	hidden int
+	hidden int //nolint:unused // an unexported embedded field the decoder must skip
 	depths struct {
 		left
 		right
-		hidden
+		hidden          //nolint:unused // see above
 		Named    leaf   `json:"named"`
 		Deep     string `json:"deep"`
 		Odd      string `json:"a\\b"`
