@@ -141,7 +141,10 @@ for tar in "$pause_tar" "$@"; do
     die "importing $tar failed"
   fi
 done
-ctr_ images ls -q | grep -qx "$PAUSE_IMAGE" || die "$PAUSE_IMAGE not in containerd after import"
+# (grep reads to the end, not -q: ctr writes a line at a time, and a grep
+# that exits at the first match can SIGPIPE it, failing the pipeline under
+# pipefail although the image is there)
+ctr_ images ls -q | grep -x "$PAUSE_IMAGE" >/dev/null || die "$PAUSE_IMAGE not in containerd after import"
 log "imported $((1 + $#)) image(s) in $(since "$t")"
 
 # --- kubelet ---------------------------------------------------------------------
