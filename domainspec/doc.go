@@ -23,16 +23,17 @@
 //
 // # What is signed
 //
-// A signature covers the tuple (namespace, Pod name, VMI UID, domain XML),
-// where the domain XML is the node-independent text of the Pod's
-// podvirt.io/domain annotation, byte for byte. Binding the namespace, Pod
-// name and VMI UID stops a signed annotation from being copied onto another
-// Pod, into another namespace, or onto a Pod of a recreated VMI of the same
-// name.
+// A signature covers the tuple (namespace, Pod name, VMI UID, node name,
+// domain XML), where the domain XML is the node-independent text of the
+// Pod's podvirt.io/domain annotation, byte for byte. Binding the namespace,
+// Pod name and VMI UID stops a signed annotation from being copied onto
+// another Pod, into another namespace, or onto a Pod of a recreated VMI of
+// the same name; binding the node (the controller signs once the scheduler
+// has bound the Pod) makes a signature good on that node only.
 //
 // The tuple is encoded canonically before signing: a context string
-// (SignatureContext, "podvirt.io/domain-signature/v1") and then each field, every one
-// of them preceded by its length as a big-endian uint64. No two different
+// (SignatureContext, "podvirt.io/domain-signature/v1") and then each field,
+// every one of them preceded by its length as a big-endian uint64. No two different
 // tuples share an encoding, so no byte can be moved from one field into its
 // neighbour ("a","bc" and "ab","c" sign differently), and the context keeps a
 // podvirt domain signature from ever being valid for another purpose or a
