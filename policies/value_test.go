@@ -41,6 +41,8 @@ func TestDecodeObjectMatchesKubernetesJSON(t *testing.T) {
 		// As deep as Kubernetes allows, and one more.
 		strings.Repeat("[", 10000) + strings.Repeat("]", 10000), strings.Repeat("[", 10001) + strings.Repeat("]", 10001),
 		strings.Repeat(`{"a":`, 10000) + "1" + strings.Repeat("}", 10000),
+		// Empty containers close at once: many of them are not deep.
+		"[" + strings.Repeat("[],{},", 10001) + "[]]", "[" + strings.Repeat(`[1],{"a":1},`, 10001) + "[1]]",
 	}
 	for _, doc := range docs {
 		if msg := compareWithKubernetesJSON([]byte(doc)); msg != "" {
