@@ -43,7 +43,9 @@ func TestValidLimitsAreAccepted(t *testing.T) {
 		{"port 65535", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].Ports[0].Port = 65535 }},
 		{"grace period 0", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.TerminationGracePeriodSeconds = ptr.To(int64(0)) }},
 		{"disk boot order 1 and 2", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Disks[2].BootOrder = ptr.To(uint(2)) }},
-		{"interface boot order 1", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].BootOrder = ptr.To(uint(1)) }},
+		{"interface boot order 1", func(v *v1alpha1.VirtualMachineInstance) {
+			v.Spec.Domain.Devices.Interfaces[0].BootOrder = ptr.To(uint(1))
+		}},
 		{"same port number over TCP and UDP", func(v *v1alpha1.VirtualMachineInstance) {
 			i := &v.Spec.Domain.Devices.Interfaces[0]
 			i.Ports = []v1alpha1.Port{{Name: "dns", Port: 53, Protocol: "TCP"}, {Name: "dns-udp", Port: 53, Protocol: "UDP"}}
@@ -52,7 +54,9 @@ func TestValidLimitsAreAccepted(t *testing.T) {
 			v.Spec.Domain.Devices.Disks[2].Disk = nil
 			v.Spec.Domain.Devices.Disks[2].LUN = &v1alpha1.LunTarget{Bus: v1alpha1.DiskBusSCSI}
 		}},
-		{"cdrom on scsi", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Disks[1].CDRom.Bus = v1alpha1.DiskBusSCSI }},
+		{"cdrom on scsi", func(v *v1alpha1.VirtualMachineInstance) {
+			v.Spec.Domain.Devices.Disks[1].CDRom.Bus = v1alpha1.DiskBusSCSI
+		}},
 		{"secure boot with smm on", func(v *v1alpha1.VirtualMachineInstance) {
 			v.Spec.Domain.Firmware.Bootloader = &v1alpha1.Bootloader{EFI: &v1alpha1.EFI{SecureBoot: ptr.To(true)}}
 			v.Spec.Domain.Features.SMM = &v1alpha1.FeatureState{Enabled: ptr.To(true)}
@@ -99,9 +103,13 @@ func TestValidLimitsAreAccepted(t *testing.T) {
 		}},
 		{"no vm network cidr", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Networks[0].Pod.VMNetworkCIDR = "" }},
 		{"no mac", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].MacAddress = "" }},
-		{"mac with even first octet", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].MacAddress = "fe:00:00:00:00:01" }},
+		{"mac with even first octet", func(v *v1alpha1.VirtualMachineInstance) {
+			v.Spec.Domain.Devices.Interfaces[0].MacAddress = "fe:00:00:00:00:01"
+		}},
 		{"hostname and subdomain", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Hostname, v.Spec.Subdomain = "vm-1", "vms" }},
-		{"eviction None", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.EvictionStrategy = ptr.To(v1alpha1.EvictionStrategyNone) }},
+		{"eviction None", func(v *v1alpha1.VirtualMachineInstance) {
+			v.Spec.EvictionStrategy = ptr.To(v1alpha1.EvictionStrategyNone)
+		}},
 		{"versioned machine types", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Machine.Type = "pc-q35-8.2" }},
 		{"cpu model with dots and dashes", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.CPU.Model = "Skylake-Server-v4.1_x" }},
 	}
