@@ -435,3 +435,56 @@ func TestSummarizePatchAtMaxPatchPaths(t *testing.T) {
 		t.Errorf("summary of one op: %+v", sum)
 	}
 }
+
+// TestFilesAreOrderedByIndexNotName: past index 99999999 file names no
+// longer sort in chain order; readers and Open go by the parsed index.
+func TestFilesAreOrderedByIndexNotName(t *testing.T) {
+	dir := t.TempDir()
+	first, line1 := sealForTest(t, fixedRecord(), 1, GenesisHash)
+	second, line2 := sealForTest(t, fixedRecord(), 2, first.Hash)
+	writeLines(t, dir, FileName("ctl-0", 99999999), [][]byte{line1, []byte("\n")})
+	writeLines(t, dir, FileName("ctl-0", 100000000), [][]byte{line2, []byte("\n")})
+	recs, errs := collect(t, Read(context.Background(), dir, Filter{}))
+	if len(errs) != 0 || len(recs) != 2 || recs[0].Seq != 1 || recs[1].Seq != 2 {
+		t.Fatalf("Read: %v %v, want seq 1 then 2", recs, errs)
+	}
+	w := openTestWriter(t, dir, "ctl-0", nil)
+	rec, err := w.Append(context.Background(), fixedRecord())
+	w.Close()
+	if err != nil || rec.Seq != 3 || rec.Prev != second.Hash {
+		t.Fatalf("Append after reopening: seq %d prev %s, %v; want seq 3 after %s", rec.Seq, rec.Prev, err, second.Hash)
+	}
+	if lines := fileLines(t, dir, FileName("ctl-0", 100000000)); len(lines) != 3 {
+		t.Errorf("the newest file has %d lines, want 2 and the final empty split", len(lines)-1)
+	}
+}
+
+// TestReopenAFileLargerThanOneReadChunk: Open finds the last line of a
+// file longer than the 64 KiB it reads backwards at a time.
+func TestReopenAFileLargerThanOneReadChunk(t *testing.T) {
+	dir := t.TempDir()
+	noSync := func(o *Options) { o.SyncFile = func(*os.File) error { return nil } }
+	w := openTestWriter(t, dir, "ctl-0", noSync)
+	rec := fixedRecord()
+	rec.Message = strings.Repeat("m", 1000)
+	var last Record
+	for range 80 { // about 80 KiB
+		var err error
+		if last, err = w.Append(context.Background(), rec); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Close()
+	if info, err := os.Stat(filepath.Join(dir, FileName("ctl-0", 1))); err != nil || info.Size() <= 64<<10 {
+		t.Fatalf("fixture file: %v %v, want more than 64 KiB", info, err)
+	}
+	w = openTestWriter(t, dir, "ctl-0", noSync)
+	next, err := w.Append(context.Background(), fixedRecord())
+	w.Close()
+	if err != nil || next.Seq != last.Seq+1 || next.Prev != last.Hash {
+		t.Fatalf("Append after reopening: seq %d, %v; want %d after the last line", next.Seq, err, last.Seq+1)
+	}
+	if sum := mustVerify(t, dir, "ctl-0"); sum.Records != 81 {
+		t.Errorf("verified %d records, want 81", sum.Records)
+	}
+}
