@@ -488,3 +488,24 @@ func TestReopenAFileLargerThanOneReadChunk(t *testing.T) {
 		t.Errorf("verified %d records, want 81", sum.Records)
 	}
 }
+
+// TestReopenWhenTheLastLineStartsAtAReadChunk: Open reads a file backwards
+// 64 KiB at a time; the newline before the last line can be the first byte
+// of such a chunk.
+func TestReopenWhenTheLastLineStartsAtAReadChunk(t *testing.T) {
+	dir := t.TempDir()
+	w := openTestWriter(t, dir, "ctl-0", nil)
+	appendRecords(t, w, 0, 1)
+	last, err := w.Append(context.Background(), padTo(t, 64<<10-2)) // 64 KiB - 1 with its newline
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Close()
+	w = openTestWriter(t, dir, "ctl-0", nil)
+	next, err := w.Append(context.Background(), fixedRecord())
+	w.Close()
+	if err != nil || next.Seq != 3 || next.Prev != last.Hash {
+		t.Fatalf("Append after reopening: seq %d, %v; want 3 after the long line", next.Seq, err)
+	}
+	mustVerify(t, dir, "ctl-0")
+}

@@ -135,6 +135,12 @@ func TestLimitsJustPastTheBoundary(t *testing.T) {
 		{"513 vCPUs", func(v *v1alpha1.VirtualMachineInstance) {
 			v.Spec.Domain.CPU.Cores, v.Spec.Domain.CPU.Sockets, v.Spec.Domain.CPU.Threads = 513, 1, 1
 		}, "spec.domain.cpu: Invalid value: 513: cores*sockets*threads must be at most 512"},
+		{"514 vCPUs as 257 sockets of 2 threads", func(v *v1alpha1.VirtualMachineInstance) {
+			v.Spec.Domain.CPU.Cores, v.Spec.Domain.CPU.Sockets, v.Spec.Domain.CPU.Threads = 1, 257, 2
+		}, "spec.domain.cpu: Invalid value: 514: cores*sockets*threads must be at most 512"},
+		{"514 vCPUs as 2 cores of 257 sockets", func(v *v1alpha1.VirtualMachineInstance) {
+			v.Spec.Domain.CPU.Cores, v.Spec.Domain.CPU.Sockets, v.Spec.Domain.CPU.Threads = 2, 257, 1
+		}, "spec.domain.cpu: Invalid value: 514: cores*sockets*threads must be at most 512"},
 		{"port 65536", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].Ports[0].Port = 65536 },
 			"spec.domain.devices.interfaces[0].ports[0].port: Invalid value: 65536: must be between 1 and 65535"},
 		{"port -1", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].Ports[0].Port = -1 },
