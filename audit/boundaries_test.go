@@ -509,3 +509,24 @@ func TestReopenWhenTheLastLineStartsAtAReadChunk(t *testing.T) {
 	}
 	mustVerify(t, dir, "ctl-0")
 }
+
+// TestFollowWithoutAPollInterval: a zero PollInterval means the default,
+// not a ticker of no period.
+func TestFollowWithoutAPollInterval(t *testing.T) {
+	dir := t.TempDir()
+	w := openTestWriter(t, dir, "ctl-0", nil)
+	appendRecords(t, w, 0, 2)
+	w.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+	defer cancel()
+	var got []uint64
+	for rec, err := range Follow(ctx, dir, FollowOptions{Last: 1}) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, rec.Seq)
+	}
+	if len(got) != 1 || got[0] != 2 {
+		t.Errorf("Follow yielded seqs %v, want [2]", got)
+	}
+}
