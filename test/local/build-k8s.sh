@@ -8,7 +8,7 @@ K8S_VERSION=v1.37.2
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${PODVIRT_CACHE:-$HOME/.cache/podvirt}"
 bin="$cache/k8s-$K8S_VERSION/bin"
-cmds=(etcd kube-apiserver kube-scheduler kube-controller-manager kubelet kubectl)
+cmds=(etcd kube-apiserver kube-scheduler kube-controller-manager kubelet kubectl kube-proxy)
 
 missing=()
 for c in "${cmds[@]}"; do [[ -x "$bin/$c" ]] || missing+=("$c"); done

@@ -18,7 +18,7 @@ cni=$PODVIRT_STATE/cni
 t0=$(now)
 
 # --- kubelet -----------------------------------------------------------------------
-stop_daemons 15 kubelet
+stop_daemons 15 kube-proxy kubelet
 
 # --- containers, containerd, shims ---------------------------------------------
 # This node's shims are the containerd-shim processes whose -address is our socket;

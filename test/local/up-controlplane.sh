@@ -127,21 +127,40 @@ log "etcd healthy in $(since "$t")"
 # --- kube-apiserver ------------------------------------------------------------
 t=$(now)
 apiserver_ready() { kubectl_ get --raw /readyz --request-timeout=2s; }
+cat >"$PODVIRT_STATE/apiserver-audit-policy.yaml" <<'AUDITPOLICY'
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  # podvirt's objects at Metadata level: each event carries the admission
+  # annotations (podvirt.io/record: the admission's audit record digest).
+  - level: Metadata
+    resources:
+      - group: podvirt.io
+        resources: [virtualmachineinstances, vmipolicies]
+  - level: None
+AUDITPOLICY
 if running kube-apiserver; then
   log "kube-apiserver already running"
 else
   claim_port kube-apiserver "$PODVIRT_APISERVER_PORT"
-  # --enable-aggregator-routing: the API server reaches Services (admission
-  # webhooks, aggregated APIs) through their endpoints, since nothing
-  # implements ClusterIPs here (no kube-proxy). The requestheader flags only
-  # fill extension-apiserver-authentication (else the scheduler and the
-  # controller-manager log "missing content for CA bundle" for a while).
+  # Bound to every address and advertised at this machine's own one: the
+  # endpoint reconciler publishes that as the kubernetes Service's endpoint,
+  # which kube-proxy maps 10.96.0.1:443 to, so Pods reach the API as on a
+  # real cluster (traffic never leaves this machine). Webhooks are called
+  # through their Services' ClusterIPs, also by kube-proxy's rules. The
+  # requestheader flags only fill extension-apiserver-authentication (else
+  # the scheduler and the controller-manager log "missing content for CA
+  # bundle" for a while). The audit log holds the annotations that anchor
+  # podvirt's admission audit chains (docs/audit.md).
   start_daemon kube-apiserver "$K8S_BIN/kube-apiserver" \
     --etcd-servers "http://127.0.0.1:$ETCD_PORT" \
-    --bind-address 127.0.0.1 \
-    --advertise-address 127.0.0.1 \
+    --bind-address 0.0.0.0 \
+    --advertise-address "$ip" \
     --secure-port "$PODVIRT_APISERVER_PORT" \
-    --endpoint-reconciler-type none \
+    --audit-policy-file "$PODVIRT_STATE/apiserver-audit-policy.yaml" \
+    --audit-log-path "$PODVIRT_STATE/logs/kube-apiserver-audit.log" \
+    --audit-log-maxsize 100 --audit-log-maxbackup 3 \
     --tls-cert-file "$pki/apiserver.crt" \
     --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
@@ -156,7 +175,6 @@ else
     --service-account-key-file "$pki/sa.pub" \
     --service-account-signing-key-file "$pki/sa.key" \
     --service-cluster-ip-range "$SERVICE_CIDR" \
-    --enable-aggregator-routing=true \
     --requestheader-client-ca-file "$pki/ca.crt" \
     --requestheader-allowed-names front-proxy-client \
     --requestheader-username-headers X-Remote-User \

@@ -17,10 +17,11 @@ BRIDGE=${PODVIRT_BRIDGE:-podvirt0}
 CNI_NETWORK=podvirt-local
 KUBELET_PORT=${PODVIRT_KUBELET_PORT:-10250}
 PAUSE_IMAGE=podvirt.io/pause:dev
-SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.ip_forward)
+SYSCTLS=(vm.overcommit_memory kernel.panic kernel.panic_on_oops net.ipv4.ip_forward net.ipv4.conf.all.route_localnet)
 
 for f in "$@"; do [[ -s $f ]] || die "image tarball $f not found"; done
 [[ -x $K8S_BIN/kubelet ]] || die "$K8S_BIN/kubelet missing: run test/local/build-k8s.sh first"
+[[ -x $K8S_BIN/kube-proxy ]] || die "$K8S_BIN/kube-proxy missing: run test/local/build-k8s.sh first"
 for c in containerd ctr runc; do command -v $c >/dev/null || die "$c missing (apt-get install containerd runc)"; done
 [[ -x /usr/lib/cni/bridge ]] || die "/usr/lib/cni/bridge missing (apt-get install containernetworking-plugins)"
 [[ -s $PODVIRT_PKI/ca.key && -s $PODVIRT_STATE/kubeconfig ]] || die "no control plane PKI in $PODVIRT_STATE: run up-controlplane.sh first"
@@ -105,6 +106,10 @@ state = "$ctrd/state"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         SystemdCgroup = false
         Root = "$ctrd/runc"
+  # The local registry speaks plain HTTP on loopback: the kubelet pulls
+  # podvirt's images from it by digest, as from any registry.
+  [plugins."io.containerd.grpc.v1.cri".registry.mirrors."$PODVIRT_REGISTRY"]
+    endpoint = ["http://$PODVIRT_REGISTRY"]
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
     conf_dir = "$cni/net.d"
@@ -209,4 +214,40 @@ untainted() {
 }
 wait_for "node $PODVIRT_NODE taints to clear" 60 untainted
 log "node $PODVIRT_NODE schedulable in $(since "$t")"
+# --- kube-proxy --------------------------------------------------------------------
+# iptables mode, as on most clusters: ClusterIPs (the kubernetes Service,
+# podvirt's webhook Service) work from Pods and from this host. Conntrack
+# limits and localhost NodePorts are left alone: they change host-wide
+# settings this shared machine keeps.
+t=$(now)
+pki_cert kube-proxy "/CN=system:kube-proxy" clientAuth
+write_kubeconfig "$PODVIRT_STATE/kube-proxy.kubeconfig" system:kube-proxy \
+  "$PODVIRT_PKI/kube-proxy.crt" "$PODVIRT_PKI/kube-proxy.key"
+cat >"$PODVIRT_STATE/kube-proxy.yaml" <<EOF
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+clientConnection:
+  kubeconfig: $PODVIRT_STATE/kube-proxy.kubeconfig
+mode: iptables
+hostnameOverride: $PODVIRT_NODE
+clusterCIDR: $POD_CIDR
+bindAddress: 127.0.0.1
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+iptables:
+  localhostNodePorts: false
+conntrack:
+  maxPerCore: 0
+  min: 0
+  tcpEstablishedTimeout: 0s
+  tcpCloseWaitTimeout: 0s
+EOF
+if running kube-proxy; then
+  log "kube-proxy already running"
+else
+  start_daemon kube-proxy "$K8S_BIN/kube-proxy" --config "$PODVIRT_STATE/kube-proxy.yaml"
+fi
+wait_for "kube-proxy /healthz (log: $PODVIRT_STATE/logs/kube-proxy.log)" 60 curl -fsS --max-time 2 http://127.0.0.1:10256/healthz
+restore_sysctls
+log "kube-proxy ready in $(since "$t")"
 log "node up in $(since "$t0")"

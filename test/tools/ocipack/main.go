@@ -33,21 +33,22 @@ func (f *fileList) String() string     { return strings.Join(*f, ",") }
 func (f *fileList) Set(v string) error { *f = append(*f, v); return nil }
 
 func main() {
-	var files fileList
+	var files, links fileList
 	tag := flag.String("tag", "", "image reference to give the image (required)")
 	entrypoint := flag.String("entrypoint", "", "entrypoint path inside the image, if any")
 	user := flag.String("user", "65532:65532", "user the entrypoint runs as")
 	out := flag.String("out", "", "write a docker-archive tarball here")
 	push := flag.Bool("push", false, "push to the registry named in --tag (plain HTTP on loopback)")
 	flag.Var(&files, "file", "SRC:DEST[:MODE] to put in the image (repeatable; MODE octal, default: the source's)")
+	flag.Var(&links, "link", "DEST:TARGET symbolic link to put in the image (repeatable), e.g. /bin/sh:busybox")
 	flag.Parse()
-	if err := run(*tag, *entrypoint, *user, *out, *push, files); err != nil {
+	if err := run(*tag, *entrypoint, *user, *out, *push, files, links); err != nil {
 		fmt.Fprintln(os.Stderr, "ocipack:", err)
 		os.Exit(1)
 	}
 }
 
-func run(tag, entrypoint, user, out string, push bool, files []string) error {
+func run(tag, entrypoint, user, out string, push bool, files, links []string) error {
 	if tag == "" || len(files) == 0 || (out == "" && !push) {
 		return fmt.Errorf("need --tag, at least one --file, and --out or --push")
 	}
@@ -55,7 +56,7 @@ func run(tag, entrypoint, user, out string, push bool, files []string) error {
 	if err != nil {
 		return fmt.Errorf("--tag %q: %w", tag, err)
 	}
-	layerTar, err := buildLayer(files)
+	layerTar, err := buildLayer(files, links)
 	if err != nil {
 		return err
 	}
@@ -98,13 +99,24 @@ func run(tag, entrypoint, user, out string, push bool, files []string) error {
 
 // buildLayer writes a reproducible tar (fixed times, sorted entries, parent
 // directories included) so the same inputs give the same digest.
-func buildLayer(files []string) ([]byte, error) {
+func buildLayer(files, links []string) ([]byte, error) {
 	type entry struct {
-		src, dest string
-		mode      int64
+		src, dest, link string
+		mode            int64
 	}
 	var entries []entry
 	dirs := map[string]bool{}
+	for _, l := range links {
+		dest, target, ok := strings.Cut(l, ":")
+		if !ok || !path.IsAbs(dest) || target == "" {
+			return nil, fmt.Errorf("--link %q: want /absolute/dest:target", l)
+		}
+		dest = path.Clean(dest)
+		entries = append(entries, entry{dest: dest, link: target, mode: 0o777})
+		for d := path.Dir(dest); d != "/"; d = path.Dir(d) {
+			dirs[d] = true
+		}
+	}
 	for _, f := range files {
 		parts := strings.Split(f, ":")
 		if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || !path.IsAbs(parts[1]) {
@@ -121,7 +133,7 @@ func buildLayer(files []string) ([]byte, error) {
 			}
 		}
 		dest := path.Clean(parts[1])
-		entries = append(entries, entry{parts[0], dest, mode})
+		entries = append(entries, entry{src: parts[0], dest: dest, mode: mode})
 		for d := path.Dir(dest); d != "/"; d = path.Dir(d) {
 			dirs[d] = true
 		}
@@ -141,6 +153,12 @@ func buildLayer(files []string) ([]byte, error) {
 	}
 	sort.Slice(entries, func(i, j int) bool { return entries[i].dest < entries[j].dest })
 	for _, e := range entries {
+		if e.link != "" {
+			if err := tw.WriteHeader(&tar.Header{Typeflag: tar.TypeSymlink, Name: strings.TrimPrefix(e.dest, "/"), Linkname: e.link, Mode: e.mode, ModTime: epoch}); err != nil {
+				return nil, err
+			}
+			continue
+		}
 		data, err := os.ReadFile(e.src)
 		if err != nil {
 			return nil, err
