@@ -95,13 +95,7 @@ func TestAttackStaleDomainIsNeverStarted(t *testing.T) {
 
 	// The scene: the node agent is down; the VMI goes, and so does the
 	// launcher Pod's finalizer (the hole the guard now closes).
-	e.KillDaemon(t, "podvirt-nodeagent")
-	restarted := false
-	t.Cleanup(func() {
-		if !restarted {
-			e.RestartDaemons(t)
-		}
-	})
+	e.StopNodeAgent(t)
 	if out, err := e.Kubectl("", "delete", "-n", ns, "vmi", vmi.Name, "--wait=false"); err != nil {
 		t.Fatalf("deleting the first VMI: %v\n%s", err, out)
 	}
@@ -125,8 +119,7 @@ func TestAttackStaleDomainIsNeverStarted(t *testing.T) {
 	if out, err := e.Kubectl(framework.Manifest(t, vmi), append([]string{"apply", "-f", "-"}, as...)...); err != nil {
 		t.Fatalf("the second VMI: %v\n%s", err, out)
 	}
-	e.RestartDaemons(t)
-	restarted = true
+	e.StartNodeAgent(t)
 	second := e.WaitForVMIPhase(t, ns, vmi.Name, 120*time.Second, v1alpha1.Running)
 	if second.UID == first.UID {
 		t.Fatal("the second VMI has the first one's UID")
@@ -239,7 +232,7 @@ func TestAttackForgedAdmissionReview(t *testing.T) {
 		}
 		t.Logf("tried POST %s without the API server's certificate -> stopped: %d %s", path, resp.StatusCode, strings.TrimSpace(string(body)))
 	}
-	for rec, err := range audit.Read(context.Background(), filepath.Join(e.State, "audit"), audit.Filter{}) {
+	for rec, err := range audit.Read(context.Background(), e.AuditDir(t), audit.Filter{}) {
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -18,9 +18,9 @@ import (
 	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
 
-// TestNodeAgentRestartKeepsGuests kills the node agent with SIGKILL while
-// two guests run, powers one of them off while no agent watches, and
-// restarts the agent: the other guest keeps running in the same QEMU
+// TestNodeAgentRestartKeepsGuests takes the node agent off the node (its
+// DaemonSet's Pod goes) while two guests run, powers one of them off while
+// no agent watches, and brings the agent back: the other guest keeps running in the same QEMU
 // process without a reboot, the powered-off one's VMI ends Succeeded (the
 // agent catches up on what it missed), and the survivor can still be
 // deleted.
@@ -42,7 +42,7 @@ func TestNodeAgentRestartKeepsGuests(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	e.KillDaemon(t, "podvirt-nodeagent")
+	e.StopNodeAgent(t)
 	if err := e.ShutdownDomain(offline); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +50,7 @@ func TestNodeAgentRestartKeepsGuests(t *testing.T) {
 		state, err := e.DomainState(offline)
 		return state == framework.StateShutoff || state == framework.StateAbsent, err
 	})
-	t.Logf("node agent restarted in %s", e.RestartDaemons(t).Round(time.Millisecond))
+	t.Logf("node agent back in %s", e.StartNodeAgent(t).Round(time.Millisecond))
 
 	// The VMI of the guest powered off while the agent was down Succeeds.
 	vmi := e.WaitForVMIPhase(t, ns, "offline", 60*time.Second, v1alpha1.Succeeded)
@@ -77,4 +77,75 @@ func TestNodeAgentRestartKeepsGuests(t *testing.T) {
 	// adopted, nor the one that ended while no agent watched.
 	e.ExpectNoLeaks(t, footprints["survivor"])
 	e.ExpectNoLeaks(t, footprints["offline"])
+}
+
+// TestNodeAgentPodReplacedAdoptsGuests replaces the node agent's Pod while
+// three guests run, twice: `kubectl delete pod` (the DaemonSet makes a new
+// Pod) and SIGKILL of its process (the kubelet restarts the container).
+// Each time the new agent adopts the guests: the same QEMU processes, each
+// guest booted once, every VMI still Running.
+func TestNodeAgentPodReplacedAdoptsGuests(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.Namespace(t)
+	names := []string{"adopt-a", "adopt-b", "adopt-c"}
+	footprints := map[string]*framework.Footprint{}
+	for _, name := range names {
+		footprints[name] = e.Track(t, ns, name)
+		e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName(name)))
+	}
+	qemuPIDs := map[string]string{}
+	for _, name := range names {
+		dom := domainspec.Name(ns, name)
+		e.GuestConsole(t, dom)
+		pid, err := os.ReadFile(filepath.Join(framework.LibvirtRunDir, dom+".pid"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		qemuPIDs[name] = string(pid)
+	}
+	replace := map[string]func(){
+		"kubectl delete pod": func() {
+			if out, err := e.Kubectl("", "-n", framework.PodvirtNamespace, "delete", "pod", "-l", "app.kubernetes.io/name="+framework.NodeAgentName, "--wait=true"); err != nil {
+				t.Fatalf("deleting the node agent Pod: %v\n%s", err, out)
+			}
+		},
+		"kill -9": func() { e.KillNodeAgent(t) },
+	}
+	for _, how := range []string{"kubectl delete pod", "kill -9"} {
+		before, err := e.DaemonPID(framework.NodeAgentName)
+		if err != nil {
+			t.Fatal(err)
+		}
+		replace[how]()
+		t.Logf("%s: node agent back in %s", how, e.WaitPodvirtReady(t).Round(time.Millisecond))
+		if after, err := e.DaemonPID(framework.NodeAgentName); err != nil || after == before {
+			t.Fatalf("%s: the node agent is pid %d (%v), was %d: it was not replaced", how, after, err, before)
+		}
+		// Give the new agent a resync over the running domains.
+		time.Sleep(3 * time.Second)
+		for _, name := range names {
+			dom := domainspec.Name(ns, name)
+			pid, err := os.ReadFile(filepath.Join(framework.LibvirtRunDir, dom+".pid"))
+			if err != nil || string(pid) != qemuPIDs[name] {
+				t.Errorf("%s: %s's QEMU is pid %q (%v), was %q: the guest must keep its process", how, name, pid, err, qemuPIDs[name])
+			}
+			serial, err := e.Console(dom)
+			if n := strings.Count(serial, framework.ReadyMarker); err != nil || n != 1 {
+				t.Errorf("%s: %s booted %d times (%v), want once", how, name, n, err)
+			}
+			vmi := &v1alpha1.VirtualMachineInstance{}
+			if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, vmi); err != nil || vmi.Status.Phase != v1alpha1.Running {
+				t.Errorf("%s: %s phase %q (%v), want Running", how, name, vmi.Status.Phase, err)
+			}
+		}
+	}
+	for _, name := range names {
+		if out, err := e.Kubectl("", "delete", "-n", ns, "vmi", name, "--timeout=120s"); err != nil {
+			t.Fatalf("kubectl delete: %v\n%s", err, out)
+		}
+	}
+	for _, name := range names {
+		e.ExpectNoLeaks(t, footprints[name])
+	}
 }

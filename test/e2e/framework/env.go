@@ -17,11 +17,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
@@ -201,59 +198,6 @@ func ManifestOf(obj any) (string, error) {
 	}
 	out, err := yaml.Marshal(m)
 	return string(out), err
-}
-
-// KillDaemon sends SIGKILL to a daemon of the local environment
-// (podvirt-controller, podvirt-nodeagent...) and waits until it is gone;
-// RestartDaemons starts it again.
-func (e *Env) KillDaemon(t testing.TB, name string) {
-	t.Helper()
-	pid, err := e.DaemonPID(name)
-	if err != nil {
-		t.Errorf("%v", err)
-		return
-	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		t.Errorf("kill -9 %d: %v", pid, err)
-	}
-	// PID 1 here may reap late: a zombie counts as gone.
-	err = Poll(context.Background(), 50*time.Millisecond, 5*time.Second, func(context.Context) (bool, error) {
-		return !processAlive(pid), nil
-	})
-	if err != nil {
-		t.Logf("%s (pid %d) still alive 5s after SIGKILL", name, pid)
-	}
-}
-
-// DaemonPID reads the pid of a daemon of the local environment.
-func (e *Env) DaemonPID(name string) (int, error) {
-	raw, err := os.ReadFile(filepath.Join(e.State, "pids", name+".pid"))
-	if err != nil {
-		return 0, fmt.Errorf("reading the pid of %s: %w", name, err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
-	if err != nil {
-		return 0, fmt.Errorf("the pid file of %s: %w", name, err)
-	}
-	return pid, nil
-}
-
-// processAlive is false for a process that is gone or a zombie.
-func processAlive(pid int) bool {
-	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	return err == nil && !strings.Contains(string(stat), ") Z ")
-}
-
-// RestartDaemons starts the daemons of the local environment that are
-// not running (test/local/up.sh --no-example) and returns how long it took.
-func (e *Env) RestartDaemons(t testing.TB) time.Duration {
-	t.Helper()
-	start := time.Now()
-	cmd := exec.Command(filepath.Join(e.Repo, "test", "local", "up.sh"), "--no-example")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("test/local/up.sh --no-example: %v\n%s", err, out)
-	}
-	return time.Since(start)
 }
 
 // Run runs a command, failing the test with its output when it fails.

@@ -1,0 +1,151 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"context"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/podvirt/podvirt/audit"
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/test/e2e/framework"
+)
+
+// TestPodvirtRunsInTheCluster: both controller replicas and the node agent
+// are Ready Pods, and every podvirt process on this node runs in a
+// container (a kubepods cgroup), none beside them on the host.
+func TestPodvirtRunsInTheCluster(t *testing.T) {
+	e := newEnv(t)
+	e.WaitPodvirtReady(t)
+	out, err := e.Kubectl("", "-n", framework.PodvirtNamespace, "get", "pods", "-o", "wide")
+	if err != nil {
+		t.Fatalf("kubectl get pods: %v\n%s", err, out)
+	}
+	t.Logf("kubectl -n %s get pods:\n%s", framework.PodvirtNamespace, out)
+	seen := 0
+	for _, name := range []string{framework.ControllerName, framework.NodeAgentName, "podvirt-launcher"} {
+		for _, pid := range framework.ProcessPIDs(name) {
+			seen++
+			if cg := framework.ProcessCgroup(pid); !strings.Contains(cg, "/kubepods") {
+				t.Errorf("%s (pid %d) runs outside the kubelet's Pods, in cgroup %q", name, pid, cg)
+			}
+		}
+	}
+	if seen < framework.ControllerReplicas+1 {
+		t.Errorf("found %d podvirt processes, want at least %d", seen, framework.ControllerReplicas+1)
+	}
+}
+
+// TestControllerLeaderLost deletes the leader controller's Pod during a
+// burst of 300 VMI creates at concurrency 16, without retries: no create
+// fails, every VMI gets exactly one launcher Pod and reaches its phase,
+// every admission has its audit line, and every chain verifies.
+func TestControllerLeaderLost(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.WaitPodvirtReady(t)
+	ns := e.Namespace(t)
+	const total, workers, deleteAt = 300, 16, 60
+	leader := e.ControllerLeader(t)
+
+	var next atomic.Int64
+	var failed []string
+	var mu sync.Mutex
+	deleted := make(chan struct{})
+	var once sync.Once
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > total {
+					return
+				}
+				if i == deleteAt {
+					once.Do(func() {
+						go func() {
+							defer close(deleted)
+							if out, err := e.Kubectl("", "-n", framework.PodvirtNamespace, "delete", "pod", leader, "--wait=false"); err != nil {
+								t.Errorf("deleting the leader %s: %v\n%s", leader, err, out)
+							}
+						}()
+					})
+				}
+				if err := e.Client.Create(ctx, burstVMI(ns, int(i))); err != nil {
+					mu.Lock()
+					failed = append(failed, err.Error())
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	<-deleted
+	t.Logf("%d creates in %s, leader %s deleted at create %d", total, time.Since(start).Round(time.Millisecond), leader, deleteAt)
+	if len(failed) > 0 {
+		t.Errorf("%d of %d creates failed; first: %s", len(failed), total, failed[0])
+	}
+	t.Logf("podvirt ready again in %s; new leader %s", e.WaitPodvirtReady(t).Round(time.Millisecond), e.ControllerLeader(t))
+
+	// Each VMI: one launcher Pod (unschedulable by design), phase Scheduling.
+	framework.Eventually(t, "one launcher Pod per VMI, every VMI Scheduling", 180*time.Second, func() (bool, error) {
+		vmis := &v1alpha1.VirtualMachineInstanceList{}
+		if err := e.Client.List(ctx, vmis, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		pods := &corev1.PodList{}
+		if err := e.Client.List(ctx, pods, client.InNamespace(ns)); err != nil {
+			return false, err
+		}
+		perVMI := map[string]int{}
+		for _, p := range pods.Items {
+			perVMI[p.Labels[domainspec.LabelVMI]]++
+		}
+		for _, v := range vmis.Items {
+			if perVMI[v.Name] > 1 {
+				t.Fatalf("VMI %s has %d launcher Pods", v.Name, perVMI[v.Name])
+			}
+			if perVMI[v.Name] != 1 || v.Status.Phase != v1alpha1.Scheduling {
+				return false, nil
+			}
+		}
+		return len(vmis.Items) == total-len(failed), nil
+	})
+
+	dir := e.AuditDir(t)
+	admitted := map[string]bool{}
+	for rec, err := range audit.Read(ctx, dir, audit.Filter{Namespace: ns, Webhook: audit.WebhookValidateVMI}) {
+		if err != nil {
+			t.Fatalf("reading the audit log: %v", err)
+		}
+		if rec.Operation == "CREATE" && rec.Decision == audit.DecisionAllowed {
+			admitted[rec.Name] = true
+		}
+	}
+	vmis := &v1alpha1.VirtualMachineInstanceList{}
+	if err := e.Client.List(ctx, vmis, client.InNamespace(ns)); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vmis.Items {
+		if !admitted[v.Name] {
+			t.Errorf("VMI %s exists but has no audit line", v.Name)
+		}
+	}
+	out, err := exec.Command(e.podvirtctl(t), "audit", "verify", "--dir", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("audit verify: %v\n%s", err, out)
+	}
+	t.Logf("verify: %s", strings.TrimSpace(string(out)))
+}
