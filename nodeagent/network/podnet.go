@@ -1,15 +1,14 @@
 package network
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 
@@ -57,34 +56,37 @@ type NetnsFinder interface {
 // there, traffic from the guest leaves masqueraded as the Pod's IP and
 // traffic to the Pod's IP goes to the guest, so the guest is the Pod on the
 // network (Services, NetworkPolicies). A DHCP server per domain answers
-// the guest inside that namespace.
+// the guest inside that namespace. It execs nothing (see kernel).
 type PodNetwork struct {
 	// Pods finds the processes of a launcher Pod, to enter its namespace.
 	Pods NetnsFinder
 	// Netns, when set, finds the Pod's network namespace instead of Pods
 	// (tests).
 	Netns func(p *corev1.Pod) (string, error)
-	// Run runs a command in the network namespace at netns (the host's
-	// when empty); exec inside InNetns when nil. Tests record commands.
-	Run func(ctx context.Context, netns string, args ...string) error
-	// Alias reads a host link's alias (/sys/class/net/NAME/ifalias when
-	// nil). Tests fake it.
-	Alias func(name string) string
-	dhcp  DHCPServers
+	// ops does the plumbing; kernel when nil. Unit tests fake it.
+	ops  plumber
+	dhcp DHCPServers
 }
+
+// podIface is the Pod's own interface, made by the CNI plugin.
+const podIface = "eth0"
 
 // Connect plumbs the domain's network. It is idempotent.
 func (n *PodNetwork) Connect(ctx context.Context, p *corev1.Pod, domName string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	ns, err := n.netns(p)
 	if err != nil {
 		return err
 	}
+	k := n.kernel()
 	l := LinksOf(domName)
 	// Link names are a hash of the domain name: a link of that name that
 	// another domain made is a collision, refused, never joined. Each link
 	// carries its domain's name as its alias.
 	owner := aliasPrefix + domName
-	if err := n.claim(ctx, l.Bridge, owner, []string{"ip", "link", "add", l.Bridge, "type", "bridge"}); err != nil {
+	if err := n.claim(l.Bridge, owner, func() error { return k.addBridge("", l.Bridge, owner) }); err != nil {
 		return err
 	}
 	// The bridge is in the host's namespace (QEMU, started by the host's
@@ -94,56 +96,47 @@ func (n *PodNetwork) Connect(ctx context.Context, p *corev1.Pod, domName string)
 	// the bridge (every IPv4 packet from the guest to the host stack is
 	// dropped, whatever its source), no forwarding of what arrives on it,
 	// no ARP answers. Frames bridged between the tap and the veth are not
-	// routed, so the guest still reaches its Pod.
-	for _, c := range [][]string{
-		{"sysctl", "-qw", "net.ipv6.conf." + l.Bridge + ".disable_ipv6=1"},
-		{"sysctl", "-qw", "net.ipv4.conf." + l.Bridge + ".rp_filter=1"},
-		{"sysctl", "-qw", "net.ipv4.conf." + l.Bridge + ".forwarding=0"},
-		{"sysctl", "-qw", "net.ipv4.conf." + l.Bridge + ".arp_ignore=8"},
-		{"ip", "link", "set", l.Bridge, "up"},
+	// routed, so the guest still reaches its Pod. Set before the link is
+	// up, so it never has an IPv6 address.
+	for _, s := range []struct{ key, value string }{
+		{"net/ipv6/conf/" + l.Bridge + "/disable_ipv6", "1"},
+		{"net/ipv4/conf/" + l.Bridge + "/rp_filter", "1"},
+		{"net/ipv4/conf/" + l.Bridge + "/forwarding", "0"},
+		{"net/ipv4/conf/" + l.Bridge + "/arp_ignore", "8"},
 	} {
-		if err := n.run(ctx, "", c...); err != nil {
+		if err := k.sysctl("", s.key, s.value); err != nil {
 			return err
 		}
 	}
-	if !n.linkExists(ctx, l.HostVeth) {
-		for _, c := range [][]string{
-			{"ip", "link", "add", l.HostVeth, "type", "veth", "peer", "name", l.Tap + "p"},
-			{"ip", "link", "set", l.HostVeth, "alias", owner},
-			{"sysctl", "-qw", "net.ipv6.conf." + l.HostVeth + ".disable_ipv6=1"},
-			{"ip", "link", "set", l.HostVeth, "master", l.Bridge, "up"},
-			{"ip", "link", "set", l.Tap + "p", "netns", ns, "name", PodVeth},
-		} {
-			if err := n.run(ctx, "", c...); err != nil {
-				return err
-			}
-		}
-	} else if got := n.alias(l.HostVeth); got != owner {
-		return fmt.Errorf("link %s exists and belongs to %q, not %s: names collide", l.HostVeth, got, domName)
+	if err := k.setUp("", l.Bridge); err != nil {
+		return err
 	}
-	ones, _ := guestMask.Size()
-	for _, c := range [][]string{
-		{"ip", "addr", "add", fmt.Sprintf("%s/%d", GatewayAddress, ones), "dev", PodVeth},
-		{"ip", "link", "set", PodVeth, "up"},
-		{"sysctl", "-qw", "net.ipv4.ip_forward=1"},
-	} {
-		if err := n.runIgnoringExists(ctx, ns, c...); err != nil {
-			return err
-		}
+	// The veth's Pod end is made in the Pod's namespace as PodVeth. The
+	// rest is redone on every Connect, so one cut short is finished by
+	// the next.
+	if err := n.claim(l.HostVeth, owner, func() error { return k.addVeth("", l.HostVeth, owner, ns, PodVeth) }); err != nil {
+		return err
 	}
-	guest := GuestAddress.String()
-	// -C first: the rules are added once.
-	for _, rule := range [][]string{
-		{"POSTROUTING", "-s", guest, "-o", "eth0", "-j", "MASQUERADE"},
-		{"PREROUTING", "-i", "eth0", "-p", "tcp", "-j", "DNAT", "--to-destination", guest},
-		{"PREROUTING", "-i", "eth0", "-p", "udp", "-j", "DNAT", "--to-destination", guest},
-	} {
-		if n.run(ctx, ns, append([]string{"iptables", "-t", "nat", "-C"}, rule...)...) == nil {
-			continue
-		}
-		if err := n.run(ctx, ns, append([]string{"iptables", "-t", "nat", "-A"}, rule...)...); err != nil {
-			return err
-		}
+	if err := k.sysctl("", "net/ipv6/conf/"+l.HostVeth+"/disable_ipv6", "1"); err != nil {
+		return err
+	}
+	if err := k.setMaster("", l.HostVeth, l.Bridge); err != nil {
+		return err
+	}
+	if err := k.setUp("", l.HostVeth); err != nil {
+		return err
+	}
+	if err := k.addAddr(ns, PodVeth, &net.IPNet{IP: GatewayAddress.To4(), Mask: guestMask}); err != nil {
+		return err
+	}
+	if err := k.setUp(ns, PodVeth); err != nil {
+		return err
+	}
+	if err := k.sysctl(ns, "net/ipv4/ip_forward", "1"); err != nil {
+		return err
+	}
+	if err := k.setNAT(ns, GuestAddress, podIface); err != nil {
+		return err
 	}
 	return n.dhcp.ensure(domName, ns, PodVeth, podDNS(ns))
 }
@@ -152,22 +145,29 @@ func (n *PodNetwork) Connect(ctx context.Context, p *corev1.Pod, domName string)
 // (after a node agent restart); a domain not on the Pod network is left
 // alone.
 func (n *PodNetwork) Keep(ctx context.Context, p *corev1.Pod, domName string) error {
-	if !n.linkExists(ctx, LinksOf(domName).Bridge) {
-		return nil
+	_, ok, err := n.kernel().alias("", LinksOf(domName).Bridge)
+	if err != nil || !ok {
+		return err
 	}
 	return n.Connect(ctx, p, domName)
 }
 
-// Disconnect removes what Connect made on the host; what it made in the
-// Pod's namespace goes with the namespace.
+// Disconnect removes what Connect made on the host (the veth's Pod end
+// goes with its host end); what it made in the Pod's namespace goes with
+// the namespace.
 func (n *PodNetwork) Disconnect(ctx context.Context, domName string) error {
 	n.dhcp.stop(domName)
+	k := n.kernel()
 	l := LinksOf(domName)
 	for _, link := range []string{l.HostVeth, l.Bridge} {
-		if !n.linkExists(ctx, link) || n.alias(link) != aliasPrefix+domName {
+		got, ok, err := k.alias("", link)
+		if err != nil {
+			return err
+		}
+		if !ok || got != aliasPrefix+domName {
 			continue // absent, or another domain's: never removed for this one
 		}
-		if err := n.run(ctx, "", "ip", "link", "del", link); err != nil {
+		if err := k.delLink("", link); err != nil {
 			return err
 		}
 	}
@@ -177,39 +177,32 @@ func (n *PodNetwork) Disconnect(ctx context.Context, domName string) error {
 // aliasPrefix starts the alias of every link podvirt makes on the host.
 const aliasPrefix = "podvirt:"
 
-// claim makes a link with add and gives it owner as its alias, or finds
-// it made already for owner; a link of that name made for anything else is
-// an error.
-func (n *PodNetwork) claim(ctx context.Context, name, owner string, add []string) error {
-	if n.linkExists(ctx, name) {
-		if got := n.alias(name); got != owner {
-			return fmt.Errorf("link %s exists and belongs to %q, not %s: names collide", name, got, strings.TrimPrefix(owner, aliasPrefix))
-		}
-		return nil
-	}
-	if err := n.run(ctx, "", add...); err != nil {
+// claim makes the link name with add, which gives it owner as its alias,
+// or finds it made already for owner; a link of that name made for
+// anything else is an error.
+func (n *PodNetwork) claim(name, owner string, add func() error) error {
+	err := add()
+	if err == nil || !errors.Is(err, unix.EEXIST) {
 		return err
 	}
-	return n.run(ctx, "", "ip", "link", "set", name, "alias", owner)
+	got, ok, aerr := n.kernel().alias("", name)
+	if aerr != nil {
+		return aerr
+	}
+	if !ok {
+		return err // the name taken is another (a veth's peer)
+	}
+	if got != owner {
+		return fmt.Errorf("link %s exists and belongs to %q, not %s: names collide", name, got, strings.TrimPrefix(owner, aliasPrefix))
+	}
+	return nil
 }
 
-func (n *PodNetwork) alias(name string) string {
-	if n.Alias != nil {
-		return n.Alias(name)
+func (n *PodNetwork) kernel() plumber {
+	if n.ops != nil {
+		return n.ops
 	}
-	b, err := os.ReadFile(filepath.Join("/sys/class/net", name, "ifalias"))
-	if err != nil {
-		return ""
-	}
-	return strings.TrimSpace(string(b))
-}
-
-func (n *PodNetwork) linkExists(ctx context.Context, name string) bool {
-	if n.Run != nil {
-		return n.Run(ctx, "", "ip", "link", "show", name) == nil
-	}
-	_, err := net.InterfaceByName(name)
-	return err == nil
+	return kernel{}
 }
 
 // netns returns the network namespace (/proc/PID/ns/net) of a container
@@ -284,36 +277,4 @@ func nameservers(resolvConf string) []net.IP {
 		}
 	}
 	return servers
-}
-
-func (n *PodNetwork) run(ctx context.Context, netns string, args ...string) error {
-	if n.Run != nil {
-		return n.Run(ctx, netns, args...)
-	}
-	if netns == "" {
-		return execCommand(ctx, args...)
-	}
-	return InNetns(netns, func() error { return execCommand(ctx, args...) })
-}
-
-// execCommand runs a command; on a thread InNetns switched, the child
-// starts in that namespace (as CNI plugins run theirs).
-func execCommand(ctx context.Context, args ...string) error {
-	var stderr bytes.Buffer
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	cmd.Stderr = &stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return nil
-}
-
-// runIgnoringExists is run for commands that fail when what they create
-// exists already.
-func (n *PodNetwork) runIgnoringExists(ctx context.Context, netns string, args ...string) error {
-	err := n.run(ctx, netns, args...)
-	if err != nil && (strings.Contains(err.Error(), "File exists") || strings.Contains(err.Error(), "already exists") || strings.Contains(err.Error(), "already assigned")) {
-		return nil
-	}
-	return err
 }

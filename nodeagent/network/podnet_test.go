@@ -3,40 +3,93 @@ package network
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 )
 
-// recorder stands in for the commands; links named in up exist, with
-// the aliases in aliases.
+// recorder stands in for the kernel (plumber): it records each call as a
+// line, "[netns] " first when not the host's; links named in up exist
+// on the host, with the aliases in aliases.
 type recorder struct {
 	cmds    []string
 	up      map[string]bool
 	aliases map[string]string
 }
 
-func (r *recorder) alias(name string) string { return r.aliases[name] }
-
-func (r *recorder) run(_ context.Context, netns string, args ...string) error {
-	line := strings.Join(args, " ")
+func (r *recorder) record(netns, format string, args ...any) {
+	line := fmt.Sprintf(format, args...)
 	if netns != "" {
 		line = "[" + netns + "] " + line
 	}
-	if len(args) == 4 && args[1] == "link" && args[2] == "show" {
-		if r.up[args[3]] {
-			return nil
-		}
-		return errors.New("Device does not exist")
-	}
 	r.cmds = append(r.cmds, line)
-	if args[0] == "iptables" && args[3] == "-C" {
-		return errors.New("Bad rule")
+}
+
+// add makes a host link unless one of that name exists.
+func (r *recorder) add(name, alias string) error {
+	if r.up[name] {
+		return fmt.Errorf("adding %s: %w", name, unix.EEXIST)
 	}
+	if r.up == nil {
+		r.up, r.aliases = map[string]bool{}, map[string]string{}
+	}
+	r.up[name], r.aliases[name] = true, alias
+	return nil
+}
+
+func (r *recorder) alias(netns, name string) (string, bool, error) {
+	return r.aliases[name], r.up[name], nil
+}
+
+func (r *recorder) addBridge(netns, name, alias string) error {
+	if err := r.add(name, alias); err != nil {
+		return err
+	}
+	r.record(netns, "add bridge %s alias %s", name, alias)
+	return nil
+}
+
+func (r *recorder) addVeth(netns, name, alias, peerNetns, peer string) error {
+	if err := r.add(name, alias); err != nil {
+		return err
+	}
+	r.record(netns, "add veth %s alias %s peer %s in %s", name, alias, peer, peerNetns)
+	return nil
+}
+
+func (r *recorder) setMaster(netns, name, master string) error {
+	r.record(netns, "set %s master %s", name, master)
+	return nil
+}
+
+func (r *recorder) setUp(netns, name string) error {
+	r.record(netns, "set %s up", name)
+	return nil
+}
+
+func (r *recorder) delLink(netns, name string) error {
+	r.record(netns, "del %s", name)
+	return nil
+}
+
+func (r *recorder) addAddr(netns, name string, addr *net.IPNet) error {
+	r.record(netns, "addr %s dev %s", addr, name)
+	return nil
+}
+
+func (r *recorder) sysctl(netns, key, value string) error {
+	r.record(netns, "sysctl %s=%s", key, value)
+	return nil
+}
+
+func (r *recorder) setNAT(netns string, guest net.IP, podIface string) error {
+	r.record(netns, "nat %s via %s", guest, podIface)
 	return nil
 }
 
@@ -62,7 +115,7 @@ func TestLinksOf(t *testing.T) {
 
 func TestConnectPlumbsThenStartsDHCP(t *testing.T) {
 	rec := &recorder{}
-	n := &PodNetwork{Run: rec.run, Alias: rec.alias, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
+	n := &PodNetwork{ops: rec, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
 	err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
 	// The DHCP server cannot enter a namespace that does not exist: the
 	// plumbing before it is what this test checks.
@@ -71,27 +124,20 @@ func TestConnectPlumbsThenStartsDHCP(t *testing.T) {
 	}
 	l := LinksOf("ns_a")
 	want := []string{
-		"ip link add " + l.Bridge + " type bridge",
-		"ip link set " + l.Bridge + " alias podvirt:ns_a",
-		"sysctl -qw net.ipv6.conf." + l.Bridge + ".disable_ipv6=1",
-		"sysctl -qw net.ipv4.conf." + l.Bridge + ".rp_filter=1",
-		"sysctl -qw net.ipv4.conf." + l.Bridge + ".forwarding=0",
-		"sysctl -qw net.ipv4.conf." + l.Bridge + ".arp_ignore=8",
-		"ip link set " + l.Bridge + " up",
-		"ip link add " + l.HostVeth + " type veth peer name " + l.Tap + "p",
-		"ip link set " + l.HostVeth + " alias podvirt:ns_a",
-		"sysctl -qw net.ipv6.conf." + l.HostVeth + ".disable_ipv6=1",
-		"ip link set " + l.HostVeth + " master " + l.Bridge + " up",
-		"ip link set " + l.Tap + "p netns /nonexistent/ns/net name " + PodVeth,
-		"[/nonexistent/ns/net] ip addr add 10.0.2.1/24 dev " + PodVeth,
-		"[/nonexistent/ns/net] ip link set " + PodVeth + " up",
-		"[/nonexistent/ns/net] sysctl -qw net.ipv4.ip_forward=1",
-		"[/nonexistent/ns/net] iptables -t nat -C POSTROUTING -s 10.0.2.2 -o eth0 -j MASQUERADE",
-		"[/nonexistent/ns/net] iptables -t nat -A POSTROUTING -s 10.0.2.2 -o eth0 -j MASQUERADE",
-		"[/nonexistent/ns/net] iptables -t nat -C PREROUTING -i eth0 -p tcp -j DNAT --to-destination 10.0.2.2",
-		"[/nonexistent/ns/net] iptables -t nat -A PREROUTING -i eth0 -p tcp -j DNAT --to-destination 10.0.2.2",
-		"[/nonexistent/ns/net] iptables -t nat -C PREROUTING -i eth0 -p udp -j DNAT --to-destination 10.0.2.2",
-		"[/nonexistent/ns/net] iptables -t nat -A PREROUTING -i eth0 -p udp -j DNAT --to-destination 10.0.2.2",
+		"add bridge " + l.Bridge + " alias podvirt:ns_a",
+		"sysctl net/ipv6/conf/" + l.Bridge + "/disable_ipv6=1",
+		"sysctl net/ipv4/conf/" + l.Bridge + "/rp_filter=1",
+		"sysctl net/ipv4/conf/" + l.Bridge + "/forwarding=0",
+		"sysctl net/ipv4/conf/" + l.Bridge + "/arp_ignore=8",
+		"set " + l.Bridge + " up",
+		"add veth " + l.HostVeth + " alias podvirt:ns_a peer " + PodVeth + " in /nonexistent/ns/net",
+		"sysctl net/ipv6/conf/" + l.HostVeth + "/disable_ipv6=1",
+		"set " + l.HostVeth + " master " + l.Bridge,
+		"set " + l.HostVeth + " up",
+		"[/nonexistent/ns/net] addr 10.0.2.1/24 dev " + PodVeth,
+		"[/nonexistent/ns/net] set " + PodVeth + " up",
+		"[/nonexistent/ns/net] sysctl net/ipv4/ip_forward=1",
+		"[/nonexistent/ns/net] nat 10.0.2.2 via eth0",
 	}
 	if strings.Join(rec.cmds, "\n") != strings.Join(want, "\n") {
 		t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(rec.cmds, "\n"), strings.Join(want, "\n"))
@@ -101,10 +147,10 @@ func TestConnectPlumbsThenStartsDHCP(t *testing.T) {
 func TestConnectKeepsAnExistingVeth(t *testing.T) {
 	l := LinksOf("ns_a")
 	rec := &recorder{up: map[string]bool{l.HostVeth: true}, aliases: map[string]string{l.HostVeth: "podvirt:ns_a"}}
-	n := &PodNetwork{Run: rec.run, Alias: rec.alias, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
+	n := &PodNetwork{ops: rec, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
 	_ = n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
 	for _, c := range rec.cmds {
-		if strings.Contains(c, "veth") || strings.Contains(c, " netns ") {
+		if strings.Contains(c, "add veth") {
 			t.Errorf("an existing veth was made again: %s", c)
 		}
 	}
@@ -112,7 +158,7 @@ func TestConnectKeepsAnExistingVeth(t *testing.T) {
 
 func TestNetnsErrorStopsBeforeAnyCommand(t *testing.T) {
 	rec := &recorder{}
-	n := &PodNetwork{Run: rec.run, Netns: func(*corev1.Pod) (string, error) { return "", errors.New("no process") }}
+	n := &PodNetwork{ops: rec, Netns: func(*corev1.Pod) (string, error) { return "", errors.New("no process") }}
 	if err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a"); err == nil {
 		t.Fatal("Connect without a namespace succeeded")
 	}
@@ -124,11 +170,11 @@ func TestNetnsErrorStopsBeforeAnyCommand(t *testing.T) {
 func TestDisconnectRemovesOnlyWhatExists(t *testing.T) {
 	l := LinksOf("ns_a")
 	rec := &recorder{up: map[string]bool{l.Bridge: true}, aliases: map[string]string{l.Bridge: "podvirt:ns_a"}}
-	n := &PodNetwork{Run: rec.run, Alias: rec.alias}
+	n := &PodNetwork{ops: rec}
 	if err := n.Disconnect(context.Background(), "ns_a"); err != nil {
 		t.Fatal(err)
 	}
-	if want := "ip link del " + l.Bridge; strings.Join(rec.cmds, "\n") != want {
+	if want := "del " + l.Bridge; strings.Join(rec.cmds, "\n") != want {
 		t.Errorf("commands %v, want only %q", rec.cmds, want)
 	}
 }
@@ -140,13 +186,13 @@ func TestLinkNameCollisionIsRefused(t *testing.T) {
 	for _, link := range []string{l.Bridge, l.HostVeth} {
 		rec := &recorder{up: map[string]bool{l.Bridge: true, link: true},
 			aliases: map[string]string{l.Bridge: "podvirt:ns_a", link: "podvirt:ns_other"}}
-		n := &PodNetwork{Run: rec.run, Alias: rec.alias, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
+		n := &PodNetwork{ops: rec, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
 		err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
 		if err == nil || !strings.Contains(err.Error(), "collide") {
 			t.Errorf("%s of another domain: Connect = %v, want a collision", link, err)
 		}
 		for _, c := range rec.cmds {
-			if strings.Contains(c, "master") || strings.Contains(c, "netns") {
+			if strings.Contains(c, "master") || strings.Contains(c, "[") {
 				t.Errorf("%s: joined another domain's link: %s", link, c)
 			}
 		}
@@ -164,7 +210,7 @@ func TestLinkNameCollisionIsRefused(t *testing.T) {
 
 func TestKeepLeavesDomainsOffThePodNetwork(t *testing.T) {
 	rec := &recorder{}
-	n := &PodNetwork{Run: rec.run, Alias: rec.alias, Netns: func(*corev1.Pod) (string, error) { t.Fatal("looked for a namespace"); return "", nil }}
+	n := &PodNetwork{ops: rec, Netns: func(*corev1.Pod) (string, error) { t.Fatal("looked for a namespace"); return "", nil }}
 	if err := n.Keep(context.Background(), &corev1.Pod{}, "ns_a"); err != nil || len(rec.cmds) != 0 {
 		t.Errorf("Keep of a domain without a bridge = %v, commands %v", err, rec.cmds)
 	}

@@ -93,7 +93,7 @@ func TestGuestOnPodNetwork(t *testing.T) {
 	}
 
 	// The bridge, the veth, the DHCP server and the Pod's namespace with
-	// its iptables rules go with the VMI.
+	// its nftables rules go with the VMI.
 	e.DeleteVMI(t, ns, "web", 120*time.Second)
 	e.ExpectNoLeaks(t, footprint)
 }

@@ -1,0 +1,215 @@
+package network
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// plumber is what PodNetwork asks of the kernel. Each method acts in the
+// network namespace at netns (/proc/PID/ns/net), or in the caller's when
+// netns is "" (the host's: the node agent runs in it). kernel is the real
+// one; unit tests fake it.
+type plumber interface {
+	// alias returns the alias of the link name; ok is false when there
+	// is no such link.
+	alias(netns, name string) (alias string, ok bool, err error)
+	// addBridge makes a bridge named name with alias as its alias; an
+	// existing link of that name is an error matching unix.EEXIST.
+	addBridge(netns, name, alias string) error
+	// addVeth makes a veth pair: name, with alias as its alias, in netns,
+	// and its peer named peer already in the namespace at peerNetns. A
+	// link of either name is an error matching unix.EEXIST.
+	addVeth(netns, name, alias, peerNetns, peer string) error
+	setMaster(netns, name, master string) error
+	setUp(netns, name string) error
+	delLink(netns, name string) error
+	// addAddr gives the link name addr; an address it has already is no
+	// error.
+	addAddr(netns, name string, addr *net.IPNet) error
+	// sysctl writes value to /proc/sys/key (key as a path: net/ipv4/...).
+	sysctl(netns, key, value string) error
+	// setNAT makes podvirt's nftables table (natTable) hold exactly the
+	// guest's masquerade rules (see natRules), whatever it held before.
+	setNAT(netns string, guest net.IP, podIface string) error
+}
+
+// kernel is the plumber of the running kernel: netlink for links and
+// addresses, nftables for the NAT rules, /proc/sys for sysctls. Nothing
+// is exec'd: the node agent's image holds only its own binary.
+type kernel struct{}
+
+// handle opens a netlink handle bound to the namespace at path (the
+// caller's when ""), so no thread is switched for the calls made on it.
+func handle(path string) (*netlink.Handle, error) {
+	if path == "" {
+		h, err := netlink.NewHandle(unix.NETLINK_ROUTE)
+		if err != nil {
+			return nil, fmt.Errorf("opening a netlink socket: %w", err)
+		}
+		return h, nil
+	}
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, fmt.Errorf("opening network namespace %s: %w", path, err)
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns, unix.NETLINK_ROUTE)
+	if err != nil {
+		return nil, fmt.Errorf("opening a netlink socket in %s: %w", path, err)
+	}
+	return h, nil
+}
+
+// where names a namespace in errors.
+func where(path string) string {
+	if path == "" {
+		return "the host"
+	}
+	return path
+}
+
+// withLink runs fn on the link name in the namespace at path.
+func withLink(path, name string, fn func(*netlink.Handle, netlink.Link) error) error {
+	h, err := handle(path)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(name)
+	if err != nil {
+		return fmt.Errorf("finding link %s in %s: %w", name, where(path), err)
+	}
+	return fn(h, l)
+}
+
+func (kernel) alias(path, name string) (string, bool, error) {
+	h, err := handle(path)
+	if err != nil {
+		return "", false, err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(name)
+	if errors.As(err, &netlink.LinkNotFoundError{}) || errors.Is(err, unix.ENODEV) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("finding link %s in %s: %w", name, where(path), err)
+	}
+	return l.Attrs().Alias, true, nil
+}
+
+func (kernel) addBridge(path, name, alias string) error {
+	return addLink(path, &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}, alias)
+}
+
+func (kernel) addVeth(path, name, alias, peerNetns, peer string) error {
+	// The peer is made in the Pod's namespace under its final name, so
+	// no half-moved peer is ever left in the host's.
+	ns, err := netns.GetFromPath(peerNetns)
+	if err != nil {
+		return fmt.Errorf("opening network namespace %s: %w", peerNetns, err)
+	}
+	defer ns.Close()
+	return addLink(path, &netlink.Veth{
+		LinkAttrs:     netlink.LinkAttrs{Name: name},
+		PeerName:      peer,
+		PeerNamespace: netlink.NsFd(ns),
+	}, alias)
+}
+
+// addLink makes link and sets its alias. The kernel ignores an alias
+// given with the link's creation, hence the second call; a link whose
+// alias cannot be set is removed, else it would pass for another
+// domain's ever after.
+func addLink(path string, link netlink.Link, alias string) error {
+	h, err := handle(path)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	name := link.Attrs().Name
+	if err := h.LinkAdd(link); err != nil {
+		return fmt.Errorf("adding %s %s in %s: %w", link.Type(), name, where(path), err)
+	}
+	if err := h.LinkSetAlias(link, alias); err != nil {
+		_ = h.LinkDel(link)
+		return fmt.Errorf("setting the alias of %s in %s: %w", name, where(path), err)
+	}
+	return nil
+}
+
+func (kernel) setMaster(path, name, master string) error {
+	return withLink(path, name, func(h *netlink.Handle, l netlink.Link) error {
+		m, err := h.LinkByName(master)
+		if err != nil {
+			return fmt.Errorf("finding link %s in %s: %w", master, where(path), err)
+		}
+		if err := h.LinkSetMaster(l, m); err != nil {
+			return fmt.Errorf("attaching %s to %s in %s: %w", name, master, where(path), err)
+		}
+		return nil
+	})
+}
+
+func (kernel) setUp(path, name string) error {
+	return withLink(path, name, func(h *netlink.Handle, l netlink.Link) error {
+		if err := h.LinkSetUp(l); err != nil {
+			return fmt.Errorf("setting %s up in %s: %w", name, where(path), err)
+		}
+		return nil
+	})
+}
+
+func (kernel) delLink(path, name string) error {
+	return withLink(path, name, func(h *netlink.Handle, l netlink.Link) error {
+		if err := h.LinkDel(l); err != nil {
+			return fmt.Errorf("deleting %s in %s: %w", name, where(path), err)
+		}
+		return nil
+	})
+}
+
+func (kernel) addAddr(path, name string, addr *net.IPNet) error {
+	return withLink(path, name, func(h *netlink.Handle, l netlink.Link) error {
+		// Replace, not add: the address may be there from a Connect
+		// before a node agent restart.
+		if err := h.AddrReplace(l, &netlink.Addr{IPNet: addr}); err != nil {
+			return fmt.Errorf("adding %s to %s in %s: %w", addr, name, where(path), err)
+		}
+		return nil
+	})
+}
+
+// sysctl writes under /proc/sys, which shows the network namespace of the
+// thread that opens the file: in another namespace, the write is made on
+// a thread switched into it (InNetns).
+func (kernel) sysctl(path, key, value string) error {
+	write := func() error {
+		f, err := os.OpenFile(filepath.Join("/proc/sys", key), os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		_, err = f.WriteString(value)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		return err
+	}
+	var err error
+	if path == "" {
+		err = write()
+	} else {
+		err = InNetns(path, write)
+	}
+	if err != nil {
+		return fmt.Errorf("setting sysctl %s=%s in %s: %w", key, value, where(path), err)
+	}
+	return nil
+}
