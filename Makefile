@@ -50,13 +50,10 @@ policy-test:
 	go run ./cmd/podvirtctl policy test policies/library
 
 ## images: OCI image tarballs of the controller, node agent and launcher
-## (podvirt.io/<name>:dev) in bin/images, for `ctr images import` or a push.
+## (podvirt.io/<name>:dev) in bin/images, built without a container engine
+## (test/local/images.sh; `make run` also pushes them to its registry).
 images:
-	@mkdir -p bin/images
-	CGO_ENABLED=0 go build -trimpath -o bin/ ./cmd/podvirt-controller ./cmd/podvirt-nodeagent ./cmd/podvirt-launcher
-	go run ./test/tools/ocipack --tag podvirt.io/controller:dev --entrypoint /podvirt-controller --file bin/podvirt-controller:/podvirt-controller:0755 --out bin/images/controller.tar
-	go run ./test/tools/ocipack --tag podvirt.io/nodeagent:dev --user 0:0 --entrypoint /podvirt-nodeagent --file bin/podvirt-nodeagent:/podvirt-nodeagent:0755 --out bin/images/nodeagent.tar
-	go run ./test/tools/ocipack --tag podvirt.io/launcher:dev --entrypoint /podvirt-launcher --file bin/podvirt-launcher:/podvirt-launcher:0755 --out bin/images/launcher.tar
+	test/local/images.sh bin/images
 
 ## bench: admission benchmarks (policies, audit log), side by side in one run.
 bench:

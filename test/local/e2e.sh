@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Runs the end-to-end tests (test/e2e) against the local environment. Reuses
-# an environment that `make run` already has up and leaves it up; otherwise
-# brings one up and tears it down afterwards, whatever the result.
+# an environment that `make run` already has up (installing this tree's
+# build of podvirt into it first) and leaves it up; otherwise brings one up
+# and tears it down afterwards, whatever the result.
 set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/lib.sh"
 
-if running kube-apiserver && running podvirt-controller && running podvirt-nodeagent; then
+if running kube-apiserver && running kubelet && running kube-proxy; then
   log "reusing the environment that is up in $PODVIRT_STATE"
+  "$here/up.sh" --no-example
+  "$here/install.sh"
 else
   trap '"$here/down.sh" || true' EXIT
   t0=$(now)

@@ -25,6 +25,12 @@ log "building podvirt binaries"
 (cd "$PODVIRT_REPO" && CGO_ENABLED=0 go build -trimpath -ldflags '-s -w' -o "$out/bin/" \
   ./cmd/podvirt-controller ./cmd/podvirt-nodeagent ./cmd/podvirt-launcher ./cmd/podvirtctl)
 
+# $PODVIRT_BUILD_ID (default: the commit and a dirty mark) goes into every
+# image as /etc/podvirt-build: two builds told apart by it have different
+# digests, as a real upgrade's images do.
+build_id=${PODVIRT_BUILD_ID:-$(cd "$PODVIRT_REPO" && git describe --always --dirty 2>/dev/null || echo dev)}
+echo "$build_id" >"$out/build-id"
+stamp=(--file "$out/build-id:/etc/podvirt-build:0644")
 ocipack() { (cd "$PODVIRT_REPO" && go run ./test/tools/ocipack "$@"); }
 # pack NAME REPO ARGS...: one image, as a tarball and (with --push) in the
 # registry; prints NAME=REF@DIGEST when pushed.
@@ -39,12 +45,12 @@ pack() {
   fi
 }
 
-pack controller podvirt/controller --entrypoint /podvirt-controller \
+pack controller podvirt/controller "${stamp[@]}" --entrypoint /podvirt-controller \
   --file "$out/bin/podvirt-controller:/podvirt-controller:0755" --file "$out/bin/podvirtctl:/podvirtctl:0755"
 # The node agent runs as root: it plumbs links and moves QEMU between cgroups.
-pack nodeagent podvirt/nodeagent --user 0:0 --entrypoint /podvirt-nodeagent \
+pack nodeagent podvirt/nodeagent "${stamp[@]}" --user 0:0 --entrypoint /podvirt-nodeagent \
   --file "$out/bin/podvirt-nodeagent:/podvirt-nodeagent:0755"
-pack launcher podvirt/launcher --entrypoint /podvirt-launcher \
+pack launcher podvirt/launcher "${stamp[@]}" --entrypoint /podvirt-launcher \
   --file "$out/bin/podvirt-launcher:/podvirt-launcher:0755"
 
 $push || exit 0
