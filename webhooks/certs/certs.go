@@ -38,7 +38,8 @@ type Options struct {
 	Namespace, SecretName string
 	// Hosts are the serving certificate's DNS names and IP addresses.
 	Hosts []string
-	// Dir receives tls.crt and tls.key for the webhook server.
+	// Dir receives tls.crt and tls.key at every rotation, for tools that
+	// read them; the webhook server serves Rotator.GetCertificate.
 	Dir string
 	// Validity is how long a serving certificate lives. Defaults to
 	// DefaultValidity.
@@ -59,8 +60,9 @@ const (
 // thirds of its lifetime have passed. The webhook server serves whatever
 // GetCertificate returns, so a rotation takes effect at the next TLS
 // handshake with no restart and no window in which a half-written key pair
-// could be loaded; connections already established keep the certificate
-// they were opened with, which is still valid for a third of its lifetime.
+// could be loaded (a certificate watcher reading tls.crt and tls.key as
+// two files can see a new key with the old certificate). Connections
+// already established are not affected.
 //
 // Every rotation also rewrites tls.crt and tls.key in Options.Dir, each
 // file atomically (a rename), for tools that read them; the two renames
