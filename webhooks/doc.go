@@ -16,14 +16,15 @@
 //
 // The rules themselves live in sub-packages named for what they hold:
 // vmirules (VMI defaulting and validation, pure), certs (serving
-// certificates and the CA bundle) and policycontroller (the VMIPolicy
-// controller and the API-server param source). The audit log is the
+// certificates and the CA bundle), policycontroller (the VMIPolicy
+// controller and the API-server param source) and serving (the webhook
+// server that drains on shutdown). The audit log is the
 // top-level package audit.
 //
 // Imports: audit, crds/v1alpha1, policies, webhooks/vmirules,
 // controller-runtime's webhook and admission packages, k8s.io/api and
-// apimachinery. Not certs or policycontroller (cmd/podvirt-controller wires
-// those next to it), never launcher, nodeagent or the controllers.
+// apimachinery. Not certs, policycontroller or serving (cmd/podvirt-controller
+// wires those next to it), never launcher, nodeagent or the controllers.
 //
 // The handlers stay in this package rather than moving to
 // webhooks/admission: they are what "webhooks" names, and a package called

@@ -19,7 +19,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
 
 	"github.com/podvirt/podvirt/audit"
 	"github.com/podvirt/podvirt/controller"
@@ -30,6 +29,7 @@ import (
 	"github.com/podvirt/podvirt/webhooks"
 	"github.com/podvirt/podvirt/webhooks/certs"
 	"github.com/podvirt/podvirt/webhooks/policycontroller"
+	"github.com/podvirt/podvirt/webhooks/serving"
 )
 
 func main() {
@@ -37,7 +37,8 @@ func main() {
 		namespace     = flag.String("namespace", "podvirt-system", "namespace of the controller's own objects (webhook CA secret, leader lease)")
 		webhookHost   = flag.String("webhook-host", "", "address the webhook server listens on (all addresses if empty)")
 		webhookPort   = flag.Int("webhook-port", 9443, "port the webhook server listens on")
-		certDir       = flag.String("cert-dir", "/tmp/podvirt-webhook-certs", "directory for the generated serving certificate")
+		certDir       = flag.String("cert-dir", "/tmp/podvirt-webhook-certs", "directory the serving certificate is written to at each rotation (the server serves it from memory)")
+		certValidity  = flag.Duration("serving-cert-validity", certs.DefaultValidity, "lifetime of each serving certificate; a new one is served once a third of it is left, checked every tenth of it (at most hourly)")
 		certHosts     = flag.String("cert-hosts", "podvirt-webhook.podvirt-system.svc", "comma-separated DNS names and IPs of the serving certificate")
 		caSecret      = flag.String("ca-secret", "podvirt-webhook-ca", "Secret (in --namespace) holding the webhook CA")
 		mutatingCfg   = flag.String("mutating-webhook-configuration", "podvirt-vmi-defaulter", "MutatingWebhookConfiguration whose caBundle is kept current")
@@ -56,6 +57,11 @@ func main() {
 		replica       = flag.String("replica", os.Getenv("POD_NAME"), "this replica's name in audit log file names ($POD_NAME; the host name if empty)")
 		policyAudit   = flag.Duration("policy-audit-interval", 5*time.Minute, "how often each VMIPolicy is audited against existing VMIs")
 		leaderElect   = flag.Bool("leader-elect", true, "elect a leader among replicas for the controller (webhooks are served by all)")
+		leaseDuration = flag.Duration("leader-elect-lease-duration", 15*time.Second, "how long a leader's lease lasts without renewal: the failover time when a leader dies (a graceful stop releases it at once)")
+		renewDeadline = flag.Duration("leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up leading (less than the lease duration)")
+		retryPeriod   = flag.Duration("leader-elect-retry-period", 2*time.Second, "how often candidates try to acquire, and the leader to renew, the lease")
+		shutdownDelay = flag.Duration("shutdown-delay", 5*time.Second, "after SIGTERM, how long to keep serving while /readyz fails, so endpoints stop sending here before the webhook server drains")
+		gracefulStop  = flag.Duration("graceful-shutdown-timeout", 30*time.Second, "after the shutdown delay, how long in-flight admissions and the controllers get to finish")
 		metricsAddr   = flag.String("metrics-bind-address", ":8080", "metrics address, 0 to disable")
 		probeAddr     = flag.String("health-probe-bind-address", ":8081", "health probe address")
 	)
@@ -71,11 +77,14 @@ func main() {
 
 	cfg := ctrl.GetConfigOrDie()
 	ctx := ctrl.SetupSignalHandler()
+	// The manager stops --shutdown-delay after the signal; until then it
+	// serves and is not ready.
+	mgrCtx, shutdownCheck := serving.ShutdownDelay(ctx, *shutdownDelay, ctrl.Log.WithName("shutdown"))
 
 	direct, err := client.New(cfg, client.Options{Scheme: scheme})
 	exitOn(err, "creating a client")
 	rotator, err := certs.NewRotator(ctx, direct, certs.Options{
-		Namespace: *namespace, SecretName: *caSecret, Hosts: strings.Split(*certHosts, ","), Dir: *certDir,
+		Namespace: *namespace, SecretName: *caSecret, Hosts: strings.Split(*certHosts, ","), Dir: *certDir, Validity: *certValidity,
 	})
 	exitOn(err, "preparing the webhook serving certificate")
 	caPEM := rotator.CA()
@@ -89,15 +98,23 @@ func main() {
 		log.Info("WARNING: --admission-client-ca-file is not set: any caller that reaches the webhook port is believed (see docs/security.md)")
 	}
 
+	webhookServer := serving.NewServer(serving.Options{
+		Host: *webhookHost, Port: *webhookPort, DrainTimeout: *gracefulStop, Log: ctrl.Log.WithName("webhook-server"),
+		TLSOpts: []func(*tls.Config){callers.TLS, func(c *tls.Config) { c.GetCertificate = rotator.GetCertificate }},
+	})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                  scheme,
-		Metrics:                 metricsserver.Options{BindAddress: *metricsAddr},
-		HealthProbeBindAddress:  *probeAddr,
-		LeaderElection:          *leaderElect,
-		LeaderElectionID:        "podvirt-controller",
-		LeaderElectionNamespace: *namespace,
-		WebhookServer: webhook.NewServer(webhook.Options{Host: *webhookHost, Port: *webhookPort, CertDir: *certDir,
-			TLSOpts: []func(*tls.Config){callers.TLS}}),
+		Scheme:                        scheme,
+		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
+		HealthProbeBindAddress:        *probeAddr,
+		LeaderElection:                *leaderElect,
+		LeaderElectionID:              "podvirt-controller",
+		LeaderElectionNamespace:       *namespace,
+		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 leaseDuration,
+		RenewDeadline:                 renewDeadline,
+		RetryPeriod:                   retryPeriod,
+		GracefulShutdownTimeout:       gracefulStop,
+		WebhookServer:                 webhookServer,
 	})
 	exitOn(err, "creating the manager")
 
@@ -106,7 +123,6 @@ func main() {
 	}
 	auditLog, err := audit.Open(ctx, audit.Options{Dir: *auditDir, Replica: *replica, MaxFileBytes: *auditMaxBytes, Log: ctrl.Log.WithName("audit")})
 	exitOn(err, "opening the admission audit log")
-	defer auditLog.Close()
 	auditMetrics, err := audit.NewMetrics(metrics.Registry)
 	exitOn(err, "registering the audit metrics")
 	compiler, err := policies.NewCompiler(policies.CompilerOptions{})
@@ -119,7 +135,7 @@ func main() {
 	}
 	exitOn(injector.SetupWithManager(mgr), "setting up the CA bundle injector")
 	exitOn(mgr.Add(rotator), "adding the serving certificate rotator")
-	exitOn(mgr.AddReadyzCheck("ca-bundle", injector.Checker), "adding the CA bundle check")
+	exitOn(mgr.AddReadyzCheck("ca-bundle", injector.TrustChecker(rotator.Certificate)), "adding the CA bundle check")
 	webhooks.Register(mgr, webhooks.Options{
 		LauncherPodCreators: strings.Split(*podCreators, ","), NodeAgents: strings.Split(*nodeAgents, ","), Callers: callers,
 		Compiler: compiler, Policies: policyCache, Params: params,
@@ -127,9 +143,11 @@ func main() {
 	})
 	violations, err := policycontroller.NewViolationsGauge(metrics.Registry)
 	exitOn(err, "registering the policy metrics")
-	exitOn((&policycontroller.Reconciler{
+	policyController := &policycontroller.Reconciler{
 		Client: mgr.GetClient(), Cache: policyCache, Params: params, AuditInterval: *policyAudit, Violations: violations,
-	}).SetupWithManager(mgr), "setting up the VMIPolicy controller")
+	}
+	exitOn(policyController.SetupWithManager(mgr), "setting up the VMIPolicy controller")
+	exitOn(mgr.AddReadyzCheck("policies", policyController.SyncedChecker), "adding the policy cache check")
 	podOpts := pod.DefaultOptions()
 	podOpts.Image = *launcherImage
 	podOpts.ImagePullPolicy = corev1.PullPolicy(*launcherPull)
@@ -143,11 +161,18 @@ func main() {
 	}).SetupWithManager(mgr), "setting up the launcher controller")
 
 	exitOn(mgr.AddHealthzCheck("healthz", healthz.Ping), "adding the health check")
-	exitOn(mgr.AddReadyzCheck("webhook", mgr.GetWebhookServer().StartedChecker()), "adding the ready check")
+	exitOn(mgr.AddReadyzCheck("webhook", webhookServer.StartedChecker()), "adding the ready check")
+	exitOn(mgr.AddReadyzCheck("shutdown", shutdownCheck), "adding the shutdown check")
 	exitOn(mgr.AddHealthzCheck("audit-log", func(*http.Request) error { return auditLog.Err() }), "adding the audit log check")
 
 	log.Info("starting", "webhookPort", *webhookPort, "domainType", *domainType)
-	exitOn(mgr.Start(ctx), "running the manager")
+	runErr := mgr.Start(mgrCtx)
+	// Close the audit log only once no handler can append to it: the
+	// manager may return (grace period over) before its webhook server has.
+	webhookServer.WaitStopped()
+	closeErr := auditLog.Close()
+	exitOn(runErr, "running the manager")
+	exitOn(closeErr, "closing the admission audit log")
 }
 
 func must(err error) { exitOn(err, "building the scheme") }

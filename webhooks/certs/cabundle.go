@@ -3,14 +3,20 @@ package certs
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
+	"time"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
@@ -26,11 +32,16 @@ type CABundleInjector struct {
 	ValidatingWebhooks []string
 }
 
-// SetupWithManager registers one controller per configuration kind.
+// SetupWithManager registers one controller per configuration kind. They
+// run on every replica, not only the leader: a replica's readiness waits
+// for the CA bundles (TrustChecker), and must not depend on another
+// replica being elected and alive to write them. Replicas share the CA,
+// so they write the same bundle.
 func (r *CABundleInjector) SetupWithManager(mgr ctrl.Manager) error {
 	for _, kind := range r.kinds() {
 		names := kind.names
 		err := ctrl.NewControllerManagedBy(mgr).Named("cabundle-"+kind.label).
+			WithOptions(controller.Options{NeedLeaderElection: ptr.To(false)}).
 			For(kind.newObject(), builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
 				return slices.Contains(names, o.GetName())
 			}))).
@@ -44,21 +55,62 @@ func (r *CABundleInjector) SetupWithManager(mgr ctrl.Manager) error {
 	return nil
 }
 
-// Checker is a readiness check: ready once every named configuration
-// trusts the CA, so nothing calls a webhook it cannot verify.
+// Checker is a readiness check: ready once every webhook of every named
+// configuration has exactly the CA as its caBundle. The controller uses
+// TrustChecker, which asks for what matters: that the bundle verifies the
+// certificate this replica serves.
 func (r *CABundleInjector) Checker(req *http.Request) error {
-	for _, kind := range r.kinds() {
-		for _, name := range kind.names {
-			obj := kind.newObject()
-			if err := r.Client.Get(req.Context(), client.ObjectKey{Name: name}, obj); err != nil {
-				return fmt.Errorf("%s %s: %w", kind.label, name, err)
+	return r.TrustChecker(nil)(req)
+}
+
+// TrustChecker returns a readiness check that passes once the caBundle of
+// every webhook in every named configuration verifies the certificate
+// serving returns (the replica's current serving certificate): the CA that
+// signed it is in the bundle, and it has not expired. A bundle may hold
+// other CAs too. A named configuration that does not exist fails the
+// check. With serving nil, each bundle must be exactly the injector's CA.
+func (r *CABundleInjector) TrustChecker(serving func() *x509.Certificate) healthz.Checker {
+	return func(req *http.Request) error {
+		var leaf *x509.Certificate
+		if serving != nil {
+			if leaf = serving(); leaf == nil {
+				return errors.New("no serving certificate yet")
 			}
-			for _, cc := range clientConfigs(obj) {
-				if !bytes.Equal(cc.CABundle, r.CA) {
-					return fmt.Errorf("%s %s does not trust the CA yet", kind.label, name)
+		}
+		now := time.Now()
+		for _, kind := range r.kinds() {
+			for _, name := range kind.names {
+				obj := kind.newObject()
+				if err := r.Client.Get(req.Context(), client.ObjectKey{Name: name}, obj); err != nil {
+					return fmt.Errorf("%s %s: %w", kind.label, name, err)
+				}
+				for i, cc := range clientConfigs(obj) {
+					if err := r.trusts(cc.CABundle, leaf, now); err != nil {
+						return fmt.Errorf("%s %s, webhook %d: %w", kind.label, name, i, err)
+					}
 				}
 			}
 		}
+		return nil
+	}
+}
+
+// trusts reports (as nil) whether bundle verifies leaf at now, or, with
+// leaf nil, whether bundle is the injector's CA.
+func (r *CABundleInjector) trusts(bundle []byte, leaf *x509.Certificate, now time.Time) error {
+	if leaf == nil {
+		if !bytes.Equal(bundle, r.CA) {
+			return errors.New("the caBundle is not the CA yet")
+		}
+		return nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(bundle) {
+		return errors.New("the caBundle holds no certificate yet")
+	}
+	_, err := leaf.Verify(x509.VerifyOptions{Roots: pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}})
+	if err != nil {
+		return fmt.Errorf("the caBundle does not trust the serving certificate yet: %w", err)
 	}
 	return nil
 }

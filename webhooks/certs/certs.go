@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // Options says where the webhook serving certificate comes from and
@@ -36,11 +38,17 @@ type Options struct {
 	Namespace, SecretName string
 	// Hosts are the serving certificate's DNS names and IP addresses.
 	Hosts []string
-	// Dir receives tls.crt and tls.key for the webhook server.
+	// Dir receives tls.crt and tls.key at every rotation, for tools that
+	// read them; the webhook server serves Rotator.GetCertificate.
 	Dir string
-	// Validity is how long a serving certificate lives. Defaults to a year.
+	// Validity is how long a serving certificate lives. Defaults to
+	// DefaultValidity.
 	Validity time.Duration
 }
+
+// DefaultValidity is the lifetime of a serving certificate when
+// Options.Validity is zero.
+const DefaultValidity = 365 * 24 * time.Hour
 
 const (
 	caCertKey = "ca.crt"
@@ -48,46 +56,74 @@ const (
 )
 
 // Rotator keeps the serving certificate fresh: it issues one at start
-// and a new one once less than a third of its validity is left. The
-// webhook server's certificate watcher loads it with no restart.
+// and a new one once a third of its validity is left, that is once two
+// thirds of its lifetime have passed. The webhook server serves whatever
+// GetCertificate returns, so a rotation takes effect at the next TLS
+// handshake with no restart and no window in which a half-written key pair
+// could be loaded (a certificate watcher reading tls.crt and tls.key as
+// two files can see a new key with the old certificate). Connections
+// already established are not affected.
+//
+// Every rotation also rewrites tls.crt and tls.key in Options.Dir, each
+// file atomically (a rename), for tools that read them; the two renames
+// are not one step, so such a reader may briefly see a new key next to
+// the old certificate.
+//
+// Only the serving certificate rotates. The CA (ten years, in the Secret)
+// does not: rotating it would need a CA bundle trusting old and new CAs
+// while every replica moves to the new one, which is not implemented.
 type Rotator struct {
 	opts            Options
 	caPEM, caKeyPEM []byte
+	current         atomic.Pointer[tls.Certificate]
 	// Interval is how often the certificate's age is checked. Defaults to
-	// an hour.
+	// a tenth of the validity, at most an hour, so that a certificate is
+	// replaced well before it expires even when it lives a minute.
 	Interval time.Duration
 }
 
-// NewRotator loads (or creates) the CA and writes a first serving
-// certificate.
+// NewRotator loads (or creates) the CA and issues and writes a first
+// serving certificate.
 func NewRotator(ctx context.Context, c client.Client, opts Options) (*Rotator, error) {
 	if opts.Validity == 0 {
-		opts.Validity = 365 * 24 * time.Hour
+		opts.Validity = DefaultValidity
+	}
+	if opts.Validity < 0 {
+		return nil, fmt.Errorf("the serving certificate validity %s is negative", opts.Validity)
 	}
 	caPEM, caKeyPEM, err := ensureCA(ctx, c, opts.Namespace, opts.SecretName)
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteServingCert(caPEM, caKeyPEM, opts); err != nil {
+	r := &Rotator{opts: opts, caPEM: caPEM, caKeyPEM: caKeyPEM}
+	if err := r.rotate(); err != nil {
 		return nil, err
 	}
-	return &Rotator{opts: opts, caPEM: caPEM, caKeyPEM: caKeyPEM}, nil
+	return r, nil
 }
 
 // CA is the CA certificate (PEM) for caBundle.
 func (r *Rotator) CA() []byte { return r.caPEM }
 
+// GetCertificate returns the current serving certificate; it is the
+// tls.Config.GetCertificate of the webhook server.
+func (r *Rotator) GetCertificate(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	return r.current.Load(), nil
+}
+
+// Certificate returns the current serving certificate, parsed: what the
+// readiness check asks the CA bundles to trust.
+func (r *Rotator) Certificate() *x509.Certificate { return r.current.Load().Leaf }
+
 // NeedLeaderElection implements manager.LeaderElectionRunnable: every
 // replica serves, so every replica rotates its own certificate.
 func (r *Rotator) NeedLeaderElection() bool { return false }
 
-// Start implements manager.Runnable.
+// Start implements manager.Runnable. A failed rotation is logged and
+// retried at the next check: the current certificate is still served, and
+// stays valid for a third of its lifetime.
 func (r *Rotator) Start(ctx context.Context) error {
-	interval := r.Interval
-	if interval == 0 {
-		interval = time.Hour
-	}
-	t := time.NewTicker(interval)
+	t := time.NewTicker(r.interval())
 	defer t.Stop()
 	for {
 		select {
@@ -95,51 +131,72 @@ func (r *Rotator) Start(ctx context.Context) error {
 			return nil
 		case <-t.C:
 			if _, err := r.RotateIfDue(time.Now()); err != nil {
-				return err
+				log.FromContext(ctx).Error(err, "rotating the webhook serving certificate; retrying",
+					"notAfter", r.Certificate().NotAfter)
 			}
 		}
 	}
 }
 
-// RotateIfDue issues a new serving certificate when less than a third of
-// the current one's validity is left at now, and reports whether it did.
+func (r *Rotator) interval() time.Duration {
+	if r.Interval > 0 {
+		return r.Interval
+	}
+	return max(min(time.Hour, r.opts.Validity/10), 10*time.Millisecond)
+}
+
+// RotateIfDue issues a new serving certificate when at most a third of
+// the validity is left at now, and reports whether it did.
 func (r *Rotator) RotateIfDue(now time.Time) (bool, error) {
-	data, err := os.ReadFile(filepath.Join(r.opts.Dir, "tls.crt"))
-	if err != nil {
-		return false, fmt.Errorf("reading the serving certificate: %w", err)
-	}
-	block, _ := pem.Decode(data)
-	if block == nil {
-		return false, errors.New("the serving certificate is not PEM")
-	}
-	cert, err := x509.ParseCertificate(block.Bytes)
-	if err != nil {
-		return false, fmt.Errorf("parsing the serving certificate: %w", err)
-	}
-	if cert.NotAfter.Sub(now) > cert.NotAfter.Sub(cert.NotBefore)/3 {
+	if r.Certificate().NotAfter.Sub(now) > r.opts.Validity/3 {
 		return false, nil
 	}
-	return true, WriteServingCert(r.caPEM, r.caKeyPEM, r.opts)
+	return true, r.rotate()
+}
+
+// rotate issues a certificate, writes it, and only then serves it.
+func (r *Rotator) rotate() error {
+	certPEM, keyPEM, err := issueServingCert(r.caPEM, r.caKeyPEM, r.opts.Hosts, r.opts.Validity)
+	if err != nil {
+		return err
+	}
+	cert, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return fmt.Errorf("loading the new serving certificate: %w", err)
+	}
+	if cert.Leaf == nil { // filled by X509KeyPair unless GODEBUG=x509keypairleaf=0
+		if cert.Leaf, err = x509.ParseCertificate(cert.Certificate[0]); err != nil {
+			return fmt.Errorf("parsing the new serving certificate: %w", err)
+		}
+	}
+	if err := writePair(r.opts.Dir, certPEM, keyPEM); err != nil {
+		return err
+	}
+	r.current.Store(&cert)
+	return nil
 }
 
 // WriteServingCert issues a serving certificate from the CA and writes it
-// to opts.Dir, key first, so the webhook server's certificate watcher
-// picks up a consistent pair.
+// to opts.Dir, key first, each file atomically.
 func WriteServingCert(caPEM, caKeyPEM []byte, opts Options) error {
 	if opts.Validity == 0 {
-		opts.Validity = 365 * 24 * time.Hour
+		opts.Validity = DefaultValidity
 	}
 	certPEM, keyPEM, err := issueServingCert(caPEM, caKeyPEM, opts.Hosts, opts.Validity)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(opts.Dir, 0o700); err != nil {
+	return writePair(opts.Dir, certPEM, keyPEM)
+}
+
+func writePair(dir string, certPEM, keyPEM []byte) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("creating the certificate directory: %w", err)
 	}
-	if err := writeAtomic(filepath.Join(opts.Dir, "tls.key"), keyPEM); err != nil {
+	if err := writeAtomic(filepath.Join(dir, "tls.key"), keyPEM); err != nil {
 		return err
 	}
-	return writeAtomic(filepath.Join(opts.Dir, "tls.crt"), certPEM)
+	return writeAtomic(filepath.Join(dir, "tls.crt"), certPEM)
 }
 
 func ensureCA(ctx context.Context, c client.Client, ns, name string) (certPEM, keyPEM []byte, err error) {

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -14,9 +16,12 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/policies"
@@ -41,6 +46,8 @@ type Reconciler struct {
 
 	mu   sync.Mutex
 	uids map[string]types.UID // policy name -> UID, to forget deleted ones
+
+	synced atomic.Bool // SyncedChecker passed once
 }
 
 // NewViolationsGauge registers podvirt_policy_violations on reg.
@@ -55,12 +62,62 @@ func NewViolationsGauge(reg prometheus.Registerer) (*prometheus.GaugeVec, error)
 	return g, nil
 }
 
-// SetupWithManager registers the controller.
+// SetupWithManager registers two controllers of VMIPolicies. The cache
+// controller (ReconcileCache) runs on every replica, leader or not: every
+// replica's validating webhook reads its own policies.Cache, and one left
+// empty would admit VMIs without their policies. The status controller
+// (Reconcile: status and background audit, which write to the API server)
+// runs on the leader only.
 func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.AuditInterval == 0 {
 		r.AuditInterval = 5 * time.Minute
 	}
+	err := ctrl.NewControllerManagedBy(mgr).Named("vmipolicy-cache").For(&v1alpha1.VMIPolicy{}).
+		WithOptions(controller.Options{NeedLeaderElection: ptr.To(false)}).
+		Complete(reconcile.Func(r.ReconcileCache))
+	if err != nil {
+		return fmt.Errorf("setting up the VMIPolicy cache controller: %w", err)
+	}
 	return ctrl.NewControllerManagedBy(mgr).Named("vmipolicy").For(&v1alpha1.VMIPolicy{}).Complete(r)
+}
+
+// ReconcileCache compiles a VMIPolicy into the cache (once per generation)
+// or forgets a deleted one. It writes nothing to the API server.
+func (r *Reconciler) ReconcileCache(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	p := &v1alpha1.VMIPolicy{}
+	if err := r.Client.Get(ctx, req.NamespacedName, p); err != nil {
+		if client.IgnoreNotFound(err) == nil {
+			r.forget(req.Name)
+		}
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	r.remember(p.Name, p.UID)
+	r.Cache.Upsert(p)
+	return ctrl.Result{}, nil
+}
+
+// SyncedChecker is a readiness check: it passes once every VMIPolicy the
+// client lists is in the cache at its current generation, so that a
+// replica starting up does not admit VMIs before it knows their policies.
+// Once passed it always passes: a policy edit must not make every replica
+// unready at once.
+func (r *Reconciler) SyncedChecker(req *http.Request) error {
+	if r.synced.Load() {
+		return nil
+	}
+	list := &v1alpha1.VMIPolicyList{}
+	if err := r.Client.List(req.Context(), list); err != nil {
+		return fmt.Errorf("listing VMIPolicies: %w", err)
+	}
+	set := r.Cache.Set()
+	for i := range list.Items {
+		p := &list.Items[i]
+		if c := set.Policy(p.Name); c == nil || c.UID != p.UID || c.Generation < p.Generation {
+			return fmt.Errorf("VMIPolicy %s is not compiled yet", p.Name)
+		}
+	}
+	r.synced.Store(true)
+	return nil
 }
 
 // Reconcile implements reconcile.Reconciler.
