@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -148,4 +149,39 @@ func TestControllerLeaderLost(t *testing.T) {
 		t.Fatalf("audit verify: %v\n%s", err, out)
 	}
 	t.Logf("verify: %s", strings.TrimSpace(string(out)))
+}
+
+// TestControllerPodSecurityRestricted: the controller's Pod, as its
+// StatefulSet templates it, is admitted by Pod Security "restricted"
+// (a server-side dry run in a namespace that enforces it).
+func TestControllerPodSecurityRestricted(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.Namespace(t)
+	if out, err := e.Kubectl("", "label", "namespace", ns, "pod-security.kubernetes.io/enforce=restricted"); err != nil {
+		t.Fatalf("labelling %s: %v\n%s", ns, err, out)
+	}
+	sts := &appsv1.StatefulSet{}
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: framework.PodvirtNamespace, Name: framework.ControllerName}, sts); err != nil {
+		t.Fatal(err)
+	}
+	pod := &corev1.Pod{Spec: *sts.Spec.Template.Spec.DeepCopy()}
+	pod.Namespace, pod.Name = ns, "restricted-check"
+	pod.Spec.ServiceAccountName = ""
+	pod.Spec.Volumes = nil
+	pod.Spec.Containers[0].VolumeMounts = nil
+	if err := e.Client.Create(ctx, pod, client.DryRunAll); err != nil {
+		t.Errorf("the controller's Pod is refused by Pod Security restricted: %v", err)
+	}
+	// And the check is real: the node agent's Pod is refused.
+	ds := &appsv1.DaemonSet{}
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: framework.PodvirtNamespace, Name: framework.NodeAgentName}, ds); err != nil {
+		t.Fatal(err)
+	}
+	agent := &corev1.Pod{Spec: *ds.Spec.Template.Spec.DeepCopy()}
+	agent.Namespace, agent.Name = ns, "privileged-check"
+	agent.Spec.ServiceAccountName, agent.Spec.PriorityClassName = "", ""
+	if err := e.Client.Create(ctx, agent, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "restricted") {
+		t.Errorf("the node agent's Pod in a restricted namespace: %v, want a Pod Security refusal", err)
+	}
 }
