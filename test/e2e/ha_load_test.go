@@ -256,14 +256,7 @@ func TestUpgradeWithGuestsRunning(t *testing.T) {
 	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: domainspec.PodName("after-upgrade")}, launcher); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := os.ReadFile(filepath.Join(e.State, "images.env"))
-	wantLauncher := ""
-	for _, line := range strings.Split(string(raw), "\n") {
-		if v, ok := strings.CutPrefix(line, "launcher="); ok {
-			wantLauncher = v
-		}
-	}
-	if got := launcher.Spec.Containers[0].Image; wantLauncher == "" || got != wantLauncher {
+	if got, wantLauncher := launcher.Spec.Containers[0].Image, e.Image(t, "launcher"); got != wantLauncher {
 		t.Errorf("the new VMI's launcher runs %q, want the upgraded %q", got, wantLauncher)
 	}
 	for _, n := range append(names, "after-upgrade") {

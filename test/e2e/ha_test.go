@@ -4,10 +4,9 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os/exec"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -47,58 +46,42 @@ func TestPodvirtRunsInTheCluster(t *testing.T) {
 }
 
 // TestControllerLeaderLost deletes the leader controller's Pod during a
-// burst of 300 VMI creates at concurrency 16, without retries: no create
-// fails, every VMI gets exactly one launcher Pod and reaches its phase,
-// every admission has its audit line, and every chain verifies.
+// burst of at least 300 VMI creates at concurrency 16, without retries,
+// that lasts until the StatefulSet has replaced the Pod and a leader holds
+// the lease again: no create fails, every VMI gets exactly one launcher
+// Pod and reaches its phase, every admission has its audit line, and every
+// chain verifies.
 func TestControllerLeaderLost(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	e.WaitPodvirtReady(t)
 	ns := e.Namespace(t)
-	const total, workers, deleteAt = 300, 16, 60
+	const atLeast, workers, deleteAfter = 300, 16, 60
 	leader := e.ControllerLeader(t)
+	old := &corev1.Pod{}
+	if err := e.Client.Get(ctx, client.ObjectKey{Namespace: framework.PodvirtNamespace, Name: leader}, old); err != nil {
+		t.Fatal(err)
+	}
 
-	var next atomic.Int64
-	var failed []string
-	var mu sync.Mutex
-	deleted := make(chan struct{})
-	var once sync.Once
-	var wg sync.WaitGroup
+	l := e.startLoad(t, ns, "burst", workers)
+	framework.Eventually(t, "the burst under way", 60*time.Second, func() (bool, error) { return l.created.Load() >= deleteAfter, nil })
 	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := next.Add(1)
-				if i > total {
-					return
-				}
-				if i == deleteAt {
-					once.Do(func() {
-						go func() {
-							defer close(deleted)
-							if out, err := e.Kubectl("", "-n", framework.PodvirtNamespace, "delete", "pod", leader, "--wait=false"); err != nil {
-								t.Errorf("deleting the leader %s: %v\n%s", leader, err, out)
-							}
-						}()
-					})
-				}
-				if err := e.Client.Create(ctx, burstVMI(ns, int(i))); err != nil {
-					mu.Lock()
-					failed = append(failed, err.Error())
-					mu.Unlock()
-				}
-			}
-		}()
+	if out, err := e.Kubectl("", "-n", framework.PodvirtNamespace, "delete", "pod", leader, "--wait=false"); err != nil {
+		t.Fatalf("deleting the leader %s: %v\n%s", leader, err, out)
 	}
-	wg.Wait()
-	<-deleted
-	t.Logf("%d creates in %s, leader %s deleted at create %d", total, time.Since(start).Round(time.Millisecond), leader, deleteAt)
-	if len(failed) > 0 {
-		t.Errorf("%d of %d creates failed; first: %s", len(failed), total, failed[0])
-	}
-	t.Logf("podvirt ready again in %s; new leader %s", e.WaitPodvirtReady(t).Round(time.Millisecond), e.ControllerLeader(t))
+	framework.Eventually(t, "the leader's Pod replaced", 120*time.Second, func() (bool, error) {
+		p := &corev1.Pod{}
+		err := e.Client.Get(ctx, client.ObjectKey{Namespace: framework.PodvirtNamespace, Name: leader}, p)
+		return err == nil && p.UID != old.UID, nil
+	})
+	e.WaitPodvirtReady(t)
+	replaced := time.Since(start)
+	framework.Eventually(t, "a leader again, and 300 creates", 120*time.Second, func() (bool, error) {
+		out, err := e.Kubectl("", "-n", framework.PodvirtNamespace, "get", "lease", framework.ControllerName, "-o", "jsonpath={.spec.holderIdentity}")
+		return err == nil && strings.TrimSpace(out) != "" && l.created.Load()+l.failed.Load() >= atLeast, nil
+	})
+	l.finish(t, fmt.Sprintf("leader %s deleted after %d creates, replaced in %s, new leader %s", leader, deleteAfter, replaced.Round(time.Millisecond), e.ControllerLeader(t)))
+	total := int(l.created.Load())
 
 	// Each VMI: one launcher Pod (unschedulable by design), phase Scheduling.
 	framework.Eventually(t, "one launcher Pod per VMI, every VMI Scheduling", 180*time.Second, func() (bool, error) {
@@ -122,7 +105,7 @@ func TestControllerLeaderLost(t *testing.T) {
 				return false, nil
 			}
 		}
-		return len(vmis.Items) == total-len(failed), nil
+		return len(vmis.Items) == total, nil
 	})
 
 	dir := e.AuditDir(t)

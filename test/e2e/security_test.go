@@ -213,7 +213,7 @@ func (e *env) forgedLauncher(t *testing.T, vmi *v1alpha1.VirtualMachineInstance,
 		Spec: corev1.PodSpec{
 			NodeName:                     e.Node,
 			AutomountServiceAccountToken: ptr.To(false),
-			Containers: []corev1.Container{{Name: "launcher", Image: "podvirt.io/launcher:dev", ImagePullPolicy: corev1.PullNever,
+			Containers: []corev1.Container{{Name: "launcher", Image: e.Image(t, "launcher"), ImagePullPolicy: corev1.PullIfNotPresent,
 				Args: []string{"--domain", "forged"}}},
 		},
 	}

@@ -250,3 +250,21 @@ func ProcessCgroup(pid int) string {
 	}
 	return ""
 }
+
+// Image is the reference (by digest) of podvirt's image name (controller,
+// nodeagent, launcher) as the local install pushed it
+// ($PODVIRT_STATE/images.env, written by test/local/install.sh).
+func (e *Env) Image(t testing.TB, name string) string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(e.State, "images.env"))
+	if err != nil {
+		t.Fatalf("the local install's image list: %v", err)
+	}
+	for _, line := range strings.Split(string(raw), "\n") {
+		if v, ok := strings.CutPrefix(line, name+"="); ok {
+			return v
+		}
+	}
+	t.Fatalf("no %s image in %s/images.env", name, e.State)
+	return ""
+}
