@@ -99,7 +99,7 @@ func main() {
 	}
 
 	webhookServer := serving.NewServer(serving.Options{
-		Host: *webhookHost, Port: *webhookPort, DrainTimeout: *gracefulStop, Log: ctrl.Log.WithName("webhook-server"),
+		Host: *webhookHost, Port: *webhookPort, DrainTimeout: *gracefulStop, Stopping: ctx.Done(), Log: ctrl.Log.WithName("webhook-server"),
 		TLSOpts: []func(*tls.Config){callers.TLS, func(c *tls.Config) { c.GetCertificate = rotator.GetCertificate }},
 	})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{

@@ -38,6 +38,15 @@ type Options struct {
 	// in-flight requests (DefaultDrainTimeout if 0). After it, connections
 	// are closed and the requests' contexts cancelled.
 	DrainTimeout time.Duration
+	// Stopping, when it closes, marks the start of the shutdown delay (the
+	// signal handler's context, before the manager's ends): from then on
+	// every connection is closed once its in-flight requests are answered
+	// (HTTP/1 "Connection: close", HTTP/2 GOAWAY when idle), so clients
+	// reconnect through the Service to a ready replica while this one still
+	// serves. Without it, connections kept alive until the drain are cut
+	// under clients that just picked them ("broken pipe" in the
+	// kube-apiserver, a failed admission).
+	Stopping <-chan struct{}
 	// Log receives the server's messages (discarded if zero).
 	Log logr.Logger
 }
@@ -138,6 +147,16 @@ func (s *Server) Start(ctx context.Context) error {
 	}
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- srv.Serve(ln) }()
+	if s.opts.Stopping != nil {
+		go func() {
+			select {
+			case <-s.opts.Stopping:
+				s.opts.Log.Info("stopping: closing each connection after its in-flight requests")
+				srv.SetKeepAlivesEnabled(false)
+			case <-base.Done():
+			}
+		}()
+	}
 	s.opts.Log.Info("serving webhooks", "address", ln.Addr().String())
 
 	select {
