@@ -40,12 +40,14 @@ type Options struct {
 	DrainTimeout time.Duration
 	// Stopping, when it closes, marks the start of the shutdown delay (the
 	// signal handler's context, before the manager's ends): from then on
-	// every connection is closed once its in-flight requests are answered
-	// (HTTP/1 "Connection: close", HTTP/2 GOAWAY when idle), so clients
-	// reconnect through the Service to a ready replica while this one still
-	// serves. Without it, connections kept alive until the drain are cut
-	// under clients that just picked them ("broken pipe" in the
-	// kube-apiserver, a failed admission).
+	// every response says "Connection: close" (HTTP/2: GOAWAY), so each
+	// kept-alive connection ends right after a request it carried, and
+	// the client reconnects through the Service to a ready replica while
+	// this one still serves. The kube-apiserver calls webhooks over
+	// HTTP/1.1 and does not retry a POST whose kept-alive connection the
+	// server closed under it ("write: broken pipe", a failed admission):
+	// so idle connections are not closed here, only told to close after
+	// their next answer.
 	Stopping <-chan struct{}
 	// Log receives the server's messages (discarded if zero).
 	Log logr.Logger
@@ -73,6 +75,7 @@ type Server struct {
 	listening chan struct{} // closed once listening, or once listening failed
 	stopped   chan struct{} // closed when Start returns
 	draining  atomic.Bool
+	stopping  atomic.Bool
 	inflight  atomic.Int64
 }
 
@@ -151,8 +154,8 @@ func (s *Server) Start(ctx context.Context) error {
 		go func() {
 			select {
 			case <-s.opts.Stopping:
-				s.opts.Log.Info("stopping: closing each connection after its in-flight requests")
-				srv.SetKeepAlivesEnabled(false)
+				s.opts.Log.Info("stopping: each connection closes after its next answer")
+				s.stopping.Store(true)
 			case <-base.Done():
 			}
 		}()
@@ -201,11 +204,15 @@ func (s *Server) listen() (net.Listener, error) {
 	return tls.NewListener(ln, cfg), nil
 }
 
-// track counts the handlers running, for the hard stop.
+// track counts the handlers running, for the hard stop, and once stopping
+// asks the client to close the connection after the answer.
 func (s *Server) track(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.inflight.Add(1)
 		defer s.inflight.Add(-1)
+		if s.stopping.Load() {
+			w.Header().Set("Connection", "close")
+		}
 		h.ServeHTTP(w, r)
 	})
 }

@@ -2,6 +2,8 @@ package serving
 
 import (
 	"context"
+	"crypto/tls"
+	"io"
 	"net"
 	"net/http"
 	"sync/atomic"
@@ -45,4 +47,48 @@ func TestStoppingClosesKeptConnections(t *testing.T) {
 		t.Fatalf("after %d requests the client still rides its first connection: it was never told to go away", requests)
 	}
 	t.Logf("a new connection after %d request(s) once stopping", requests)
+}
+
+// TestStoppingHTTP1: the kube-apiserver calls webhooks over HTTP/1.1. Once
+// stopping, an idle kept-alive connection is not cut (the client's next
+// request on it is answered), and that answer says Connection: close.
+func TestStoppingHTTP1(t *testing.T) {
+	stopping := make(chan struct{})
+	f := newFixture(t, Options{Stopping: stopping})
+	tr := f.client.Transport.(*http.Transport)
+	tr.ForceAttemptHTTP2 = false
+	tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	var dials atomic.Int32
+	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		dials.Add(1)
+		return (&net.Dialer{}).DialContext(ctx, network, addr)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := f.start(t, ctx)
+	defer func() { cancel(); <-done }()
+	get := func() *http.Response {
+		t.Helper()
+		resp, err := f.client.Get("https://" + f.srv.Addr().String() + testPath)
+		if err != nil {
+			t.Fatalf("GET: %v", err)
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+	if r := get(); r.Close || r.ProtoMajor != 1 {
+		t.Fatalf("before stopping: %s, close=%v; want HTTP/1.1 kept alive", r.Proto, r.Close)
+	}
+	close(stopping)
+	time.Sleep(100 * time.Millisecond)
+	if r := get(); !r.Close {
+		t.Errorf("after stopping the answer does not say Connection: close")
+	}
+	if n := dials.Load(); n != 1 {
+		t.Errorf("%d dials: the idle connection was cut at stopping instead of answering once more", n)
+	}
+	get()
+	if n := dials.Load(); n != 2 {
+		t.Errorf("%d dials after a Connection: close answer, want a new connection", n)
+	}
 }
