@@ -27,8 +27,9 @@ import (
 	"github.com/podvirt/podvirt/test/e2e/libvmi"
 )
 
-// load creates unschedulable VMIs (burstVMI) with workers goroutines
-// until stopped, without retries, counting failures.
+// load creates unschedulable VMIs (burstVMI) with workers goroutines,
+// each pausing between creates, until stopped, without retries, counting
+// failures.
 type load struct {
 	created, failed atomic.Int64
 	mu              sync.Mutex
@@ -37,7 +38,7 @@ type load struct {
 	wg              sync.WaitGroup
 }
 
-func (e *env) startLoad(t *testing.T, ns, prefix string, workers int) *load {
+func (e *env) startLoad(t *testing.T, ns, prefix string, workers int, pause time.Duration) *load {
 	t.Helper()
 	l := &load{stop: make(chan struct{})}
 	var next atomic.Int64
@@ -63,6 +64,11 @@ func (e *env) startLoad(t *testing.T, ns, prefix string, workers int) *load {
 					continue
 				}
 				l.created.Add(1)
+				select {
+				case <-l.stop:
+					return
+				case <-time.After(pause):
+				}
 			}
 		}()
 	}
@@ -90,7 +96,7 @@ func TestControllerRollingRestart(t *testing.T) {
 	e.WaitPodvirtReady(t)
 	ns := e.Namespace(t)
 	before := controllerPodUIDs(t, e)
-	l := e.startLoad(t, ns, "roll", 8)
+	l := e.startLoad(t, ns, "roll", 8, 200*time.Millisecond)
 	time.Sleep(2 * time.Second)
 	start := time.Now()
 	for _, args := range [][]string{
@@ -139,7 +145,7 @@ func TestServingCertRotationUnderLoad(t *testing.T) {
 			t.Fatalf("%s serves a certificate valid %s: the local install should rotate every minute", pod, life)
 		}
 	}
-	l := e.startLoad(t, ns, "rot", 4)
+	l := e.startLoad(t, ns, "rot", 4, 200*time.Millisecond)
 	changed := map[string]int{}
 	last := first
 	deadline := time.Now().Add(100 * time.Second)

@@ -63,7 +63,8 @@ func TestControllerLeaderLost(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	l := e.startLoad(t, ns, "burst", workers)
+	// Paced so that 300 creates span the replacement (about 15 s).
+	l := e.startLoad(t, ns, "burst", workers, 800*time.Millisecond)
 	framework.Eventually(t, "the burst under way", 60*time.Second, func() (bool, error) { return l.created.Load() >= deleteAfter, nil })
 	start := time.Now()
 	if out, err := e.Kubectl("", "-n", framework.PodvirtNamespace, "delete", "pod", leader, "--wait=false"); err != nil {
@@ -150,7 +151,7 @@ func TestControllerPodSecurityRestricted(t *testing.T) {
 	}
 	pod := &corev1.Pod{Spec: *sts.Spec.Template.Spec.DeepCopy()}
 	pod.Namespace, pod.Name = ns, "restricted-check"
-	pod.Spec.ServiceAccountName = ""
+	pod.Spec.ServiceAccountName, pod.Spec.DeprecatedServiceAccount = "", ""
 	pod.Spec.Volumes = nil
 	pod.Spec.Containers[0].VolumeMounts = nil
 	if err := e.Client.Create(ctx, pod, client.DryRunAll); err != nil {
@@ -163,7 +164,7 @@ func TestControllerPodSecurityRestricted(t *testing.T) {
 	}
 	agent := &corev1.Pod{Spec: *ds.Spec.Template.Spec.DeepCopy()}
 	agent.Namespace, agent.Name = ns, "privileged-check"
-	agent.Spec.ServiceAccountName, agent.Spec.PriorityClassName = "", ""
+	agent.Spec.ServiceAccountName, agent.Spec.DeprecatedServiceAccount, agent.Spec.PriorityClassName = "", "", ""
 	if err := e.Client.Create(ctx, agent, client.DryRunAll); err == nil || !strings.Contains(err.Error(), "restricted") {
 		t.Errorf("the node agent's Pod in a restricted namespace: %v, want a Pod Security refusal", err)
 	}
