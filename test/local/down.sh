@@ -6,8 +6,8 @@ set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/lib.sh"
 
-stop_daemon podvirt-nodeagent
-stop_daemon podvirt-controller
+# podvirt runs as Pods: they stop with the node (down-node.sh stops every
+# container of this node's containerd).
 "$here/down-libvirt.sh" # first: guests run inside the kubelet's Pod cgroups
 # Pod-network bridges and veths of guests that were still running (the
 # node agent removes them when it stops a guest).
@@ -17,4 +17,6 @@ done
 "$here/down-node.sh"
 "$here/down-registry.sh"
 "$here/down-controlplane.sh" --purge # the next make run starts a fresh cluster
+# ... whose volumes (the controller's audit logs) are new too.
+rm -rf "$PODVIRT_STATE/local-path" "$PODVIRT_STATE/deploy"
 log "podvirt is down"

@@ -88,6 +88,46 @@ plugins:
     kind: WebhookAdmissionConfiguration
     kubeConfigFile: $admission/kubeconfig
 ADMISSIONCONFIG
+# podvirt's webhook CA, made here because the kube-apiserver must trust it
+# when it starts (its node agent authorizer below); install.sh hands it to
+# podvirt as the Secret podvirt-system/podvirt-webhook-ca, which the
+# controller then uses instead of making its own. A CA of its own, never
+# the cluster's.
+if [[ ! -s $pki/webhook-ca.crt || ! -s $pki/webhook-ca.key ]]; then
+  openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$pki/webhook-ca.key.tmp" 2>/dev/null
+  openssl req -x509 -new -key "$pki/webhook-ca.key.tmp" -subj "/CN=podvirt-webhook-ca" -days 3650 -sha256 \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign,digitalSignature" \
+    -out "$pki/webhook-ca.crt" 2>/dev/null
+  mv "$pki/webhook-ca.key.tmp" "$pki/webhook-ca.key"
+fi
+# Structured authorization: Node, podvirt's node agent authorizer (a node
+# agent lists and watches only its own node's Pods: webhooks/nodeauthz),
+# RBAC. The webhook is the podvirt-webhook Service at the ClusterIP that
+# deploy/local pins (the API server resolves no cluster DNS).
+PODVIRT_WEBHOOK_CLUSTER_IP=${PODVIRT_WEBHOOK_CLUSTER_IP:-10.96.0.11}
+authz=$PODVIRT_STATE/authz
+mkdir -p "$authz"
+cat >"$authz/kubeconfig" <<AUTHZKUBECONFIG
+apiVersion: v1
+kind: Config
+clusters:
+- name: podvirt-webhook
+  cluster:
+    server: https://$PODVIRT_WEBHOOK_CLUSTER_IP:443/authorize-nodeagent-pods
+    tls-server-name: podvirt-webhook.podvirt-system.svc
+    certificate-authority: $pki/webhook-ca.crt
+users:
+- name: kube-apiserver
+  user:
+    client-certificate: $pki/apiserver-admission.crt
+    client-key: $pki/apiserver-admission.key
+contexts:
+- name: podvirt
+  context: {cluster: podvirt-webhook, user: kube-apiserver}
+current-context: podvirt
+AUTHZKUBECONFIG
+# deploy/base/authorization-config.example.yaml, with this kubeconfig.
+sed "s|kubeConfigFile: .*|kubeConfigFile: $authz/kubeconfig|" "$PODVIRT_REPO/deploy/base/authorization-config.example.yaml" >"$authz/config.yaml"
 if [[ ! -s $pki/sa.key || ! -s $pki/sa.pub ]]; then
   openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$pki/sa.key.tmp" 2>/dev/null
   openssl pkey -in "$pki/sa.key.tmp" -pubout -out "$pki/sa.pub" 2>/dev/null
@@ -133,7 +173,7 @@ kind: Policy
 omitStages: [RequestReceived]
 rules:
   # podvirt's objects at Metadata level: each event carries the admission
-  # annotations (podvirt.io/record: the admission's audit record digest).
+  # annotations (<webhook>/record: the admission's audit record digest).
   - level: Metadata
     resources:
       - group: podvirt.io
@@ -164,7 +204,7 @@ else
     --tls-cert-file "$pki/apiserver.crt" \
     --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" \
-    --authorization-mode Node,RBAC \
+    --authorization-config "$authz/config.yaml" \
     --enable-admission-plugins NodeRestriction \
     --admission-control-config-file "$PODVIRT_STATE/admission/config.yaml" \
     --allow-privileged=true \
