@@ -325,3 +325,70 @@ func TestParseAPIServerAuditLine(t *testing.T) {
 		t.Fatalf("records %+v", ev.Records)
 	}
 }
+
+// FuzzParseAPIServerAuditLine: the parser never panics nor modifies its
+// input, refuses only with errNotAuditEvent, and what it accepts is an
+// audit.k8s.io/v1 Event with a stage whose record annotations are exactly
+// the annotations keyed "<something>/record" (or "record"), each either an
+// anchor that formats and parses back to itself or marked not one. Seeds:
+// testdata/fuzz/FuzzParseAPIServerAuditLine.
+func FuzzParseAPIServerAuditLine(f *testing.F) {
+	f.Add([]byte(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":"a","stage":"ResponseComplete",` +
+		`"annotations":{"validator.vmi.podvirt.io/record":"ctl-0:1:` + strings.Repeat("0", 64) + `"}}`))
+	f.Fuzz(func(t *testing.T, line []byte) {
+		before := bytes.Clone(line)
+		ev, err := parseAPIServerAuditLine(line)
+		if !bytes.Equal(before, line) {
+			t.Fatal("parseAPIServerAuditLine modified its input")
+		}
+		if err != nil {
+			if !errors.Is(err, errNotAuditEvent) {
+				t.Fatalf("error %v does not wrap errNotAuditEvent", err)
+			}
+			return
+		}
+		if ev.Stage == "" {
+			t.Fatal("accepted an event without a stage")
+		}
+		// The same bytes decoded on their own, into nothing but the
+		// annotations.
+		var bare struct {
+			APIVersion  string            `json:"apiVersion"`
+			Kind        string            `json:"kind"`
+			Annotations map[string]string `json:"annotations"`
+		}
+		if err := json.Unmarshal(line, &bare); err != nil {
+			t.Fatalf("accepted a line encoding/json refuses as an event: %v", err)
+		}
+		if bare.APIVersion != "audit.k8s.io/v1" || bare.Kind != "Event" {
+			t.Fatalf("accepted apiVersion %q, kind %q", bare.APIVersion, bare.Kind)
+		}
+		var want []string
+		for k := range bare.Annotations {
+			if k == audit.AnnotationRecord || strings.HasSuffix(k, "/"+audit.AnnotationRecord) {
+				want = append(want, k)
+			}
+		}
+		slices.Sort(want)
+		var got []string
+		for _, r := range ev.Records {
+			got = append(got, r.Key)
+			if r.Value != bare.Annotations[r.Key] {
+				t.Fatalf("record %s = %q, the line says %q", r.Key, r.Value, bare.Annotations[r.Key])
+			}
+			if r.Err != nil {
+				if _, err := audit.ParseAnchor(r.Value); err == nil {
+					t.Fatalf("record %s = %q marked not an anchor, but it parses", r.Key, r.Value)
+				}
+				continue
+			}
+			again, err := audit.ParseAnchor(r.Anchor.String())
+			if err != nil || again != r.Anchor || r.Anchor.Seq == 0 {
+				t.Fatalf("anchor %+v of %q does not round-trip: %+v, %v", r.Anchor, r.Value, again, err)
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("record annotations %v, want %v", got, want)
+		}
+	})
+}
