@@ -105,18 +105,24 @@ type apiserverAuditScan struct {
 }
 
 // readAPIServerAuditLog reads one kube-apiserver audit log, plain or
-// gzip-compressed (as --audit-log-compress rotates them), and calls add for
-// each record annotation's anchor of its ResponseComplete events, with the
-// place it was found. A line that is not an audit event fails the read
-// naming file:line, except an incomplete last line (the kube-apiserver may
-// be writing it), which is noted in scan.torn.
-func readAPIServerAuditLog(ctx context.Context, path string, scan *apiserverAuditScan, add func(a audit.Anchor, from string)) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("kube-apiserver audit log: %w", err)
+// gzip-compressed (as --audit-log-compress rotates them), "-" being stdin,
+// and calls add for each record annotation's anchor of its ResponseComplete
+// events, with the place it was found. A line that is not an audit event
+// fails the read naming file:line, except an incomplete last line (the
+// kube-apiserver may be writing it), which is noted in scan.torn.
+func readAPIServerAuditLog(ctx context.Context, path string, stdin io.Reader, scan *apiserverAuditScan, add func(a audit.Anchor, from string)) error {
+	var r io.Reader = stdin
+	if path == "-" {
+		path = "stdin"
+	} else {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("kube-apiserver audit log: %w", err)
+		}
+		defer f.Close()
+		r = f
 	}
-	defer f.Close()
-	lines := bufio.NewReaderSize(f, 64<<10)
+	lines := bufio.NewReaderSize(r, 64<<10)
 	if magic, _ := lines.Peek(2); bytes.Equal(magic, []byte{0x1f, 0x8b}) {
 		zr, err := gzip.NewReader(lines)
 		if err != nil {

@@ -392,3 +392,27 @@ func FuzzParseAPIServerAuditLine(f *testing.F) {
 		}
 	})
 }
+
+func TestAuditVerifyAPIServerAuditLogFromStdin(t *testing.T) {
+	fx := newAPIServerLogFixture(t)
+	rotated, err := os.ReadFile(fx.rotated)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// One replica's chain, as in its own Pod: the other's anchors are skipped.
+	root := NewRoot()
+	var out, errOut syncBuffer
+	root.SetArgs([]string{"audit", "verify", "--dir", fx.dir, "--replica", "ctl-a", "--apiserver-audit-log", "-", "--apiserver-audit-log", fx.live})
+	root.SetIn(bytes.NewReader(rotated))
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	if err := root.ExecuteContext(context.Background()); err != nil {
+		t.Fatalf("verify with the rotated log on stdin: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "anchors: 6 of 12 verified, 6 skipped (their replicas are not among --replica)\n") {
+		t.Fatalf("output:\n%s", out.String())
+	}
+	if _, _, err := runAudit(context.Background(), "verify", "--dir", fx.dir, "--apiserver-audit-log", "-", "--apiserver-audit-log", "-"); err == nil {
+		t.Fatal("stdin twice must fail")
+	}
+}

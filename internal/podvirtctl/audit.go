@@ -250,7 +250,9 @@ other replicas are skipped and counted.`,
 		Example: `  podvirtctl audit verify --dir ./audit
   podvirtctl audit verify --dir ./audit --anchor podvirt-controller-0:1042:9f86d0...
   podvirtctl audit verify --dir ./audit --apiserver-audit-log kube-apiserver-audit.log \
-      --apiserver-audit-log kube-apiserver-audit-2026-03-01T12-00-00.000.log.gz`,
+      --apiserver-audit-log kube-apiserver-audit-2026-03-01T12-00-00.000.log.gz
+  kubectl -n podvirt-system exec -i podvirt-controller-0 -- /podvirtctl audit verify \
+      --replica podvirt-controller-0 --apiserver-audit-log - <kube-apiserver-audit.log`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			set := newAnchorSet()
@@ -265,8 +267,11 @@ other replicas are skipped and counted.`,
 			if len(apiserverLog) > 0 {
 				var scan apiserverAuditScan
 				before := len(set.list)
+				if stdins := len(slices.DeleteFunc(slices.Clone(apiserverLog), func(p string) bool { return p != "-" })); stdins > 1 {
+					return errors.New("--apiserver-audit-log: - (stdin) can be given once")
+				}
 				for _, path := range apiserverLog {
-					if err := readAPIServerAuditLog(cmd.Context(), path, &scan, set.add); err != nil {
+					if err := readAPIServerAuditLog(cmd.Context(), path, cmd.InOrStdin(), &scan, set.add); err != nil {
 						return fmt.Errorf("--apiserver-audit-log: %w", err)
 					}
 				}
@@ -280,7 +285,7 @@ other replicas are skipped and counted.`,
 	cmd.Flags().StringSliceVar(&replicas, "replica", nil, "verify only these replicas' chains, and skip the anchors of others (default: every chain in --dir, and every anchor's replica)")
 	cmd.Flags().StringArrayVar(&anchors, "anchor", nil, "a <replica>:<seq>:<hash> the chain must contain (repeatable)")
 	cmd.Flags().StringArrayVar(&apiserverLog, "apiserver-audit-log", nil,
-		"a kube-apiserver audit log file (JSON lines; rotated and gzip-compressed ones too) whose podvirt record annotations the chains must contain (repeatable)")
+		"a kube-apiserver audit log file (JSON lines; rotated and gzip-compressed ones too; - for stdin) whose podvirt record annotations the chains must contain (repeatable)")
 	return cmd
 }
 
