@@ -22,8 +22,10 @@ const (
 const PolicyBuiltinValidation = "podvirt.io/validation"
 
 // Audit annotation keys. The kube-apiserver prefixes each key with the
-// webhook's name (validate-vmi.podvirt.io/decision) and drops keys that
-// contain a "/" of their own, so these carry no prefix.
+// webhook's name and a "/" (validator.vmi.podvirt.io/decision: h.Name+"/"+k
+// in k8s.io/apiserver's admission/plugin/webhook/{validating,mutating}
+// dispatchers) and drops keys that contain a "/" of their own, so these
+// carry no prefix.
 const (
 	// AnnotationDecision holds the Decision.
 	AnnotationDecision = "decision"

@@ -109,21 +109,49 @@ type ChainSummary struct {
 // the previous line's hash, or a disagreement with an anchor. Other errors
 // are I/O errors. The summary covers the lines before the break.
 func VerifyChain(ctx context.Context, dir, replica string, anchors ...Anchor) (ChainSummary, error) {
+	sum, _, err := walkChain(ctx, dir, replica, anchors, true)
+	return sum, err
+}
+
+// ErrAnchorNotReached is CheckAnchors' result for an anchor whose seq lies
+// after the chain's first broken line: the chain cannot vouch for it.
+var ErrAnchorNotReached = errors.New("the chain breaks before the anchor's seq")
+
+// CheckAnchors walks the replica's chain like VerifyChain, but judges every
+// anchor on its own instead of stopping at the first that disagrees.
+// results[i] is about anchors[i]: nil when the chain's line at that seq
+// carries that hash; a *Break with ReasonAnchorMismatch when the line
+// carries another hash (its place is the line) or when the chain ends
+// before that seq (its place is just past the last line; Seq > the
+// summary's LastSeq tells the two apart); ErrAnchorNotReached when the chain
+// breaks before that seq; and an error naming the replica for an anchor of
+// another replica. The returned error is, as VerifyChain's, a *Break for the
+// chain's first broken line other than an anchor's, or an I/O error; the
+// summary covers every line before that break.
+func CheckAnchors(ctx context.Context, dir, replica string, anchors []Anchor) (ChainSummary, []error, error) {
+	return walkChain(ctx, dir, replica, anchors, false)
+}
+
+// walkChain is VerifyChain (stopAtAnchor) and CheckAnchors (not).
+func walkChain(ctx context.Context, dir, replica string, anchors []Anchor, stopAtAnchor bool) (ChainSummary, []error, error) {
 	sum := ChainSummary{Replica: replica, Head: GenesisHash}
 	files, err := chainFiles(dir, replica)
 	if err != nil {
-		return sum, err
+		return sum, nil, err
 	}
 	if len(files) == 0 {
-		return sum, fmt.Errorf("no audit files of replica %q in %s", replica, dir)
+		return sum, nil, fmt.Errorf("no audit files of replica %q in %s", replica, dir)
 	}
-	want := map[uint64]string{}
-	for _, a := range anchors {
-		if a.Replica == replica {
-			want[a.Seq] = a.Hash
+	v := chainVerifier{sum: &sum, anchors: anchors, want: map[uint64][]int{}, stopAtAnchor: stopAtAnchor}
+	v.results = make([]error, len(anchors))
+	for i, a := range anchors {
+		if a.Replica != replica {
+			v.results[i] = fmt.Errorf("the anchor is of replica %q, not %q", a.Replica, replica)
+			continue
 		}
+		v.results[i] = ErrAnchorNotReached
+		v.want[a.Seq] = append(v.want[a.Seq], i)
 	}
-	v := chainVerifier{sum: &sum, want: want}
 	for i, f := range files {
 		sum.Files = append(sum.Files, f.name)
 		expectIndex := 1
@@ -131,30 +159,46 @@ func VerifyChain(ctx context.Context, dir, replica string, anchors ...Anchor) (C
 			expectIndex = files[i-1].index + 1
 		}
 		if f.index != expectIndex {
-			return sum, v.broken(f.name, 1, ReasonMissingFile, fmt.Sprintf("expected %s next, found %s", FileName(replica, expectIndex), f.name))
+			return sum, v.results, v.broken(f.name, 1, ReasonMissingFile, fmt.Sprintf("expected %s next, found %s", FileName(replica, expectIndex), f.name))
 		}
 		if err := v.file(ctx, filepath.Join(dir, f.name), i == len(files)-1); err != nil {
-			return sum, err
+			return sum, v.results, err
 		}
 	}
-	var beyond *Anchor
-	for _, a := range anchors {
-		if a.Replica == replica && a.Seq > sum.LastSeq && (beyond == nil || a.Seq < beyond.Seq) {
-			beyond = &a
+	// The whole chain verified: every anchor still not reached names a seq
+	// the chain does not have.
+	var beyond *Break
+	beyondSeq := uint64(0)
+	for i, a := range anchors {
+		if !errors.Is(v.results[i], ErrAnchorNotReached) {
+			continue
+		}
+		detail := fmt.Sprintf("the chain ends at seq %d but an anchor names seq %d (hash %s): lines were cut from the end", sum.LastSeq, a.Seq, a.Hash)
+		if a.Seq <= sum.LastSeq { // seq 0, which no line has
+			detail = fmt.Sprintf("an anchor names seq %d, which no line has", a.Seq)
+		}
+		brk := v.broken(files[len(files)-1].name, v.line+1, ReasonAnchorMismatch, detail)
+		v.results[i] = brk
+		if beyond == nil || a.Seq < beyondSeq {
+			beyond, beyondSeq = brk, a.Seq
 		}
 	}
-	if beyond != nil {
-		return sum, v.broken(files[len(files)-1].name, v.line+1, ReasonAnchorMismatch,
-			fmt.Sprintf("the chain ends at seq %d but an anchor names seq %d (hash %s): lines were cut from the end", sum.LastSeq, beyond.Seq, beyond.Hash))
+	if beyond != nil && stopAtAnchor {
+		return sum, v.results, beyond
 	}
-	return sum, nil
+	return sum, v.results, nil
 }
 
 // chainVerifier carries the chain state from line to line and file to file.
 type chainVerifier struct {
-	sum  *ChainSummary
-	want map[uint64]string
-	line int // number of the current line in the current file
+	sum *ChainSummary
+	// anchors and results are walkChain's; want maps a seq to the indexes
+	// of the replica's anchors that name it.
+	anchors      []Anchor
+	results      []error
+	want         map[uint64][]int
+	stopAtAnchor bool
+	line         int // number of the current line in the current file
 }
 
 func (v *chainVerifier) broken(file string, line int, reason BreakReason, detail string) *Break {
@@ -219,9 +263,17 @@ func (v *chainVerifier) record(name string, raw []byte) error {
 		return v.broken(name, v.line, ReasonPrevMismatch,
 			fmt.Sprintf("prev is %s but the previous line's hash is %s", rec.Prev, v.sum.Head))
 	}
-	if hash, ok := v.want[rec.Seq]; ok && hash != rec.Hash {
-		return v.broken(name, v.line, ReasonAnchorMismatch,
-			fmt.Sprintf("seq %d hashes to %s but the anchor says %s: the chain was rewritten", rec.Seq, rec.Hash, hash))
+	for _, i := range v.want[rec.Seq] {
+		if hash := v.anchors[i].Hash; hash != rec.Hash {
+			brk := v.broken(name, v.line, ReasonAnchorMismatch,
+				fmt.Sprintf("seq %d hashes to %s but the anchor says %s: the chain was rewritten", rec.Seq, rec.Hash, hash))
+			if v.stopAtAnchor {
+				return brk
+			}
+			v.results[i] = brk
+			continue
+		}
+		v.results[i] = nil
 	}
 	v.sum.Records++
 	v.sum.LastSeq, v.sum.Head = rec.Seq, rec.Hash

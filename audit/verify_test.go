@@ -143,6 +143,73 @@ func TestVerifyAnchors(t *testing.T) {
 	}
 }
 
+func TestCheckAnchorsJudgesEachAnchor(t *testing.T) {
+	dir, files, sealed := tamperFixture(t)
+	wrong := strings.Repeat("1", 64)
+	anchors := []Anchor{
+		{Replica: "ctl-0", Seq: 2, Hash: wrong},            // 0: mismatch
+		{Replica: "ctl-0", Seq: 5, Hash: sealed[4].Hash},   // 1: verified, after a mismatch
+		{Replica: "ctl-0", Seq: 5, Hash: wrong},            // 2: the same seq, another hash
+		{Replica: "ctl-0", Seq: 12, Hash: sealed[11].Hash}, // 3: verified, the last line
+		{Replica: "ctl-0", Seq: 14, Hash: wrong},           // 4: beyond the end
+		{Replica: "ctl-0", Seq: 13, Hash: wrong},           // 5: beyond the end, the nearer
+		{Replica: "other", Seq: 1, Hash: wrong},            // 6: another replica's
+	}
+	sum, results, err := CheckAnchors(context.Background(), dir, "ctl-0", anchors)
+	if err != nil {
+		t.Fatalf("CheckAnchors of an intact chain: %v", err)
+	}
+	if sum.Records != 12 || len(results) != len(anchors) {
+		t.Fatalf("summary %+v, %d results", sum, len(results))
+	}
+	for _, i := range []int{1, 3} {
+		if results[i] != nil {
+			t.Errorf("anchor %d: %v, want verified", i, results[i])
+		}
+	}
+	var brk *Break
+	for _, i := range []int{0, 2} {
+		if !errors.As(results[i], &brk) || brk.Reason != ReasonAnchorMismatch || !strings.Contains(brk.Detail, "the chain was rewritten") {
+			t.Errorf("anchor %d: %v, want a mismatch", i, results[i])
+		}
+	}
+	if !errors.As(results[0], &brk) || brk.File != files[0] || brk.Line != 2 {
+		t.Errorf("anchor 0's break %v, want %s:2", results[0], files[0])
+	}
+	for _, i := range []int{4, 5} {
+		if !errors.As(results[i], &brk) || brk.Reason != ReasonAnchorMismatch || !strings.Contains(brk.Detail, "ends at seq 12") {
+			t.Errorf("anchor %d: %v, want the chain to end before it", i, results[i])
+		}
+	}
+	if results[6] == nil || errors.As(results[6], &brk) || !strings.Contains(results[6].Error(), `"other"`) {
+		t.Errorf("another replica's anchor: %v", results[6])
+	}
+
+	// VerifyChain stops at the first mismatch, in chain order.
+	if _, err := VerifyChain(context.Background(), dir, "ctl-0", anchors...); !errors.As(err, &brk) || brk.Line != 2 {
+		t.Fatalf("VerifyChain = %v, want the break at line 2", err)
+	}
+	if _, err := VerifyChain(context.Background(), dir, "ctl-0", anchors[3:]...); !errors.As(err, &brk) || !strings.Contains(brk.Detail, "names seq 13") {
+		t.Fatalf("VerifyChain = %v, want the nearest seq beyond the end", err)
+	}
+
+	// Anchors after a break are not reached; those before it are judged.
+	lines := fileLines(t, dir, files[1])
+	writeLines(t, dir, files[1], lines[1:])
+	_, results, err = CheckAnchors(context.Background(), dir, "ctl-0", anchors)
+	if !errors.As(err, &brk) || brk.Reason != ReasonSeqMismatch {
+		t.Fatalf("CheckAnchors of a chain with a removed line: %v", err)
+	}
+	if !errors.As(results[0], &brk) || brk.Reason != ReasonAnchorMismatch {
+		t.Errorf("anchor 0 before the break: %v", results[0])
+	}
+	for _, i := range []int{3, 4, 5} {
+		if !errors.Is(results[i], ErrAnchorNotReached) {
+			t.Errorf("anchor %d after the break: %v, want ErrAnchorNotReached", i, results[i])
+		}
+	}
+}
+
 func TestParseAnchor(t *testing.T) {
 	a := Anchor{Replica: "podvirt-controller-7d9f-x2", Seq: 42, Hash: strings.Repeat("ab", 32)}
 	got, err := ParseAnchor(a.String())

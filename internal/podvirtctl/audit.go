@@ -1,6 +1,7 @@
 package podvirtctl
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -223,9 +224,10 @@ func newAuditTailCommand() *cobra.Command {
 
 func newAuditVerifyCommand() *cobra.Command {
 	var (
-		dir      string
-		replicas []string
-		anchors  []string
+		dir          string
+		replicas     []string
+		anchors      []string
+		apiserverLog []string
 	)
 	cmd := &cobra.Command{
 		Use:   "verify",
@@ -235,38 +237,119 @@ line's hash, its sequence number and its link to the previous line. It exits
 non-zero and names the first broken line of each broken chain.
 
 Lines cut from the end of a chain, or a chain rewritten with every hash
-recomputed, are only detectable against hashes kept elsewhere: pass them as
---anchor <replica>:<seq>:<hash>, e.g. the "record" audit annotation the
-kube-apiserver's audit log keeps for each podvirt admission.`,
+recomputed, are only detectable against hashes kept elsewhere: anchors
+<replica>:<seq>:<hash>, the "record" audit annotation of each podvirt
+admission. Pass them one by one with --anchor, or let verify take every one
+from the kube-apiserver's audit log with --apiserver-audit-log: each
+ResponseComplete event's annotations whose key ends in "/record" (the
+kube-apiserver writes them as <webhook name>/record). Each anchor must name
+a line of its replica's chain that carries its hash; verify names each one
+that does not (its replica has no chain in --dir, the line has another hash,
+or the chain ends before it) and exits non-zero. With --replica, anchors of
+other replicas are skipped and counted.`,
 		Example: `  podvirtctl audit verify --dir ./audit
-  podvirtctl audit verify --dir ./audit --anchor podvirt-controller-5c7d-abcde:1042:9f86d0...`,
+  podvirtctl audit verify --dir ./audit --anchor podvirt-controller-0:1042:9f86d0...
+  podvirtctl audit verify --dir ./audit --apiserver-audit-log kube-apiserver-audit.log \
+      --apiserver-audit-log kube-apiserver-audit-2026-03-01T12-00-00.000.log.gz
+  kubectl -n podvirt-system exec -i podvirt-controller-0 -- /podvirtctl audit verify \
+      --replica podvirt-controller-0 --apiserver-audit-log - <kube-apiserver-audit.log`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var parsed []audit.Anchor
+			set := newAnchorSet()
 			for _, s := range anchors {
 				a, err := audit.ParseAnchor(s)
 				if err != nil {
 					return fmt.Errorf("--anchor: %w", err)
 				}
-				parsed = append(parsed, a)
+				set.add(a, "--anchor")
 			}
-			return verifyAuditChains(cmd.Context(), cmd.OutOrStdout(), dir, replicas, parsed)
+			var malformed []string
+			if len(apiserverLog) > 0 {
+				var scan apiserverAuditScan
+				before := len(set.list)
+				if stdins := len(slices.DeleteFunc(slices.Clone(apiserverLog), func(p string) bool { return p != "-" })); stdins > 1 {
+					return errors.New("--apiserver-audit-log: - (stdin) can be given once")
+				}
+				for _, path := range apiserverLog {
+					if err := readAPIServerAuditLog(cmd.Context(), path, cmd.InOrStdin(), &scan, set.add); err != nil {
+						return fmt.Errorf("--apiserver-audit-log: %w", err)
+					}
+				}
+				printAPIServerAuditScan(cmd.OutOrStdout(), cmd.ErrOrStderr(), &scan, len(set.list)-before)
+				malformed = scan.malformed
+			}
+			return verifyAuditChains(cmd.Context(), cmd.OutOrStdout(), dir, replicas, set.list, malformed)
 		},
 	}
 	cmd.Flags().StringVar(&dir, "dir", audit.DefaultDir, "directory holding the audit files of every replica")
-	cmd.Flags().StringSliceVar(&replicas, "replica", nil, "verify only these replicas' chains (default: every chain in --dir)")
+	cmd.Flags().StringSliceVar(&replicas, "replica", nil, "verify only these replicas' chains, and skip the anchors of others (default: every chain in --dir, and every anchor's replica)")
 	cmd.Flags().StringArrayVar(&anchors, "anchor", nil, "a <replica>:<seq>:<hash> the chain must contain (repeatable)")
+	cmd.Flags().StringArrayVar(&apiserverLog, "apiserver-audit-log", nil,
+		"a kube-apiserver audit log file (JSON lines; rotated and gzip-compressed ones too; - for stdin) whose podvirt record annotations the chains must contain (repeatable)")
 	return cmd
 }
 
-// verifyAuditChains verifies the chains and prints one line per replica; the
-// error names the first broken line.
-func verifyAuditChains(ctx context.Context, out io.Writer, dir string, replicas []string, anchors []audit.Anchor) error {
+// sourcedAnchor is an anchor and where verify took it from.
+type sourcedAnchor struct {
+	audit.Anchor
+	// from is "--anchor" or "<file>:<line> (<annotation key>)".
+	from string
+}
+
+// anchorSet dedupes anchors, keeping the first place each was seen.
+type anchorSet struct {
+	list []sourcedAnchor
+	seen map[audit.Anchor]bool
+}
+
+func newAnchorSet() *anchorSet { return &anchorSet{seen: map[audit.Anchor]bool{}} }
+
+func (s *anchorSet) add(a audit.Anchor, from string) {
+	if !s.seen[a] {
+		s.seen[a] = true
+		s.list = append(s.list, sourcedAnchor{Anchor: a, from: from})
+	}
+}
+
+// printAPIServerAuditScan says what verify took from the kube-apiserver's
+// audit logs; distinct counts the anchors new to the set.
+func printAPIServerAuditScan(out, stderr io.Writer, scan *apiserverAuditScan, distinct int) {
+	fmt.Fprintf(out, "kube-apiserver audit log: %d anchor(s) from %d event(s) in %d file(s)", distinct, scan.events, scan.files)
+	if dup := scan.annotations - len(scan.malformed) - distinct; dup > 0 {
+		fmt.Fprintf(out, " (%d record annotation(s), %d repeated)", scan.annotations, dup)
+	}
+	if scan.otherStages > 0 {
+		fmt.Fprintf(out, "; %d event(s) at stages other than ResponseComplete ignored", scan.otherStages)
+	}
+	fmt.Fprintln(out)
+	for _, at := range scan.torn {
+		fmt.Fprintf(out, "kube-apiserver audit log: note: the last line, %s, is incomplete (the kube-apiserver may be writing it); it was not read\n", at)
+	}
+	for _, m := range scan.malformed {
+		fmt.Fprintf(out, "kube-apiserver audit log: FAILED: %s\n", m)
+	}
+	if scan.annotations == 0 {
+		fmt.Fprintln(stderr, "warning: the kube-apiserver audit log holds no podvirt record annotations: does its audit policy log podvirt.io resources at level Metadata or above (docs/audit.md)?")
+	}
+}
+
+// anchorFailure is an anchor that did not verify, and why.
+type anchorFailure struct {
+	sourcedAnchor
+	reason string
+}
+
+// verifyAuditChains verifies the chains against the anchors and prints one
+// line per replica, then one per anchor that failed. malformed are record
+// annotations that are no anchors, already printed; they fail the run too.
+// The error names the first broken line.
+func verifyAuditChains(ctx context.Context, out io.Writer, dir string, replicas []string, anchors []sourcedAnchor, malformed []string) error {
 	found, err := audit.Replicas(dir)
 	if err != nil {
 		return err
 	}
-	if len(replicas) == 0 {
+	narrowed := len(replicas) > 0
+	if !narrowed {
 		replicas = found
 		for _, a := range anchors {
 			if !slices.Contains(replicas, a.Replica) {
@@ -277,10 +360,23 @@ func verifyAuditChains(ctx context.Context, out io.Writer, dir string, replicas 
 	if len(replicas) == 0 {
 		return fmt.Errorf("no audit files in %s", dir)
 	}
-	var firstBreak error
-	broken := 0
+	byReplica := map[string][]sourcedAnchor{}
+	skipped := 0
+	for _, a := range anchors {
+		if !slices.Contains(replicas, a.Replica) {
+			skipped++ // only when narrowed: else every anchor's replica is in replicas
+			continue
+		}
+		byReplica[a.Replica] = append(byReplica[a.Replica], a)
+	}
+	var (
+		firstBreak error
+		failures   []anchorFailure
+	)
+	broken, verifiedAnchors, unchecked := 0, 0, 0
 	var records uint64
 	for _, replica := range replicas {
+		mine := byReplica[replica]
 		if !slices.Contains(found, replica) {
 			broken++
 			err := fmt.Errorf("replica %s: no audit files in %s", replica, dir)
@@ -288,30 +384,99 @@ func verifyAuditChains(ctx context.Context, out io.Writer, dir string, replicas 
 			if firstBreak == nil {
 				firstBreak = err
 			}
-			continue
-		}
-		sum, err := audit.VerifyChain(ctx, dir, replica, anchors...)
-		var brk *audit.Break
-		switch {
-		case errors.As(err, &brk):
-			broken++
-			fmt.Fprintf(out, "%s: BROKEN at %s:%d: %s: %s (%d record(s) verified before it)\n", replica, brk.File, brk.Line, brk.Reason, brk.Detail, sum.Records)
-			if firstBreak == nil {
-				firstBreak = fmt.Errorf("replica %s: first broken line %w", replica, brk)
+			for _, a := range mine {
+				failures = append(failures, anchorFailure{a, fmt.Sprintf("no chain: replica %s has no audit files in %s", replica, dir)})
 			}
 			continue
-		case err != nil:
+		}
+		plain := make([]audit.Anchor, len(mine))
+		for i, a := range mine {
+			plain[i] = a.Anchor
+		}
+		sum, results, err := audit.CheckAnchors(ctx, dir, replica, plain)
+		var chainBreak *audit.Break
+		if err != nil && !errors.As(err, &chainBreak) {
 			return fmt.Errorf("verifying replica %s: %w", replica, err)
 		}
-		records += sum.Records
-		fmt.Fprintf(out, "%s: ok: %d record(s) in %d file(s), seq 1-%d, head %s\n", replica, sum.Records, len(sum.Files), sum.LastSeq, sum.Head)
-		if sum.TornTail {
-			fmt.Fprintf(out, "%s: note: %s ends in an incomplete line (a write in progress, or a crash the writer has not reopened after); it is not counted\n",
-				replica, sum.Files[len(sum.Files)-1])
+		// The chain's first break in chain order: an anchor's that comes
+		// before the chain's own (or past its end), else the chain's own.
+		first, firstSeq := chainBreak, uint64(0)
+		if chainBreak != nil {
+			firstSeq = chainBreak.Seq
+		}
+		notReached := 0
+		for i, res := range results {
+			var brk *audit.Break
+			switch {
+			case res == nil:
+				verifiedAnchors++
+			case errors.Is(res, audit.ErrAnchorNotReached):
+				notReached++
+			case errors.As(res, &brk) && mine[i].Seq > sum.LastSeq:
+				failures = append(failures, anchorFailure{mine[i], "the chain ends before it: " + brk.Detail})
+			case errors.As(res, &brk):
+				failures = append(failures, anchorFailure{mine[i], "mismatch: " + brk.Detail})
+			default:
+				failures = append(failures, anchorFailure{mine[i], res.Error()})
+			}
+			if brk != nil && (first == nil || mine[i].Seq < firstSeq) {
+				first, firstSeq = brk, mine[i].Seq
+			}
+		}
+		unchecked += notReached
+		if first == nil {
+			records += sum.Records
+			fmt.Fprintf(out, "%s: ok: %d record(s) in %d file(s), seq 1-%d, head %s\n", replica, sum.Records, len(sum.Files), sum.LastSeq, sum.Head)
+			if sum.TornTail {
+				fmt.Fprintf(out, "%s: note: %s ends in an incomplete line (a write in progress, or a crash the writer has not reopened after); it is not counted\n",
+					replica, sum.Files[len(sum.Files)-1])
+			}
+			continue
+		}
+		broken++
+		before := min(sum.Records, firstSeq-1)
+		fmt.Fprintf(out, "%s: BROKEN at %s:%d: %s: %s (%d record(s) verified before it)\n", replica, first.File, first.Line, first.Reason, first.Detail, before)
+		if notReached > 0 {
+			fmt.Fprintf(out, "%s: %d anchor(s) not checked: they name lines after the chain's break\n", replica, notReached)
+		}
+		if firstBreak == nil {
+			firstBreak = fmt.Errorf("replica %s: first broken line %w", replica, first)
 		}
 	}
-	if broken > 0 {
-		return fmt.Errorf("audit log verification failed: %d of %d chain(s) broken; %w", broken, len(replicas), firstBreak)
+	slices.SortFunc(failures, func(a, b anchorFailure) int {
+		return cmp.Or(strings.Compare(a.Replica, b.Replica), cmp.Compare(a.Seq, b.Seq), strings.Compare(a.Hash, b.Hash))
+	})
+	for _, f := range failures {
+		fmt.Fprintf(out, "anchor %s from %s: FAILED: %s\n", f.Anchor, f.from, f.reason)
+	}
+	if len(anchors) > 0 {
+		fmt.Fprintf(out, "anchors: %d of %d verified", verifiedAnchors, len(anchors))
+		if len(failures) > 0 {
+			fmt.Fprintf(out, ", %d failed", len(failures))
+		}
+		if unchecked > 0 {
+			fmt.Fprintf(out, ", %d not checked (their chain breaks before them)", unchecked)
+		}
+		if skipped > 0 {
+			fmt.Fprintf(out, ", %d skipped (their replicas are not among --replica)", skipped)
+		}
+		fmt.Fprintln(out)
+	}
+	if broken > 0 || len(malformed) > 0 {
+		var parts []string
+		if broken > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d chain(s) broken", broken, len(replicas)))
+		}
+		if n := len(failures) + unchecked; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d of %d anchor(s) not verified", n, len(anchors)-skipped))
+		}
+		if len(malformed) > 0 {
+			parts = append(parts, fmt.Sprintf("%d record annotation(s) not an anchor", len(malformed)))
+			if firstBreak == nil {
+				firstBreak = errors.New(malformed[0])
+			}
+		}
+		return fmt.Errorf("audit log verification failed: %s; %w", strings.Join(parts, ", "), firstBreak)
 	}
 	fmt.Fprintf(out, "verified %d record(s) in %d chain(s)\n", records, len(replicas))
 	return nil
