@@ -135,7 +135,9 @@ func TestDecide(t *testing.T) {
 		{name: "the controller", spec: pods(user("system:serviceaccount:podvirt-system:podvirt-controller"), "get", nil), want: NoOpinion},
 		// Not core pods.
 		{name: "pods of another group", spec: pods(certA, "list", nil, func(ra *authorizationv1.ResourceAttributes) { ra.Group = "metrics.k8s.io" }), want: NoOpinion, reason: "not a request for pods"},
-		{name: "vmis", spec: pods(certA, "get", nil, func(ra *authorizationv1.ResourceAttributes) { ra.Group, ra.Resource = "podvirt.io", "virtualmachineinstances" }), want: NoOpinion},
+		{name: "vmis", spec: pods(certA, "get", nil, func(ra *authorizationv1.ResourceAttributes) {
+			ra.Group, ra.Resource = "podvirt.io", "virtualmachineinstances"
+		}), want: NoOpinion},
 		{name: "nodeless identity, secrets", spec: pods(noExtra, "list", nil, func(ra *authorizationv1.ResourceAttributes) { ra.Resource = "secrets" }), want: NoOpinion},
 		{name: "non-resource request", spec: func() *authorizationv1.SubjectAccessReviewSpec {
 			s := certA
