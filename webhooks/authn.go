@@ -12,7 +12,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log"
 )
 
-// CallerAuth admits AdmissionReviews only from the kube-apiserver: a
+// CallerAuth admits AdmissionReviews (and the node agent authorization
+// webhook's SubjectAccessReviews) only from the kube-apiserver: a
 // caller must present a client certificate signed by the CA the API server's
 // admission kubeconfig uses (--admission-control-config-file), and, when
 // Names is set, one of those common names. Anyone else who can reach the
@@ -33,7 +34,7 @@ type CallerAuth struct {
 func NewCallerAuth(caFile string, names []string, reg prometheus.Registerer) (*CallerAuth, error) {
 	a := &CallerAuth{Names: names, Refused: prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "podvirt_admission_unauthenticated_total",
-		Help: "AdmissionReviews refused because the caller was not the kube-apiserver, by reason.",
+		Help: "AdmissionReviews and SubjectAccessReviews refused because the caller was not the kube-apiserver, by reason.",
 	}, []string{"reason"})}
 	if reg != nil {
 		if err := reg.Register(a.Refused); err != nil {
@@ -80,7 +81,7 @@ func (a *CallerAuth) Wrap(h http.Handler) http.Handler {
 		}
 		if reason != "" {
 			a.Refused.WithLabelValues(reason).Inc()
-			log.FromContext(r.Context()).Info("refused an AdmissionReview: the caller is not the kube-apiserver",
+			log.FromContext(r.Context()).Info("refused a webhook call: the caller is not the kube-apiserver",
 				"remote", r.RemoteAddr, "path", r.URL.Path, "reason", reason)
 			http.Error(w, "only the kube-apiserver may call this webhook: "+reason, http.StatusUnauthorized)
 			return

@@ -11,17 +11,21 @@
 //   - /validate-launcher-pod, PodGuard: only the controller creates or
 //     changes Pods with podvirt.io/ labels or annotations;
 //   - Audited, the middleware that writes each decision to the audit log
-//     before the response leaves, and Register, which wraps every handler
-//     in it.
+//     before the response leaves, and Register, which wraps every
+//     admission handler in it;
+//   - /authorize-nodeagent-pods, nodeauthz.Handler: not an admission but
+//     the kube-apiserver's authorization webhook for node agents' Pod
+//     reads, registered by Register behind CallerAuth and outside Audited.
 //
 // The rules themselves live in sub-packages named for what they hold:
-// vmirules (VMI defaulting and validation, pure), certs (serving
+// vmirules (VMI defaulting and validation, pure), nodeauthz (the node
+// agent authorization policy and its handler, pure), certs (serving
 // certificates and the CA bundle), policycontroller (the VMIPolicy
 // controller and the API-server param source) and serving (the webhook
 // server that drains on shutdown). The audit log is the
 // top-level package audit.
 //
-// Imports: audit, crds/v1alpha1, policies, webhooks/vmirules,
+// Imports: audit, crds/v1alpha1, policies, webhooks/vmirules, webhooks/nodeauthz,
 // controller-runtime's webhook and admission packages, k8s.io/api and
 // apimachinery. Not certs, policycontroller or serving (cmd/podvirt-controller
 // wires those next to it), never launcher, nodeagent or the controllers.

@@ -8,8 +8,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/podvirt/podvirt/audit"
 	"github.com/podvirt/podvirt/policies"
+	"github.com/podvirt/podvirt/webhooks/nodeauthz"
 )
 
 // Options configure the handlers.
@@ -30,10 +33,13 @@ type Options struct {
 	AuditLog *audit.Writer
 	Metrics  *audit.Metrics
 	Events   events.EventRecorder
+	// NodeAuthz counts the node agent authorization webhook's decisions.
+	NodeAuthz *nodeauthz.Metrics
 }
 
-// Register serves the handlers on the manager's webhook server, each
-// wrapped so its decisions are audited.
+// Register serves the handlers on the manager's webhook server: the
+// admission handlers each wrapped so its decisions are audited, and the
+// node agent authorization webhook (nodeauthz) beside them.
 func Register(mgr manager.Manager, opts Options) {
 	srv := mgr.GetWebhookServer()
 	audited := func(name string, h admission.Handler) http.Handler {
@@ -47,4 +53,16 @@ func Register(mgr manager.Manager, opts Options) {
 	if opts.Compiler != nil {
 		srv.Register(ValidatePolicyPath, audited(audit.WebhookValidatePolicy, NewVMIPolicyValidator(mgr.GetScheme(), opts.Compiler)))
 	}
+	srv.Register(nodeauthz.Path, nodeAuthz(opts))
+}
+
+// nodeAuthz is the node agent authorization webhook as served: behind the
+// same caller authentication as the admission handlers (the kube-apiserver
+// presents the same client certificate), but not through Audited. It
+// answers SubjectAccessReviews, not AdmissionReviews: there is no admission
+// to record, and it is called for every read of Pods by a node agent, which
+// would flood the hash-chained log. Its decisions are counted, and its
+// denials logged and in the kube-apiserver's own audit log.
+func nodeAuthz(opts Options) http.Handler {
+	return opts.Callers.Wrap(&nodeauthz.Handler{Metrics: opts.NodeAuthz, Log: log.Log.WithName("nodeauthz")})
 }

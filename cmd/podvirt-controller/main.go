@@ -1,5 +1,6 @@
-// Command podvirt-controller serves podvirt's admission webhooks and runs the
-// launcher controller. It only wires packages together.
+// Command podvirt-controller serves podvirt's admission webhooks and its
+// node agent authorization webhook, and runs the launcher controller. It
+// only wires packages together.
 package main
 
 import (
@@ -28,6 +29,7 @@ import (
 	"github.com/podvirt/podvirt/policies"
 	"github.com/podvirt/podvirt/webhooks"
 	"github.com/podvirt/podvirt/webhooks/certs"
+	"github.com/podvirt/podvirt/webhooks/nodeauthz"
 	"github.com/podvirt/podvirt/webhooks/policycontroller"
 	"github.com/podvirt/podvirt/webhooks/serving"
 )
@@ -44,7 +46,7 @@ func main() {
 		mutatingCfg   = flag.String("mutating-webhook-configuration", "podvirt-vmi-defaulter", "MutatingWebhookConfiguration whose caBundle is kept current")
 		validatingCfg = flag.String("validating-webhook-configurations", "podvirt-vmi-validator,podvirt-launcher-pod-guard,podvirt-vmipolicy-validator", "comma-separated ValidatingWebhookConfigurations whose caBundle is kept current")
 		podCreators   = flag.String("launcher-pod-creators", "system:serviceaccount:podvirt-system:podvirt-controller", "comma-separated user names allowed to create launcher Pods (the controller's own identity)")
-		clientCA      = flag.String("admission-client-ca-file", "", "CA bundle of the kube-apiserver's admission client certificate; when set, callers without a certificate it signed are refused")
+		clientCA      = flag.String("admission-client-ca-file", "", "CA bundle of the kube-apiserver's admission client certificate (also presented by its authorization webhook client, see deploy/base/authorization-config.example.yaml); when set, callers without a certificate it signed are refused")
 		clientNames   = flag.String("admission-client-names", "", "comma-separated common names of admitted admission clients; empty admits any the CA signed")
 		nodeAgents    = flag.String("node-agents", "system:serviceaccount:podvirt-system:podvirt-nodeagent,system:podvirt:nodeagent:", "comma-separated user names of node agents (a trailing ':' makes a prefix); the Pod guard lets them add and remove their finalizer only")
 		signingSecret = flag.String("signing-key-secret", "podvirt-domain-signing-key", "Secret (in --namespace) holding the domain signing key; created if absent")
@@ -125,6 +127,8 @@ func main() {
 	exitOn(err, "opening the admission audit log")
 	auditMetrics, err := audit.NewMetrics(metrics.Registry)
 	exitOn(err, "registering the audit metrics")
+	nodeAuthzMetrics, err := nodeauthz.NewMetrics(metrics.Registry)
+	exitOn(err, "registering the node agent authorization metrics")
 	compiler, err := policies.NewCompiler(policies.CompilerOptions{})
 	exitOn(err, "building the policy compiler")
 	policyCache := policies.NewCache(compiler)
@@ -140,6 +144,7 @@ func main() {
 		LauncherPodCreators: strings.Split(*podCreators, ","), NodeAgents: strings.Split(*nodeAgents, ","), Callers: callers,
 		Compiler: compiler, Policies: policyCache, Params: params,
 		AuditLog: auditLog, Metrics: auditMetrics, Events: mgr.GetEventRecorder("podvirt-admission"),
+		NodeAuthz: nodeAuthzMetrics,
 	})
 	violations, err := policycontroller.NewViolationsGauge(metrics.Registry)
 	exitOn(err, "registering the policy metrics")
