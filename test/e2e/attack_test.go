@@ -171,7 +171,24 @@ func TestAttackNodeAgentCredentials(t *testing.T) {
 	attempt(t, "annotating its own node's launcher Pod", out, err, "may only add or remove the podvirt.io/domain finalizer")
 	out, err = e.Kubectl("", append([]string{"patch", "pod", domainspec.PodName(tiny.Name), "--type=merge", "-p", `{"metadata":{"finalizers":["podvirt.io/domain","example.com/keep"]}}`}, agent...)...)
 	attempt(t, "adding a foreign finalizer to its own node's launcher Pod", out, err, "may only add or remove the podvirt.io/domain finalizer")
-	t.Log("NOT CLOSED: the node agent's RBAC still lets it read every Pod in the cluster (reads pass no admission; see the closing note of #10)")
+
+	// Reads: the node agent authorizer (webhooks/nodeauthz) in the API
+	// server's authorization chain. Cluster-wide impersonation flags (no -n).
+	agentAll := []string{"--as", "system:podvirt:nodeagent:" + e.Node, "--as-group", "podvirt:nodeagents"}
+	out, err = e.Kubectl("", append([]string{"get", "pods", "-A"}, agentAll...)...)
+	attempt(t, "listing every Pod in the cluster", out, err, `cannot list resource "pods"`)
+	out, err = e.Kubectl("", append([]string{"get", "pods", "-A", "--field-selector", "spec.nodeName=another-node"}, agentAll...)...)
+	attempt(t, "listing another node's Pods", out, err, `cannot list resource "pods"`)
+	out, err = e.Kubectl("", append([]string{"get", "pods", "-A", "--field-selector", "spec.nodeName!=" + e.Node}, agentAll...)...)
+	attempt(t, "listing every Pod not on its node", out, err, `cannot list resource "pods"`)
+	out, err = e.Kubectl("", append([]string{"get", "pod", "plain", "-n", ns}, agentAll...)...)
+	attempt(t, "getting a Pod by name (no node scope possible)", out, err, `cannot get resource "pods"`)
+	out, err = e.Kubectl("", "get", "pods", "-A", "--as", "system:serviceaccount:podvirt-system:podvirt-nodeagent")
+	attempt(t, "listing Pods as the node agent's service account with no node bound into the token", out, err, `cannot list resource "pods"`)
+	// What it is for still works: its own node's Pods.
+	if out, err := e.Kubectl("", append([]string{"get", "pods", "-A", "--field-selector", "spec.nodeName=" + e.Node, "-o", "name"}, agentAll...)...); err != nil || !strings.Contains(out, "pod/"+domainspec.PodName(tiny.Name)) {
+		t.Errorf("the node agent cannot list its own node's Pods: %v\n%s", err, out)
+	}
 }
 
 // Attacker: a namespace editor with a registry of their own, here a server

@@ -70,6 +70,17 @@ patches:
       - {op: add, path: /spec/template/spec/volumes/-, value: {name: libvirt-run, hostPath: {path: /var/run/libvirt/qemu, type: Directory}}}
       - {op: add, path: /spec/template/spec/containers/0/volumeMounts/-, value: {name: libvirt-run, mountPath: /var/run/libvirt/qemu}}
 KUSTOMIZATION
+# The webhook CA, which the API server's node agent authorizer trusts
+# (up-controlplane.sh made it): the controller uses this Secret as is.
+kubectl_ create namespace podvirt-system --dry-run=client -o yaml | kubectl_ apply --server-side -f - >/dev/null
+kubectl_ -n podvirt-system create secret generic podvirt-webhook-ca --from-file=ca.crt="$PODVIRT_PKI/webhook-ca.crt" \
+  --from-file=ca.key="$PODVIRT_PKI/webhook-ca.key" --dry-run=client -o yaml | kubectl_ apply --server-side -f - >/dev/null
+# A webhook Service made before its ClusterIP was pinned keeps its address
+# (the field is immutable): replace it.
+svc_ip=$(kubectl_ -n podvirt-system get service podvirt-webhook -o jsonpath='{.spec.clusterIP}' 2>/dev/null || true)
+if [[ -n $svc_ip && $svc_ip != "$PODVIRT_WEBHOOK_CLUSTER_IP" ]]; then
+  kubectl_ -n podvirt-system delete service podvirt-webhook >/dev/null
+fi
 log "installing podvirt: kubectl apply --server-side -k $overlay"
 kubectl_ apply --server-side --force-conflicts -k "$overlay" >/dev/null
 kubectl_ wait --for=condition=Established crd/virtualmachineinstances.podvirt.io --timeout=60s >/dev/null

@@ -9,6 +9,9 @@ PODVIRT_NODE="${PODVIRT_NODE:-podvirt-node}"
 PODVIRT_APISERVER_PORT="${PODVIRT_APISERVER_PORT:-16443}"
 PODVIRT_REGISTRY="${PODVIRT_REGISTRY:-127.0.0.1:15000}"
 K8S_BIN="$PODVIRT_CACHE/k8s-v1.37.2/bin"
+# The podvirt-webhook Service's ClusterIP, pinned by deploy/local: the API
+# server calls the node agent authorizer there (it resolves no cluster DNS).
+PODVIRT_WEBHOOK_CLUSTER_IP=10.96.0.11
 export PODVIRT_STATE PODVIRT_CACHE PODVIRT_NODE K8S_BIN
 
 log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -104,7 +104,6 @@ fi
 # agent lists and watches only its own node's Pods: webhooks/nodeauthz),
 # RBAC. The webhook is the podvirt-webhook Service at the ClusterIP that
 # deploy/local pins (the API server resolves no cluster DNS).
-PODVIRT_WEBHOOK_CLUSTER_IP=${PODVIRT_WEBHOOK_CLUSTER_IP:-10.96.0.11}
 authz=$PODVIRT_STATE/authz
 mkdir -p "$authz"
 cat >"$authz/kubeconfig" <<AUTHZKUBECONFIG
