@@ -104,9 +104,9 @@ func TestAttackStaleDomainIsNeverStarted(t *testing.T) {
 		s, err := e.DomainState(dom)
 		return s == framework.StateShutoff, err
 	})
-	if out, err := e.Kubectl("", "patch", "-n", ns, "pod", domainspec.PodName(vmi.Name), "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`,
-		"--as", "system:podvirt:nodeagent:"+e.Node, "--as-group", "podvirt:nodeagents"); err != nil {
-		t.Fatalf("setting the scene (the finalizer released): %v\n%s", err, out)
+	if err := e.PatchAs(t, "system:podvirt:nodeagent:"+e.Node, []string{"podvirt:nodeagents"}, podRef(ns, domainspec.PodName(vmi.Name)),
+		types.JSONPatchType, `[{"op":"remove","path":"/metadata/finalizers"}]`); err != nil {
+		t.Fatalf("setting the scene (the finalizer released): %v", err)
 	}
 	e.WaitForLauncherPodsGone(t, ns, vmi.Name, 90*time.Second)
 	framework.Eventually(t, "the first VMI gone", 60*time.Second, func() (bool, error) {
@@ -159,7 +159,17 @@ func TestAttackNodeAgentCredentials(t *testing.T) {
 		t.Fatalf("the ordinary Pod: %v\n%s", err, out)
 	}
 	e.WaitForPod(t, ns, "plain", "the ordinary Pod on the node", 60*time.Second, func(p *corev1.Pod) bool { return p.Spec.NodeName == e.Node })
-	out, err = e.Kubectl("", append([]string{"label", "pod", "plain", "stolen=yes"}, agent...)...)
+	// Writes go straight to PATCH, as the agent's own client does (kubectl
+	// would read first, which the node agent authorizer refuses).
+	agentUser, agentGroups := "system:podvirt:nodeagent:"+e.Node, []string{"podvirt:nodeagents"}
+	patchAs := func(name, patch string) (string, error) {
+		err := e.PatchAs(t, agentUser, agentGroups, podRef(ns, name), types.MergePatchType, patch)
+		if err != nil {
+			return err.Error(), err
+		}
+		return "", nil
+	}
+	out, err = patchAs("plain", `{"metadata":{"labels":{"stolen":"yes"}}}`)
 	attempt(t, "relabelling an ordinary Pod on its own node", out, err, "may only add or remove the podvirt.io/domain finalizer of a launcher Pod")
 	out, err = e.Kubectl("", append([]string{"delete", "pod", "plain", "--wait=false"}, agent...)...)
 	attempt(t, "deleting a Pod on its own node", out, err, `cannot delete resource "pods"`) // RBAC first; the VAP denies it too
@@ -167,9 +177,9 @@ func TestAttackNodeAgentCredentials(t *testing.T) {
 	tiny := libvmi.NewTiny()
 	e.Apply(t, ns, tiny)
 	e.WaitForVMIPhase(t, ns, tiny.Name, 120*time.Second, v1alpha1.Running)
-	out, err = e.Kubectl("", append([]string{"annotate", "pod", domainspec.PodName(tiny.Name), "note=x"}, agent...)...)
+	out, err = patchAs(domainspec.PodName(tiny.Name), `{"metadata":{"annotations":{"note":"x"}}}`)
 	attempt(t, "annotating its own node's launcher Pod", out, err, "may only add or remove the podvirt.io/domain finalizer")
-	out, err = e.Kubectl("", append([]string{"patch", "pod", domainspec.PodName(tiny.Name), "--type=merge", "-p", `{"metadata":{"finalizers":["podvirt.io/domain","example.com/keep"]}}`}, agent...)...)
+	out, err = patchAs(domainspec.PodName(tiny.Name), `{"metadata":{"finalizers":["podvirt.io/domain","example.com/keep"]}}`)
 	attempt(t, "adding a foreign finalizer to its own node's launcher Pod", out, err, "may only add or remove the podvirt.io/domain finalizer")
 
 	// Reads: the node agent authorizer (webhooks/nodeauthz) in the API
@@ -257,4 +267,10 @@ func TestAttackForgedAdmissionReview(t *testing.T) {
 			t.Errorf("ATTACK GOT THROUGH: the forged review is in the audit chain: %+v", rec)
 		}
 	}
+}
+
+func podRef(ns, name string) *corev1.Pod {
+	p := &corev1.Pod{}
+	p.Namespace, p.Name = ns, name
+	return p
 }
