@@ -245,10 +245,12 @@ func TestAttackForgedAdmissionReview(t *testing.T) {
  "namespace":"kube-system","name":"forged","operation":"CREATE","userInfo":{"username":"system:admin"},
  "object":{"apiVersion":"podvirt.io/v1alpha1","kind":"VirtualMachineInstance","metadata":{"name":"forged","namespace":"kube-system"},"spec":{}}}}`, uid)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	for _, path := range []string{"/validate-vmi", "/mutate-vmi", "/validate-launcher-pod"} {
-		resp, err := client.Post("https://127.0.0.1:19443"+path, "application/json", bytes.NewReader([]byte(review)))
+	// Through the webhook Service, as any Pod reaches it.
+	base := "https://" + framework.WebhookClusterIP + ":443"
+	for _, path := range []string{"/validate-vmi", "/mutate-vmi", "/validate-launcher-pod", "/authorize-nodeagent-pods"} {
+		resp, err := client.Post(base+path, "application/json", bytes.NewReader([]byte(review)))
 		if err != nil {
-			t.Logf("tried POST %s without the API server's certificate -> stopped at TLS: %v", path, err)
+			t.Errorf("POST %s%s did not reach the webhooks, so this attack proves nothing: %v", base, path, err)
 			continue
 		}
 		body, _ := io.ReadAll(resp.Body)

@@ -29,6 +29,9 @@ const (
 	NodeAgentName    = "podvirt-nodeagent"
 	// ControllerReplicas is deploy/base's replica count.
 	ControllerReplicas = 2
+	// WebhookClusterIP is the podvirt-webhook Service's address, pinned by
+	// deploy/local (test/local/lib.sh, PODVIRT_WEBHOOK_CLUSTER_IP).
+	WebhookClusterIP = "10.96.0.11"
 	// stoppedSelector parks the node agent DaemonSet on no node.
 	stoppedSelector = "podvirt.io/e2e-no-such-node"
 )
