@@ -18,6 +18,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/podvirt/podvirt/audit"
@@ -92,6 +94,14 @@ func TestAttackStaleDomainIsNeverStarted(t *testing.T) {
 	dom := domainspec.Name(ns, vmi.Name)
 	e.GuestConsole(t, dom)
 	oldDir := e.VMIDir(first.UID)
+	oldPod := &corev1.Pod{}
+	if err := e.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: domainspec.PodName(vmi.Name)}, oldPod); err != nil {
+		t.Fatal(err)
+	}
+	oldFiles, err := e.PodVMIDir(oldPod) // its disks, cloud-init, serial log
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The scene: the node agent is down; the VMI goes, and so does the
 	// launcher Pod's finalizer (the hole the guard now closes).
@@ -133,8 +143,10 @@ func TestAttackStaleDomainIsNeverStarted(t *testing.T) {
 	} else {
 		t.Logf("tried starting a new VMI over the old VMI's shut-off domain -> stopped: the old domain was removed and the new one defined (uid %s)", second.UID)
 	}
-	if _, err := os.Stat(oldDir); !os.IsNotExist(err) {
-		t.Errorf("ATTACK GOT THROUGH: the old VMI's directory %s (its disks, cloud-init) is still there: %v", oldDir, err)
+	for _, dir := range []string{oldDir, oldFiles} {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("ATTACK GOT THROUGH: the old VMI's directory %s (its disks, cloud-init, sockets) is still there: %v", dir, err)
+		}
 	}
 	if out, err := e.Kubectl("", "delete", "-n", ns, "vmi", vmi.Name, "--timeout=90s"); err != nil {
 		t.Fatalf("deleting: %v\n%s", err, out)
@@ -275,4 +287,74 @@ func podRef(ns, name string) *corev1.Pod {
 	p := &corev1.Pod{}
 	p.Namespace, p.Name = ns, name
 	return p
+}
+
+// Attacker: a namespace editor under a ResourceQuota who asks for an
+// emptyDisk far larger than the quota and than the node (once counted as
+// nothing: the disk was a sparse file outside the launcher Pod). The
+// launcher Pod declares every disk as ephemeral storage, so the quota
+// refuses the Pod; without a quota, the scheduler finds no node for it.
+func TestAttackEmptyDiskBeyondTheQuota(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.Namespace(t)
+	e.editor(t, ns, "mallory")
+	as := []string{"--as", "mallory", "-n", ns}
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "disk", Namespace: ns}, Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
+		corev1.ResourceRequestsEphemeralStorage: resource.MustParse("10Gi"), corev1.ResourceLimitsEphemeralStorage: resource.MustParse("10Gi"),
+	}}}
+	if err := e.Client.Create(ctx, quota); err != nil {
+		t.Fatal(err)
+	}
+	node := &corev1.Node{}
+	if err := e.Client.Get(ctx, types.NamespacedName{Name: e.Node}, node); err != nil {
+		t.Fatal(err)
+	}
+	beyondNode := node.Status.Allocatable[corev1.ResourceEphemeralStorage]
+	beyondNode.Add(resource.MustParse("1Gi"))
+
+	// Under the quota: the controller's launcher Pod is refused.
+	fp := e.Track(t, ns, "hog")
+	vmi := libvmi.NewTiny(libvmi.WithName("hog"), libvmi.WithEmptyDisk("scratch", "541G"))
+	if out, err := e.Kubectl(framework.Manifest(t, vmi), append([]string{"apply", "-f", "-"}, as...)...); err != nil {
+		t.Fatalf("the editor's VMI: %v\n%s", err, out)
+	}
+	var events string
+	framework.Eventually(t, "the quota to refuse the launcher Pod", 60*time.Second, func() (bool, error) {
+		out, err := e.Kubectl("", "get", "events", "-n", ns, "--field-selector", "involvedObject.name=hog", "-o", "jsonpath={.items[*].message}")
+		events = out
+		return err == nil && strings.Contains(out, "exceeded quota") && strings.Contains(out, "ephemeral-storage"), err
+	})
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("hog")}, &corev1.Pod{}); err == nil {
+		t.Errorf("ATTACK GOT THROUGH: a launcher Pod exists for a 541G emptyDisk under a 10Gi quota")
+	} else {
+		t.Logf("tried a 541G emptyDisk under a 10Gi ephemeral-storage quota -> stopped: %s", lastLine(events))
+	}
+	e.DeleteVMI(t, ns, "hog", 60*time.Second)
+	e.ExpectNoLeaks(t, fp)
+
+	// Without a quota: the launcher Pod fits no node.
+	if err := e.Client.Delete(ctx, quota); err != nil {
+		t.Fatal(err)
+	}
+	fp = e.Track(t, ns, "hog2")
+	vmi = libvmi.NewTiny(libvmi.WithName("hog2"), libvmi.WithEmptyDisk("scratch", beyondNode.String()))
+	if out, err := e.Kubectl(framework.Manifest(t, vmi), append([]string{"apply", "-f", "-"}, as...)...); err != nil {
+		t.Fatalf("the editor's VMI: %v\n%s", err, out)
+	}
+	p := e.WaitForPod(t, ns, domainspec.PodName("hog2"), "the scheduler to refuse the launcher Pod", 60*time.Second, func(p *corev1.Pod) bool {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && strings.Contains(c.Message, "ephemeral-storage") {
+				return true
+			}
+		}
+		return false
+	})
+	if p.Spec.NodeName != "" {
+		t.Errorf("ATTACK GOT THROUGH: the launcher Pod of a %s emptyDisk was bound to %s", beyondNode.String(), p.Spec.NodeName)
+	} else {
+		t.Logf("tried an emptyDisk of %s, beyond node %s -> stopped: unschedulable", beyondNode.String(), e.Node)
+	}
+	e.DeleteVMI(t, ns, "hog2", 60*time.Second)
+	e.ExpectNoLeaks(t, fp)
 }
