@@ -217,6 +217,10 @@ func (e *env) forgedLauncher(t *testing.T, vmi *v1alpha1.VirtualMachineInstance,
 		Spec: corev1.PodSpec{
 			NodeName:                     e.Node,
 			AutomountServiceAccountToken: ptr.To(false),
+			// The VMI's files live in this volume, as in the controller's
+			// own launcher Pods: the node agent refuses a Pod without it.
+			Volumes: []corev1.Volume{{Name: domainspec.StateVolume, VolumeSource: corev1.VolumeSource{
+				EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("1Gi"))}}}},
 			Containers: []corev1.Container{{Name: "launcher", Image: e.Image(t, "launcher"), ImagePullPolicy: corev1.PullIfNotPresent,
 				Args: []string{"--domain", "forged"}}},
 		},
