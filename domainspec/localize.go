@@ -12,8 +12,13 @@ import (
 type NodeFacts struct {
 	// ImageRoot is the directory holding the kernelBoot image's files.
 	ImageRoot string
-	// VMIDir is the VMI's own directory: disk files, serial log, sockets.
+	// VMIDir is the VMI's own directory: disk files, the cloud-init ISO,
+	// the serial log (on the node, the launcher Pod's StateVolume).
 	VMIDir string
+	// SocketDir holds the VMI's unix sockets (VNC); VMIDir when empty. A
+	// socket's path is limited to 107 bytes, which a path in the
+	// kubelet's directory of a Pod can exceed.
+	SocketDir string
 	// Bridge and Tap connect the guest's interface to its Pod's network:
 	// the bridge the tap joins and the tap's name. Empty leaves the
 	// interface as rendered (the allowlist then refuses it).
@@ -28,8 +33,8 @@ type NodeFacts struct {
 
 // Localize makes every node-side rewrite of a rendered domain, and nothing
 // else changes it on the node: kernel and initrd under ImageRoot; disk
-// files, file-backed serial consoles and the VNC socket under VMIDir, each
-// with its format; the interface onto Bridge as Tap. Rendered paths are
+// files, each with its format, and file-backed serial consoles under
+// VMIDir; the VNC socket under SocketDir; the interface onto Bridge as Tap. Rendered paths are
 // image paths (absolute, cleaned before they are joined, so they cannot
 // leave ImageRoot) or bare file names (anything else is an error).
 func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
@@ -66,13 +71,16 @@ func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
 			nic.Target = &libvirtxml.DomainInterfaceTarget{Dev: facts.Tap}
 		}
 	}
-	return inVMIDir(dom, facts.VMIDir)
+	return inVMIDir(dom, facts.VMIDir, facts.SocketDir)
 }
 
 // inVMIDir puts every VMI-relative path under dir: the renderer writes bare
-// file names only.
-func inVMIDir(dom *libvirtxml.Domain, dir string) error {
-	var paths []*string
+// file names only; sockets go under socketDir when it is set.
+func inVMIDir(dom *libvirtxml.Domain, dir, socketDir string) error {
+	if socketDir == "" {
+		socketDir = dir
+	}
+	var paths, sockets []*string
 	for i := range dom.Devices.Disks {
 		if src := dom.Devices.Disks[i].Source; src != nil && src.File != nil {
 			paths = append(paths, &src.File.File)
@@ -80,7 +88,7 @@ func inVMIDir(dom *libvirtxml.Domain, dir string) error {
 	}
 	for i := range dom.Devices.Graphics {
 		if vnc := dom.Devices.Graphics[i].VNC; vnc != nil && vnc.Socket != "" {
-			paths = append(paths, &vnc.Socket)
+			sockets = append(sockets, &vnc.Socket)
 		}
 	}
 	for i := range dom.Devices.Serials {
@@ -93,11 +101,16 @@ func inVMIDir(dom *libvirtxml.Domain, dir string) error {
 			paths = append(paths, &src.File.Path)
 		}
 	}
-	for _, p := range paths {
-		if base := filepath.Base(*p); base != *p || base == "." || base == ".." {
-			return fmt.Errorf("domain %q: file %q must be a bare file name", dom.Name, *p)
+	for _, set := range []struct {
+		dir   string
+		paths []*string
+	}{{dir, paths}, {socketDir, sockets}} {
+		for _, p := range set.paths {
+			if base := filepath.Base(*p); base != *p || base == "." || base == ".." {
+				return fmt.Errorf("domain %q: file %q must be a bare file name", dom.Name, *p)
+			}
+			*p = filepath.Join(set.dir, *p)
 		}
-		*p = filepath.Join(dir, *p)
 	}
 	return nil
 }

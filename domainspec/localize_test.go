@@ -121,10 +121,34 @@ func TestLocalizeVNCSocket(t *testing.T) {
 		t.Errorf("an empty vnc socket became %q", s)
 	}
 	for _, sock := range []string{"../vnc.sock", "/run/vnc.sock", "a/vnc.sock", ".", ".."} {
-		dom := tinyDomain(t)
-		dom.Devices.Graphics = []libvirtxml.DomainGraphic{{VNC: &libvirtxml.DomainGraphicVNC{Socket: sock}}}
-		if err := Localize(dom, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi"}); err == nil {
-			t.Errorf("vnc socket %q accepted: %q", sock, dom.Devices.Graphics[0].VNC.Socket)
+		for _, facts := range []NodeFacts{{ImageRoot: "/img", VMIDir: "/vmi"}, {ImageRoot: "/img", VMIDir: "/vmi", SocketDir: "/sock"}} {
+			dom := tinyDomain(t)
+			dom.Devices.Graphics = []libvirtxml.DomainGraphic{{VNC: &libvirtxml.DomainGraphicVNC{Socket: sock}}}
+			if err := Localize(dom, facts); err == nil {
+				t.Errorf("vnc socket %q accepted: %q", sock, dom.Devices.Graphics[0].VNC.Socket)
+			}
+		}
+	}
+}
+
+// With a SocketDir, the VNC socket goes there (a short path: unix socket
+// paths are limited) and every other file stays in VMIDir.
+func TestLocalizeSocketDir(t *testing.T) {
+	dom := tinyDomain(t)
+	dom.Devices.Graphics = []libvirtxml.DomainGraphic{{VNC: &libvirtxml.DomainGraphicVNC{Socket: "vnc.sock"}}}
+	dom.Devices.Serials = []libvirtxml.DomainSerial{{Source: &libvirtxml.DomainChardevSource{File: &libvirtxml.DomainChardevSourceFile{Path: SerialLogFile}}}}
+	if err := Localize(dom, NodeFacts{ImageRoot: "/img", VMIDir: "/pod/vmi", SocketDir: "/state/vmis/u"}); err != nil {
+		t.Fatal(err)
+	}
+	if s := dom.Devices.Graphics[0].VNC.Socket; s != "/state/vmis/u/vnc.sock" {
+		t.Errorf("vnc socket %q, want it in the socket directory", s)
+	}
+	if p := dom.Devices.Serials[0].Source.File.Path; p != "/pod/vmi/serial.log" {
+		t.Errorf("serial log %q, want it in the VMI directory", p)
+	}
+	for _, d := range dom.Devices.Disks {
+		if d.Source != nil && d.Source.File != nil && !strings.HasPrefix(d.Source.File.File, "/pod/vmi/") {
+			t.Errorf("disk %q is not in the VMI directory", d.Source.File.File)
 		}
 	}
 }

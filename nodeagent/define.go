@@ -33,7 +33,7 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	if err != nil {
 		return err
 	}
-	facts, opts, err := r.plan(ctx, dom, md, domName)
+	facts, opts, err := r.plan(ctx, p, dom, md, domName)
 	if err != nil {
 		return err
 	}
@@ -51,8 +51,8 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 		facts.ImageRoot, opts.ReadOnlyDirs = root, []string{root}
 		log.FromContext(ctx).Info("image ready", "image", md.KernelBoot.Image, "took", time.Since(start).String())
 	}
-	if err := os.MkdirAll(facts.VMIDir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", facts.VMIDir, err)
+	if err := os.MkdirAll(facts.SocketDir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", facts.SocketDir, err)
 	}
 	if facts.Bridge != "" {
 		if err := r.Network.Connect(ctx, p, domName); err != nil {
@@ -103,15 +103,21 @@ func parseOwn(signed string, vmi *v1alpha1.VirtualMachineInstance, domName strin
 // plan gathers the node facts a domain will get and what the allowlist
 // lets it reach, without changing anything on the host: the image's place
 // is read from the cache or the registry's manifest, the rest is derived
-// from names.
-func (r *Reconciler) plan(ctx context.Context, dom *libvirtxml.Domain, md *domainspec.Metadata, domName string) (domainspec.NodeFacts, allowlist.Options, error) {
-	dir, err := r.vmiDir(md.UID)
+// from names. The VMI's files go in its launcher Pod's state volume,
+// where the kubelet counts them, its sockets in a directory of its own
+// under StateDir (a short path, as unix sockets need).
+func (r *Reconciler) plan(ctx context.Context, p *corev1.Pod, dom *libvirtxml.Domain, md *domainspec.Metadata, domName string) (domainspec.NodeFacts, allowlist.Options, error) {
+	socketDir, err := r.vmiDir(md.UID)
 	if err != nil {
 		return domainspec.NodeFacts{}, allowlist.Options{}, err
 	}
-	facts := domainspec.NodeFacts{VMIDir: dir}
+	dir, err := r.Storage.Dir(p)
+	if err != nil {
+		return domainspec.NodeFacts{}, allowlist.Options{}, err
+	}
+	facts := domainspec.NodeFacts{VMIDir: dir, SocketDir: socketDir}
 	opts := r.Options.Allowlist
-	opts.AllowedDirs = []string{facts.VMIDir}
+	opts.AllowedDirs = []string{facts.VMIDir, facts.SocketDir}
 	opts.TargetDevPrefix = network.TapPrefix
 	opts.ReadOnlyDirs, opts.VerifiedImages = nil, nil
 	if opts.AllowedDiskFormats == nil {
@@ -126,7 +132,7 @@ func (r *Reconciler) plan(ctx context.Context, dom *libvirtxml.Domain, md *domai
 		facts.Bridge, facts.Tap = links.Bridge, links.Tap
 		opts.AllowedBridges = []string{links.Bridge}
 	}
-	if err := storage.Check(md); err != nil {
+	if err := storage.Check(p, md); err != nil {
 		return facts, opts, err
 	}
 	if md.KernelBoot != nil {

@@ -28,6 +28,12 @@ type fakeStorage struct {
 	log     *hostLog
 	root    string
 	formats map[string]string
+	// podDirs is where Dir puts a Pod's files: podDirs/<Pod UID>/vmi.
+	podDirs string
+}
+
+func (s *fakeStorage) Dir(p *corev1.Pod) (string, error) {
+	return filepath.Join(s.podDirs, string(p.UID), "vmi"), nil
 }
 
 func (s *fakeStorage) ResolveImage(context.Context, string, corev1.PullPolicy) (string, error) {
@@ -129,7 +135,7 @@ func defineSetup(t *testing.T, xml string) (*Reconciler, client.Client, *fakeHyp
 	}
 	log := &hostLog{}
 	r.Storage = &fakeStorage{log: log, root: filepath.Join(r.Options.StateDir, "images", "sha256-ab", "rootfs"),
-		formats: map[string]string{domainspec.DiskFile("root"): "qcow2"}}
+		formats: map[string]string{domainspec.DiskFile("root"): "qcow2"}, podDirs: t.TempDir()}
 	r.Network = &fakeNetwork{log: log}
 	hv.defineLog = log
 	return r, c, hv, log
@@ -148,10 +154,16 @@ func TestDefineOrderAndLocalizedDomain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vmiDir := filepath.Join(r.Options.StateDir, "vmis", "uid-1") // by the VMI's UID, never its name
+	p := &corev1.Pod{}
+	_ = c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p)
+	vmiDir, _ := r.Storage.Dir(p) // in the launcher Pod's state volume
 	disk := dom.Devices.Disks[0]
 	if disk.Source.File.File != filepath.Join(vmiDir, "disk-root.img") || disk.Driver.Type != "qcow2" || disk.BackingStore == nil {
 		t.Errorf("disk %+v %+v %+v: want the prepared file, its format and no backing chain", disk.Source.File, disk.Driver, disk.BackingStore)
+	}
+	socketDir := filepath.Join(r.Options.StateDir, "vmis", "uid-1") // by the VMI's UID, never its name
+	if fi, err := os.Stat(socketDir); err != nil || !fi.IsDir() {
+		t.Errorf("the VMI's socket directory %s: %v", socketDir, err)
 	}
 	links := network.LinksOf("ns_tiny")
 	if nic := dom.Devices.Interfaces[0]; nic.Source.Bridge == nil || nic.Source.Bridge.Bridge != links.Bridge || nic.Target.Dev != links.Tap {
@@ -275,5 +287,35 @@ func TestForeignDomainIsLeftAlone(t *testing.T) {
 	}
 	if len(hv.calls) != 0 || len(log.calls) != 0 {
 		t.Errorf("touched a domain podvirt did not define: %v %v", hv.calls, log.calls)
+	}
+}
+
+// An emptyDisk beyond what the launcher Pod declares fails the VMI
+// DiskQuotaExceeded, naming the disk and the numbers, before anything
+// touches the host (attacker: a namespace editor under a ResourceQuota).
+func TestEmptyDiskBeyondThePodsStorageTouchesNothing(t *testing.T) {
+	r, c, hv, log := defineSetup(t, signedDomain(t, func(d *libvirtxml.Domain) {
+		md, err := domainspec.ReadMetadata(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		md.Volumes = append(md.Volumes, domainspec.VolumeMetadata{Name: "scratch", Kind: domainspec.VolumeEmptyDisk, CapacityBytes: 541e9})
+		if d.Metadata, err = md.Element(); err != nil {
+			t.Fatal(err)
+		}
+	}))
+	vmi := reconcileAndGet(t, r, c)
+	if vmi.Status.Phase != v1alpha1.Failed || vmi.Status.Reason != failure.ReasonDiskQuota {
+		t.Errorf("phase %q reason %q, want Failed/%s", vmi.Status.Phase, vmi.Status.Reason, failure.ReasonDiskQuota)
+	}
+	var msg string
+	for _, cond := range vmi.Status.Conditions {
+		msg += cond.Message
+	}
+	if !strings.Contains(msg, "volume scratch") || !strings.Contains(msg, "541000000000") || !strings.Contains(msg, "1073741824") {
+		t.Errorf("conditions %q: want the disk and the numbers", msg)
+	}
+	if len(log.calls) != 0 || hv.defined != "" {
+		t.Errorf("a VMI that does not fit changed the host: %v", log.calls)
 	}
 }

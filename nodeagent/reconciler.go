@@ -36,7 +36,9 @@ import (
 type Options struct {
 	// NodeName is the node this agent serves.
 	NodeName string
-	// StateDir holds per-VMI directories (serial logs) on the node.
+	// StateDir holds the image cache and, per VMI, a directory for its
+	// sockets (the VNC socket); the VMI's disks, cloud-init ISO and serial
+	// log are in its launcher Pod's state volume (Storage.Dir).
 	StateDir string
 	// PollInterval is how often a running domain's state is checked:
 	// 30s when the Hypervisor streams lifecycle events, else 3s.
@@ -85,7 +87,12 @@ type Storage interface {
 	ResolveImage(ctx context.Context, image string, policy corev1.PullPolicy) (string, error)
 	// PullImage pulls and extracts the image, and says where its files are.
 	PullImage(ctx context.Context, image string, policy corev1.PullPolicy) (string, error)
-	// Prepare makes the disk files of the volumes in vmiDir.
+	// Dir is the directory of the VMI's files for launcher Pod p, in the
+	// Pod's state volume; it writes nothing.
+	Dir(p *corev1.Pod) (string, error)
+	// Prepare makes the disk files of the volumes in vmiDir (Dir),
+	// refusing (failure.ErrDiskQuota) what would not fit the Pod's
+	// declared ephemeral storage or the node's free space.
 	Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Metadata, vmiDir string) (storage.Prepared, error)
 }
 
@@ -236,8 +243,10 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{RequeueAfter: r.Options.PollInterval}, nil
 }
 
-// vmiDir is a VMI's directory on the node, keyed by its UID: a VMI of the
-// same name created later never finds the files of an earlier one.
+// vmiDir is a VMI's directory under StateDir, keyed by its UID: a VMI of
+// the same name created later never finds the files of an earlier one. It
+// holds the VMI's sockets (NodeFacts.SocketDir), and held all its files
+// before they moved into the launcher Pod's state volume.
 func (r *Reconciler) vmiDir(uid string) (string, error) {
 	if uid == "" || strings.ContainsAny(uid, "/_") || uid == "." || uid == ".." {
 		// A UID has neither; a domain name has '_'. Never a path that
@@ -281,6 +290,16 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 	if r.Network != nil {
 		if err := r.Network.Disconnect(ctx, domName); err != nil {
 			return ctrl.Result{}, err
+		}
+	}
+	// The domain is gone: its files go now, and with the directory in the
+	// Pod's state volume gone the launcher ends, so the kubelet removes
+	// the Pod's volumes and cgroup only after QEMU has let go of them.
+	if r.Storage != nil {
+		if dir, derr := r.Storage.Dir(p); derr == nil {
+			if err := os.RemoveAll(dir); err != nil {
+				return ctrl.Result{}, fmt.Errorf("removing the VMI's files: %w", err)
+			}
 		}
 	}
 	if dir, derr := r.vmiDir(p.Labels[domainspec.LabelVMIUID]); derr == nil {

@@ -2,10 +2,13 @@ package nodeagent
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"sort"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -106,6 +109,12 @@ func setup(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state hyper
 		Spec:   corev1.PodSpec{NodeName: "node-a"},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning},
 	}
+	p.UID = "pod-uid-1"
+	// What launcher/pod declares for the VMI's files.
+	files := resource.MustParse("1Gi")
+	p.Spec.Containers = []corev1.Container{{Name: domainspec.LauncherContainerName, Resources: corev1.ResourceRequirements{
+		Limits: corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("2Gi")}}}}
+	p.Spec.Volumes = []corev1.Volume{{Name: domainspec.StateVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &files}}}}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(vmi, p).WithStatusSubresource(vmi).Build()
 	hv := &fakeHypervisor{states: map[string]hypervisor.DomainState{}, owners: map[string]string{}}
 	if state != hypervisor.StateAbsent {
@@ -182,5 +191,66 @@ func TestDeletionShutsDownThenReleases(t *testing.T) {
 	}
 	if err := c.Get(context.Background(), client.ObjectKeyFromObject(p), p); err == nil {
 		t.Errorf("the Pod still exists with finalizers %v", p.Finalizers)
+	}
+}
+
+// The VMI's files in the Pod's state volume go once the domain is gone,
+// not before: the launcher waits for them to go, and only then does the
+// kubelet remove the volume and the Pod's cgroup.
+func TestDeletionRemovesTheVMIsFilesOnceTheDomainIsGone(t *testing.T) {
+	r, c, hv := setup(t, v1alpha1.Running, hypervisor.StateRunning)
+	fs := &fakeStorage{log: &hostLog{}, podDirs: t.TempDir()}
+	r.Storage = fs
+	p := &corev1.Pod{}
+	_ = c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p)
+	dir, _ := fs.Dir(p)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(filepath.Join(dir, "disk-root.img"), []byte("disk"), 0o600)
+	if err := c.Delete(context.Background(), p, client.GracePeriodSeconds(30)); err != nil {
+		t.Fatal(err)
+	}
+	reconcileAndGet(t, r, c) // shutting down
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatalf("the files went while the guest runs: %v", err)
+	}
+	hv.states["ns_tiny"] = hypervisor.StateShutoff
+	reconcileAndGet(t, r, c)
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("the VMI's files are still there after the domain went: %v", err)
+	}
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(p), p); err == nil {
+		t.Errorf("the Pod still exists with finalizers %v", p.Finalizers)
+	}
+}
+
+// Each of the node's launcher Pods gets its serial log rotated, in its
+// state volume and where an older agent put it.
+func TestSerialLogRotatorRotatesEachPodsLog(t *testing.T) {
+	r, c, _ := setup(t, v1alpha1.Running, hypervisor.StateRunning)
+	fs := &fakeStorage{log: &hostLog{}, podDirs: t.TempDir()}
+	r.Storage = fs
+	p := &corev1.Pod{}
+	_ = c.Get(context.Background(), types.NamespacedName{Namespace: "ns", Name: "virt-launcher-tiny"}, p)
+	podDir, _ := fs.Dir(p)
+	legacy := mustVMIDir(t, r, "uid-1")
+	for _, dir := range []string{podDir, legacy} {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, domainspec.SerialLogFile), make([]byte, domainspec.SerialLogMaxBytes+1), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := (&SerialLogRotator{Reconciler: r}).Rotate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, dir := range []string{podDir, legacy} {
+		live, err1 := os.Stat(filepath.Join(dir, domainspec.SerialLogFile))
+		old, err2 := os.Stat(filepath.Join(dir, domainspec.SerialLogFile+".1"))
+		if err1 != nil || err2 != nil || live.Size() != 0 || old.Size() != domainspec.SerialLogMaxBytes {
+			t.Errorf("%s: serial.log %v %v, serial.log.1 %v %v; want it rotated", dir, live, err1, old, err2)
+		}
 	}
 }

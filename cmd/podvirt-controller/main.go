@@ -5,6 +5,7 @@ package main
 
 import (
 	"crypto/tls"
+	"errors"
 	"flag"
 	"net/http"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -54,6 +56,7 @@ func main() {
 		domainType    = flag.String("domain-type", domain.DefaultType, "libvirt domain type: kvm, or qemu for software emulation")
 		launcherImage = flag.String("launcher-image", pod.DefaultOptions().Image, "podvirt-launcher image for launcher Pods")
 		launcherPull  = flag.String("launcher-image-pull-policy", string(corev1.PullIfNotPresent), "pull policy of the launcher image")
+		containerDisk = flag.String("container-disk-bytes", "1Gi", "ephemeral storage each containerDisk's writable copy counts in its launcher Pod; node agents refuse an image whose copy could grow past what the Pod declares (a VMI may raise its total with spec.domain.resources ephemeral-storage)")
 		auditDir      = flag.String("audit-dir", "/var/lib/podvirt/audit", "directory of the admission audit log")
 		auditMaxBytes = flag.Int64("audit-max-file-bytes", 64<<20, "size at which an audit log file is rotated")
 		replica       = flag.String("replica", os.Getenv("POD_NAME"), "this replica's name in audit log file names ($POD_NAME; the host name if empty)")
@@ -71,6 +74,11 @@ func main() {
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&opts)))
+	cdBytes, err := resource.ParseQuantity(*containerDisk)
+	if err == nil && cdBytes.Sign() <= 0 {
+		err = errors.New("want a positive quantity")
+	}
+	exitOn(err, "parsing --container-disk-bytes")
 	log := ctrl.Log.WithName("setup")
 
 	scheme := runtime.NewScheme()
@@ -156,6 +164,7 @@ func main() {
 	podOpts := pod.DefaultOptions()
 	podOpts.Image = *launcherImage
 	podOpts.ImagePullPolicy = corev1.PullPolicy(*launcherPull)
+	podOpts.ContainerDiskBytes = cdBytes
 	exitOn((&controller.Reconciler{
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),

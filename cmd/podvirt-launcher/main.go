@@ -15,10 +15,11 @@ import (
 
 func main() {
 	domain := flag.String("domain", "", "libvirt domain name of the VMI (<namespace>_<name>)")
+	waitFor := flag.String("wait-for-removal", "", "after SIGTERM, wait until this path is gone (the node agent's directory of the VMI, removed once the domain is)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	if err := program.Run(ctx, program.Options{Domain: *domain, Out: os.Stdout}); err != nil {
+	if err := program.Run(ctx, program.Options{Domain: *domain, WaitForRemoval: *waitFor, Out: os.Stdout}); err != nil {
 		fmt.Fprintln(os.Stderr, "podvirt-launcher:", err)
 		os.Exit(1)
 	}

@@ -37,12 +37,12 @@ func main() {
 		nodeName      = flag.String("node-name", os.Getenv("NODE_NAME"), "the node this agent serves (required; $NODE_NAME)")
 		libvirtSocket = flag.String("libvirt-socket", "/var/run/libvirt/libvirt-sock", "libvirtd's read-write unix socket")
 		libvirtURI    = flag.String("libvirt-uri", "qemu:///system", "libvirt connect URI")
-		stateDir      = flag.String("state-dir", "/var/lib/podvirt", "directory for guest images and per-VMI files")
+		stateDir      = flag.String("state-dir", "/var/lib/podvirt", "directory for guest images and per-VMI sockets (disks, cloud-init ISOs and serial logs are in each launcher Pod's vmi-state volume, under --kubelet-root-dir)")
 		trustedKeys   = flag.String("trusted-keys-file", "/etc/podvirt/trusted-keys/trusted-keys.pem", "PEM file of the public keys whose domain signatures this agent accepts (re-read on each define)")
 		cgroupRoot    = flag.String("cgroup-root", "/sys/fs/cgroup", "where cgroup hierarchies are mounted; empty leaves QEMU in libvirt's cgroup")
 		kubepods      = flag.String("kubepods-cgroup", "kubepods", "the kubelet's top cgroup (cgroupfs driver)")
 		libvirtRunDir = flag.String("libvirt-run-dir", "/var/run/libvirt/qemu", "where libvirt writes QEMU pid files")
-		kubeletRoot   = flag.String("kubelet-root-dir", storage.DefaultKubeletRootDir, "the kubelet's --root-dir, where it mounts launcher Pods' cloud-init Secrets")
+		kubeletRoot   = flag.String("kubelet-root-dir", storage.DefaultKubeletRootDir, "the kubelet's --root-dir, at the same path as on the host (libvirtd opens the disks there): launcher Pods' vmi-state volumes hold the VMIs' files, their Secret volumes the cloud-init Secrets")
 		metricsAddr   = flag.String("metrics-bind-address", "0", "metrics address, 0 to disable")
 		allowedRegs   = flag.String("allowed-registries", "", "comma-separated host:port of registries that may be at loopback, link-local or this node's own addresses (refused otherwise)")
 		pullTimeout   = flag.Duration("pull-timeout", 5*time.Minute, "deadline of one image pull")
@@ -112,6 +112,7 @@ func main() {
 	}
 	exitOn(reconciler.SetupWithManager(mgr), "setting up the node agent")
 	exitOn(mgr.Add(&nodeagent.Collector{Reconciler: reconciler}), "setting up garbage collection")
+	exitOn(mgr.Add(&nodeagent.SerialLogRotator{Reconciler: reconciler}), "setting up serial log rotation")
 
 	log.Info("starting", "node", *nodeName, "libvirt", *libvirtSocket)
 	exitOn(mgr.Start(ctrl.SetupSignalHandler()), "running the manager")

@@ -35,10 +35,10 @@ func TestSerialConsoleDefault(t *testing.T) {
 			t.Fatal(err)
 		}
 		s, c := dom.Devices.Serials, dom.Devices.Consoles
-		if len(s) != 1 || s[0].Source.File.Path != SerialLogFile || s[0].Target == nil || s[0].Target.Port == nil || *s[0].Target.Port != 0 {
+		if len(s) != 1 || s[0].Source.File.Path != SerialLogFile || s[0].Source.File.Append != "on" || s[0].Target == nil || s[0].Target.Port == nil || *s[0].Target.Port != 0 {
 			t.Errorf("autoattach %v: serials %+v", attach, s)
 		}
-		if len(c) != 1 || c[0].Source.File.Path != SerialLogFile || c[0].Target == nil || c[0].Target.Type != "serial" || c[0].Target.Port == nil || *c[0].Target.Port != 0 {
+		if len(c) != 1 || c[0].Source.File.Path != SerialLogFile || c[0].Source.File.Append != "on" || c[0].Target == nil || c[0].Target.Type != "serial" || c[0].Target.Port == nil || *c[0].Target.Port != 0 {
 			t.Errorf("autoattach %v: consoles %+v", attach, c)
 		}
 	}

@@ -32,6 +32,12 @@ type Options struct {
 	// ExtraGracePeriodSeconds is added to the VMI's grace period for the
 	// Pod, so the node agent finishes the guest's shutdown first.
 	ExtraGracePeriodSeconds int64
+	// ContainerDiskBytes is what each containerDisk's writable copy
+	// counts in the Pod's ephemeral storage (see Storage).
+	ContainerDiskBytes resource.Quantity
+	// LauncherStorage is the launcher container's own ephemeral storage:
+	// its logs, which the kubelet rotates at 5 files of 10Mi by default.
+	LauncherStorage resource.Quantity
 }
 
 // DefaultOptions returns the options used when a field is left zero.
@@ -42,6 +48,8 @@ func DefaultOptions() Options {
 		MemoryOverhead:          resource.MustParse("128Mi"),
 		CPUAllocationRatio:      10,
 		ExtraGracePeriodSeconds: 15,
+		ContainerDiskBytes:      resource.MustParse("1Gi"),
+		LauncherStorage:         resource.MustParse("64Mi"),
 	}
 }
 
@@ -63,15 +71,35 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 	if opts.ExtraGracePeriodSeconds <= 0 {
 		opts.ExtraGracePeriodSeconds = def.ExtraGracePeriodSeconds
 	}
+	if opts.ContainerDiskBytes.Sign() <= 0 {
+		opts.ContainerDiskBytes = def.ContainerDiskBytes
+	}
+	if opts.LauncherStorage.Sign() <= 0 {
+		opts.LauncherStorage = def.LauncherStorage
+	}
 	res, err := resources(vmi, opts)
 	if err != nil {
 		return nil, err
+	}
+	for _, v := range vmi.Spec.Volumes {
+		if v.Name == domainspec.StateVolume && v.CloudInitNoCloud != nil && v.CloudInitNoCloud.UserDataSecretRef != nil {
+			// Its Secret would be mounted as a Pod volume of the same
+			// name as the state volume.
+			return nil, fmt.Errorf("spec.volumes[%s]: the name %q is the launcher Pod's own; rename the volume", v.Name, domainspec.StateVolume)
+		}
 	}
 	grace := int64(30)
 	if g := vmi.Spec.TerminationGracePeriodSeconds; g != nil {
 		grace = *g
 	}
 	grace += opts.ExtraGracePeriodSeconds
+	// The launcher stays, after SIGTERM, until the node agent has removed
+	// the VMI's directory, which it does once the domain is gone: the
+	// kubelet removes the Pod's volumes (the disks QEMU has open) and its
+	// cgroup (where QEMU runs) only after the Pod's containers have
+	// ended. The Pod's grace period (the VMI's plus
+	// ExtraGracePeriodSeconds) bounds the wait.
+	args := []string{"--domain", domainspec.Name(vmi.Namespace, vmi.Name), "--wait-for-removal", StateDir + "/" + domainspec.StateSubdir}
 
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{
@@ -110,7 +138,7 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 				Name:            domainspec.LauncherContainerName,
 				Image:           opts.Image,
 				ImagePullPolicy: opts.ImagePullPolicy,
-				Args:            []string{"--domain", domainspec.Name(vmi.Namespace, vmi.Name)},
+				Args:            args,
 				Resources:       res,
 				SecurityContext: &corev1.SecurityContext{
 					AllowPrivilegeEscalation: ptr.To(false),
@@ -122,6 +150,7 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 		},
 	}
 	addCloudInitSecrets(p, vmi)
+	addStorage(p, ephemeralStorage(vmi, opts))
 	return p, nil
 }
 
@@ -151,6 +180,7 @@ func addCloudInitSecrets(p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance) {
 
 // resources is the Pod's share: guest memory plus overhead (request =
 // limit, so the guest is never squeezed), and vCPUs / allocation ratio.
+// Ephemeral storage is added by addStorage.
 func resources(vmi *v1alpha1.VirtualMachineInstance, opts Options) (corev1.ResourceRequirements, error) {
 	m := vmi.Spec.Domain.Memory
 	if m == nil || m.Guest == nil {

@@ -95,11 +95,12 @@ func TestCloudInitSecretMounted(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(p.Spec.Volumes) != 1 || p.Spec.Volumes[0].Name != "ci" || p.Spec.Volumes[0].Secret == nil || p.Spec.Volumes[0].Secret.SecretName != "my-ci" {
-		t.Fatalf("volumes %+v, want only the Secret my-ci as volume ci", p.Spec.Volumes)
+	if len(p.Spec.Volumes) != 2 || p.Spec.Volumes[0].Name != "ci" || p.Spec.Volumes[0].Secret == nil || p.Spec.Volumes[0].Secret.SecretName != "my-ci" ||
+		p.Spec.Volumes[1].Name != domainspec.StateVolume {
+		t.Fatalf("volumes %+v, want the Secret my-ci as volume ci, then the state volume", p.Spec.Volumes)
 	}
 	m := p.Spec.Containers[0].VolumeMounts
-	if len(m) != 1 || m[0].Name != "ci" || !m[0].ReadOnly || m[0].MountPath != CloudInitSecretDir+"/ci" {
+	if len(m) != 2 || m[0].Name != "ci" || !m[0].ReadOnly || m[0].MountPath != CloudInitSecretDir+"/ci" {
 		t.Errorf("mounts %+v", m)
 	}
 }
@@ -237,7 +238,8 @@ func TestPodShape(t *testing.T) {
 		t.Fatalf("%d containers", len(s.Containers))
 	}
 	c := s.Containers[0]
-	if c.Name != domainspec.LauncherContainerName || len(c.Args) != 2 || c.Args[0] != "--domain" || c.Args[1] != "ns1_tiny" {
+	if c.Name != domainspec.LauncherContainerName || len(c.Args) != 4 || c.Args[0] != "--domain" || c.Args[1] != "ns1_tiny" ||
+		c.Args[2] != "--wait-for-removal" || c.Args[3] != StateDir+"/"+domainspec.StateSubdir {
 		t.Errorf("container %s args %q", c.Name, c.Args)
 	}
 	if !*c.SecurityContext.ReadOnlyRootFilesystem || c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {
@@ -247,8 +249,8 @@ func TestPodShape(t *testing.T) {
 	if o.APIVersion != v1alpha1.GroupVersion.String() || o.Kind != "VirtualMachineInstance" || o.Name != "tiny" || !*o.BlockOwnerDeletion {
 		t.Errorf("owner %+v", o)
 	}
-	if len(p.Spec.Volumes) != 0 || len(c.VolumeMounts) != 0 {
-		t.Errorf("volumes %+v mounts %+v without cloud-init Secrets", p.Spec.Volumes, c.VolumeMounts)
+	if len(p.Spec.Volumes) != 1 || len(c.VolumeMounts) != 1 || p.Spec.Volumes[0].Name != domainspec.StateVolume {
+		t.Errorf("volumes %+v mounts %+v without cloud-init Secrets, want only the state volume", p.Spec.Volumes, c.VolumeMounts)
 	}
 }
 
@@ -266,10 +268,10 @@ func TestCloudInitSecretsMounted(t *testing.T) {
 		t.Fatal(err)
 	}
 	vols, mounts := p.Spec.Volumes, p.Spec.Containers[0].VolumeMounts
-	if len(vols) != 2 || vols[0].Name != "a" || vols[0].Secret.SecretName != "sa" || vols[1].Name != "b" || vols[1].Secret.SecretName != "sb" {
+	if len(vols) != 3 || vols[0].Name != "a" || vols[0].Secret.SecretName != "sa" || vols[1].Name != "b" || vols[1].Secret.SecretName != "sb" {
 		t.Errorf("volumes %+v", vols)
 	}
-	if len(mounts) != 2 || mounts[0].MountPath != "/var/run/podvirt/cloud-init/a" || mounts[1].MountPath != "/var/run/podvirt/cloud-init/b" || !mounts[1].ReadOnly {
+	if len(mounts) != 3 || mounts[0].MountPath != "/var/run/podvirt/cloud-init/a" || mounts[1].MountPath != "/var/run/podvirt/cloud-init/b" || !mounts[1].ReadOnly {
 		t.Errorf("mounts %+v", mounts)
 	}
 }

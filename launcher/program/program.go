@@ -1,13 +1,15 @@
 // Package program is what runs inside the launcher Pod. The guest's QEMU
 // process is started by the node's libvirt; the launcher container holds the
-// Pod's place on the node (its cgroup, its resources) while the domain
-// runs, and ends when the kubelet stops it.
+// Pod's place on the node (its cgroup, its resources, its volumes) while
+// the domain runs, and ends when the kubelet stops it and the node agent
+// is done with the domain.
 package program
 
 import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"time"
 )
 
@@ -15,17 +17,51 @@ import (
 type Options struct {
 	// Domain is the libvirt domain name this launcher stands for.
 	Domain string
+	// WaitForRemoval, when set, is a path the launcher waits to be gone
+	// after SIGTERM before it returns: the node agent's directory of the
+	// VMI in the Pod's state volume, removed once the domain is gone.
+	// Until the Pod's containers end, the kubelet keeps the Pod's volumes
+	// (the guest's disks) and its cgroup (the guest's QEMU); the kubelet's
+	// SIGKILL at the end of the grace period bounds the wait.
+	WaitForRemoval string
 	// Out receives progress lines.
 	Out io.Writer
+	// PollInterval is how often WaitForRemoval is checked; 200ms when
+	// zero.
+	PollInterval time.Duration
 }
 
-// Run waits until ctx is done (SIGTERM from the kubelet), then returns.
+// Run waits until ctx is done (SIGTERM from the kubelet), then until
+// WaitForRemoval is gone, then returns.
 func Run(ctx context.Context, opts Options) error {
 	if opts.Domain == "" {
 		return fmt.Errorf("--domain is required")
 	}
-	fmt.Fprintf(opts.Out, "%s launcher for domain %s: waiting\n", time.Now().UTC().Format(time.RFC3339), opts.Domain)
+	logf := func(format string, args ...any) {
+		fmt.Fprintf(opts.Out, "%s launcher for domain %s: %s\n", time.Now().UTC().Format(time.RFC3339), opts.Domain, fmt.Sprintf(format, args...))
+	}
+	logf("waiting")
 	<-ctx.Done()
-	fmt.Fprintf(opts.Out, "%s launcher for domain %s: stopping\n", time.Now().UTC().Format(time.RFC3339), opts.Domain)
+	if opts.WaitForRemoval != "" {
+		interval := opts.PollInterval
+		if interval <= 0 {
+			interval = 200 * time.Millisecond
+		}
+		logged := false
+		for {
+			_, err := os.Lstat(opts.WaitForRemoval)
+			if os.IsNotExist(err) {
+				break
+			}
+			if !logged {
+				// Any other error (EACCES) is waited out too: the kubelet
+				// ends the wait at the grace period.
+				logf("waiting for the node agent to remove %s (err: %v)", opts.WaitForRemoval, err)
+				logged = true
+			}
+			time.Sleep(interval)
+		}
+	}
+	logf("stopping")
 	return nil
 }

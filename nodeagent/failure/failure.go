@@ -26,6 +26,10 @@ var (
 	ErrRegistryRefused = errors.New("registry address refused")
 	// ErrImageTooLarge: the image is larger than the node takes.
 	ErrImageTooLarge = errors.New("image too large")
+	// ErrDiskQuota: the VMI's files on the node would not fit what its
+	// launcher Pod declares (the ephemeral storage that quota, scheduler
+	// and kubelet count), or the node's free space.
+	ErrDiskQuota = errors.New("disk quota exceeded")
 )
 
 // Reasons of a VMI that failed to start, in status.reason and Events.
@@ -45,6 +49,7 @@ const (
 	ReasonImagePullTimeout = "ImagePullTimeout"
 	ReasonRegistryRefused  = "RegistryRefused"
 	ReasonImageTooLarge    = "ImageTooLarge"
+	ReasonDiskQuota        = "DiskQuotaExceeded"
 )
 
 // Reason is the status reason of an error from preparing or defining a
@@ -65,6 +70,8 @@ func Reason(err error) string {
 		return ReasonImagePullTimeout
 	case errors.Is(err, ErrImagePull):
 		return ReasonImagePullFailed
+	case errors.Is(err, ErrDiskQuota):
+		return ReasonDiskQuota
 	}
 	return ReasonDefineFailed
 }

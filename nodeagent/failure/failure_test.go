@@ -16,6 +16,7 @@ func TestReason(t *testing.T) {
 		fmt.Errorf("pulling x: %w", ErrImageTooLarge):        ReasonImageTooLarge,
 		fmt.Errorf("pulling x: %w", ErrImagePullTimeout):     ReasonImagePullTimeout,
 		fmt.Errorf("pulling x: %w", ErrImagePull):            ReasonImagePullFailed,
+		fmt.Errorf("%w: volume x", ErrDiskQuota):             ReasonDiskQuota,
 		fmt.Errorf("a: %w", fmt.Errorf("b: %w", ErrRefused)): ReasonRefused,
 	} {
 		if got := Reason(err); got != want {

@@ -19,15 +19,11 @@ import (
 // source looks for.
 const NoCloudVolumeLabel = "cidata"
 
-// writeNoCloud writes a cloudInitNoCloud volume to target: an ISO 9660
-// filesystem labelled cidata holding meta-data (instance-id: the VMI's
-// UID, local-hostname: its name), user-data and, when given,
-// network-config (see WriteISO). An existing target
-// is kept: the instance-id does not change, so neither does the disk.
-func (vs *Volumes) writeNoCloud(p *corev1.Pod, md *domainspec.Metadata, v domainspec.VolumeMetadata, target string) error {
-	if _, err := os.Stat(target); err == nil {
-		return nil
-	}
+// noCloudFiles are the files of a cloudInitNoCloud volume's ISO (an ISO
+// 9660 filesystem labelled cidata, see WriteISO): meta-data (instance-id:
+// the VMI's UID, local-hostname: its name), user-data and, when given,
+// network-config.
+func (vs *Volumes) noCloudFiles(p *corev1.Pod, md *domainspec.Metadata, v domainspec.VolumeMetadata) (map[string][]byte, error) {
 	files := map[string][]byte{
 		"meta-data": fmt.Appendf(nil, "instance-id: %s\nlocal-hostname: %s\n", md.UID, md.Name),
 	}
@@ -37,19 +33,27 @@ func (vs *Volumes) writeNoCloud(p *corev1.Pod, md *domainspec.Metadata, v domain
 		}
 		data, err := base64.StdEncoding.DecodeString(doc)
 		if err != nil {
-			return fmt.Errorf("%s: %w", name, err)
+			return nil, fmt.Errorf("%s: %w", name, err)
 		}
 		files[name] = data
 	}
 	if v.UserDataSecret != "" {
 		data, err := vs.secretUserData(p, v)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		files["user-data"] = data
 	}
+	return files, nil
+}
 
-	return WriteISO(target, NoCloudVolumeLabel, files)
+// isoBytes is the size WriteISO makes an image of files.
+func isoBytes(files map[string][]byte) int64 {
+	size := int64(domainspec.ISOOverheadBytes)
+	for _, data := range files {
+		size += int64(len(data))
+	}
+	return size
 }
 
 // WriteISO writes an ISO 9660 image holding files (by name, at its root)
@@ -63,12 +67,8 @@ func WriteISO(path, label string, files map[string][]byte) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	size := int64(1 << 20)
-	for _, data := range files {
-		size += int64(len(data))
-	}
 	tmp := filepath.Join(work, "image.iso")
-	d, err := diskfs.Create(tmp, size, diskfs.SectorSizeDefault)
+	d, err := diskfs.Create(tmp, isoBytes(files), diskfs.SectorSizeDefault)
 	if err != nil {
 		return fmt.Errorf("creating the image: %w", err)
 	}

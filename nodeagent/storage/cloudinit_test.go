@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"io"
@@ -47,6 +48,20 @@ func readISO(t *testing.T, path string) (string, map[string]string) {
 	// go-diskfs pads the identifier with NULs, which Linux (blkid) ends
 	// the label at; the e2e guest finds the disk by that label.
 	return strings.TrimRight(fs.Label(), "\x00 "), files
+}
+
+// writeNoCloud is what Prepare does for a cloudInitNoCloud volume whose
+// ISO is not there yet.
+func (vs *Volumes) writeNoCloud(p *corev1.Pod, md *domainspec.Metadata, v domainspec.VolumeMetadata, target string) error {
+	v.Kind = domainspec.VolumeCloudInitNoCloud
+	pl, err := vs.planVolume(context.Background(), p, md, v, target)
+	if err != nil {
+		return err
+	}
+	if pl.exists {
+		return nil
+	}
+	return pl.write()
 }
 
 func TestWriteNoCloud(t *testing.T) {

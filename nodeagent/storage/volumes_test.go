@@ -90,13 +90,14 @@ func TestPrepareMakesEachVolumeAndTellsFormats(t *testing.T) {
 	qcow := qcow2Header(3, 0, 0)
 	ref := pushDisk(t, qcow)
 	dir := t.TempDir()
-	vs := &Volumes{Images: testCache(t, ref)}
+	vs := &Volumes{Images: testCache(t, ref), FreeBytes: freeBytes(4 << 30)}
+	pod := launcherPod(2 << 30)
 	md := &domainspec.Metadata{Namespace: "ns", Name: "tiny", UID: "u1", Volumes: []domainspec.VolumeMetadata{
 		{Name: "root", Kind: domainspec.VolumeContainerDisk, Image: ref},
 		{Name: "scratch", Kind: domainspec.VolumeEmptyDisk, CapacityBytes: 1 << 30},
 		{Name: "ci", Kind: domainspec.VolumeCloudInitNoCloud, UserData: "I2Nsb3VkLWNvbmZpZwo="},
 	}}
-	got, err := vs.Prepare(context.Background(), &corev1.Pod{}, md, dir)
+	got, err := vs.Prepare(context.Background(), pod, md, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +115,7 @@ func TestPrepareMakesEachVolumeAndTellsFormats(t *testing.T) {
 	}
 	// A second Prepare keeps what the guest wrote.
 	_ = os.WriteFile(filepath.Join(dir, "disk-scratch.img"), []byte("guest data"), 0o600)
-	if _, err := vs.Prepare(context.Background(), &corev1.Pod{}, md, dir); err != nil {
+	if _, err := vs.Prepare(context.Background(), pod, md, dir); err != nil {
 		t.Fatal(err)
 	}
 	if b, _ := os.ReadFile(filepath.Join(dir, "disk-scratch.img")); string(b) != "guest data" {
@@ -124,9 +125,9 @@ func TestPrepareMakesEachVolumeAndTellsFormats(t *testing.T) {
 
 func TestPrepareRefusesABackedQcow2(t *testing.T) {
 	ref := pushDisk(t, qcow2Header(3, 104, 0))
-	vs := &Volumes{Images: testCache(t, ref)}
+	vs := &Volumes{Images: testCache(t, ref), FreeBytes: freeBytes(1 << 30)}
 	md := &domainspec.Metadata{Volumes: []domainspec.VolumeMetadata{{Name: "root", Kind: domainspec.VolumeContainerDisk, Image: ref}}}
-	if _, err := vs.Prepare(context.Background(), &corev1.Pod{}, md, t.TempDir()); !errors.Is(err, failure.ErrRefused) {
+	if _, err := vs.Prepare(context.Background(), launcherPod(1<<30), md, t.TempDir()); !errors.Is(err, failure.ErrRefused) {
 		t.Errorf("a qcow2 naming a backing file: %v, want ErrRefused", err)
 	}
 }
@@ -134,15 +135,15 @@ func TestPrepareRefusesABackedQcow2(t *testing.T) {
 func TestCheckRefusesWhatPrepareCannotMake(t *testing.T) {
 	for _, kind := range []string{domainspec.VolumePVC, domainspec.VolumeHostDisk, "somethingElse"} {
 		md := &domainspec.Metadata{Volumes: []domainspec.VolumeMetadata{{Name: "v", Kind: kind}}}
-		if err := Check(md); !errors.Is(err, failure.ErrUnsupported) || !strings.Contains(err.Error(), "volume v") {
+		if err := Check(launcherPod(1<<30), md); !errors.Is(err, failure.ErrUnsupported) || !strings.Contains(err.Error(), "volume v") {
 			t.Errorf("%s: Check = %v, want ErrUnsupported naming the volume", kind, err)
 		}
-		if _, err := (&Volumes{}).Prepare(context.Background(), &corev1.Pod{}, md, t.TempDir()); !errors.Is(err, failure.ErrUnsupported) {
+		if _, err := (&Volumes{FreeBytes: freeBytes(1 << 30)}).Prepare(context.Background(), launcherPod(1<<30), md, t.TempDir()); !errors.Is(err, failure.ErrUnsupported) {
 			t.Errorf("%s: Prepare = %v, want ErrUnsupported", kind, err)
 		}
 	}
 	ok := &domainspec.Metadata{Volumes: []domainspec.VolumeMetadata{{Kind: domainspec.VolumeEmptyDisk}, {Kind: domainspec.VolumeContainerDisk}, {Kind: domainspec.VolumeCloudInitNoCloud}}}
-	if err := Check(ok); err != nil {
+	if err := Check(launcherPod(1<<30), ok); err != nil {
 		t.Errorf("Check of supported volumes: %v", err)
 	}
 }

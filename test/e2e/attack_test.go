@@ -18,6 +18,8 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
 	"github.com/podvirt/podvirt/audit"
@@ -92,6 +94,14 @@ func TestAttackStaleDomainIsNeverStarted(t *testing.T) {
 	dom := domainspec.Name(ns, vmi.Name)
 	e.GuestConsole(t, dom)
 	oldDir := e.VMIDir(first.UID)
+	oldPod := &corev1.Pod{}
+	if err := e.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: domainspec.PodName(vmi.Name)}, oldPod); err != nil {
+		t.Fatal(err)
+	}
+	oldFiles, err := e.PodVMIDir(oldPod) // its disks, cloud-init, serial log
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	// The scene: the node agent is down; the VMI goes, and so does the
 	// launcher Pod's finalizer (the hole the guard now closes).
@@ -104,9 +114,9 @@ func TestAttackStaleDomainIsNeverStarted(t *testing.T) {
 		s, err := e.DomainState(dom)
 		return s == framework.StateShutoff, err
 	})
-	if out, err := e.Kubectl("", "patch", "-n", ns, "pod", domainspec.PodName(vmi.Name), "--type=json", "-p", `[{"op":"remove","path":"/metadata/finalizers"}]`,
-		"--as", "system:podvirt:nodeagent:"+e.Node, "--as-group", "podvirt:nodeagents"); err != nil {
-		t.Fatalf("setting the scene (the finalizer released): %v\n%s", err, out)
+	if err := e.PatchAs(t, "system:podvirt:nodeagent:"+e.Node, []string{"podvirt:nodeagents"}, podRef(ns, domainspec.PodName(vmi.Name)),
+		types.JSONPatchType, `[{"op":"remove","path":"/metadata/finalizers"}]`); err != nil {
+		t.Fatalf("setting the scene (the finalizer released): %v", err)
 	}
 	e.WaitForLauncherPodsGone(t, ns, vmi.Name, 90*time.Second)
 	framework.Eventually(t, "the first VMI gone", 60*time.Second, func() (bool, error) {
@@ -133,8 +143,10 @@ func TestAttackStaleDomainIsNeverStarted(t *testing.T) {
 	} else {
 		t.Logf("tried starting a new VMI over the old VMI's shut-off domain -> stopped: the old domain was removed and the new one defined (uid %s)", second.UID)
 	}
-	if _, err := os.Stat(oldDir); !os.IsNotExist(err) {
-		t.Errorf("ATTACK GOT THROUGH: the old VMI's directory %s (its disks, cloud-init) is still there: %v", oldDir, err)
+	for _, dir := range []string{oldDir, oldFiles} {
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("ATTACK GOT THROUGH: the old VMI's directory %s (its disks, cloud-init, sockets) is still there: %v", dir, err)
+		}
 	}
 	if out, err := e.Kubectl("", "delete", "-n", ns, "vmi", vmi.Name, "--timeout=90s"); err != nil {
 		t.Fatalf("deleting: %v\n%s", err, out)
@@ -159,7 +171,17 @@ func TestAttackNodeAgentCredentials(t *testing.T) {
 		t.Fatalf("the ordinary Pod: %v\n%s", err, out)
 	}
 	e.WaitForPod(t, ns, "plain", "the ordinary Pod on the node", 60*time.Second, func(p *corev1.Pod) bool { return p.Spec.NodeName == e.Node })
-	out, err = e.Kubectl("", append([]string{"label", "pod", "plain", "stolen=yes"}, agent...)...)
+	// Writes go straight to PATCH, as the agent's own client does (kubectl
+	// would read first, which the node agent authorizer refuses).
+	agentUser, agentGroups := "system:podvirt:nodeagent:"+e.Node, []string{"podvirt:nodeagents"}
+	patchAs := func(name, patch string) (string, error) {
+		err := e.PatchAs(t, agentUser, agentGroups, podRef(ns, name), types.MergePatchType, patch)
+		if err != nil {
+			return err.Error(), err
+		}
+		return "", nil
+	}
+	out, err = patchAs("plain", `{"metadata":{"labels":{"stolen":"yes"}}}`)
 	attempt(t, "relabelling an ordinary Pod on its own node", out, err, "may only add or remove the podvirt.io/domain finalizer of a launcher Pod")
 	out, err = e.Kubectl("", append([]string{"delete", "pod", "plain", "--wait=false"}, agent...)...)
 	attempt(t, "deleting a Pod on its own node", out, err, `cannot delete resource "pods"`) // RBAC first; the VAP denies it too
@@ -167,9 +189,9 @@ func TestAttackNodeAgentCredentials(t *testing.T) {
 	tiny := libvmi.NewTiny()
 	e.Apply(t, ns, tiny)
 	e.WaitForVMIPhase(t, ns, tiny.Name, 120*time.Second, v1alpha1.Running)
-	out, err = e.Kubectl("", append([]string{"annotate", "pod", domainspec.PodName(tiny.Name), "note=x"}, agent...)...)
+	out, err = patchAs(domainspec.PodName(tiny.Name), `{"metadata":{"annotations":{"note":"x"}}}`)
 	attempt(t, "annotating its own node's launcher Pod", out, err, "may only add or remove the podvirt.io/domain finalizer")
-	out, err = e.Kubectl("", append([]string{"patch", "pod", domainspec.PodName(tiny.Name), "--type=merge", "-p", `{"metadata":{"finalizers":["podvirt.io/domain","example.com/keep"]}}`}, agent...)...)
+	out, err = patchAs(domainspec.PodName(tiny.Name), `{"metadata":{"finalizers":["podvirt.io/domain","example.com/keep"]}}`)
 	attempt(t, "adding a foreign finalizer to its own node's launcher Pod", out, err, "may only add or remove the podvirt.io/domain finalizer")
 
 	// Reads: the node agent authorizer (webhooks/nodeauthz) in the API
@@ -235,10 +257,12 @@ func TestAttackForgedAdmissionReview(t *testing.T) {
  "namespace":"kube-system","name":"forged","operation":"CREATE","userInfo":{"username":"system:admin"},
  "object":{"apiVersion":"podvirt.io/v1alpha1","kind":"VirtualMachineInstance","metadata":{"name":"forged","namespace":"kube-system"},"spec":{}}}}`, uid)
 	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	for _, path := range []string{"/validate-vmi", "/mutate-vmi", "/validate-launcher-pod"} {
-		resp, err := client.Post("https://127.0.0.1:19443"+path, "application/json", bytes.NewReader([]byte(review)))
+	// Through the webhook Service, as any Pod reaches it.
+	base := "https://" + framework.WebhookClusterIP + ":443"
+	for _, path := range []string{"/validate-vmi", "/mutate-vmi", "/validate-launcher-pod", "/authorize-nodeagent-pods"} {
+		resp, err := client.Post(base+path, "application/json", bytes.NewReader([]byte(review)))
 		if err != nil {
-			t.Logf("tried POST %s without the API server's certificate -> stopped at TLS: %v", path, err)
+			t.Errorf("POST %s%s did not reach the webhooks, so this attack proves nothing: %v", base, path, err)
 			continue
 		}
 		body, _ := io.ReadAll(resp.Body)
@@ -257,4 +281,80 @@ func TestAttackForgedAdmissionReview(t *testing.T) {
 			t.Errorf("ATTACK GOT THROUGH: the forged review is in the audit chain: %+v", rec)
 		}
 	}
+}
+
+func podRef(ns, name string) *corev1.Pod {
+	p := &corev1.Pod{}
+	p.Namespace, p.Name = ns, name
+	return p
+}
+
+// Attacker: a namespace editor under a ResourceQuota who asks for an
+// emptyDisk far larger than the quota and than the node (once counted as
+// nothing: the disk was a sparse file outside the launcher Pod). The
+// launcher Pod declares every disk as ephemeral storage, so the quota
+// refuses the Pod; without a quota, the scheduler finds no node for it.
+func TestAttackEmptyDiskBeyondTheQuota(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	ns := e.Namespace(t)
+	e.editor(t, ns, "mallory")
+	as := []string{"--as", "mallory", "-n", ns}
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Name: "disk", Namespace: ns}, Spec: corev1.ResourceQuotaSpec{Hard: corev1.ResourceList{
+		corev1.ResourceRequestsEphemeralStorage: resource.MustParse("10Gi"), corev1.ResourceLimitsEphemeralStorage: resource.MustParse("10Gi"),
+	}}}
+	if err := e.Client.Create(ctx, quota); err != nil {
+		t.Fatal(err)
+	}
+	node := &corev1.Node{}
+	if err := e.Client.Get(ctx, types.NamespacedName{Name: e.Node}, node); err != nil {
+		t.Fatal(err)
+	}
+	beyondNode := node.Status.Allocatable[corev1.ResourceEphemeralStorage]
+	beyondNode.Add(resource.MustParse("1Gi"))
+
+	// Under the quota: the controller's launcher Pod is refused.
+	fp := e.Track(t, ns, "hog")
+	vmi := libvmi.NewTiny(libvmi.WithName("hog"), libvmi.WithEmptyDisk("scratch", "541G"))
+	if out, err := e.Kubectl(framework.Manifest(t, vmi), append([]string{"apply", "-f", "-"}, as...)...); err != nil {
+		t.Fatalf("the editor's VMI: %v\n%s", err, out)
+	}
+	var events string
+	framework.Eventually(t, "the quota to refuse the launcher Pod", 60*time.Second, func() (bool, error) {
+		out, err := e.Kubectl("", "get", "events", "-n", ns, "--field-selector", "involvedObject.name=hog", "-o", "jsonpath={.items[*].message}")
+		events = out
+		return err == nil && strings.Contains(out, "exceeded quota") && strings.Contains(out, "ephemeral-storage"), err
+	})
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("hog")}, &corev1.Pod{}); err == nil {
+		t.Errorf("ATTACK GOT THROUGH: a launcher Pod exists for a 541G emptyDisk under a 10Gi quota")
+	} else {
+		t.Logf("tried a 541G emptyDisk under a 10Gi ephemeral-storage quota -> stopped: %s", lastLine(events))
+	}
+	e.DeleteVMI(t, ns, "hog", 60*time.Second)
+	e.ExpectNoLeaks(t, fp)
+
+	// Without a quota: the launcher Pod fits no node.
+	if err := e.Client.Delete(ctx, quota); err != nil {
+		t.Fatal(err)
+	}
+	fp = e.Track(t, ns, "hog2")
+	vmi = libvmi.NewTiny(libvmi.WithName("hog2"), libvmi.WithEmptyDisk("scratch", beyondNode.String()))
+	if out, err := e.Kubectl(framework.Manifest(t, vmi), append([]string{"apply", "-f", "-"}, as...)...); err != nil {
+		t.Fatalf("the editor's VMI: %v\n%s", err, out)
+	}
+	p := e.WaitForPod(t, ns, domainspec.PodName("hog2"), "the scheduler to refuse the launcher Pod", 60*time.Second, func(p *corev1.Pod) bool {
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse && strings.Contains(c.Message, "ephemeral-storage") {
+				return true
+			}
+		}
+		return false
+	})
+	if p.Spec.NodeName != "" {
+		t.Errorf("ATTACK GOT THROUGH: the launcher Pod of a %s emptyDisk was bound to %s", beyondNode.String(), p.Spec.NodeName)
+	} else {
+		t.Logf("tried an emptyDisk of %s, beyond node %s -> stopped: unschedulable", beyondNode.String(), e.Node)
+	}
+	e.DeleteVMI(t, ns, "hog2", 60*time.Second)
+	e.ExpectNoLeaks(t, fp)
 }

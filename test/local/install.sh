@@ -66,6 +66,10 @@ patches:
       - {op: replace, path: /spec/template/spec/containers/0/volumeMounts/1/mountPath, value: "$PODVIRT_STATE/nodeagent"}
       - {op: test, path: /spec/template/spec/volumes/4/name, value: kubelet}
       - {op: replace, path: /spec/template/spec/volumes/4/hostPath/path, value: "$PODVIRT_STATE/kubelet/root"}
+      # At the host's path: libvirtd opens the disks in launcher Pods' volumes there.
+      - {op: test, path: /spec/template/spec/containers/0/volumeMounts/4/name, value: kubelet}
+      - {op: replace, path: /spec/template/spec/containers/0/volumeMounts/4/mountPath, value: "$PODVIRT_STATE/kubelet/root"}
+      - {op: add, path: /spec/template/spec/containers/0/args/-, value: "--kubelet-root-dir=$PODVIRT_STATE/kubelet/root"}
       # libvirtd's socket is under \$PODVIRT_STATE, its QEMU pid files are not.
       - {op: add, path: /spec/template/spec/volumes/-, value: {name: libvirt-run, hostPath: {path: /var/run/libvirt/qemu, type: Directory}}}
       - {op: add, path: /spec/template/spec/containers/0/volumeMounts/-, value: {name: libvirt-run, mountPath: /var/run/libvirt/qemu}}

@@ -21,31 +21,50 @@ const ReadyMarker = "PODVIRT-GUEST-READY"
 const ConsoleTimeout = 180 * time.Second
 
 // SerialLog is where the node agent has libvirt write the guest's serial
-// console: in the directory of the VMI's UID, so the VMI is read first
-// ("" when it cannot be).
+// console: in the VMI's directory in its launcher Pod's vmi-state volume,
+// so the VMI and its Pod are read first ("" when they cannot be).
 func (e *Env) SerialLog(domName string) string {
 	ns, name, ok := domainspec.ParseName(domName)
 	if !ok {
 		return ""
 	}
+	ctx := context.Background()
 	vmi := &v1alpha1.VirtualMachineInstance{}
-	if err := e.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, vmi); err != nil {
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, vmi); err != nil {
 		return ""
 	}
-	return filepath.Join(e.VMIDir(vmi.UID), domain.SerialLogFile)
+	pods, err := e.launcherPods(ctx, ns, name)
+	if err != nil {
+		return ""
+	}
+	for i := range pods {
+		if pods[i].Labels[domainspec.LabelVMIUID] != string(vmi.UID) {
+			continue
+		}
+		if dir, err := e.PodVMIDir(&pods[i]); err == nil {
+			return filepath.Join(dir, domain.SerialLogFile)
+		}
+	}
+	return ""
 }
 
-// Console returns the guest's serial console so far ("" before it has one).
+// Console returns the guest's serial console so far ("" before it has
+// one): what the node agent rotated aside (the log's last 8 MiB before its
+// last rotation), then the live log.
 func (e *Env) Console(domName string) (string, error) {
 	path := e.SerialLog(domName)
 	if path == "" {
 		return "", nil
 	}
-	b, err := os.ReadFile(path)
-	if os.IsNotExist(err) {
-		return "", nil
+	var out []byte
+	for _, p := range []string{path + ".1", path} {
+		b, err := os.ReadFile(p)
+		if err != nil && !os.IsNotExist(err) {
+			return "", err
+		}
+		out = append(out, b...)
 	}
-	return string(b), err
+	return string(out), nil
 }
 
 // GuestConsole waits for the guest's ready marker on its console and

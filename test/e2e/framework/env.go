@@ -131,8 +131,12 @@ func getenv(name, def string) string {
 // NodeAgentStateDir is the node agent's --state-dir.
 func (e *Env) NodeAgentStateDir() string { return filepath.Join(e.State, "nodeagent") }
 
-// VMIDir is the node agent's directory for one VMI's files (serial log,
-// disks), named by the VMI's UID: <state>/nodeagent/vmis/<uid>.
+// KubeletRootDir is the kubelet's --root-dir.
+func (e *Env) KubeletRootDir() string { return filepath.Join(e.State, "kubelet", "root") }
+
+// VMIDir is the node agent's directory for one VMI's sockets, named by the
+// VMI's UID: <state>/nodeagent/vmis/<uid>. Its disks, cloud-init ISO and
+// serial log are in its launcher Pod's vmi-state volume (PodVMIDir).
 func (e *Env) VMIDir(uid types.UID) string {
 	return filepath.Join(e.NodeAgentStateDir(), "vmis", string(uid))
 }

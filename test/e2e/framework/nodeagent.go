@@ -4,6 +4,8 @@ package framework
 // file, so that a move of those packages is a change of imports here.
 
 import (
+	corev1 "k8s.io/api/core/v1"
+
 	libvirt "github.com/podvirt/podvirt/nodeagent/hypervisor"
 	"github.com/podvirt/podvirt/nodeagent/network"
 	"github.com/podvirt/podvirt/nodeagent/storage"
@@ -41,6 +43,13 @@ func (e *Env) ShutdownDomain(domName string) error { return e.hv.lv.Shutdown(dom
 // as the node agent writes cloud-init disks.
 func WriteISO(path, label string, files map[string][]byte) error {
 	return storage.WriteISO(path, label, files)
+}
+
+// PodVMIDir is where the node agent keeps the files (disks, cloud-init
+// ISO, serial log) of the VMI of launcher Pod p: in the Pod's vmi-state
+// volume, under the kubelet's root.
+func (e *Env) PodVMIDir(p *corev1.Pod) (string, error) {
+	return (&storage.Volumes{KubeletRootDir: e.KubeletRootDir()}).Dir(p)
 }
 
 // podNetworkLinks names a domain's host links as the node agent does.

@@ -15,6 +15,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
@@ -28,6 +29,9 @@ const (
 	NodeAgentName    = "podvirt-nodeagent"
 	// ControllerReplicas is deploy/base's replica count.
 	ControllerReplicas = 2
+	// WebhookClusterIP is the podvirt-webhook Service's address, pinned by
+	// deploy/local (test/local/lib.sh, PODVIRT_WEBHOOK_CLUSTER_IP).
+	WebhookClusterIP = "10.96.0.11"
 	// stoppedSelector parks the node agent DaemonSet on no node.
 	stoppedSelector = "podvirt.io/e2e-no-such-node"
 )
@@ -267,4 +271,19 @@ func (e *Env) Image(t testing.TB, name string) string {
 	}
 	t.Fatalf("no %s image in %s/images.env", name, e.State)
 	return ""
+}
+
+// PatchAs sends one PATCH of a namespaced object as user (with groups),
+// through impersonation, as a node agent's client does: no read first
+// (kubectl patch reads the object before it patches, which the node agent
+// authorizer refuses a node agent). It returns the API server's error.
+func (e *Env) PatchAs(t testing.TB, user string, groups []string, obj client.Object, pt types.PatchType, patch string) error {
+	t.Helper()
+	cfg := rest.CopyConfig(e.Config)
+	cfg.Impersonate = rest.ImpersonationConfig{UserName: user, Groups: groups}
+	c, err := client.New(cfg, client.Options{Scheme: e.Client.Scheme()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c.Patch(context.Background(), obj, client.RawPatch(pt, []byte(patch)))
 }
