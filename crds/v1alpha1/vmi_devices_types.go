@@ -3,7 +3,8 @@ package v1alpha1
 // Devices are the guest's devices.
 type Devices struct {
 	// Disks are the guest's block devices, each backed by the volume of the
-	// same name.
+	// same name. Every volume no disk names gets a disk of its name (a hard
+	// disk on the default bus), as in KubeVirt.
 	// +listType=map
 	// +listMapKey=name
 	// +kubebuilder:validation:MaxItems=64
@@ -51,8 +52,10 @@ type Disk struct {
 	// LUN is a SCSI LUN passed to the guest.
 	// +optional
 	LUN *LunTarget `json:"lun,omitempty"`
-	// BootOrder is the disk's place in the boot order, from 1. Disks
-	// without one are not boot devices.
+	// BootOrder is the disk's place in the boot order, from 1, unique among
+	// disks and interfaces. When no disk or interface has one, the first
+	// disk boots (as in KubeVirt); otherwise devices without one are not
+	// boot devices.
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	BootOrder *uint `json:"bootOrder,omitempty"`
@@ -76,10 +79,12 @@ const (
 
 // DiskTarget is a hard disk.
 type DiskTarget struct {
-	// Bus is virtio, sata or scsi. Defaults to virtio.
+	// Bus is virtio, sata or scsi. Defaults to sata, KubeVirt's x86_64
+	// default, which every guest OS drives without extra drivers.
 	// +optional
 	Bus DiskBus `json:"bus,omitempty"`
-	// ReadOnly makes the disk read-only. Defaults to false.
+	// ReadOnly makes the disk read-only. Defaults to false. A sata hard
+	// disk cannot be read-only.
 	// +optional
 	ReadOnly bool `json:"readonly,omitempty"`
 }
@@ -89,12 +94,13 @@ type CDRomTarget struct {
 	// Bus is sata or scsi. Defaults to sata.
 	// +optional
 	Bus DiskBus `json:"bus,omitempty"`
-	// ReadOnly is always true for a CD-ROM. Defaults to true.
+	// ReadOnly defaults to true. false is accepted, as in KubeVirt, but a
+	// CD-ROM's medium is read-only whatever it says.
 	// +optional
 	ReadOnly *bool `json:"readonly,omitempty"`
 }
 
-// LunTarget is a SCSI LUN.
+// LunTarget is a SCSI LUN. Its volume must be a persistentVolumeClaim.
 type LunTarget struct {
 	// Bus is scsi. Defaults to scsi.
 	// +optional
@@ -129,7 +135,8 @@ type Interface struct {
 	// +listType=atomic
 	// +optional
 	Ports []Port `json:"ports,omitempty"`
-	// BootOrder is the interface's place in the boot order (PXE), from 1.
+	// BootOrder is the interface's place in the boot order (PXE), from 1,
+	// unique among disks and interfaces.
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	BootOrder *uint `json:"bootOrder,omitempty"`
@@ -143,7 +150,7 @@ type InterfaceBridge struct{}
 
 // Port is a port forwarded to a masquerade interface.
 type Port struct {
-	// Name names the port.
+	// Name names the port, unique among the interface's ports.
 	// +optional
 	Name string `json:"name,omitempty"`
 	// Protocol is TCP or UDP. Defaults to TCP.

@@ -9,14 +9,16 @@ import (
 // DomainSpec is the virtual hardware of the guest.
 type DomainSpec struct {
 	// Resources are the launcher Pod's requests and limits for the guest.
-	// requests.memory defaults to memory.guest and memory.guest to
-	// requests.memory.
+	// requests.memory defaults to memory.guest, memory.guest to
+	// requests.memory (else limits.memory), and requests.cpu to
+	// limits.cpu.
 	// +optional
 	Resources ResourceRequirements `json:"resources,omitempty"`
 
-	// CPU is the guest's processor topology. When it is not given, the guest
-	// gets one socket per CPU of resources.limits.cpu (or requests.cpu),
-	// rounded up, with one core and one thread each; else 1/1/1.
+	// CPU is the guest's processor topology. When it gives no count (it is
+	// not given, or gives only a model), the guest gets one socket per CPU
+	// of resources.limits.cpu (or requests.cpu), rounded up, with one core
+	// and one thread each; else 1/1/1. Unset counts are 1.
 	// +optional
 	CPU *CPU `json:"cpu,omitempty"`
 
@@ -76,7 +78,7 @@ type CPU struct {
 // Memory is the guest's memory.
 type Memory struct {
 	// Guest is the memory the guest sees. Defaults to
-	// domain.resources.requests.memory.
+	// domain.resources.requests.memory, else limits.memory.
 	// +optional
 	Guest *resource.Quantity `json:"guest,omitempty"`
 }
@@ -135,7 +137,7 @@ type EFI struct {
 
 // KernelBoot boots the guest directly from a kernel (and optional initrd).
 type KernelBoot struct {
-	// KernelArgs is the kernel command line.
+	// KernelArgs is the kernel command line; it needs a container.
 	// +kubebuilder:validation:MaxLength=4096
 	// +optional
 	KernelArgs string `json:"kernelArgs,omitempty"`
@@ -158,8 +160,9 @@ type KernelBootContainer struct {
 	// InitrdPath is the absolute path of the initrd inside the image.
 	// +optional
 	InitrdPath string `json:"initrdPath,omitempty"`
-	// ImagePullPolicy is when the node pulls the image. Defaults to
-	// IfNotPresent.
+	// ImagePullPolicy is when the node pulls the image. Defaults as for a
+	// container: Always when the tag is latest or there is neither a tag
+	// nor a digest, else IfNotPresent.
 	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
 	// +optional
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`

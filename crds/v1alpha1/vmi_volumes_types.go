@@ -7,7 +7,8 @@ import (
 
 // Volume is storage a disk refers to. Exactly one source is set.
 type Volume struct {
-	// Name is the volume's name, a DNS label; a disk of the same name uses it.
+	// Name is the volume's name, a DNS label; a disk of the same name uses
+	// it (one is added when none is given).
 	Name string `json:"name"`
 	// ContainerDisk is a disk image shipped in a container image; writes go
 	// to a copy that is discarded with the VMI.
@@ -39,15 +40,18 @@ type ContainerDiskSource struct {
 	// file under /disk.
 	// +optional
 	Path string `json:"path,omitempty"`
-	// ImagePullPolicy is when the node pulls the image. Defaults to
-	// IfNotPresent.
+	// ImagePullPolicy is when the node pulls the image. Defaults, as in
+	// KubeVirt, to Always for an image ending in :latest or with neither
+	// ':' nor '@', else IfNotPresent.
 	// +kubebuilder:validation:Enum=Always;IfNotPresent;Never
 	// +optional
 	ImagePullPolicy corev1.PullPolicy `json:"imagePullPolicy,omitempty"`
 }
 
 // CloudInitNoCloudSource is cloud-init NoCloud user and network data.
-// Exactly one of userData, userDataBase64 and secretRef is set.
+// At most one of userData, userDataBase64 and secretRef is set; with none
+// of them, networkData or networkDataBase64 is (the user data is then
+// empty).
 type CloudInitNoCloudSource struct {
 	// UserDataSecretRef names a Secret whose "userdata" key holds the user data.
 	// +optional
@@ -97,7 +101,8 @@ type HostDisk struct {
 	Path string `json:"path"`
 	// Type is Disk (must exist) or DiskOrCreate.
 	Type HostDiskType `json:"type"`
-	// Capacity is the size of an image created by DiskOrCreate.
+	// Capacity is the size of an image created by DiskOrCreate; type Disk
+	// takes none.
 	// +optional
 	Capacity *resource.Quantity `json:"capacity,omitempty"`
 }

@@ -25,14 +25,23 @@ func renderDisks(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain) e
 		case d.Disk != nil:
 			disk.Device, bus, readOnly = "disk", d.Disk.Bus, d.Disk.ReadOnly
 		case d.CDRom != nil:
-			disk.Device, bus, readOnly = "cdrom", d.CDRom.Bus, d.CDRom.ReadOnly == nil || *d.CDRom.ReadOnly
+			// Read-only even when the spec says readonly: false (which
+			// KubeVirt accepts): a CD-ROM's medium is read-only, libvirt
+			// implies <readonly/> for it, and the node's allowlist opens
+			// a CD-ROM's file read-only.
+			disk.Device, bus, readOnly = "cdrom", d.CDRom.Bus, true
 		case d.LUN != nil:
 			disk.Device, bus, readOnly = "lun", d.LUN.Bus, d.LUN.ReadOnly
 		default:
 			return fmt.Errorf("spec.domain.devices.disks[%s]: no disk, cdrom or lun (was the VMI defaulted?)", d.Name)
 		}
 		if bus == "" {
-			bus = v1alpha1.DiskBusVirtio
+			// Admission sets every bus; an undefaulted VMI (a test's) gets
+			// the same defaults: sata for disks and CD-ROMs, scsi for LUNs.
+			bus = v1alpha1.DiskBusSATA
+			if d.LUN != nil {
+				bus = v1alpha1.DiskBusSCSI
+			}
 		}
 		prefix := "sd"
 		if bus == v1alpha1.DiskBusVirtio {

@@ -28,13 +28,15 @@ func TestDisks(t *testing.T) {
 		readOnly               bool
 		boot                   uint
 	}{
-		{"root", "disk", "vda", "virtio", false, 1},
-		{"data", "disk", "vdb", "virtio", true, 0},
-		{"iso", "cdrom", "sda", "sata", true, 2},
-		{"rw-iso", "cdrom", "sdb", "sata", false, 0},
-		{"ro-iso", "cdrom", "vdc", "virtio", true, 0},
-		{"lun", "lun", "sdc", "scsi", false, 0},
-		{"ro-lun", "lun", "sdd", "scsi", true, 0},
+		// No bus: admission's default, sata.
+		{"root", "disk", "sda", "sata", false, 1},
+		{"data", "disk", "vda", "virtio", true, 0},
+		{"iso", "cdrom", "sdb", "sata", true, 2},
+		// A CD-ROM is read-only whatever the spec says.
+		{"rw-iso", "cdrom", "sdc", "sata", true, 0},
+		{"ro-iso", "cdrom", "sdd", "sata", true, 0},
+		{"lun", "lun", "sde", "scsi", false, 0},
+		{"ro-lun", "lun", "sdf", "scsi", true, 0},
 	}
 	if len(dom.Devices.Disks) != len(want) {
 		t.Fatalf("%d disks, want %d", len(dom.Devices.Disks), len(want))
@@ -111,7 +113,7 @@ func TestDriveLetters(t *testing.T) {
 func TestManyDisks(t *testing.T) {
 	vmi := tinyVMI()
 	for i := 0; i < 30; i++ {
-		vmi.Spec.Domain.Devices.Disks = append(vmi.Spec.Domain.Devices.Disks, v1alpha1.Disk{Name: string(rune('A' + i)), Disk: &v1alpha1.DiskTarget{}})
+		vmi.Spec.Domain.Devices.Disks = append(vmi.Spec.Domain.Devices.Disks, v1alpha1.Disk{Name: string(rune('A' + i)), Disk: &v1alpha1.DiskTarget{Bus: v1alpha1.DiskBusVirtio}})
 	}
 	dom, err := Render(vmi, Options{})
 	if err != nil {

@@ -37,8 +37,16 @@ func renderFirmware(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain
 	}
 	c := kernelBootContainer(vmi)
 	if c == nil {
-		if len(vmi.Spec.Domain.Devices.Disks) == 0 {
-			return fmt.Errorf("nothing to boot: no spec.domain.firmware.kernelBoot.container and no disks")
+		if len(vmi.Spec.Domain.Devices.Disks) == 0 && !anyBootOrder(vmi) {
+			return fmt.Errorf("nothing to boot: no spec.domain.firmware.kernelBoot.container, no disks and no interface with a bootOrder")
+		}
+		// With no boot order on any device KubeVirt renders none, and
+		// libvirt then boots from the hard disks (<boot dev="hd"/>, the
+		// first disk first). Saying so keeps the signed domain what
+		// libvirt runs. libvirt refuses <os><boot> beside per-device
+		// boot orders, so it is only ever one or the other.
+		if !anyBootOrder(vmi) {
+			dom.OS.BootDevices = []libvirtxml.DomainBootDevice{{Dev: "hd"}}
 		}
 		return nil
 	}
@@ -70,4 +78,20 @@ func renderBootloader(bl *v1alpha1.Bootloader, os *libvirtxml.DomainOS) {
 	case bl.BIOS != nil && bl.BIOS.UseSerial != nil && *bl.BIOS.UseSerial:
 		os.BIOS = &libvirtxml.DomainBIOS{UseSerial: "yes"}
 	}
+}
+
+// anyBootOrder reports whether a disk or an interface has a boot order.
+func anyBootOrder(vmi *v1alpha1.VirtualMachineInstance) bool {
+	devs := &vmi.Spec.Domain.Devices
+	for i := range devs.Disks {
+		if devs.Disks[i].BootOrder != nil {
+			return true
+		}
+	}
+	for i := range devs.Interfaces {
+		if devs.Interfaces[i].BootOrder != nil {
+			return true
+		}
+	}
+	return false
 }

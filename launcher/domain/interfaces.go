@@ -24,6 +24,11 @@ func renderInterfaces(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Doma
 		}
 		if iface.BootOrder != nil {
 			nic.Boot = &libvirtxml.DomainDeviceBoot{Order: *iface.BootOrder}
+		} else {
+			// As KubeVirt's converter on x86_64 (tapBindingOptions): a NIC
+			// without a boot order loads no option ROM, so the firmware
+			// never falls back to network boot from it.
+			nic.ROM = &libvirtxml.DomainROM{Enabled: "no"}
 		}
 		dom.Devices.Interfaces = append(dom.Devices.Interfaces, nic)
 	}

@@ -32,6 +32,9 @@ func TestInterfaces(t *testing.T) {
 	if def.Model == nil || def.Model.Type != "virtio" || def.MAC != nil || def.Boot != nil || def.Alias == nil || def.Alias.Name != "ua-default" {
 		t.Errorf("default interface: model %+v mac %+v boot %+v alias %+v, want virtio, no MAC, no boot order", def.Model, def.MAC, def.Boot, def.Alias)
 	}
+	if def.ROM == nil || def.ROM.Enabled != "no" || second.ROM != nil {
+		t.Errorf("option ROMs: default %+v second %+v, want none on the interface without a boot order only", def.ROM, second.ROM)
+	}
 	if second.Model == nil || second.Model.Type != "e1000" || second.MAC == nil || second.MAC.Address != "02:00:00:00:00:01" ||
 		second.Boot == nil || second.Boot.Order != 3 || second.Alias.Name != "ua-second" {
 		t.Errorf("second interface: model %+v mac %+v boot %+v alias %+v", second.Model, second.MAC, second.Boot, second.Alias)

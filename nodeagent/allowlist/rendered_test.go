@@ -100,3 +100,18 @@ func TestTargetDevPrefix(t *testing.T) {
 		}
 	}
 }
+
+// A VMI with no boot order anywhere renders <os><boot dev="hd"/> (KubeVirt's
+// domain with libvirt's default written down); the node accepts it.
+func TestRenderedDefaultBootAccepted(t *testing.T) {
+	vmi := fullVMI()
+	vmi.Spec.Domain.Devices.Disks[0].BootOrder = nil
+	vmi.Spec.Domain.Devices.Interfaces[0].BootOrder = nil
+	x := renderLocalized(t, vmi)
+	if !strings.Contains(x, `<boot dev="hd">`) {
+		t.Fatalf("no <boot dev=\"hd\"> in the rendered domain:\n%s", x)
+	}
+	if errs := Check(parse(t, x), testOptions()); len(errs) != 0 {
+		t.Fatalf("refused:\n%s\n%s", dump(errs), x)
+	}
+}

@@ -52,8 +52,10 @@ func TestVMILifecycle(t *testing.T) {
 		if a := d.Devices.AutoattachSerialConsole; a == nil || !*a {
 			t.Errorf("devices.autoattachSerialConsole = %v, want true", a)
 		}
-		if c := d.Firmware.KernelBoot.Container; c.ImagePullPolicy != corev1.PullIfNotPresent {
-			t.Errorf("kernelBoot.container.imagePullPolicy = %q, want IfNotPresent", c.ImagePullPolicy)
+		// The tiny image is tagged :latest: Always, as for a Pod's
+		// container (and a KubeVirt kernelBoot image).
+		if c := d.Firmware.KernelBoot.Container; c.ImagePullPolicy != corev1.PullAlways {
+			t.Errorf("kernelBoot.container.imagePullPolicy = %q, want Always", c.ImagePullPolicy)
 		}
 	})
 

@@ -43,16 +43,18 @@ func TestValidLimitsAreAccepted(t *testing.T) {
 		{"port 65535", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Interfaces[0].Ports[0].Port = 65535 }},
 		{"grace period 0", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.TerminationGracePeriodSeconds = ptr.To(int64(0)) }},
 		{"disk boot order 1 and 2", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Disks[2].BootOrder = ptr.To(uint(2)) }},
-		{"interface boot order 1", func(v *v1alpha1.VirtualMachineInstance) {
+		{"interface boot order 1, the disk's 2", func(v *v1alpha1.VirtualMachineInstance) {
 			v.Spec.Domain.Devices.Interfaces[0].BootOrder = ptr.To(uint(1))
+			v.Spec.Domain.Devices.Disks[0].BootOrder = ptr.To(uint(2))
 		}},
 		{"same port number over TCP and UDP", func(v *v1alpha1.VirtualMachineInstance) {
 			i := &v.Spec.Domain.Devices.Interfaces[0]
 			i.Ports = []v1alpha1.Port{{Name: "dns", Port: 53, Protocol: "TCP"}, {Name: "dns-udp", Port: 53, Protocol: "UDP"}}
 		}},
-		{"lun on scsi", func(v *v1alpha1.VirtualMachineInstance) {
+		{"lun on scsi, on a pvc", func(v *v1alpha1.VirtualMachineInstance) {
 			v.Spec.Domain.Devices.Disks[2].Disk = nil
 			v.Spec.Domain.Devices.Disks[2].LUN = &v1alpha1.LunTarget{Bus: v1alpha1.DiskBusSCSI}
+			v.Spec.Volumes[2] = v1alpha1.Volume{Name: "scratch", PersistentVolumeClaim: &v1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}}
 		}},
 		{"cdrom on scsi", func(v *v1alpha1.VirtualMachineInstance) {
 			v.Spec.Domain.Devices.Disks[1].CDRom.Bus = v1alpha1.DiskBusSCSI
@@ -188,10 +190,12 @@ func TestLimitsJustPastTheBoundary(t *testing.T) {
 		}, "spec.networks[1].pod: Forbidden: at most one pod network\nspec.networks[2].pod: Forbidden: at most one pod network"},
 		{"disk in two kinds plus lun", func(v *v1alpha1.VirtualMachineInstance) {
 			v.Spec.Domain.Devices.Disks[2].LUN = &v1alpha1.LunTarget{Bus: v1alpha1.DiskBusSCSI}
+			v.Spec.Volumes[2] = v1alpha1.Volume{Name: "scratch", PersistentVolumeClaim: &v1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}}
 		}, `spec.domain.devices.disks[2]: Invalid value: "scratch": set exactly one of disk, cdrom and lun`},
 		{"lun alongside no other kind and an empty bus", func(v *v1alpha1.VirtualMachineInstance) {
 			v.Spec.Domain.Devices.Disks[2].Disk = nil
 			v.Spec.Domain.Devices.Disks[2].LUN = &v1alpha1.LunTarget{}
+			v.Spec.Volumes[2] = v1alpha1.Volume{Name: "scratch", PersistentVolumeClaim: &v1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}}
 		}, ""},
 	}
 	for _, tc := range cases {

@@ -136,8 +136,8 @@ func TestDefaultDisks(t *testing.T) {
 		{Name: "cd-scsi", CDRom: &v1alpha1.CDRomTarget{Bus: v1alpha1.DiskBusSCSI, ReadOnly: ptr.To(false)}},
 	}
 	defaultDisks(disks)
-	if d := disks[0]; d.Disk == nil || d.Disk.Bus != v1alpha1.DiskBusVirtio || d.CDRom != nil || d.LUN != nil {
-		t.Errorf("disk with no kind: %+v, want a virtio disk", d)
+	if d := disks[0]; d.Disk == nil || d.Disk.Bus != v1alpha1.DiskBusSATA || d.CDRom != nil || d.LUN != nil {
+		t.Errorf("disk with no kind: %+v, want a sata disk (KubeVirt's x86_64 default)", d)
 	}
 	if d := disks[1]; d.Disk != nil || d.CDRom.Bus != v1alpha1.DiskBusSATA || d.CDRom.ReadOnly == nil || !*d.CDRom.ReadOnly {
 		t.Errorf("cdrom: %+v, want a read-only sata cdrom and no disk", d)
@@ -215,8 +215,8 @@ func TestDefaultVolumesAndEviction(t *testing.T) {
 	if es := vmi.Spec.EvictionStrategy; es == nil || *es != v1alpha1.EvictionStrategyNone {
 		t.Errorf("eviction strategy %v, want None", es)
 	}
-	if p := vmi.Spec.Volumes[0].ContainerDisk.ImagePullPolicy; p != corev1.PullIfNotPresent {
-		t.Errorf("volume a pull policy %q, want IfNotPresent", p)
+	if p := vmi.Spec.Volumes[0].ContainerDisk.ImagePullPolicy; p != corev1.PullAlways {
+		t.Errorf("volume a pull policy %q, want Always for an untagged image", p)
 	}
 	if p := vmi.Spec.Volumes[1].ContainerDisk.ImagePullPolicy; p != corev1.PullNever {
 		t.Errorf("volume b pull policy %q, want the user's Never", p)

@@ -14,7 +14,7 @@ import (
 func TestDefault(t *testing.T) {
 	vmi := &v1alpha1.VirtualMachineInstance{}
 	vmi.Spec.Domain.Resources.Requests = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")}
-	vmi.Spec.Domain.Firmware = &v1alpha1.Firmware{KernelBoot: &v1alpha1.KernelBoot{Container: &v1alpha1.KernelBootContainer{Image: "x"}}}
+	vmi.Spec.Domain.Firmware = &v1alpha1.Firmware{KernelBoot: &v1alpha1.KernelBoot{Container: &v1alpha1.KernelBootContainer{Image: "x:1"}}}
 	Default(vmi)
 	d := vmi.Spec.Domain
 	if d.Machine.Type != "q35" {

@@ -13,7 +13,6 @@ import (
 func validateDisks(disks []v1alpha1.Disk) field.ErrorList {
 	var errs field.ErrorList
 	names := map[string]int{}
-	boot := map[uint]string{}
 	for i, d := range disks {
 		errs = append(errs, validateName(d.Name, disksPath, i)...)
 		if j, dup := names[d.Name]; dup {
@@ -23,28 +22,67 @@ func validateDisks(disks []v1alpha1.Disk) field.ErrorList {
 		if countSet(d.Disk != nil, d.CDRom != nil, d.LUN != nil) != 1 {
 			errs = append(errs, field.Invalid(disksPath.Index(i), d.Name, "set exactly one of disk, cdrom and lun"))
 		}
-		if c := d.CDRom; c != nil {
-			if c.Bus == v1alpha1.DiskBusVirtio {
-				errs = append(errs, field.NotSupported(disksPath.Index(i).Child("cdrom", "bus"), c.Bus, []string{"sata", "scsi"}))
-			}
-			if c.ReadOnly != nil && !*c.ReadOnly {
-				errs = append(errs, field.Invalid(disksPath.Index(i).Child("cdrom", "readonly"), false, "a CD-ROM is always read-only"))
-			}
+		// QEMU's SATA hard disk (ide-hd) refuses a read-only drive, so the
+		// guest would never start; KubeVirt refuses it too.
+		if t := d.Disk; t != nil && t.ReadOnly && t.Bus == v1alpha1.DiskBusSATA {
+			errs = append(errs, field.Invalid(disksPath.Index(i).Child("disk", "readonly"), true, "a sata hard disk cannot be read-only: use bus virtio or scsi, or a cdrom"))
+		}
+		// A CD-ROM with readonly: false is accepted, as KubeVirt accepts it:
+		// a CD-ROM's medium is read-only whatever it says (libvirt implies
+		// <readonly/> for device="cdrom"), and the renderer says so.
+		if c := d.CDRom; c != nil && c.Bus == v1alpha1.DiskBusVirtio {
+			errs = append(errs, field.NotSupported(disksPath.Index(i).Child("cdrom", "bus"), c.Bus, []string{"sata", "scsi"}))
 		}
 		if l := d.LUN; l != nil && l.Bus != "" && l.Bus != v1alpha1.DiskBusSCSI {
 			errs = append(errs, field.NotSupported(disksPath.Index(i).Child("lun", "bus"), l.Bus, []string{"scsi"}))
 		}
-		if b := d.BootOrder; b != nil {
-			if *b == 0 {
-				errs = append(errs, field.Invalid(disksPath.Index(i).Child("bootOrder"), *b, "must be at least 1"))
-			} else if other, dup := boot[*b]; dup {
-				errs = append(errs, field.Duplicate(disksPath.Index(i).Child("bootOrder"), fmt.Sprintf("%d (also disk %s)", *b, other)))
-			} else {
-				boot[*b] = d.Name
-			}
+	}
+	return errs
+}
+
+// validateBootOrders checks the boot orders of disks and interfaces
+// together, as KubeVirt's validateBootOrder does: each is at least 1 and
+// no two devices share one (libvirt refuses a domain where they do).
+// Devices without one are legal: with none at all the first disk boots.
+func validateBootOrders(devs *v1alpha1.Devices) field.ErrorList {
+	var errs field.ErrorList
+	// boot order -> the device holding it: i for disks[i], -1-j for
+	// interfaces[j]; bootHolder names it only to report a duplicate.
+	boot := map[uint]int{}
+	for i := range devs.Disks {
+		b := devs.Disks[i].BootOrder
+		if b == nil {
+			continue
+		}
+		if *b == 0 {
+			errs = append(errs, field.Invalid(disksPath.Index(i).Child("bootOrder"), *b, "must be at least 1"))
+		} else if other, dup := boot[*b]; dup {
+			errs = append(errs, field.Duplicate(disksPath.Index(i).Child("bootOrder"), fmt.Sprintf("%d (also %s)", *b, bootHolder(devs, other))))
+		} else {
+			boot[*b] = i
+		}
+	}
+	for j := range devs.Interfaces {
+		b := devs.Interfaces[j].BootOrder
+		if b == nil {
+			continue
+		}
+		if *b == 0 {
+			errs = append(errs, field.Invalid(interfacesPath.Index(j).Child("bootOrder"), *b, "must be at least 1"))
+		} else if other, dup := boot[*b]; dup {
+			errs = append(errs, field.Duplicate(interfacesPath.Index(j).Child("bootOrder"), fmt.Sprintf("%d (also %s)", *b, bootHolder(devs, other))))
+		} else {
+			boot[*b] = -1 - j
 		}
 	}
 	return errs
+}
+
+func bootHolder(devs *v1alpha1.Devices, k int) string {
+	if k >= 0 {
+		return "disk " + devs.Disks[k].Name
+	}
+	return "interface " + devs.Interfaces[-1-k].Name
 }
 
 func validateInterfaces(ifaces []v1alpha1.Interface) field.ErrorList {
@@ -72,6 +110,7 @@ func validateInterfaces(ifaces []v1alpha1.Interface) field.ErrorList {
 			errs = append(errs, field.Forbidden(interfacesPath.Index(i).Child("ports"), "ports are forwarded only to masquerade interfaces"))
 		}
 		seen := map[string]int{}
+		portNames := map[string]int{}
 		for j, port := range iface.Ports {
 			if port.Port < 1 || port.Port > 65535 {
 				errs = append(errs, field.Invalid(interfacesPath.Index(i).Child("ports").Index(j).Child("port"), port.Port, "must be between 1 and 65535"))
@@ -80,15 +119,18 @@ func validateInterfaces(ifaces []v1alpha1.Interface) field.ErrorList {
 				for _, msg := range validation.IsValidPortName(port.Name) {
 					errs = append(errs, field.Invalid(interfacesPath.Index(i).Child("ports").Index(j).Child("name"), port.Name, msg))
 				}
+				// Port names name Service target ports; KubeVirt refuses
+				// two alike.
+				if k, dup := portNames[port.Name]; dup {
+					errs = append(errs, field.Duplicate(interfacesPath.Index(i).Child("ports").Index(j).Child("name"), fmt.Sprintf("%s (also ports[%d])", port.Name, k)))
+				}
+				portNames[port.Name] = j
 			}
 			key := fmt.Sprintf("%s/%d", port.Protocol, port.Port)
 			if k, dup := seen[key]; dup {
 				errs = append(errs, field.Duplicate(interfacesPath.Index(i).Child("ports").Index(j), fmt.Sprintf("%s (also ports[%d])", key, k)))
 			}
 			seen[key] = j
-		}
-		if b := iface.BootOrder; b != nil && *b == 0 {
-			errs = append(errs, field.Invalid(interfacesPath.Index(i).Child("bootOrder"), *b, "must be at least 1"))
 		}
 	}
 	return errs

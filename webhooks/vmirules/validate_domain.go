@@ -46,14 +46,15 @@ func validateMachine(m *v1alpha1.Machine) field.ErrorList {
 func validateFirmware(d *v1alpha1.DomainSpec) field.ErrorList {
 	var errs field.ErrorList
 	fw := d.Firmware
-	bootable := hasBootDisk(d.Devices.Disks)
-	if fw == nil || fw.KernelBoot == nil {
-		if !bootable {
-			errs = append(errs, field.Required(firmwarePath.Child("kernelBoot"), "nothing to boot from: set firmware.kernelBoot.container, or give a disk a bootOrder"))
-		}
-		if fw == nil {
-			return errs
-		}
+	// With no bootOrder anywhere the first disk boots (libvirt's default,
+	// which KubeVirt relies on), so any disk, a bootable interface or a
+	// kernel will do. KubeVirt also admits a VMI with none of them, whose
+	// guest then finds nothing to boot; podvirt says so at admission.
+	if !hasKernelBootContainer(fw) && len(d.Devices.Disks) == 0 && !hasBootInterface(d.Devices.Interfaces) {
+		errs = append(errs, field.Required(disksPath, "nothing to boot from: add a disk (with no bootOrder anywhere the first disk boots), give an interface a bootOrder, or set firmware.kernelBoot.container"))
+	}
+	if fw == nil {
+		return errs
 	}
 	if fw.UUID != "" && !uuidRE.MatchString(string(fw.UUID)) {
 		errs = append(errs, field.Invalid(firmwarePath.Child("uuid"), fw.UUID, "must be a UUID such as 5d307ca9-b3ef-428c-8861-06e72d69f223"))
@@ -79,7 +80,12 @@ func validateKernelBoot(kb *v1alpha1.KernelBoot) field.ErrorList {
 	}
 	c := kb.Container
 	if c == nil {
-		return append(errs, field.Required(firmwarePath.Child("kernelBoot", "container"), "the image holding the kernel"))
+		// As in KubeVirt's validateKernelBoot: arguments need the kernel
+		// they are for; an empty kernelBoot is no kernel boot at all.
+		if kb.KernelArgs != "" {
+			errs = append(errs, field.Required(firmwarePath.Child("kernelBoot", "container"), "kernelArgs need the image holding the kernel"))
+		}
+		return errs
 	}
 	errs = append(errs, validateImage(c.Image, func() *field.Path { return firmwarePath.Child("kernelBoot", "container", "image") })...)
 	if c.KernelPath == "" {
@@ -115,9 +121,13 @@ func featureOn(f *v1alpha1.Features, get func(*v1alpha1.Features) *v1alpha1.Feat
 	return s != nil && (s.Enabled == nil || *s.Enabled)
 }
 
-func hasBootDisk(disks []v1alpha1.Disk) bool {
-	for _, d := range disks {
-		if d.BootOrder != nil {
+func hasKernelBootContainer(fw *v1alpha1.Firmware) bool {
+	return fw != nil && fw.KernelBoot != nil && fw.KernelBoot.Container != nil
+}
+
+func hasBootInterface(ifaces []v1alpha1.Interface) bool {
+	for i := range ifaces {
+		if ifaces[i].BootOrder != nil {
 			return true
 		}
 	}

@@ -24,14 +24,23 @@ func validateVolumes(spec *v1alpha1.VirtualMachineInstanceSpec) field.ErrorList 
 	}
 	used := map[string]bool{}
 	for i, d := range spec.Domain.Devices.Disks {
-		if _, ok := volumes[d.Name]; !ok {
+		j, ok := volumes[d.Name]
+		if !ok {
 			errs = append(errs, field.Invalid(disksPath.Index(i).Child("name"), d.Name, "no volume of this name: every disk needs a volume of the same name"))
 		}
 		used[d.Name] = true
+		// A LUN passes SCSI commands to a block device: KubeVirt maps it
+		// only onto a PVC (or DataVolume, which podvirt does not have).
+		if d.LUN != nil && ok && spec.Volumes[j].PersistentVolumeClaim == nil {
+			errs = append(errs, field.Invalid(disksPath.Index(i).Child("lun"), d.Name, "a lun needs a persistentVolumeClaim volume"))
+		}
 	}
+	// Defaulting gives every volume a disk (KubeVirt's
+	// SetDefaultVolumeDisk), so this holds for every defaulted VMI; it
+	// guards the renderer against one that was not.
 	for i, v := range spec.Volumes {
 		if !used[v.Name] {
-			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("name"), v.Name, "no disk uses this volume: add a disk of the same name"))
+			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("name"), v.Name, "no disk uses this volume (defaulting adds a disk of the same name: was the VMI defaulted?)"))
 		}
 	}
 	return errs
@@ -50,8 +59,15 @@ func validateVolumeSource(v *v1alpha1.Volume, i int) field.ErrorList {
 		}
 	}
 	if ci := v.CloudInitNoCloud; ci != nil {
-		if countSet(ci.UserData != "", ci.UserDataBase64 != "", ci.UserDataSecretRef != nil) != 1 {
-			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("cloudInitNoCloud"), v.Name, "set exactly one of userData, userDataBase64 and secretRef"))
+		// As KubeVirt's validateVolumes: at most one source of user data,
+		// and some user or network data (the node writes an empty
+		// user-data file when only network data is given).
+		users := countSet(ci.UserData != "", ci.UserDataBase64 != "", ci.UserDataSecretRef != nil)
+		if users > 1 {
+			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("cloudInitNoCloud"), v.Name, "set at most one of userData, userDataBase64 and secretRef"))
+		}
+		if users == 0 && ci.NetworkData == "" && ci.NetworkDataBase64 == "" {
+			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("cloudInitNoCloud"), v.Name, "set one of userData, userDataBase64 and secretRef, or networkData or networkDataBase64"))
 		}
 		if ci.UserDataSecretRef != nil && ci.UserDataSecretRef.Name == "" {
 			errs = append(errs, field.Required(volumesPath.Index(i).Child("cloudInitNoCloud", "secretRef", "name"), ""))
@@ -82,6 +98,11 @@ func validateVolumeSource(v *v1alpha1.Volume, i int) field.ErrorList {
 		}
 		if hd.Type == v1alpha1.HostDiskExistsOrCreate && (hd.Capacity == nil || hd.Capacity.Sign() <= 0) {
 			errs = append(errs, field.Required(volumesPath.Index(i).Child("hostDisk", "capacity"), "type DiskOrCreate needs the size of the image to create"))
+		}
+		// KubeVirt refuses a size for an image that must already exist:
+		// it would be silently ignored.
+		if hd.Type == v1alpha1.HostDiskExists && hd.Capacity != nil && !hd.Capacity.IsZero() {
+			errs = append(errs, field.Invalid(volumesPath.Index(i).Child("hostDisk", "capacity"), hd.Capacity.String(), "only type DiskOrCreate takes a capacity"))
 		}
 	}
 	return errs

@@ -87,13 +87,27 @@ func validateDomain(d *v1alpha1.DomainSpec) field.ErrorList {
 	errs = append(errs, validateFeatures(d.Features)...)
 	errs = append(errs, validateDisks(d.Devices.Disks)...)
 	errs = append(errs, validateInterfaces(d.Devices.Interfaces)...)
+	errs = append(errs, validateBootOrders(&d.Devices)...)
 	return errs
 }
 
 func validateMemory(d *v1alpha1.DomainSpec) field.ErrorList {
 	var errs field.ErrorList
+	// KubeVirt refuses negative requests and limits
+	// (validateCPURequestNotNegative and its siblings); Kubernetes would
+	// refuse the launcher Pod later, with a message about a Pod.
+	for _, q := range []struct {
+		name string
+		list corev1.ResourceList
+	}{{"requests", d.Resources.Requests}, {"limits", d.Resources.Limits}} {
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			if v, ok := q.list[name]; ok && v.Sign() < 0 {
+				errs = append(errs, field.Invalid(domainPath.Child("resources", q.name).Key(string(name)), v.String(), "must not be negative"))
+			}
+		}
+	}
 	if d.Memory == nil || d.Memory.Guest == nil {
-		return append(errs, field.Required(domainPath.Child("memory", "guest"), "set memory.guest or resources.requests.memory"))
+		return append(errs, field.Required(domainPath.Child("memory", "guest"), "set memory.guest, resources.requests.memory or resources.limits.memory"))
 	}
 	guest := *d.Memory.Guest
 	if guest.Cmp(MinGuestMemory) < 0 {

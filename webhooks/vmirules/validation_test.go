@@ -37,7 +37,7 @@ func TestValidateReportsEveryFieldPath(t *testing.T) {
 		{"no memory", func(v *v1alpha1.VirtualMachineInstance) {
 			v.Spec.Domain.Memory = nil
 			delete(v.Spec.Domain.Resources.Requests, corev1.ResourceMemory)
-		}, []string{"spec.domain.memory.guest: Required value: set memory.guest or resources.requests.memory"}},
+		}, []string{"spec.domain.memory.guest: Required value: set memory.guest, resources.requests.memory or resources.limits.memory"}},
 		{"guest above limit", func(v *v1alpha1.VirtualMachineInstance) {
 			v.Spec.Domain.Resources.Limits = corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")}
 			delete(v.Spec.Domain.Resources.Requests, corev1.ResourceMemory)
@@ -50,9 +50,18 @@ func TestValidateReportsEveryFieldPath(t *testing.T) {
 			v.Spec.Domain.Memory.Guest = ptr.To(resource.MustParse("1Ki"))
 		}, []string{`spec.domain.memory.guest: Invalid value: "1Ki": must be at least 1Mi`}},
 		{"no firmware", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Firmware = nil },
-			[]string{"spec.domain.firmware.kernelBoot: Required value: nothing to boot from: set firmware.kernelBoot.container, or give a disk a bootOrder"}},
+			[]string{"spec.domain.devices.disks: Required value: nothing to boot from: add a disk (with no bootOrder anywhere the first disk boots), give an interface a bootOrder, or set firmware.kernelBoot.container"}},
+		// An empty kernelBoot is no kernel boot, as in KubeVirt: nothing
+		// is left to boot from.
 		{"no container", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Firmware.KernelBoot.Container = nil },
-			[]string{"spec.domain.firmware.kernelBoot.container: Required value: the image holding the kernel"}},
+			[]string{"spec.domain.devices.disks: Required value: nothing to boot from: add a disk (with no bootOrder anywhere the first disk boots), give an interface a bootOrder, or set firmware.kernelBoot.container"}},
+		{"kernel args without container", func(v *v1alpha1.VirtualMachineInstance) {
+			v.Spec.Domain.Firmware.KernelBoot.Container = nil
+			v.Spec.Domain.Firmware.KernelBoot.KernelArgs = "console=ttyS0"
+		}, []string{
+			"spec.domain.devices.disks: Required value: nothing to boot from: add a disk (with no bootOrder anywhere the first disk boots), give an interface a bootOrder, or set firmware.kernelBoot.container",
+			"spec.domain.firmware.kernelBoot.container: Required value: kernelArgs need the image holding the kernel",
+		}},
 		{"several at once", func(v *v1alpha1.VirtualMachineInstance) {
 			c := v.Spec.Domain.Firmware.KernelBoot.Container
 			c.Image, c.KernelPath, c.InitrdPath = "", "", "/boot/../etc/shadow"

@@ -73,7 +73,17 @@ var Invalid = []Case{
 	{"no memory at all", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Memory = nil
 		delete(v.Spec.Domain.Resources.Requests, corev1.ResourceMemory)
-	}, []string{"spec.domain.memory.guest: Required value: set memory.guest or resources.requests.memory"}},
+	}, []string{"spec.domain.memory.guest: Required value: set memory.guest, resources.requests.memory or resources.limits.memory"}},
+	{"negative cpu request", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Resources.Requests[corev1.ResourceCPU] = resource.MustParse("-1")
+	}, []string{`spec.domain.resources.requests[cpu]: Invalid value: "-1": must not be negative`}},
+	{"negative memory limit", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("-1Gi")
+	}, []string{
+		`spec.domain.resources.limits[memory]: Invalid value: "-1Gi": must not be negative`,
+		`spec.domain.memory.guest: Invalid value: "1Gi": must not exceed resources.limits.memory (-1Gi)`,
+		`spec.domain.resources.requests[memory]: Invalid value: "1Gi": must be less than or equal to the limit (-1Gi)`,
+	}},
 	{"guest memory above limit", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Memory.Guest = ptr.To(resource.MustParse("3Gi"))
 	}, []string{`spec.domain.memory.guest: Invalid value: "3Gi": must not exceed resources.limits.memory (2Gi)`}},
@@ -90,8 +100,9 @@ var Invalid = []Case{
 	{"machine with injection", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Machine.Type = "q35'/><x" },
 		[]string{`spec.domain.machine.type: Invalid value: "q35'/><x": must be q35, pc, pc-q35-<version> or pc-i440fx-<version>`}},
 	// firmware
-	{"nothing to boot", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Disks[0].BootOrder = nil },
-		[]string{"spec.domain.firmware.kernelBoot: Required value: nothing to boot from: set firmware.kernelBoot.container, or give a disk a bootOrder"}},
+	{"nothing to boot", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Devices.Disks, v.Spec.Volumes = nil, nil
+	}, []string{"spec.domain.devices.disks: Required value: nothing to boot from: add a disk (with no bootOrder anywhere the first disk boots), give an interface a bootOrder, or set firmware.kernelBoot.container"}},
 	{"bad firmware uuid", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Firmware.UUID = "not-a-uuid" },
 		[]string{`spec.domain.firmware.uuid: Invalid value: "not-a-uuid": must be a UUID such as 5d307ca9-b3ef-428c-8861-06e72d69f223`}},
 	{"bios and efi", func(v *v1alpha1.VirtualMachineInstance) {
@@ -103,7 +114,7 @@ var Invalid = []Case{
 	}, []string{"spec.domain.firmware.bootloader.efi.secureBoot: Invalid value: true: Secure Boot needs features.smm enabled"}},
 	{"kernel boot without container", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Firmware.KernelBoot = &v1alpha1.KernelBoot{KernelArgs: "console=ttyS0"}
-	}, []string{"spec.domain.firmware.kernelBoot.container: Required value: the image holding the kernel"}},
+	}, []string{"spec.domain.firmware.kernelBoot.container: Required value: kernelArgs need the image holding the kernel"}},
 	{"kernel boot without image and kernel", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Firmware.KernelBoot = &v1alpha1.KernelBoot{Container: &v1alpha1.KernelBootContainer{}}
 	}, []string{"spec.domain.firmware.kernelBoot.container.image: Required value", "spec.domain.firmware.kernelBoot.container.kernelPath: Required value: the kernel's absolute path inside the image"}},
@@ -128,7 +139,7 @@ var Invalid = []Case{
 	}, []string{`spec.domain.devices.disks[3].name: Invalid value: "data": no volume of this name: every disk needs a volume of the same name`}},
 	{"volume without disk", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Volumes = append(v.Spec.Volumes, v1alpha1.Volume{Name: "spare", EmptyDisk: &v1alpha1.EmptyDiskSource{Capacity: resource.MustParse("1Gi")}})
-	}, []string{`spec.volumes[3].name: Invalid value: "spare": no disk uses this volume: add a disk of the same name`}},
+	}, []string{`spec.volumes[3].name: Invalid value: "spare": no disk uses this volume (defaulting adds a disk of the same name: was the VMI defaulted?)`}},
 	{"duplicate disk name", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Devices.Disks[2].Name = "root"
 		v.Spec.Volumes = v.Spec.Volumes[:2]
@@ -153,18 +164,25 @@ var Invalid = []Case{
 	}, []string{`spec.domain.devices.disks[2]: Invalid value: "scratch": set exactly one of disk, cdrom and lun`}},
 	{"cdrom on virtio", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Disks[1].CDRom.Bus = "virtio" },
 		[]string{`spec.domain.devices.disks[1].cdrom.bus: Unsupported value: "virtio": supported values: "sata", "scsi"`}},
-	{"writable cdrom", func(v *v1alpha1.VirtualMachineInstance) {
-		v.Spec.Domain.Devices.Disks[1].CDRom.ReadOnly = ptr.To(false)
-	},
-		[]string{"spec.domain.devices.disks[1].cdrom.readonly: Invalid value: false: a CD-ROM is always read-only"}},
+	{"read-only sata disk", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Devices.Disks[2].Disk = &v1alpha1.DiskTarget{Bus: "sata", ReadOnly: true}
+	}, []string{"spec.domain.devices.disks[2].disk.readonly: Invalid value: true: a sata hard disk cannot be read-only: use bus virtio or scsi, or a cdrom"}},
 	{"lun on sata", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Devices.Disks[2].Disk = nil
 		v.Spec.Domain.Devices.Disks[2].LUN = &v1alpha1.LunTarget{Bus: "sata"}
+		v.Spec.Volumes[2] = v1alpha1.Volume{Name: "scratch", PersistentVolumeClaim: &v1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: "c"}}
 	}, []string{`spec.domain.devices.disks[2].lun.bus: Unsupported value: "sata": supported values: "scsi"`}},
+	{"lun on an empty disk", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Devices.Disks[2].Disk = nil
+		v.Spec.Domain.Devices.Disks[2].LUN = &v1alpha1.LunTarget{Bus: "scsi"}
+	}, []string{`spec.domain.devices.disks[2].lun: Invalid value: "scratch": a lun needs a persistentVolumeClaim volume`}},
 	{"boot order zero", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Disks[2].BootOrder = ptr.To(uint(0)) },
 		[]string{"spec.domain.devices.disks[2].bootOrder: Invalid value: 0: must be at least 1"}},
 	{"duplicate boot order", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Domain.Devices.Disks[2].BootOrder = ptr.To(uint(1)) },
 		[]string{`spec.domain.devices.disks[2].bootOrder: Duplicate value: "1 (also disk root)"`}},
+	{"interface boot order of a disk", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Devices.Interfaces[0].BootOrder = ptr.To(uint(1))
+	}, []string{`spec.domain.devices.interfaces[0].bootOrder: Duplicate value: "1 (also disk root)"`}},
 	// volumes
 	{"volume with two sources", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Volumes[2].ContainerDisk = &v1alpha1.ContainerDiskSource{Image: "x"}
@@ -190,9 +208,9 @@ var Invalid = []Case{
 	{"cloud-init two user data", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Volumes[1].CloudInitNoCloud.UserData = "#cloud-config"
 	},
-		[]string{`spec.volumes[1].cloudInitNoCloud: Invalid value: "cloudinit": set exactly one of userData, userDataBase64 and secretRef`}},
-	{"cloud-init no user data", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[1].CloudInitNoCloud.UserDataBase64 = "" },
-		[]string{`spec.volumes[1].cloudInitNoCloud: Invalid value: "cloudinit": set exactly one of userData, userDataBase64 and secretRef`}},
+		[]string{`spec.volumes[1].cloudInitNoCloud: Invalid value: "cloudinit": set at most one of userData, userDataBase64 and secretRef`}},
+	{"cloud-init no data", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[1].CloudInitNoCloud.UserDataBase64 = "" },
+		[]string{`spec.volumes[1].cloudInitNoCloud: Invalid value: "cloudinit": set one of userData, userDataBase64 and secretRef, or networkData or networkDataBase64`}},
 	{"cloud-init secret without name", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Volumes[1].CloudInitNoCloud.UserDataBase64 = ""
 		v.Spec.Volumes[1].CloudInitNoCloud.UserDataSecretRef = &corev1.LocalObjectReference{}
@@ -220,6 +238,9 @@ var Invalid = []Case{
 	{"host disk create without capacity", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Volumes[2] = v1alpha1.Volume{Name: "scratch", HostDisk: &v1alpha1.HostDisk{Path: "/data/x.img", Type: "DiskOrCreate"}}
 	}, []string{"spec.volumes[2].hostDisk.capacity: Required value: type DiskOrCreate needs the size of the image to create"}},
+	{"host disk existing with capacity", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Volumes[2] = v1alpha1.Volume{Name: "scratch", HostDisk: &v1alpha1.HostDisk{Path: "/data/x.img", Type: "Disk", Capacity: ptr.To(resource.MustParse("1Gi"))}}
+	}, []string{`spec.volumes[2].hostDisk.capacity: Invalid value: "1Gi": only type DiskOrCreate takes a capacity`}},
 	// interfaces and networks
 	{"interface without network", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Networks = nil },
 		[]string{`spec.domain.devices.interfaces[0].name: Invalid value: "default": no network of this name: every interface needs a network of the same name`}},
@@ -272,6 +293,9 @@ var Invalid = []Case{
 	{"duplicate port", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Devices.Interfaces[0].Ports = append(v.Spec.Domain.Devices.Interfaces[0].Ports, v1alpha1.Port{Port: 22, Protocol: "TCP"})
 	}, []string{`spec.domain.devices.interfaces[0].ports[1]: Duplicate value: "TCP/22 (also ports[0])"`}},
+	{"duplicate port name", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Domain.Devices.Interfaces[0].Ports = append(v.Spec.Domain.Devices.Interfaces[0].Ports, v1alpha1.Port{Name: "ssh", Port: 2222, Protocol: "TCP"})
+	}, []string{`spec.domain.devices.interfaces[0].ports[1].name: Duplicate value: "ssh (also ports[0])"`}},
 	{"interface boot order zero", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Domain.Devices.Interfaces[0].BootOrder = ptr.To(uint(0))
 	},

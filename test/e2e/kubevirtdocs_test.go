@@ -1,0 +1,102 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+)
+
+// TestKubeVirtDocsAdmitted sends every VMI of testdata/kubevirt-docs (KubeVirt's
+// user guide's, apiVersion changed) through the real API server with a
+// server-side dry run: the CRD schema, the mutating and the validating
+// webhooks and the default policies all run, nothing is stored, so no PVC,
+// Secret or image the examples name needs to exist. Each is admitted, and
+// comes back defaulted with a disk per volume on a bus. Those of refused/
+// use fields outside podvirt's subset and are refused naming the field
+// (their "# want:" lines). launcher/domain's TestKubeVirtDocsVMIsAdmittedAndBootable
+// runs the same files through the same rules and the renderer without a
+// cluster.
+func TestKubeVirtDocsAdmitted(t *testing.T) {
+	e := newEnv(t)
+	ns := e.Namespace(t)
+	// The hostDisk example: the default policy deny-host-disk exempts
+	// namespaces labeled for host disks.
+	if out, err := e.Kubectl("", "label", "namespace", ns, "podvirt.io/host-disk=allowed"); err != nil {
+		t.Fatalf("labeling the namespace: %v\n%s", err, out)
+	}
+	files, err := filepath.Glob("testdata/kubevirt-docs/*.yaml")
+	if err != nil || len(files) < 15 {
+		t.Fatalf("kubevirt-docs VMIs: %v, %v", files, err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := e.Kubectl(string(raw), "apply", "--dry-run=server", "-o", "json", "-n", ns, "-f", "-")
+			if err != nil {
+				t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
+			}
+			vmi := &v1alpha1.VirtualMachineInstance{}
+			if err := json.Unmarshal([]byte(out), vmi); err != nil {
+				t.Fatalf("the server's answer: %v\n%s", err, out)
+			}
+			d := vmi.Spec.Domain
+			if d.Machine == nil || d.Machine.Type == "" || d.Memory == nil || d.Memory.Guest == nil {
+				t.Errorf("not defaulted: machine %+v memory %+v", d.Machine, d.Memory)
+			}
+			disks := map[string]bool{}
+			for _, disk := range d.Devices.Disks {
+				disks[disk.Name] = true
+				switch {
+				case disk.Disk != nil && disk.Disk.Bus != "", disk.CDRom != nil && disk.CDRom.Bus != "", disk.LUN != nil && disk.LUN.Bus != "":
+				default:
+					t.Errorf("disk %s has no kind or no bus after defaulting: %+v", disk.Name, disk)
+				}
+			}
+			for _, v := range vmi.Spec.Volumes {
+				if !disks[v.Name] {
+					t.Errorf("volume %s has no disk after defaulting", v.Name)
+				}
+			}
+		})
+	}
+
+	refused, err := filepath.Glob("testdata/kubevirt-docs/refused/*.yaml")
+	if err != nil || len(refused) < 3 {
+		t.Fatalf("refused kubevirt-docs VMIs: %v, %v", refused, err)
+	}
+	for _, file := range refused {
+		t.Run("refused/"+filepath.Base(file), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var wants []string
+			for _, line := range strings.Split(string(raw), "\n") {
+				if w, ok := strings.CutPrefix(line, "# want: "); ok {
+					wants = append(wants, w)
+				}
+			}
+			if len(wants) == 0 {
+				t.Fatal(`no "# want:" line`)
+			}
+			out, err := e.Kubectl(string(raw), "apply", "--dry-run=server", "-n", ns, "-f", "-")
+			if err == nil {
+				t.Fatalf("admitted:\n%s", out)
+			}
+			for _, w := range wants {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+		})
+	}
+}
