@@ -1,6 +1,6 @@
 // Command podvirt-controller serves podvirt's admission webhooks and its
-// node agent authorization webhook, and runs the launcher controller. It
-// only wires packages together.
+// node agent authorization webhook, and runs the launcher and VirtualMachine
+// controllers. It only wires packages together.
 package main
 
 import (
@@ -173,6 +173,7 @@ func main() {
 		Pod:        podOpts,
 		SigningKey: signingKey,
 	}).SetupWithManager(mgr), "setting up the launcher controller")
+	exitOn((&controller.VMReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr), "setting up the VirtualMachine controller")
 
 	exitOn(mgr.AddHealthzCheck("healthz", healthz.Ping), "adding the health check")
 	exitOn(mgr.AddReadyzCheck("webhook", webhookServer.StartedChecker()), "adding the ready check")

@@ -202,3 +202,17 @@ type VirtualMachineStartFailure struct {
 func init() {
 	SchemeBuilder.Register(&VirtualMachine{}, &VirtualMachineList{})
 }
+
+// AnnotationStateChangeRequest on a VirtualMachine asks the controller to
+// start (StateChangeStart) or stop (StateChangeStop) the VM's VMI without
+// changing its run strategy: podvirtctl start, stop and restart use it for
+// the Manual and RerunOnFailure strategies (KubeVirt's state change
+// requests, which it keeps in the status; an annotation needs only update
+// permission on the VM). The controller removes it once acted on.
+const AnnotationStateChangeRequest = "podvirt.io/state-change-request"
+
+// State change requests.
+const (
+	StateChangeStart = "Start"
+	StateChangeStop  = "Stop"
+)
