@@ -1,7 +1,7 @@
 # podvirt. `make test` and `make run` install and build what they need.
 SHELL := /usr/bin/env bash
 CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
-GENERATED := crds/v1alpha1/zz_generated.deepcopy.go crds/bases/podvirt.io_virtualmachineinstances.yaml crds/bases/podvirt.io_vmipolicies.yaml
+GENERATED := crds/v1alpha1/zz_generated.deepcopy.go crds/bases/podvirt.io_virtualmachineinstances.yaml crds/bases/podvirt.io_vmipolicies.yaml crds/bases/podvirt.io_virtualmachines.yaml
 
 .PHONY: all generate verify-generated build vet lint unit policy-test e2e attack test run down fuzz bench images mutate
 

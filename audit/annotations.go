@@ -15,6 +15,7 @@ const (
 	WebhookValidateVMI    = "validate-vmi"
 	WebhookPodGuard       = "pod-guard"
 	WebhookValidatePolicy = "validate-vmipolicy"
+	WebhookValidateVM     = "validate-vm"
 )
 
 // PolicyBuiltinValidation is the PolicyResult name of the VMI's semantic

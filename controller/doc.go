@@ -4,7 +4,9 @@
 // the Pod, signs its domain for the node the scheduler chose (domainspec),
 // and moves the VMI through Pending, Scheduling and Scheduled; the node
 // agent takes it from there (Running, Succeeded, Failed). EnsureSigningKey
-// keeps the signing key and the node agents' trusted keys.
+// keeps the signing key and the node agents' trusted keys. The VirtualMachine
+// controller (VMReconciler) keeps each VM's one VMI running or stopped as
+// its run strategy says, with a start backoff, and reports its status.
 //
 // It imports crds, domainspec and launcher; never webhooks or nodeagent.
 package controller

@@ -6,6 +6,9 @@
 //     vmirules.Default;
 //   - /validate-vmi, VMIValidator: vmirules.Validate / ValidateUpdate,
 //     then every matching VMIPolicy, from a single parse of the object;
+//   - /validate-vm, VMValidator: a VirtualMachine sets running or
+//     runStrategy, not both, and the VMI its template describes passes
+//     vmirules and the VMIPolicies as that VMI would;
 //   - /validate-vmipolicy, NewVMIPolicyValidator: a policy must compile
 //     and type-check against the VMI schema;
 //   - /validate-launcher-pod, PodGuard: only the controller creates or

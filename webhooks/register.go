@@ -49,6 +49,9 @@ func Register(mgr manager.Manager, opts Options) {
 	srv.Register(ValidateVMIPath, audited(audit.WebhookValidateVMI, &VMIValidator{
 		Policies: opts.Policies, Namespaces: mgr.GetClient(), NamespacesLive: mgr.GetAPIReader(), Params: opts.Params,
 	}))
+	srv.Register(ValidateVMPath, audited(audit.WebhookValidateVM, &VMValidator{
+		Policies: opts.Policies, Namespaces: mgr.GetClient(), NamespacesLive: mgr.GetAPIReader(), Params: opts.Params,
+	}))
 	srv.Register(PodGuardPath, audited(audit.WebhookPodGuard, &PodGuard{Creators: opts.LauncherPodCreators, NodeAgents: opts.NodeAgents}))
 	if opts.Compiler != nil {
 		srv.Register(ValidatePolicyPath, audited(audit.WebhookValidatePolicy, NewVMIPolicyValidator(mgr.GetScheme(), opts.Compiler)))

@@ -149,29 +149,50 @@ func (h *VMIValidator) decodeVMI(raw []byte) (*policies.Object, *v1alpha1.Virtua
 // verdict into the response, as kube-apiserver does for a
 // ValidatingAdmissionPolicy.
 func (h *VMIValidator) evaluatePolicies(ctx context.Context, req admission.Request, object, oldObject *policies.Object, rec *Record) admission.Response {
-	if h.Policies == nil {
+	return h.policyEngine().evaluate(ctx, req.Namespace, func(ns *corev1.Namespace) *policies.Input {
+		return policies.NewDecodedInput(&req.AdmissionRequest, object, oldObject, ns, h.Params)
+	}, rec)
+}
+
+func (h *VMIValidator) policyEngine() policyEngine {
+	return policyEngine{Policies: h.Policies, Namespaces: h.Namespaces, NamespacesLive: h.NamespacesLive}
+}
+
+// policyEngine evaluates the VMIPolicies for an admission handler: the
+// VMI validator for a VMI, the VM validator for the VMI a VM would create.
+type policyEngine struct {
+	Policies       *policies.Cache
+	Namespaces     client.Reader
+	NamespacesLive client.Reader
+}
+
+// evaluate reads the namespace (for namespaceSelector and
+// namespaceObject), builds the input with it, runs every policy and turns
+// the verdict into the response.
+func (e policyEngine) evaluate(ctx context.Context, namespace string, input func(*corev1.Namespace) *policies.Input, rec *Record) admission.Response {
+	if e.Policies == nil {
 		return admission.Allowed("")
 	}
-	set := h.Policies.Set()
+	set := e.Policies.Set()
 	if len(set.Policies()) == 0 {
 		return admission.Allowed("")
 	}
 	var ns *corev1.Namespace
-	if req.Namespace != "" && h.Namespaces != nil {
+	if namespace != "" && e.Namespaces != nil {
 		ns = &corev1.Namespace{}
-		err := h.Namespaces.Get(ctx, types.NamespacedName{Name: req.Namespace}, ns)
-		if apierrors.IsNotFound(err) && h.NamespacesLive != nil {
+		err := e.Namespaces.Get(ctx, types.NamespacedName{Name: namespace}, ns)
+		if apierrors.IsNotFound(err) && e.NamespacesLive != nil {
 			// Not in the cache yet (a namespace just made): ask the API
 			// server, as kube-apiserver does when its lister misses.
-			err = h.NamespacesLive.Get(ctx, types.NamespacedName{Name: req.Namespace}, ns)
+			err = e.NamespacesLive.Get(ctx, types.NamespacedName{Name: namespace}, ns)
 		}
 		if err != nil {
 			// Never guess: a policy's namespaceSelector cannot be matched
 			// without the namespace, and skipping it would fail open.
-			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s for the VMIPolicies' namespaceSelector and namespaceObject: %w", req.Namespace, err))
+			return admission.Errored(http.StatusInternalServerError, fmt.Errorf("reading namespace %s for the VMIPolicies' namespaceSelector and namespaceObject: %w", namespace, err))
 		}
 	}
-	in := policies.NewDecodedInput(&req.AdmissionRequest, object, oldObject, ns, h.Params)
+	in := input(ns)
 	results := set.Evaluate(ctx, in, make([]policies.PolicyResult, 0, len(set.Policies())))
 	verdict := set.Decide(results)
 	rec.AddPolicyResults(set, results)

@@ -1,6 +1,6 @@
 // Command podvirt-controller serves podvirt's admission webhooks and its
-// node agent authorization webhook, and runs the launcher controller. It
-// only wires packages together.
+// node agent authorization webhook, and runs the launcher and VirtualMachine
+// controllers. It only wires packages together.
 package main
 
 import (
@@ -46,7 +46,7 @@ func main() {
 		certHosts     = flag.String("cert-hosts", "podvirt-webhook.podvirt-system.svc", "comma-separated DNS names and IPs of the serving certificate")
 		caSecret      = flag.String("ca-secret", "podvirt-webhook-ca", "Secret (in --namespace) holding the webhook CA")
 		mutatingCfg   = flag.String("mutating-webhook-configuration", "podvirt-vmi-defaulter", "MutatingWebhookConfiguration whose caBundle is kept current")
-		validatingCfg = flag.String("validating-webhook-configurations", "podvirt-vmi-validator,podvirt-launcher-pod-guard,podvirt-vmipolicy-validator", "comma-separated ValidatingWebhookConfigurations whose caBundle is kept current")
+		validatingCfg = flag.String("validating-webhook-configurations", "podvirt-vmi-validator,podvirt-launcher-pod-guard,podvirt-vmipolicy-validator,podvirt-vm-validator", "comma-separated ValidatingWebhookConfigurations whose caBundle is kept current")
 		podCreators   = flag.String("launcher-pod-creators", "system:serviceaccount:podvirt-system:podvirt-controller", "comma-separated user names allowed to create launcher Pods (the controller's own identity)")
 		clientCA      = flag.String("admission-client-ca-file", "", "CA bundle of the kube-apiserver's admission client certificate (also presented by its authorization webhook client, see deploy/base/authorization-config.example.yaml); when set, callers without a certificate it signed are refused")
 		clientNames   = flag.String("admission-client-names", "", "comma-separated common names of admitted admission clients; empty admits any the CA signed")
@@ -173,6 +173,7 @@ func main() {
 		Pod:        podOpts,
 		SigningKey: signingKey,
 	}).SetupWithManager(mgr), "setting up the launcher controller")
+	exitOn((&controller.VMReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr), "setting up the VirtualMachine controller")
 
 	exitOn(mgr.AddHealthzCheck("healthz", healthz.Ping), "adding the health check")
 	exitOn(mgr.AddReadyzCheck("webhook", webhookServer.StartedChecker()), "adding the ready check")

@@ -56,7 +56,7 @@ func (f *auditReadFlags) bind(fs *pflag.FlagSet) {
 	fs.StringVar(&f.until, "until", "", "only records before this time, in the same forms as --since")
 	fs.StringVar(&f.namespace, "namespace", "", "only records of objects in this namespace")
 	fs.StringVar(&f.user, "user", "", "only records of requests by this user")
-	fs.StringVar(&f.webhook, "webhook", "", "only records of this webhook (mutate-vmi, validate-vmi, pod-guard, validate-vmipolicy)")
+	fs.StringVar(&f.webhook, "webhook", "", "only records of this webhook (mutate-vmi, validate-vmi, pod-guard, validate-vmipolicy, validate-vm)")
 	fs.StringVar(&f.policy, "policy", "", "only records in which this policy was evaluated")
 	fs.StringSliceVar(&f.decisions, "decision", nil, "only records with these decisions (allowed, denied, warned, mutated; comma-separated or repeated)")
 	fs.StringVarP(&f.output, "output", "o", "table", "output format: table, or json (one record per line, as stored)")

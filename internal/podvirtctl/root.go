@@ -11,12 +11,12 @@ import (
 func NewRoot() *cobra.Command {
 	root := &cobra.Command{
 		Use:           "podvirtctl",
-		Short:         "podvirtctl works with podvirt's policies and admission audit log",
+		Short:         "podvirtctl works with podvirt's policies, admission audit log and VirtualMachines",
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
 	// Each subcommand file adds its constructor here, e.g. newAuditCommand.
-	subcommands := []func() *cobra.Command{newPolicyCommand, newAuditCommand}
+	subcommands := []func() *cobra.Command{newPolicyCommand, newAuditCommand, newStartCommand, newStopCommand, newRestartCommand}
 	for _, add := range subcommands {
 		root.AddCommand(add())
 	}
