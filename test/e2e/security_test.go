@@ -222,7 +222,7 @@ func (e *env) forgedLauncher(t *testing.T, vmi *v1alpha1.VirtualMachineInstance,
 			Volumes: []corev1.Volume{{Name: domainspec.StateVolume, VolumeSource: corev1.VolumeSource{
 				EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: ptr.To(resource.MustParse("1Gi"))}}}},
 			Containers: []corev1.Container{{Name: "launcher", Image: e.Image(t, "launcher"), ImagePullPolicy: corev1.PullIfNotPresent,
-				Args: []string{"--domain", "forged"},
+				Args:      []string{"--domain", "forged"},
 				Resources: corev1.ResourceRequirements{Limits: corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("2Gi")}}}},
 		},
 	}
