@@ -99,7 +99,8 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 	// cgroup (where QEMU runs) only after the Pod's containers have
 	// ended. The Pod's grace period (the VMI's plus
 	// ExtraGracePeriodSeconds) bounds the wait.
-	args := []string{"--domain", domainspec.Name(vmi.Namespace, vmi.Name), "--wait-for-removal", StateDir + "/" + domainspec.StateSubdir}
+	args := []string{"--domain", domainspec.Name(vmi.Namespace, vmi.Name), "--wait-for-removal", StateDir + "/" + domainspec.StateSubdir,
+		"--serial-log", StateDir + "/" + domainspec.StateSubdir + "/" + domainspec.SerialLogFile}
 
 	p := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{

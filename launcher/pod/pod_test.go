@@ -238,8 +238,9 @@ func TestPodShape(t *testing.T) {
 		t.Fatalf("%d containers", len(s.Containers))
 	}
 	c := s.Containers[0]
-	if c.Name != domainspec.LauncherContainerName || len(c.Args) != 4 || c.Args[0] != "--domain" || c.Args[1] != "ns1_tiny" ||
-		c.Args[2] != "--wait-for-removal" || c.Args[3] != StateDir+"/"+domainspec.StateSubdir {
+	if c.Name != domainspec.LauncherContainerName || len(c.Args) != 6 || c.Args[0] != "--domain" || c.Args[1] != "ns1_tiny" ||
+		c.Args[2] != "--wait-for-removal" || c.Args[3] != StateDir+"/"+domainspec.StateSubdir ||
+		c.Args[4] != "--serial-log" || c.Args[5] != StateDir+"/"+domainspec.StateSubdir+"/"+domainspec.SerialLogFile {
 		t.Errorf("container %s args %q", c.Name, c.Args)
 	}
 	if !*c.SecurityContext.ReadOnlyRootFilesystem || c.TerminationMessagePolicy != corev1.TerminationMessageFallbackToLogsOnError {

@@ -26,6 +26,12 @@ type Options struct {
 	WaitForRemoval string
 	// Out receives progress lines.
 	Out io.Writer
+	// SerialLog, when set, is the guest's serial log in the Pod's state
+	// volume; what the guest writes there is copied to Serial (the
+	// container's stdout), so `kubectl logs`, log shipping and log alerts
+	// work for the VM's console as for any Pod.
+	SerialLog string
+	Serial    io.Writer
 	// PollInterval is how often WaitForRemoval is checked; 200ms when
 	// zero.
 	PollInterval time.Duration
@@ -41,6 +47,9 @@ func Run(ctx context.Context, opts Options) error {
 		fmt.Fprintf(opts.Out, "%s launcher for domain %s: %s\n", time.Now().UTC().Format(time.RFC3339), opts.Domain, fmt.Sprintf(format, args...))
 	}
 	logf("waiting")
+	if opts.SerialLog != "" && opts.Serial != nil {
+		go followSerialLog(ctx, opts.SerialLog, opts.Serial, opts.PollInterval)
+	}
 	<-ctx.Done()
 	if opts.WaitForRemoval != "" {
 		interval := opts.PollInterval

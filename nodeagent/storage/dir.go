@@ -69,3 +69,18 @@ func ensureDir(dir string) error {
 	}
 	return nil
 }
+
+// ensureSerialLog makes the serial log, before QEMU opens it (append, so
+// it keeps this mode), readable by the launcher container: it streams the
+// guest's console to its stdout, so `kubectl logs` shows it. Only the
+// Pod's own containers see the volume.
+func ensureSerialLog(dir string) error {
+	f, err := os.OpenFile(filepath.Join(dir, domainspec.SerialLogFile), os.O_CREATE|os.O_EXCL|os.O_WRONLY|syscall.O_NOFOLLOW, 0o644)
+	if os.IsExist(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("creating the serial log: %w", err)
+	}
+	return f.Close()
+}

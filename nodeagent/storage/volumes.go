@@ -88,6 +88,10 @@ func (vs *Volumes) Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Me
 		}
 		out.Formats[filepath.Base(pl.target)] = format
 	}
+	// Last, once everything fits: the serial log, readable by the launcher.
+	if err := ensureSerialLog(vmiDir); err != nil {
+		return Prepared{}, err
+	}
 	return out, nil
 }
 

@@ -99,6 +99,12 @@ func TestVMILifecycle(t *testing.T) {
 		e.GuestConsole(t, domName)
 		t.Logf("kubectl apply -> guest ready marker: %s", time.Since(applied).Round(time.Millisecond))
 
+		// The guest's console is the launcher Pod's log, as for any Pod.
+		framework.Eventually(t, "the guest's ready marker in kubectl logs", 30*time.Second, func() (bool, error) {
+			out, err := e.Kubectl("", "logs", "-n", ns, domainspec.PodName("tiny"))
+			return err == nil && strings.Contains(out, framework.ReadyMarker), nil
+		})
+
 		// A VM's cost is its Pod's cost: QEMU runs in the launcher Pod's cgroup.
 		raw, err := os.ReadFile(filepath.Join(framework.LibvirtRunDir, domName+".pid"))
 		if err != nil {
