@@ -55,7 +55,7 @@ podvirt is up. Try:
   kubectl get vmi                       # phase and node of each VM
   kubectl get vmi tiny -o yaml          # the defaults the webhook applied
   kubectl -n podvirt-system get pods -o wide   # podvirt itself: 2 controllers, a node agent per node
-  cat $PODVIRT_STATE/nodeagent/vmis/\$(kubectl get vmi tiny -o jsonpath='{.metadata.uid}')/serial.log   # the guest's console
+  kubectl logs virt-launcher-tiny       # the guest's serial console
   kubectl delete vmi tiny               # ACPI shutdown, then the Pod goes
 Logs: $PODVIRT_STATE/logs/   Stop everything: make down
 NEXT
