@@ -191,15 +191,7 @@ func TestInvalidManifestsRejected(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wants []string
-			for _, line := range strings.Split(string(raw), "\n") {
-				if w, ok := strings.CutPrefix(line, "# want: "); ok {
-					wants = append(wants, w)
-				}
-			}
-			if len(wants) == 0 {
-				t.Fatal("no '# want:' line")
-			}
+			wants := wantLines(t, raw)
 			out, err := e.Kubectl(string(raw), "apply", "-n", ns, "-f", "-")
 			if err == nil {
 				t.Fatalf("applied:\n%s", out)
@@ -215,4 +207,21 @@ func TestInvalidManifestsRejected(t *testing.T) {
 			}
 		})
 	}
+}
+
+// wantLines are the "# want: " comments of a manifest refused on purpose:
+// each a text the refusal must contain. A manifest without one fails the
+// test.
+func wantLines(t *testing.T, raw []byte) []string {
+	t.Helper()
+	var wants []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if w, ok := strings.CutPrefix(line, "# want: "); ok {
+			wants = append(wants, w)
+		}
+	}
+	if len(wants) == 0 {
+		t.Fatal(`no "# want:" line`)
+	}
+	return wants
 }

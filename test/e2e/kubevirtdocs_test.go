@@ -79,15 +79,7 @@ func TestKubeVirtDocsAdmitted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var wants []string
-			for _, line := range strings.Split(string(raw), "\n") {
-				if w, ok := strings.CutPrefix(line, "# want: "); ok {
-					wants = append(wants, w)
-				}
-			}
-			if len(wants) == 0 {
-				t.Fatal(`no "# want:" line`)
-			}
+			wants := wantLines(t, raw)
 			out, err := e.Kubectl(string(raw), "apply", "--dry-run=server", "-n", ns, "-f", "-")
 			if err == nil {
 				t.Fatalf("admitted:\n%s", out)
