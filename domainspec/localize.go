@@ -19,10 +19,12 @@ type NodeFacts struct {
 	// socket's path is limited to 107 bytes, which a path in the
 	// kubelet's directory of a Pod can exceed.
 	SocketDir string
-	// Bridge and Tap connect the guest's interface to its Pod's network:
-	// the bridge the tap joins and the tap's name. Empty leaves the
-	// interface as rendered (the allowlist then refuses it).
-	Bridge, Tap string
+	// Tap is the existing tap (the node agent's, made for this domain)
+	// that the guest's interface is given, unmanaged: libvirt opens it for
+	// QEMU and the node agent then moves it into the launcher Pod's
+	// network namespace. Empty leaves the interface as rendered (a tap
+	// libvirt makes, which nothing connects).
+	Tap string
 	// DiskFormats is the format the node found in each disk file, by the
 	// bare file name the renderer wrote (DiskFile). A disk not named keeps
 	// its rendered format. A disk in any format but raw gets an empty
@@ -34,8 +36,8 @@ type NodeFacts struct {
 // Localize makes every node-side rewrite of a rendered domain, and nothing
 // else changes it on the node: kernel and initrd under ImageRoot; disk
 // files, each with its format, and file-backed serial consoles under
-// VMIDir; the VNC socket under SocketDir; the interface onto Bridge as Tap. Rendered paths are
-// image paths (absolute, cleaned before they are joined, so they cannot
+// VMIDir; the VNC socket under SocketDir; the interface onto the existing Tap.
+// Rendered paths are image paths (absolute, cleaned before they are joined, so they cannot
 // leave ImageRoot) or bare file names (anything else is an error).
 func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
 	if dom.OS != nil {
@@ -64,11 +66,11 @@ func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
 			}
 		}
 	}
-	if facts.Bridge != "" {
+	if facts.Tap != "" {
 		for i := range dom.Devices.Interfaces {
 			nic := &dom.Devices.Interfaces[i]
-			nic.Source = &libvirtxml.DomainInterfaceSource{Bridge: &libvirtxml.DomainInterfaceSourceBridge{Bridge: facts.Bridge}}
-			nic.Target = &libvirtxml.DomainInterfaceTarget{Dev: facts.Tap}
+			nic.Source = &libvirtxml.DomainInterfaceSource{Ethernet: &libvirtxml.DomainInterfaceSourceEthernet{}}
+			nic.Target = &libvirtxml.DomainInterfaceTarget{Dev: facts.Tap, Managed: "no"}
 		}
 	}
 	return inVMIDir(dom, facts.VMIDir, facts.SocketDir)

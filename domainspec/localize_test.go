@@ -40,7 +40,7 @@ func TestLocalize(t *testing.T) {
 	dom := tinyDomain(t)
 	facts := NodeFacts{
 		ImageRoot: "/var/lib/podvirt/images/sha256-ab/rootfs", VMIDir: "/var/lib/podvirt/vmis/u1",
-		Bridge: "pvb1", Tap: "pvt1", DiskFormats: map[string]string{DiskFile("root"): "qcow2"},
+		Tap: "pvt1", DiskFormats: map[string]string{DiskFile("root"): "qcow2"},
 	}
 	if err := Localize(dom, facts); err != nil {
 		t.Fatal(err)
@@ -62,20 +62,20 @@ func TestLocalize(t *testing.T) {
 		t.Errorf("a qcow2 disk must get its format and an empty backing store: %+v %+v %+v", root.Source.File, root.Driver, root.BackingStore)
 	}
 	nic := dom.Devices.Interfaces[0]
-	if nic.Source.Bridge == nil || nic.Source.Bridge.Bridge != "pvb1" || nic.Source.Ethernet != nil || nic.Target == nil || nic.Target.Dev != "pvt1" {
+	if nic.Source.Ethernet == nil || nic.Source.Bridge != nil || nic.Target == nil || nic.Target.Dev != "pvt1" || nic.Target.Managed != "no" {
 		t.Errorf("interface %+v %+v", nic.Source, nic.Target)
 	}
 }
 
-// Without a bridge the interface stays as rendered: the allowlist refuses
-// it, rather than Localize inventing a connection.
+// Without a tap the interface stays as rendered (a tap libvirt would make
+// and nothing connects), rather than Localize inventing one.
 func TestLocalizeWithoutBridgeKeepsInterface(t *testing.T) {
 	dom := tinyDomain(t)
 	if err := Localize(dom, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi"}); err != nil {
 		t.Fatal(err)
 	}
 	if nic := dom.Devices.Interfaces[0]; nic.Source.Ethernet == nil || nic.Source.Bridge != nil || nic.Target != nil {
-		t.Errorf("interface rewritten without a bridge: %+v %+v", nic.Source, nic.Target)
+		t.Errorf("interface rewritten without a tap: %+v %+v", nic.Source, nic.Target)
 	}
 }
 
@@ -226,15 +226,15 @@ func TestLocalizeDiskFormats(t *testing.T) {
 	}
 }
 
-// Every interface joins the bridge as the tap.
+// Every interface is given the tap.
 func TestLocalizeEveryInterface(t *testing.T) {
 	dom := tinyDomain(t)
 	dom.Devices.Interfaces = append(dom.Devices.Interfaces, dom.Devices.Interfaces[0])
-	if err := Localize(dom, NodeFacts{VMIDir: "/vmi", Bridge: "br", Tap: "tap"}); err != nil {
+	if err := Localize(dom, NodeFacts{VMIDir: "/vmi", Tap: "tap"}); err != nil {
 		t.Fatal(err)
 	}
 	for i, nic := range dom.Devices.Interfaces {
-		if nic.Source.Bridge == nil || nic.Source.Bridge.Bridge != "br" || nic.Target.Dev != "tap" {
+		if nic.Source.Ethernet == nil || nic.Target.Dev != "tap" || nic.Target.Managed != "no" {
 			t.Errorf("interface %d: %+v %+v", i, nic.Source, nic.Target)
 		}
 	}

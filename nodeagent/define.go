@@ -54,9 +54,9 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	if err := os.MkdirAll(facts.SocketDir, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", facts.SocketDir, err)
 	}
-	if facts.Bridge != "" {
-		if err := r.Network.Connect(ctx, p, domName); err != nil {
-			return fmt.Errorf("connecting the guest to the Pod network: %w", err)
+	if facts.Tap != "" {
+		if err := r.Network.Prepare(ctx, p, domName); err != nil {
+			return fmt.Errorf("making the guest's tap: %w", err)
 		}
 	}
 	prepared, err := r.Storage.Prepare(ctx, p, md, facts.VMIDir)
@@ -128,9 +128,8 @@ func (r *Reconciler) plan(ctx context.Context, p *corev1.Pod, dom *libvirtxml.Do
 		if len(dom.Devices.Interfaces) > 1 || r.Network == nil {
 			return facts, opts, fmt.Errorf("interfaces: this node agent connects one interface to the Pod network; more are %w", failure.ErrUnsupported)
 		}
-		links := network.LinksOf(domName)
-		facts.Bridge, facts.Tap = links.Bridge, links.Tap
-		opts.AllowedBridges = []string{links.Bridge}
+		facts.Tap = network.TapOf(domName)
+		opts.OwnTaps = []string{facts.Tap}
 	}
 	if err := storage.Check(p, md); err != nil {
 		return facts, opts, err

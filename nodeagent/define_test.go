@@ -58,11 +58,14 @@ func (s *fakeStorage) Prepare(_ context.Context, _ *corev1.Pod, md *domainspec.M
 
 type fakeNetwork struct{ log *hostLog }
 
-func (n *fakeNetwork) Connect(_ context.Context, _ *corev1.Pod, dom string) error {
-	n.log.calls = append(n.log.calls, "connect "+dom)
+func (n *fakeNetwork) Prepare(_ context.Context, _ *corev1.Pod, dom string) error {
+	n.log.calls = append(n.log.calls, "tap "+dom)
 	return nil
 }
-func (n *fakeNetwork) Keep(context.Context, *corev1.Pod, string) error { return nil }
+func (n *fakeNetwork) Keep(_ context.Context, _ *corev1.Pod, dom string) error {
+	n.log.calls = append(n.log.calls, "keep "+dom)
+	return nil
+}
 func (n *fakeNetwork) Disconnect(_ context.Context, dom string) error {
 	n.log.calls = append(n.log.calls, "disconnect "+dom)
 	return nil
@@ -146,7 +149,9 @@ func TestDefineOrderAndLocalizedDomain(t *testing.T) {
 	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Running {
 		t.Fatalf("phase %q reason %q, want Running", vmi.Status.Phase, vmi.Status.Reason)
 	}
-	want := "pull registry.example/guest:1, connect ns_tiny, prepare, define"
+	// The tap is made before libvirt starts QEMU on it, and moved into
+	// the Pod (Keep) once QEMU runs.
+	want := "pull registry.example/guest:1, tap ns_tiny, prepare, define, keep ns_tiny"
 	if got := strings.Join(log.calls, ", "); got != want {
 		t.Errorf("host changes %q, want %q", got, want)
 	}
@@ -165,9 +170,9 @@ func TestDefineOrderAndLocalizedDomain(t *testing.T) {
 	if fi, err := os.Stat(socketDir); err != nil || !fi.IsDir() {
 		t.Errorf("the VMI's socket directory %s: %v", socketDir, err)
 	}
-	links := network.LinksOf("ns_tiny")
-	if nic := dom.Devices.Interfaces[0]; nic.Source.Bridge == nil || nic.Source.Bridge.Bridge != links.Bridge || nic.Target.Dev != links.Tap {
-		t.Errorf("interface %+v %+v, want bridge %s tap %s", nic.Source, nic.Target, links.Bridge, links.Tap)
+	tap := network.TapOf("ns_tiny")
+	if nic := dom.Devices.Interfaces[0]; nic.Source.Ethernet == nil || nic.Target == nil || nic.Target.Dev != tap || nic.Target.Managed != "no" {
+		t.Errorf("interface %+v %+v, want the existing tap %s, unmanaged", nic.Source, nic.Target, tap)
 	}
 	if !strings.HasPrefix(dom.OS.Kernel, filepath.Join(r.Options.StateDir, "images")) {
 		t.Errorf("kernel %q is not in the pulled image", dom.OS.Kernel)

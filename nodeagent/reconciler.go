@@ -97,10 +97,13 @@ type Storage interface {
 }
 
 // Network connects a guest to its launcher Pod's network, by domain name
-// (network.PodNetwork; links are named by network.LinksOf).
+// (network.PodNetwork; the tap is named by network.TapOf).
 type Network interface {
-	Connect(ctx context.Context, p *corev1.Pod, domName string) error
-	// Keep restores what a restart of this agent lost (DHCP servers).
+	// Prepare makes the guest's tap for libvirt to start QEMU on.
+	Prepare(ctx context.Context, p *corev1.Pod, domName string) error
+	// Keep moves a running guest's tap into the Pod's network namespace
+	// and connects it there, or restores what a restart of this agent
+	// lost (DHCP servers); a guest off the Pod network is left alone.
 	Keep(ctx context.Context, p *corev1.Pod, domName string) error
 	Disconnect(ctx context.Context, domName string) error
 }

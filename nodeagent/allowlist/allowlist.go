@@ -51,6 +51,12 @@ type Options struct {
 	// AllowedNetworks are libvirt networks interfaces of type network may
 	// join.
 	AllowedNetworks []string
+	// OwnTaps are existing taps the node agent made for this domain: an
+	// interface of type ethernet may name one as its unmanaged target
+	// (<target dev=TAP managed='no'/>), which libvirt opens for QEMU
+	// instead of making a tap. Any other unmanaged target is refused: it
+	// would hand the guest an existing host device.
+	OwnTaps []string
 	// TargetDevPrefix is the prefix of host interface names (<target
 	// dev>) the node agent gives taps. Empty refuses every target dev:
 	// libvirt would take over an existing device of that name.

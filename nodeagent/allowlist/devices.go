@@ -353,8 +353,8 @@ func (c *checker) iface(p *field.Path, n *libvirtxml.DomainInterface) {
 	if t := n.Target; t != nil {
 		tp := p.Child("target")
 		c.rest(tp, t, nil, "Dev", "Managed")
-		if t.Managed == "no" {
-			c.forbid(tp.Child("managed"), "an unmanaged tap is an existing host device")
+		if t.Managed == "no" && (!slices.Contains(ks, "ethernet") || !slices.Contains(c.opts.OwnTaps, t.Dev)) {
+			c.forbid(tp.Child("managed"), "an unmanaged tap is an existing host device; only the node agent's own tap for this domain may be given")
 		}
 		if t.Dev != "" && (c.opts.TargetDevPrefix == "" || !strings.HasPrefix(t.Dev, c.opts.TargetDevPrefix) || t.Dev == c.opts.TargetDevPrefix) {
 			c.forbid(tp.Child("dev"), "%q: host interface names must start with this node's prefix %q (an existing device would be taken over)", t.Dev, c.opts.TargetDevPrefix)

@@ -78,8 +78,9 @@
 //     when Options.AllowUserNetworking (QEMU runs in the host's network
 //     namespace: user networking reaches the host's loopback services, so
 //     it is off by default); no script, backend, virtualport, VLAN, port
-//     forward or unmanaged target, and target devs only with
-//     Options.TargetDevPrefix.
+//     forward or unmanaged target (but the node agent's own tap,
+//     Options.OwnTaps, on an ethernet interface), and target devs only
+//     with Options.TargetDevPrefix.
 //   - serial, parallel, console and channel (virtio or guestfwd target)
 //     chardevs of type file, pty (no path), null or unix; chardev logs.
 //   - input tablet, mouse, keyboard (no source); video models vga, cirrus,

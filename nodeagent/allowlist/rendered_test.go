@@ -101,6 +101,31 @@ func TestTargetDevPrefix(t *testing.T) {
 	}
 }
 
+// The node agent's own tap, unmanaged, is accepted on an ethernet
+// interface; any other existing device, or its tap on another interface
+// type, is refused.
+func TestOwnTapOnly(t *testing.T) {
+	opts := testOptions()
+	opts.TargetDevPrefix, opts.OwnTaps = "pvt", []string{"pvt0123456789"}
+	for _, c := range []struct {
+		iface string
+		ok    bool
+	}{
+		{`<interface type="ethernet"><target dev="pvt0123456789" managed="no"/></interface>`, true},
+		{`<interface type="ethernet"><target dev="pvt9999999999" managed="no"/></interface>`, false},
+		{`<interface type="ethernet"><target dev="eth0" managed="no"/></interface>`, false},
+		{`<interface type="bridge"><source bridge="br-pods"/><target dev="pvt0123456789" managed="no"/></interface>`, false},
+	} {
+		errs := Check(parse(t, withDevices(t, c.iface)), opts)
+		if (len(errs) == 0) != c.ok {
+			t.Errorf("%s: accepted %v, want %v: %s", c.iface, len(errs) == 0, c.ok, dump(errs))
+		}
+		if !c.ok && !hasError(errs, "devices.interface[0].target.managed", "own tap") {
+			t.Errorf("%s: refused for the wrong reason: %s", c.iface, dump(errs))
+		}
+	}
+}
+
 // A VMI with no boot order anywhere renders <os><boot dev="hd"/> (KubeVirt's
 // domain with libvirt's default written down); the node accepts it.
 func TestRenderedDefaultBootAccepted(t *testing.T) {

@@ -20,14 +20,12 @@ type plumber interface {
 	// alias returns the alias of the link name; ok is false when there
 	// is no such link.
 	alias(netns, name string) (alias string, ok bool, err error)
-	// addBridge makes a bridge named name with alias as its alias; an
+	// addTap makes a persistent tap named name with alias as its alias
+	// (single queue, no packet info, as libvirt opens it for QEMU); an
 	// existing link of that name is an error matching unix.EEXIST.
-	addBridge(netns, name, alias string) error
-	// addVeth makes a veth pair: name, with alias as its alias, in netns,
-	// and its peer named peer already in the namespace at peerNetns. A
-	// link of either name is an error matching unix.EEXIST.
-	addVeth(netns, name, alias, peerNetns, peer string) error
-	setMaster(netns, name, master string) error
+	addTap(netns, name, alias string) error
+	// moveLink moves the link name into the namespace at toNetns.
+	moveLink(netns, name, toNetns string) error
 	setUp(netns, name string) error
 	delLink(netns, name string) error
 	// addAddr gives the link name addr; an address it has already is no
@@ -35,9 +33,9 @@ type plumber interface {
 	addAddr(netns, name string, addr *net.IPNet) error
 	// sysctl writes value to /proc/sys/key (key as a path: net/ipv4/...).
 	sysctl(netns, key, value string) error
-	// setNAT makes podvirt's nftables table (natTable) hold exactly the
-	// guest's masquerade rules (see natRules), whatever it held before.
-	setNAT(netns string, guest net.IP, podIface string) error
+	// setRules makes podvirt's nftables table (podvirtTable) hold exactly
+	// the guest's rules (see guestRules), whatever it held before.
+	setRules(netns string, guest net.IP, podIface, tap string) error
 }
 
 // kernel is the plumber of the running kernel: netlink for links and
@@ -105,23 +103,41 @@ func (kernel) alias(path, name string) (string, bool, error) {
 	return l.Attrs().Alias, true, nil
 }
 
-func (kernel) addBridge(path, name, alias string) error {
-	return addLink(path, &netlink.Bridge{LinkAttrs: netlink.LinkAttrs{Name: name}}, alias)
+func (k kernel) addTap(path, name, alias string) error {
+	if path != "" {
+		// /dev/net/tun makes its device in the opener's namespace.
+		return fmt.Errorf("adding tap %s: only in the node agent's own namespace", name)
+	}
+	// TUNSETIFF attaches to an existing tap of that name rather than
+	// fail: look first, and IFF_TUN_EXCL refuses one made meanwhile.
+	if _, ok, err := k.alias(path, name); err != nil {
+		return err
+	} else if ok {
+		return fmt.Errorf("adding tap %s: %w", name, unix.EEXIST)
+	}
+	// IFF_VNET_HDR is chosen per open, by whoever attaches (libvirt does
+	// for QEMU); only the queue mode must match what libvirt asks for.
+	// The file is closed at once (Queues 0): a single-queue tap takes
+	// one opener, which must be QEMU's.
+	return addLink(path, &netlink.Tuntap{
+		LinkAttrs: netlink.LinkAttrs{Name: name},
+		Mode:      netlink.TUNTAP_MODE_TAP,
+		Flags:     netlink.TUNTAP_NO_PI | netlink.TUNTAP_ONE_QUEUE | netlink.TUNTAP_VNET_HDR | netlink.TUNTAP_TUN_EXCL,
+	}, alias)
 }
 
-func (kernel) addVeth(path, name, alias, peerNetns, peer string) error {
-	// The peer is made in the Pod's namespace under its final name, so
-	// no half-moved peer is ever left in the host's.
-	ns, err := netns.GetFromPath(peerNetns)
+func (kernel) moveLink(path, name, toNetns string) error {
+	ns, err := netns.GetFromPath(toNetns)
 	if err != nil {
-		return fmt.Errorf("opening network namespace %s: %w", peerNetns, err)
+		return fmt.Errorf("opening network namespace %s: %w", toNetns, err)
 	}
 	defer ns.Close()
-	return addLink(path, &netlink.Veth{
-		LinkAttrs:     netlink.LinkAttrs{Name: name},
-		PeerName:      peer,
-		PeerNamespace: netlink.NsFd(ns),
-	}, alias)
+	return withLink(path, name, func(h *netlink.Handle, l netlink.Link) error {
+		if err := h.LinkSetNsFd(l, int(ns)); err != nil {
+			return fmt.Errorf("moving %s from %s into %s: %w", name, where(path), toNetns, err)
+		}
+		return nil
+	})
 }
 
 // addLink makes link and sets its alias. The kernel ignores an alias
@@ -143,19 +159,6 @@ func addLink(path string, link netlink.Link, alias string) error {
 		return fmt.Errorf("setting the alias of %s in %s: %w", name, where(path), err)
 	}
 	return nil
-}
-
-func (kernel) setMaster(path, name, master string) error {
-	return withLink(path, name, func(h *netlink.Handle, l netlink.Link) error {
-		m, err := h.LinkByName(master)
-		if err != nil {
-			return fmt.Errorf("finding link %s in %s: %w", master, where(path), err)
-		}
-		if err := h.LinkSetMaster(l, m); err != nil {
-			return fmt.Errorf("attaching %s to %s in %s: %w", name, master, where(path), err)
-		}
-		return nil
-	})
 }
 
 func (kernel) setUp(path, name string) error {

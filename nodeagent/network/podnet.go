@@ -25,25 +25,32 @@ var (
 	guestMask      = net.CIDRMask(24, 32)
 )
 
-// TapPrefix starts the host names of guest taps (allowlist.TargetDevPrefix).
+// TapPrefix starts the names of guest taps (allowlist.TargetDevPrefix).
 const TapPrefix = "pvt"
 
-// PodVeth is the name of the guest's veth end in the Pod's namespace
-// (podvirt0 is the local CNI bridge's name).
-const PodVeth = "podvirt-guest"
-
-// Links names the links of one domain's pod network: a bridge and the host
-// end of a veth in the host's namespace, the guest's tap on that bridge;
-// the veth's other end is PodVeth in the Pod's namespace.
-type Links struct {
-	Bridge, HostVeth, Tap string
+// TapOf names the tap of a domain (at most 15 bytes): a hash of the
+// domain's name, so names never collide by length or character.
+func TapOf(domName string) string {
+	return TapPrefix + linkHash(domName)
 }
 
-// LinksOf derives the link names of a domain (at most 15 bytes each).
-func LinksOf(domName string) Links {
+func linkHash(domName string) string {
 	sum := sha256.Sum256([]byte(domName))
-	h := hex.EncodeToString(sum[:])[:10]
-	return Links{Bridge: "pvb" + h, HostVeth: "pvh" + h, Tap: TapPrefix + h}
+	return hex.EncodeToString(sum[:])[:10]
+}
+
+// legacyLinks are the bridge and host veth that node agents before the
+// tap moved into the Pod made for a domain, removed by Disconnect.
+func legacyLinks(domName string) []string {
+	h := linkHash(domName)
+	return []string{"pvh" + h, "pvb" + h}
+}
+
+// HostLinkNames are the names of every link a node agent, this one or an
+// earlier one, may make on the host for the domain (leak checks): its tap
+// before it moves into the Pod, and the bridge and veth of before.
+func HostLinkNames(domName string) []string {
+	return append([]string{TapOf(domName)}, legacyLinks(domName)...)
 }
 
 // NetnsFinder finds a launcher Pod's processes (cgroups.Cgroups does).
@@ -51,12 +58,20 @@ type NetnsFinder interface {
 	PodProcesses(p *corev1.Pod) []int
 }
 
-// PodNetwork plumbs guests into their launcher Pods' networks: the guest's
-// tap joins a bridge whose veth leads into the Pod's network namespace;
-// there, traffic from the guest leaves masqueraded as the Pod's IP and
-// traffic to the Pod's IP goes to the guest, so the guest is the Pod on the
-// network (Services, NetworkPolicies). A DHCP server per domain answers
-// the guest inside that namespace. It execs nothing (see kernel).
+// PodNetwork puts guests on their launcher Pods' networks, with nothing
+// of the guest's left in the host's network namespace. The guest's tap
+// is made in the host's namespace, where the host's libvirtd opens it
+// for QEMU (Prepare); once QEMU holds it, the tap moves into the Pod's
+// namespace (Connect): a tap keeps carrying frames across the move, and
+// is deleted with the namespace. There the tap is the gateway of the
+// guest's /24: what the guest sends with its own address leaves
+// masqueraded as the Pod's IP, TCP and UDP to the Pod's IP go to the
+// guest, and 127.0.0.1 in the Pod (kubectl port-forward) reaches the
+// guest, so the guest is the Pod on the network (Services,
+// NetworkPolicies). Anything else from the guest (other source
+// addresses, the Pod's own sockets, link-local addresses, IPv6) is
+// dropped. A DHCP server per domain answers the guest inside that
+// namespace. It execs nothing (see kernel).
 type PodNetwork struct {
 	// Pods finds the processes of a launcher Pod, to enter its namespace.
 	Pods NetnsFinder
@@ -71,7 +86,55 @@ type PodNetwork struct {
 // podIface is the Pod's own interface, made by the CNI plugin.
 const podIface = "eth0"
 
-// Connect plumbs the domain's network. It is idempotent.
+// Prepare makes the domain's tap in the host's namespace for libvirt to
+// start QEMU on (<target dev=TAP managed='no'/>). The host must not
+// listen on it while it is there: no IPv6, strict reverse-path filtering
+// with no route through it, no forwarding, no ARP answers; and it stays
+// down. A tap of an earlier run of the domain in the Pod's namespace is
+// removed first, as it would take the name there. It is idempotent.
+func (n *PodNetwork) Prepare(ctx context.Context, p *corev1.Pod, domName string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ns, err := n.netns(p)
+	if err != nil {
+		return err
+	}
+	k := n.kernel()
+	tap, owner := TapOf(domName), aliasPrefix+domName
+	if got, ok, err := k.alias(ns, tap); err != nil {
+		return err
+	} else if ok {
+		if got != owner {
+			return collision(tap, got, domName)
+		}
+		if err := k.delLink(ns, tap); err != nil {
+			return err
+		}
+	}
+	// Tap names are a hash of the domain name: a link of that name that
+	// another domain made is a collision, refused, never joined. Each tap
+	// carries its domain's name as its alias.
+	if err := n.claim(tap, owner, func() error { return k.addTap("", tap, owner) }); err != nil {
+		return err
+	}
+	for _, s := range []struct{ key, value string }{
+		{"net/ipv6/conf/" + tap + "/disable_ipv6", "1"},
+		{"net/ipv4/conf/" + tap + "/rp_filter", "1"},
+		{"net/ipv4/conf/" + tap + "/forwarding", "0"},
+		{"net/ipv4/conf/" + tap + "/arp_ignore", "8"},
+	} {
+		if err := k.sysctl("", s.key, s.value); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Connect moves the domain's tap, which QEMU holds now, into the Pod's
+// namespace, and makes it the guest's gateway there (address, rules,
+// DHCP). It is idempotent: what is already done is done again, so one cut
+// short is finished by the next.
 func (n *PodNetwork) Connect(ctx context.Context, p *corev1.Pod, domName string) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -81,85 +144,80 @@ func (n *PodNetwork) Connect(ctx context.Context, p *corev1.Pod, domName string)
 		return err
 	}
 	k := n.kernel()
-	l := LinksOf(domName)
-	// Link names are a hash of the domain name: a link of that name that
-	// another domain made is a collision, refused, never joined. Each link
-	// carries its domain's name as its alias.
-	owner := aliasPrefix + domName
-	if err := n.claim(l.Bridge, owner, func() error { return k.addBridge("", l.Bridge, owner) }); err != nil {
+	tap, owner := TapOf(domName), aliasPrefix+domName
+	if got, ok, err := k.alias("", tap); err != nil {
 		return err
-	}
-	// The bridge is in the host's namespace (QEMU, started by the host's
-	// libvirtd, opens its tap there), so the host must not listen on it:
-	// no IPv6 (no link-local address for the guest to reach host sockets
-	// bound to ::), strict reverse-path filtering with no route through
-	// the bridge (every IPv4 packet from the guest to the host stack is
-	// dropped, whatever its source), no forwarding of what arrives on it,
-	// no ARP answers. Frames bridged between the tap and the veth are not
-	// routed, so the guest still reaches its Pod. Set before the link is
-	// up, so it never has an IPv6 address.
-	for _, s := range []struct{ key, value string }{
-		{"net/ipv6/conf/" + l.Bridge + "/disable_ipv6", "1"},
-		{"net/ipv4/conf/" + l.Bridge + "/rp_filter", "1"},
-		{"net/ipv4/conf/" + l.Bridge + "/forwarding", "0"},
-		{"net/ipv4/conf/" + l.Bridge + "/arp_ignore", "8"},
-	} {
-		if err := k.sysctl("", s.key, s.value); err != nil {
+	} else if ok {
+		if got != owner {
+			return collision(tap, got, domName)
+		}
+		if err := k.moveLink("", tap, ns); err != nil {
 			return err
 		}
 	}
-	if err := k.setUp("", l.Bridge); err != nil {
+	got, ok, err := k.alias(ns, tap)
+	if err != nil {
 		return err
 	}
-	// The veth's Pod end is made in the Pod's namespace as PodVeth. The
-	// rest is redone on every Connect, so one cut short is finished by
-	// the next.
-	if err := n.claim(l.HostVeth, owner, func() error { return k.addVeth("", l.HostVeth, owner, ns, PodVeth) }); err != nil {
+	if !ok {
+		return fmt.Errorf("the guest's tap %s is neither on the host nor in the Pod's namespace", tap)
+	}
+	if got != owner {
+		return collision(tap, got, domName)
+	}
+	// A moved link comes down, with the namespace's default settings:
+	// no IPv6 before it is up (no link-local address for the guest to
+	// reach), and 127.0.0.1 may be routed out of it once DNATed to the
+	// guest (kubectl port-forward dials 127.0.0.1 in the Pod).
+	for _, s := range []struct{ key, value string }{
+		{"net/ipv6/conf/" + tap + "/disable_ipv6", "1"},
+		{"net/ipv4/conf/" + tap + "/route_localnet", "1"},
+		{"net/ipv4/ip_forward", "1"},
+	} {
+		if err := k.sysctl(ns, s.key, s.value); err != nil {
+			return err
+		}
+	}
+	if err := k.addAddr(ns, tap, &net.IPNet{IP: GatewayAddress.To4(), Mask: guestMask}); err != nil {
 		return err
 	}
-	if err := k.sysctl("", "net/ipv6/conf/"+l.HostVeth+"/disable_ipv6", "1"); err != nil {
+	if err := k.setUp(ns, tap); err != nil {
 		return err
 	}
-	if err := k.setMaster("", l.HostVeth, l.Bridge); err != nil {
+	if err := k.setRules(ns, GuestAddress, podIface, tap); err != nil {
 		return err
 	}
-	if err := k.setUp("", l.HostVeth); err != nil {
-		return err
-	}
-	if err := k.addAddr(ns, PodVeth, &net.IPNet{IP: GatewayAddress.To4(), Mask: guestMask}); err != nil {
-		return err
-	}
-	if err := k.setUp(ns, PodVeth); err != nil {
-		return err
-	}
-	if err := k.sysctl(ns, "net/ipv4/ip_forward", "1"); err != nil {
-		return err
-	}
-	if err := k.setNAT(ns, GuestAddress, podIface); err != nil {
-		return err
-	}
-	return n.dhcp.ensure(domName, ns, PodVeth, podDNS(ns))
+	return n.dhcp.ensure(domName, ns, tap, podDNS(ns))
 }
 
-// Keep restarts the DHCP server of a running domain on the Pod network
-// (after a node agent restart); a domain not on the Pod network is left
-// alone.
+// Keep connects a running domain's tap (after a node agent restart, or a
+// start whose Connect was cut short); a domain with no tap of its own, on
+// the host or in the Pod, is not on the Pod network and is left alone.
 func (n *PodNetwork) Keep(ctx context.Context, p *corev1.Pod, domName string) error {
-	_, ok, err := n.kernel().alias("", LinksOf(domName).Bridge)
-	if err != nil || !ok {
+	k := n.kernel()
+	tap, owner := TapOf(domName), aliasPrefix+domName
+	if got, ok, err := k.alias("", tap); err != nil || (ok && got != owner) {
 		return err
+	} else if !ok {
+		ns, err := n.netns(p)
+		if err != nil {
+			return err
+		}
+		if got, ok, err := k.alias(ns, tap); err != nil || !ok || got != owner {
+			return err
+		}
 	}
 	return n.Connect(ctx, p, domName)
 }
 
-// Disconnect removes what Connect made on the host (the veth's Pod end
-// goes with its host end); what it made in the Pod's namespace goes with
-// the namespace.
+// Disconnect stops the domain's DHCP server and removes what is left of
+// it on the host: its tap, if the domain ended before the tap moved, and
+// the bridge and veth of older node agents. Its tap in the Pod's
+// namespace goes with the namespace.
 func (n *PodNetwork) Disconnect(ctx context.Context, domName string) error {
 	n.dhcp.stop(domName)
 	k := n.kernel()
-	l := LinksOf(domName)
-	for _, link := range []string{l.HostVeth, l.Bridge} {
+	for _, link := range HostLinkNames(domName) {
 		got, ok, err := k.alias("", link)
 		if err != nil {
 			return err
@@ -172,6 +230,10 @@ func (n *PodNetwork) Disconnect(ctx context.Context, domName string) error {
 		}
 	}
 	return nil
+}
+
+func collision(link, owner, domName string) error {
+	return fmt.Errorf("link %s exists and belongs to %q, not %s: names collide", link, owner, domName)
 }
 
 // aliasPrefix starts the alias of every link podvirt makes on the host.
@@ -190,10 +252,10 @@ func (n *PodNetwork) claim(name, owner string, add func() error) error {
 		return aerr
 	}
 	if !ok {
-		return err // the name taken is another (a veth's peer)
+		return err // the name is taken in a way alias cannot see
 	}
 	if got != owner {
-		return fmt.Errorf("link %s exists and belongs to %q, not %s: names collide", name, got, strings.TrimPrefix(owner, aliasPrefix))
+		return collision(name, got, strings.TrimPrefix(owner, aliasPrefix))
 	}
 	return nil
 }

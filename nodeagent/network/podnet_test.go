@@ -15,13 +15,14 @@ import (
 )
 
 // recorder stands in for the kernel (plumber): it records each call as a
-// line, "[netns] " first when not the host's; links named in up exist
-// on the host, with the aliases in aliases.
+// line, "[netns] " first when not the host's; links maps the links that
+// exist, as "netns/name" ("/name" on the host), to their aliases.
 type recorder struct {
-	cmds    []string
-	up      map[string]bool
-	aliases map[string]string
+	cmds  []string
+	links map[string]string
 }
+
+const podNs = "/nonexistent/ns/net"
 
 func (r *recorder) record(netns, format string, args ...any) {
 	line := fmt.Sprintf(format, args...)
@@ -31,40 +32,27 @@ func (r *recorder) record(netns, format string, args ...any) {
 	r.cmds = append(r.cmds, line)
 }
 
-// add makes a host link unless one of that name exists.
-func (r *recorder) add(name, alias string) error {
-	if r.up[name] {
+func (r *recorder) alias(netns, name string) (string, bool, error) {
+	a, ok := r.links[netns+"/"+name]
+	return a, ok, nil
+}
+
+func (r *recorder) addTap(netns, name, alias string) error {
+	if _, ok := r.links[netns+"/"+name]; ok {
 		return fmt.Errorf("adding %s: %w", name, unix.EEXIST)
 	}
-	if r.up == nil {
-		r.up, r.aliases = map[string]bool{}, map[string]string{}
+	if r.links == nil {
+		r.links = map[string]string{}
 	}
-	r.up[name], r.aliases[name] = true, alias
+	r.links[netns+"/"+name] = alias
+	r.record(netns, "add tap %s alias %s", name, alias)
 	return nil
 }
 
-func (r *recorder) alias(netns, name string) (string, bool, error) {
-	return r.aliases[name], r.up[name], nil
-}
-
-func (r *recorder) addBridge(netns, name, alias string) error {
-	if err := r.add(name, alias); err != nil {
-		return err
-	}
-	r.record(netns, "add bridge %s alias %s", name, alias)
-	return nil
-}
-
-func (r *recorder) addVeth(netns, name, alias, peerNetns, peer string) error {
-	if err := r.add(name, alias); err != nil {
-		return err
-	}
-	r.record(netns, "add veth %s alias %s peer %s in %s", name, alias, peer, peerNetns)
-	return nil
-}
-
-func (r *recorder) setMaster(netns, name, master string) error {
-	r.record(netns, "set %s master %s", name, master)
+func (r *recorder) moveLink(netns, name, to string) error {
+	r.links[to+"/"+name] = r.links[netns+"/"+name]
+	delete(r.links, netns+"/"+name)
+	r.record(netns, "move %s to %s", name, to)
 	return nil
 }
 
@@ -74,6 +62,7 @@ func (r *recorder) setUp(netns, name string) error {
 }
 
 func (r *recorder) delLink(netns, name string) error {
+	delete(r.links, netns+"/"+name)
 	r.record(netns, "del %s", name)
 	return nil
 }
@@ -88,77 +77,99 @@ func (r *recorder) sysctl(netns, key, value string) error {
 	return nil
 }
 
-func (r *recorder) setNAT(netns string, guest net.IP, podIface string) error {
-	r.record(netns, "nat %s via %s", guest, podIface)
+func (r *recorder) setRules(netns string, guest net.IP, podIface, tap string) error {
+	r.record(netns, "rules %s via %s on %s", guest, podIface, tap)
 	return nil
 }
 
-func TestLinksOf(t *testing.T) {
-	a, b := LinksOf("a-namespace-with-a-long-name_and-a-long-vmi-name"), LinksOf("ns_b")
-	for _, l := range []Links{a, b} {
-		for _, name := range []string{l.Bridge, l.HostVeth, l.Tap, l.Tap + "p", PodVeth} {
+func inPod(*corev1.Pod) (string, error) { return podNs, nil }
+
+func TestLinkNames(t *testing.T) {
+	a, b := HostLinkNames("a-namespace-with-a-long-name_and-a-long-vmi-name"), HostLinkNames("ns_b")
+	for _, names := range [][]string{a, b} {
+		for _, name := range names {
 			if len(name) > 15 {
 				t.Errorf("link name %q is longer than IFNAMSIZ-1", name)
 			}
 		}
-		if !strings.HasPrefix(l.Tap, TapPrefix) {
-			t.Errorf("tap %q lacks %q", l.Tap, TapPrefix)
+	}
+	if !strings.HasPrefix(a[0], TapPrefix) || a[0] != TapOf("a-namespace-with-a-long-name_and-a-long-vmi-name") {
+		t.Errorf("tap %q lacks %q or is not first", a[0], TapPrefix)
+	}
+	for i := range a {
+		if a[i] == b[i] {
+			t.Errorf("two domains share link %s", a[i])
 		}
 	}
-	if a == b || a.Bridge == b.Bridge || a.Tap == b.Tap {
-		t.Errorf("two domains share links: %+v %+v", a, b)
-	}
-	if LinksOf("a-namespace-with-a-long-name_and-a-long-vmi-name") != a {
+	if TapOf("ns_b") != b[0] {
 		t.Error("link names are not deterministic")
 	}
 }
 
-func TestConnectPlumbsThenStartsDHCP(t *testing.T) {
+// Prepare makes the tap on the host, closed to the host's stack; after
+// QEMU starts, Connect moves it into the Pod, where it becomes the
+// guest's gateway.
+func TestPrepareThenConnect(t *testing.T) {
 	rec := &recorder{}
-	n := &PodNetwork{ops: rec, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
+	n := &PodNetwork{ops: rec, Netns: inPod}
+	if err := n.Prepare(context.Background(), &corev1.Pod{}, "ns_a"); err != nil {
+		t.Fatal(err)
+	}
+	tap := TapOf("ns_a")
+	want := []string{
+		"add tap " + tap + " alias podvirt:ns_a",
+		"sysctl net/ipv6/conf/" + tap + "/disable_ipv6=1",
+		"sysctl net/ipv4/conf/" + tap + "/rp_filter=1",
+		"sysctl net/ipv4/conf/" + tap + "/forwarding=0",
+		"sysctl net/ipv4/conf/" + tap + "/arp_ignore=8",
+	}
+	if strings.Join(rec.cmds, "\n") != strings.Join(want, "\n") {
+		t.Errorf("Prepare:\n%s\nwant:\n%s", strings.Join(rec.cmds, "\n"), strings.Join(want, "\n"))
+	}
+	rec.cmds = nil
 	err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
 	// The DHCP server cannot enter a namespace that does not exist: the
 	// plumbing before it is what this test checks.
 	if err == nil || !strings.Contains(err.Error(), "DHCP") {
 		t.Fatalf("Connect = %v, want the DHCP server to fail in a missing namespace", err)
 	}
-	l := LinksOf("ns_a")
-	want := []string{
-		"add bridge " + l.Bridge + " alias podvirt:ns_a",
-		"sysctl net/ipv6/conf/" + l.Bridge + "/disable_ipv6=1",
-		"sysctl net/ipv4/conf/" + l.Bridge + "/rp_filter=1",
-		"sysctl net/ipv4/conf/" + l.Bridge + "/forwarding=0",
-		"sysctl net/ipv4/conf/" + l.Bridge + "/arp_ignore=8",
-		"set " + l.Bridge + " up",
-		"add veth " + l.HostVeth + " alias podvirt:ns_a peer " + PodVeth + " in /nonexistent/ns/net",
-		"sysctl net/ipv6/conf/" + l.HostVeth + "/disable_ipv6=1",
-		"set " + l.HostVeth + " master " + l.Bridge,
-		"set " + l.HostVeth + " up",
-		"[/nonexistent/ns/net] addr 10.0.2.1/24 dev " + PodVeth,
-		"[/nonexistent/ns/net] set " + PodVeth + " up",
-		"[/nonexistent/ns/net] sysctl net/ipv4/ip_forward=1",
-		"[/nonexistent/ns/net] nat 10.0.2.2 via eth0",
+	want = []string{
+		"move " + tap + " to " + podNs,
+		"[" + podNs + "] sysctl net/ipv6/conf/" + tap + "/disable_ipv6=1",
+		"[" + podNs + "] sysctl net/ipv4/conf/" + tap + "/route_localnet=1",
+		"[" + podNs + "] sysctl net/ipv4/ip_forward=1",
+		"[" + podNs + "] addr 10.0.2.1/24 dev " + tap,
+		"[" + podNs + "] set " + tap + " up",
+		"[" + podNs + "] rules 10.0.2.2 via eth0 on " + tap,
 	}
 	if strings.Join(rec.cmds, "\n") != strings.Join(want, "\n") {
-		t.Errorf("commands:\n%s\nwant:\n%s", strings.Join(rec.cmds, "\n"), strings.Join(want, "\n"))
+		t.Errorf("Connect:\n%s\nwant:\n%s", strings.Join(rec.cmds, "\n"), strings.Join(want, "\n"))
+	}
+	if _, onHost, _ := rec.alias("", tap); onHost {
+		t.Error("the tap is still on the host after Connect")
 	}
 }
 
-func TestConnectKeepsAnExistingVeth(t *testing.T) {
-	l := LinksOf("ns_a")
-	rec := &recorder{up: map[string]bool{l.HostVeth: true}, aliases: map[string]string{l.HostVeth: "podvirt:ns_a"}}
-	n := &PodNetwork{ops: rec, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
-	_ = n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
-	for _, c := range rec.cmds {
-		if strings.Contains(c, "add veth") {
-			t.Errorf("an existing veth was made again: %s", c)
-		}
+// A tap of an earlier run of the domain, left in the Pod, is removed
+// before a new one is made on the host (the move would collide).
+func TestPrepareRemovesAnEarlierTapInThePod(t *testing.T) {
+	tap := TapOf("ns_a")
+	rec := &recorder{links: map[string]string{podNs + "/" + tap: "podvirt:ns_a"}}
+	n := &PodNetwork{ops: rec, Netns: inPod}
+	if err := n.Prepare(context.Background(), &corev1.Pod{}, "ns_a"); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.cmds) < 2 || rec.cmds[0] != "["+podNs+"] del "+tap || !strings.HasPrefix(rec.cmds[1], "add tap "+tap) {
+		t.Errorf("commands %v, want the Pod's old tap removed, then a new one made", rec.cmds)
 	}
 }
 
 func TestNetnsErrorStopsBeforeAnyCommand(t *testing.T) {
 	rec := &recorder{}
 	n := &PodNetwork{ops: rec, Netns: func(*corev1.Pod) (string, error) { return "", errors.New("no process") }}
+	if err := n.Prepare(context.Background(), &corev1.Pod{}, "ns_a"); err == nil {
+		t.Fatal("Prepare without a namespace succeeded")
+	}
 	if err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a"); err == nil {
 		t.Fatal("Connect without a namespace succeeded")
 	}
@@ -168,51 +179,64 @@ func TestNetnsErrorStopsBeforeAnyCommand(t *testing.T) {
 }
 
 func TestDisconnectRemovesOnlyWhatExists(t *testing.T) {
-	l := LinksOf("ns_a")
-	rec := &recorder{up: map[string]bool{l.Bridge: true}, aliases: map[string]string{l.Bridge: "podvirt:ns_a"}}
+	names := HostLinkNames("ns_a")
+	rec := &recorder{links: map[string]string{"/" + names[0]: "podvirt:ns_a", "/" + names[2]: "podvirt:ns_a"}}
 	n := &PodNetwork{ops: rec}
 	if err := n.Disconnect(context.Background(), "ns_a"); err != nil {
 		t.Fatal(err)
 	}
-	if want := "del " + l.Bridge; strings.Join(rec.cmds, "\n") != want {
+	if want := "del " + names[0] + "\ndel " + names[2]; strings.Join(rec.cmds, "\n") != want {
 		t.Errorf("commands %v, want only %q", rec.cmds, want)
 	}
 }
 
 // Link names are a hash: a link of the same name made for another domain
-// is refused, never joined, and never removed for this one.
+// is refused, never used, and never removed for this one; on the host or
+// in the Pod.
 func TestLinkNameCollisionIsRefused(t *testing.T) {
-	l := LinksOf("ns_a")
-	for _, link := range []string{l.Bridge, l.HostVeth} {
-		rec := &recorder{up: map[string]bool{l.Bridge: true, link: true},
-			aliases: map[string]string{l.Bridge: "podvirt:ns_a", link: "podvirt:ns_other"}}
-		n := &PodNetwork{ops: rec, Netns: func(*corev1.Pod) (string, error) { return "/nonexistent/ns/net", nil }}
-		err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a")
-		if err == nil || !strings.Contains(err.Error(), "collide") {
-			t.Errorf("%s of another domain: Connect = %v, want a collision", link, err)
+	tap := TapOf("ns_a")
+	for _, where := range []string{"", podNs} {
+		rec := &recorder{links: map[string]string{where + "/" + tap: "podvirt:ns_other"}}
+		n := &PodNetwork{ops: rec, Netns: inPod}
+		if err := n.Prepare(context.Background(), &corev1.Pod{}, "ns_a"); err == nil || !strings.Contains(err.Error(), "collide") {
+			t.Errorf("a tap of another domain in %q: Prepare = %v, want a collision", where, err)
 		}
-		for _, c := range rec.cmds {
-			if strings.Contains(c, "master") || strings.Contains(c, "[") {
-				t.Errorf("%s: joined another domain's link: %s", link, c)
-			}
+		if err := n.Connect(context.Background(), &corev1.Pod{}, "ns_a"); err == nil || !strings.Contains(err.Error(), "collide") {
+			t.Errorf("a tap of another domain in %q: Connect = %v, want a collision", where, err)
 		}
-		rec.cmds = nil
+		if err := n.Keep(context.Background(), &corev1.Pod{}, "ns_a"); err != nil {
+			t.Errorf("Keep with another domain's tap in %q = %v, want it left alone", where, err)
+		}
 		if err := n.Disconnect(context.Background(), "ns_a"); err != nil {
 			t.Fatal(err)
 		}
-		for _, c := range rec.cmds {
-			if strings.Contains(c, "del "+link) {
-				t.Errorf("removed another domain's %s", link)
-			}
+		if len(rec.cmds) != 0 {
+			t.Errorf("another domain's tap in %q was touched: %v", where, rec.cmds)
 		}
 	}
 }
 
 func TestKeepLeavesDomainsOffThePodNetwork(t *testing.T) {
 	rec := &recorder{}
-	n := &PodNetwork{ops: rec, Netns: func(*corev1.Pod) (string, error) { t.Fatal("looked for a namespace"); return "", nil }}
+	n := &PodNetwork{ops: rec, Netns: inPod}
 	if err := n.Keep(context.Background(), &corev1.Pod{}, "ns_a"); err != nil || len(rec.cmds) != 0 {
-		t.Errorf("Keep of a domain without a bridge = %v, commands %v", err, rec.cmds)
+		t.Errorf("Keep of a domain without a tap = %v, commands %v", err, rec.cmds)
+	}
+}
+
+// After a node agent restart, Keep finds the tap in the Pod and connects
+// it again (the DHCP server is the agent's, and went with it).
+func TestKeepReconnectsATapInThePod(t *testing.T) {
+	tap := TapOf("ns_a")
+	rec := &recorder{links: map[string]string{podNs + "/" + tap: "podvirt:ns_a"}}
+	n := &PodNetwork{ops: rec, Netns: inPod}
+	if err := n.Keep(context.Background(), &corev1.Pod{}, "ns_a"); err == nil || !strings.Contains(err.Error(), "DHCP") {
+		t.Fatalf("Keep = %v, want it to reach the DHCP server", err)
+	}
+	for _, c := range rec.cmds {
+		if strings.HasPrefix(c, "move") {
+			t.Errorf("a tap already in the Pod was moved: %s", c)
+		}
 	}
 }
 

@@ -55,7 +55,7 @@ func TestEventuallyKeepsTheLastError(t *testing.T) {
 func TestPodNetworkLinks(t *testing.T) {
 	got := PodNetworkLinks("default_tiny")
 	// sha256("default_tiny") starts with the same 10 digits in each.
-	if len(got) != 3 || got[0][:3] != "pvb" || got[1][:3] != "pvh" || got[2][:3] != "pvt" || got[0][3:] != got[1][3:] || len(got[0]) != 13 {
+	if len(got) != 3 || got[0][:3] != "pvt" || got[1][:3] != "pvh" || got[2][:3] != "pvb" || got[0][3:] != got[1][3:] || got[0][3:] != got[2][3:] || len(got[0]) != 13 {
 		t.Errorf("links %v", got)
 	}
 }

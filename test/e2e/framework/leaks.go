@@ -171,7 +171,7 @@ const LeakTimeout = 60 * time.Second
 // nothing of the VMI is left on the node, and fails the test with the
 // list of what is still there after LeakTimeout. It checks: the libvirt
 // domain; QEMU processes of the domain; the pod network's bridge, veth
-// and tap (pvb*, pvh*, pvt*) on the host; host iptables rules naming
+// and tap (pvb*, pvh*, pvt*) on the host (the tap belongs in the Pod); host iptables rules naming
 // those links or the Pods' IPs; the node agent's DHCP server in a Pod's
 // network namespace (a socket that keeps the namespace, its veth and its
 // iptables rules alive); the node agent's directory for the VMI, libvirt's
@@ -313,14 +313,6 @@ func (e *Env) Leaks(ctx context.Context, fp *Footprint) []string {
 	return leaks
 }
 
-// PodNetworkLinks are the names of the host links of a domain on the Pod
-// network: bridge, host end of the veth, tap (and tap+"p", the veth's
-// other end before it moves into the Pod), as the node agent names them.
-func PodNetworkLinks(domName string) []string {
-	l := podNetworkLinks(domName)
-	return []string{l.Bridge, l.HostVeth, l.Tap}
-}
-
 func linkKind(prefix string) string {
 	switch prefix[:3] {
 	case "pvb":
@@ -328,5 +320,5 @@ func linkKind(prefix string) string {
 	case "pvh":
 		return "the host end of the veth into the Pod"
 	}
-	return "the guest's tap, or the veth's Pod end"
+	return "the guest's tap, which belongs in the Pod's network namespace"
 }

@@ -52,5 +52,7 @@ func (e *Env) PodVMIDir(p *corev1.Pod) (string, error) {
 	return (&storage.Volumes{KubeletRootDir: e.KubeletRootDir()}).Dir(p)
 }
 
-// podNetworkLinks names a domain's host links as the node agent does.
-func podNetworkLinks(domName string) network.Links { return network.LinksOf(domName) }
+// PodNetworkLinks are the names of the links the node agent may make on
+// the host for a domain on the Pod network (its tap before it moves into
+// the Pod; the bridge and veth of earlier node agents), as it names them.
+func PodNetworkLinks(domName string) []string { return network.HostLinkNames(domName) }
