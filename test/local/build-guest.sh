@@ -19,7 +19,14 @@
 # With a network card it takes an address by DHCP (PODVIRT-NET <address>),
 # serves "PODVIRT-GUEST-HTTP" on port 80 and, given podvirt.fetch=HOST:PORT on
 # its command line, GETs / from HOST:PORT (PODVIRT-FETCH <sha256 of the
-# body>).
+# body>). Given podvirt.probe=HOST:PORT[@SRC] (any number), it connects to
+# HOST:PORT, from the source address SRC (added to eth0) when given, sends a
+# line and tells whether an answer came back within 5 s:
+#   PODVIRT-PROBE HOST:PORT[@SRC] open|closed
+# Given podvirt.ping6, it pings all IPv6 nodes on its link (ff02::1) and
+# tells its own link-local address and each that answered:
+#   PODVIRT-LL6 <address>     PODVIRT-PING6 <address>
+# It then
 # waits until acpid holds /dev/input/event*, then prints the line
 #   PODVIRT-GUEST-READY
 # on the console (boot it with console=ttyS0 to get it on the serial port)
@@ -28,7 +35,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Bump the suffix whenever the guest changes, so caches rebuild it.
-out=$PODVIRT_CACHE/guest-v8
+out=$PODVIRT_CACHE/guest-v9
 
 # extract_vmlinux: $out/vmlinuz (an xz bzImage) -> $out/vmlinux (PVH-bootable ELF).
 extract_vmlinux() {
@@ -183,6 +190,27 @@ if [ "$nics" -gt 0 ]; then
       hp=${arg#podvirt.fetch=}
       sum=$(printf 'GET / HTTP/1.0\r\nHost: %s\r\n\r\n' "$hp" | timeout 10 nc "${hp%:*}" "${hp##*:}" | tr -d '\r' | sed '1,/^$/d' | sha256sum | cut -d' ' -f1)
       echo "PODVIRT-FETCH $sum" ;;
+    podvirt.probe=*)
+      p=${arg#podvirt.probe=}
+      hp=${p%@*}
+      src=
+      if [ "$hp" != "$p" ]; then
+        src=${p#*@}
+        ip addr add "$src/32" dev eth0 2>/dev/null
+      fi
+      out=$(echo PODVIRT-PROBE | timeout 5 nc ${src:+-s "$src"} "${hp%:*}" "${hp##*:}" 2>/dev/null)
+      if [ -n "$out" ]; then echo "PODVIRT-PROBE $p open"; else echo "PODVIRT-PROBE $p closed"; fi ;;
+    podvirt.ping6)
+      i=0
+      while ! ip -6 addr show dev eth0 scope link | grep -q 'inet6 fe80' || ip -6 addr show dev eth0 | grep -q tentative; do
+        [ $i -ge 60 ] && break
+        sleep 0.05; i=$((i + 1))
+      done
+      for a in $(ip -6 addr show dev eth0 scope link | sed -n 's|.*inet6 \([^/]*\)/.*|\1|p'); do echo "PODVIRT-LL6 $a"; done
+      for a in $(ping6 -c 3 -w 4 -I eth0 ff02::1 2>/dev/null | sed -n 's|.* bytes from \([^ ]*\): .*|\1|p' | sort -u); do
+        echo "PODVIRT-PING6 $a"
+      done
+      echo "PODVIRT-PING6-DONE" ;;
     esac
   done
 fi

@@ -14,6 +14,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
 	"k8s.io/apimachinery/pkg/types"
 )
 
@@ -184,19 +186,57 @@ func podCgroups(uid types.UID) []string {
 // (a process below the Pod's cgroup that is not in the host's namespace),
 // 0 when none is found.
 func podNetns(uid types.UID) uint64 {
+	if path := PodNetnsPath(uid); path != "" {
+		return netnsInode(path)
+	}
+	return 0
+}
+
+// PodNetnsPath is the network namespace (/proc/PID/ns/net) of a process
+// of Pod uid that is not in the host's, "" when there is none.
+func PodNetnsPath(uid types.UID) string {
 	self := netnsInode("/proc/self/ns/net")
 	for _, dir := range podCgroups(uid) {
 		procs, _ := filepath.Glob(filepath.Join(dir, "*", "cgroup.procs"))
 		for _, f := range procs {
 			raw, _ := os.ReadFile(f)
 			for _, pid := range strings.Fields(string(raw)) {
-				if ino := netnsInode(filepath.Join("/proc", pid, "ns", "net")); ino != 0 && ino != self {
-					return ino
+				path := filepath.Join("/proc", pid, "ns", "net")
+				if ino := netnsInode(path); ino != 0 && ino != self {
+					return path
 				}
 			}
 		}
 	}
-	return 0
+	return ""
+}
+
+// PodLinks are the names and aliases of the links in Pod uid's network
+// namespace.
+func PodLinks(uid types.UID) (map[string]string, error) {
+	path := PodNetnsPath(uid)
+	if path == "" {
+		return nil, fmt.Errorf("no process of Pod %s in a network namespace of its own", uid)
+	}
+	ns, err := netns.GetFromPath(path)
+	if err != nil {
+		return nil, err
+	}
+	defer ns.Close()
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	links, err := h.LinkList()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]string{}
+	for _, l := range links {
+		out[l.Attrs().Name] = l.Attrs().Alias
+	}
+	return out, nil
 }
 
 // netnsInUse are the inodes of the network namespaces of all processes.
