@@ -201,7 +201,10 @@ func (n *PodNetwork) Keep(ctx context.Context, p *corev1.Pod, domName string) er
 	} else if !ok {
 		ns, err := n.netns(p)
 		if err != nil {
-			return err
+			// No container of the Pod runs: there is no namespace to
+			// keep anything in (and a domain off the Pod network has
+			// none to look for).
+			return nil
 		}
 		if got, ok, err := k.alias(ns, tap); err != nil || !ok || got != owner {
 			return err
