@@ -20,7 +20,8 @@
 # serves "PODVIRT-GUEST-HTTP" on port 80 and, given podvirt.fetch=HOST:PORT on
 # its command line, GETs / from HOST:PORT (PODVIRT-FETCH <sha256 of the
 # body>). Given podvirt.probe=HOST:PORT[@SRC] (any number), it connects to
-# HOST:PORT, from the source address SRC (added to eth0) when given, sends a
+# HOST:PORT, from the source address SRC (added to eth0, with a host route
+# to HOST from it) when given, sends a
 # line and tells whether an answer came back within 5 s:
 #   PODVIRT-PROBE HOST:PORT[@SRC] open|closed
 # Given podvirt.ping6, it pings all IPv6 nodes on its link (ff02::1) and
@@ -193,13 +194,16 @@ if [ "$nics" -gt 0 ]; then
     podvirt.probe=*)
       p=${arg#podvirt.probe=}
       hp=${p%@*}
-      src=
+      h=${hp%:*}
       if [ "$hp" != "$p" ]; then
+        # busybox nc has no -s: a host route with that source instead.
         src=${p#*@}
         ip addr add "$src/32" dev eth0 2>/dev/null
+        ip route add "$h/32" via 10.0.2.1 dev eth0 src "$src"
       fi
-      out=$(echo PODVIRT-PROBE | timeout 5 nc ${src:+-s "$src"} "${hp%:*}" "${hp##*:}" 2>/dev/null)
-      if [ -n "$out" ]; then echo "PODVIRT-PROBE $p open"; else echo "PODVIRT-PROBE $p closed"; fi ;;
+      out=$(echo PODVIRT-PROBE | timeout 5 nc "$h" "${hp##*:}" 2>/dev/null)
+      if [ -n "$out" ]; then echo "PODVIRT-PROBE $p open"; else echo "PODVIRT-PROBE $p closed"; fi
+      [ "$hp" != "$p" ] && ip route del "$h/32" ;;
     podvirt.ping6)
       i=0
       while ! ip -6 addr show dev eth0 scope link | grep -q 'inet6 fe80' || ip -6 addr show dev eth0 | grep -q tentative; do
