@@ -15,7 +15,7 @@ import (
 )
 
 // TestLeakCheckerNamesWhatIsLeft leaves on the node, by hand, what a VMI
-// that never existed could have left (a pod network bridge, a host
+// that never existed could have left (a guest's tap on the host, a host
 // iptables rule naming its veth, the node agent's directory, a libvirt
 // cgroup) and checks the leak checker names each thing, and nothing once
 // they are removed: a checker that finds nothing must be able to.

@@ -92,7 +92,7 @@ func TestGuestOnPodNetwork(t *testing.T) {
 		t.Errorf("the Pod's IP answered %q, want the guest's page", got)
 	}
 
-	// The bridge, the veth, the DHCP server and the Pod's namespace with
+	// The tap (in the Pod), the DHCP server and the Pod's namespace with
 	// its nftables rules go with the VMI.
 	e.DeleteVMI(t, ns, "web", 120*time.Second)
 	e.ExpectNoLeaks(t, footprint)
