@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,6 +65,9 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 		return err
 	}
 	facts.DiskFormats, opts.VerifiedImages = prepared.Formats, prepared.Verified
+	if err := linkVMIDir(facts.SocketDir, facts.VMIDir); err != nil {
+		return err
+	}
 
 	final, _, err := parseOwn(signed, vmi, domName)
 	if err != nil {
@@ -118,6 +122,10 @@ func (r *Reconciler) plan(ctx context.Context, p *corev1.Pod, dom *libvirtxml.Do
 	facts := domainspec.NodeFacts{VMIDir: dir, SocketDir: socketDir}
 	opts := r.Options.Allowlist
 	opts.AllowedDirs = []string{facts.VMIDir, facts.SocketDir}
+	// The serial console, and nothing else, as a chardev: the socket QEMU
+	// binds through the agent's link, its log in the Pod's volume.
+	opts.ChardevSockets = []string{filepath.Join(socketDir, domainspec.VMIDirLink, domainspec.SerialSocketFile)}
+	opts.ChardevLogs = []string{filepath.Join(dir, domainspec.SerialLogFile)}
 	opts.TargetDevPrefix = network.TapPrefix
 	opts.ReadOnlyDirs, opts.VerifiedImages = nil, nil
 	if opts.AllowedDiskFormats == nil {
