@@ -1,4 +1,5 @@
-// Command podvirtctl is podvirt's CLI. It only wires internal/podvirtctl.
+// Command podvirtctl is podvirt's CLI; installed as kubectl-podvirt it is
+// the kubectl plugin `kubectl podvirt`. It only wires internal/podvirtctl.
 package main
 
 import (
@@ -9,8 +10,9 @@ import (
 )
 
 func main() {
-	if err := podvirtctl.NewRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "podvirtctl:", err)
-		os.Exit(1)
+	root := podvirtctl.NewRoot()
+	if err := root.Execute(); err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", root.DisplayName(), err)
+		os.Exit(podvirtctl.ExitCode(err))
 	}
 }
