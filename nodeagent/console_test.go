@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -93,5 +94,16 @@ func TestLinkVMIDirReplacesAStaleLink(t *testing.T) {
 		if got, err := os.Readlink(filepath.Join(dir, domainspec.VMIDirLink)); err != nil || got != target {
 			t.Fatalf("link %q (%v), want %q", got, err, target)
 		}
+	}
+}
+
+// A state directory too long for a unix socket's path fails the VMI with
+// a reason that says what to change, before anything is touched.
+func TestSerialSocketPathTooLong(t *testing.T) {
+	r, c, hv, log := defineSetup(t, signedDomain(t, withSerialConsole(domainspec.SerialSocketFile, domainspec.SerialLogFile)))
+	r.Options.StateDir = filepath.Join(r.Options.StateDir, strings.Repeat("d", 80))
+	vmi := reconcileAndGet(t, r, c)
+	if vmi.Status.Phase != v1alpha1.Failed || hv.defined != "" || len(log.calls) != 0 {
+		t.Fatalf("phase %q reason %q, defined %v, host changes %q: want refused before anything", vmi.Status.Phase, vmi.Status.Reason, hv.defined != "", log.calls)
 	}
 }
