@@ -3,15 +3,23 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/podvirt/podvirt/internal/podvirtctl"
 )
 
 func main() {
+	// Ctrl+C and SIGTERM end the command's context: a port forward closes
+	// its listeners, a console restores the terminal.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	root := podvirtctl.NewRoot()
-	if err := root.Execute(); err != nil {
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "%s: %v\n", root.DisplayName(), err)
 		os.Exit(podvirtctl.ExitCode(err))
 	}

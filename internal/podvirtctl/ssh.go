@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -107,10 +106,9 @@ func sshArgs(user, vmi, ns string, localPort uint16, extra []string) []string {
 
 func runSSH(ctx context.Context, bin string, args []string, in io.Reader, out, errOut io.Writer) error {
 	c := exec.CommandContext(ctx, bin, args...)
+	// os.Stdin itself, not a copy through a pipe: a terminal stays one for
+	// ssh (cmd.InOrStdin is os.Stdin unless a test set another).
 	c.Stdin, c.Stdout, c.Stderr = in, out, errOut
-	if f, ok := in.(*os.File); ok {
-		c.Stdin = f // a terminal stays one for ssh
-	}
 	err := c.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
