@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 GENERATED := crds/v1alpha1/zz_generated.deepcopy.go crds/bases/podvirt.io_virtualmachineinstances.yaml crds/bases/podvirt.io_vmipolicies.yaml crds/bases/podvirt.io_virtualmachines.yaml
 
-.PHONY: all generate verify-generated build vet lint unit policy-test e2e attack test run down fuzz bench images mutate
+.PHONY: all generate verify-generated build vet lint unit policy-test e2e attack test run down fuzz bench images mutate plugin
 
 # Tools are built from the Go module proxy into a cache, once per version.
 TOOLS := $(HOME)/.cache/podvirt/tools
@@ -39,6 +39,14 @@ $(GOLANGCI_LINT):
 	@mkdir -p $(TOOLS)
 	@echo "building golangci-lint $(GOLANGCI_LINT_VERSION) into $(TOOLS) (once)"
 	cd $(TOOLS) && GOBIN=$(TOOLS)/.bin go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION) && mv $(TOOLS)/.bin/golangci-lint $@
+
+## plugin: bin/podvirtctl and bin/kubectl-podvirt, a link to it that kubectl
+## runs as `kubectl podvirt` once bin is on the PATH (docs/cli.md).
+plugin:
+	mkdir -p bin
+	go build -o bin/podvirtctl ./cmd/podvirtctl
+	ln -sf podvirtctl bin/kubectl-podvirt
+	@echo "kubectl plugin: export PATH=$(CURDIR)/bin:\$$PATH, then kubectl podvirt --help"
 
 ## unit: unit tests (no cluster).
 unit:

@@ -17,7 +17,10 @@ type NodeFacts struct {
 	VMIDir string
 	// SocketDir holds the VMI's unix sockets (VNC); VMIDir when empty. A
 	// socket's path is limited to 107 bytes, which a path in the
-	// kubelet's directory of a Pod can exceed.
+	// kubelet's directory of a Pod can exceed. Chardev sockets (the serial
+	// console) live in VMIDir, where the launcher container sees them,
+	// and are given to QEMU through SocketDir/VMIDirLink, the node
+	// agent's link to VMIDir.
 	SocketDir string
 	// Tap is the existing tap (the node agent's, made for this domain)
 	// that the guest's interface is given, unmanaged: libvirt opens it for
@@ -35,9 +38,11 @@ type NodeFacts struct {
 
 // Localize makes every node-side rewrite of a rendered domain, and nothing
 // else changes it on the node: kernel and initrd under ImageRoot; disk
-// files, each with its format, and file-backed serial consoles under
-// VMIDir; the VNC socket under SocketDir; the interface onto the existing Tap.
-// Rendered paths are image paths (absolute, cleaned before they are joined, so they cannot
+// files, each with its format, file-backed serial consoles and chardev
+// logs under VMIDir; the VNC socket under SocketDir; chardev sockets under
+// SocketDir/VMIDirLink (VMIDir when SocketDir is empty); the interface onto
+// the existing Tap. Rendered paths are
+// image paths (absolute, cleaned before they are joined, so they cannot
 // leave ImageRoot) or bare file names (anything else is an error).
 func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
 	if dom.OS != nil {
@@ -82,7 +87,11 @@ func inVMIDir(dom *libvirtxml.Domain, dir, socketDir string) error {
 	if socketDir == "" {
 		socketDir = dir
 	}
-	var paths, sockets []*string
+	chardevDir := dir
+	if socketDir != dir {
+		chardevDir = filepath.Join(socketDir, VMIDirLink)
+	}
+	var paths, sockets, chardevSockets []*string
 	for i := range dom.Devices.Disks {
 		if src := dom.Devices.Disks[i].Source; src != nil && src.File != nil {
 			paths = append(paths, &src.File.File)
@@ -93,20 +102,27 @@ func inVMIDir(dom *libvirtxml.Domain, dir, socketDir string) error {
 			sockets = append(sockets, &vnc.Socket)
 		}
 	}
-	for i := range dom.Devices.Serials {
-		if src := dom.Devices.Serials[i].Source; src != nil && src.File != nil {
+	chardev := func(src *libvirtxml.DomainChardevSource, log *libvirtxml.DomainChardevLog) {
+		if src != nil && src.File != nil {
 			paths = append(paths, &src.File.Path)
+		}
+		if src != nil && src.UNIX != nil {
+			chardevSockets = append(chardevSockets, &src.UNIX.Path)
+		}
+		if log != nil {
+			paths = append(paths, &log.File)
 		}
 	}
+	for i := range dom.Devices.Serials {
+		chardev(dom.Devices.Serials[i].Source, dom.Devices.Serials[i].Log)
+	}
 	for i := range dom.Devices.Consoles {
-		if src := dom.Devices.Consoles[i].Source; src != nil && src.File != nil {
-			paths = append(paths, &src.File.Path)
-		}
+		chardev(dom.Devices.Consoles[i].Source, dom.Devices.Consoles[i].Log)
 	}
 	for _, set := range []struct {
 		dir   string
 		paths []*string
-	}{{dir, paths}, {socketDir, sockets}} {
+	}{{dir, paths}, {socketDir, sockets}, {chardevDir, chardevSockets}} {
 		for _, p := range set.paths {
 			if base := filepath.Base(*p); base != *p || base == "." || base == ".." {
 				return fmt.Errorf("domain %q: file %q must be a bare file name", dom.Name, *p)

@@ -48,11 +48,11 @@ func TestLocalize(t *testing.T) {
 	if dom.OS.Kernel != "/var/lib/podvirt/images/sha256-ab/rootfs/boot/vmlinux" || dom.OS.Initrd != "/var/lib/podvirt/images/sha256-ab/rootfs/boot/initrd.img" {
 		t.Errorf("kernel %q initrd %q", dom.OS.Kernel, dom.OS.Initrd)
 	}
-	if p := dom.Devices.Serials[0].Source.File.Path; p != "/var/lib/podvirt/vmis/u1/serial.log" {
+	if p := dom.Devices.Serials[0].Source.UNIX.Path; p != "/var/lib/podvirt/vmis/u1/serial.sock" {
 		t.Errorf("serial %q", p)
 	}
-	if p := dom.Devices.Consoles[0].Source.File.Path; p != "/var/lib/podvirt/vmis/u1/serial.log" {
-		t.Errorf("console %q", p)
+	if p := dom.Devices.Consoles[0].Log.File; p != "/var/lib/podvirt/vmis/u1/serial.log" {
+		t.Errorf("console log %q", p)
 	}
 	data, root := dom.Devices.Disks[0], dom.Devices.Disks[1]
 	if data.Source.File.File != "/var/lib/podvirt/vmis/u1/disk-data.img" || data.Driver.Type != "raw" || data.BackingStore != nil {
@@ -89,8 +89,8 @@ func TestLocalizeRefusesEscapes(t *testing.T) {
 		t.Errorf("kernel %q escaped the image root", dom.OS.Kernel)
 	}
 	for name, mutate := range map[string]func(*libvirtxml.Domain){
-		"serial with directories": func(d *libvirtxml.Domain) { d.Devices.Serials[0].Source.File.Path = "../../etc/passwd" },
-		"console dot-dot":         func(d *libvirtxml.Domain) { d.Devices.Consoles[0].Source.File.Path = ".." },
+		"serial with directories": func(d *libvirtxml.Domain) { d.Devices.Serials[0].Source.UNIX.Path = "../../etc/passwd" },
+		"console dot-dot":         func(d *libvirtxml.Domain) { d.Devices.Consoles[0].Log.File = ".." },
 		"absolute disk":           func(d *libvirtxml.Domain) { d.Devices.Disks[0].Source.File.File = "/etc/shadow" },
 		"relative kernel":         func(d *libvirtxml.Domain) { d.OS.Kernel = "boot/vmlinux" },
 	} {
@@ -157,9 +157,11 @@ func TestLocalizeSocketDir(t *testing.T) {
 // file name, and accepts bare names that merely look odd.
 func TestLocalizeBareFileNames(t *testing.T) {
 	set := map[string]func(*libvirtxml.Domain, string){
-		"disk":    func(d *libvirtxml.Domain, p string) { d.Devices.Disks[0].Source.File.File = p },
-		"serial":  func(d *libvirtxml.Domain, p string) { d.Devices.Serials[0].Source.File.Path = p },
-		"console": func(d *libvirtxml.Domain, p string) { d.Devices.Consoles[0].Source.File.Path = p },
+		"disk":        func(d *libvirtxml.Domain, p string) { d.Devices.Disks[0].Source.File.File = p },
+		"serial":      func(d *libvirtxml.Domain, p string) { d.Devices.Serials[0].Source.UNIX.Path = p },
+		"console":     func(d *libvirtxml.Domain, p string) { d.Devices.Consoles[0].Source.UNIX.Path = p },
+		"serial log":  func(d *libvirtxml.Domain, p string) { d.Devices.Serials[0].Log.File = p },
+		"console log": func(d *libvirtxml.Domain, p string) { d.Devices.Consoles[0].Log.File = p },
 	}
 	for dev, f := range set {
 		for _, bad := range []string{".", "..", "/abs", "a/b", "../x", "./x", "x/"} {
@@ -272,5 +274,60 @@ func TestLocalizeFormatsAfterAFilelessDisk(t *testing.T) {
 		if d.Driver.Type != "qcow2" || d.BackingStore == nil {
 			t.Errorf("disk %s: driver %+v backing store %+v, want qcow2 with an empty backing store", d.Source.File.File, d.Driver, d.BackingStore)
 		}
+	}
+}
+
+// The serial console's socket goes through the agent's link in the socket
+// directory (a short path to a socket that lives in the VMI's directory);
+// its log stays in the VMI's directory. Without a socket directory both
+// are in the VMI's directory.
+func TestLocalizeSerialSocket(t *testing.T) {
+	unixSerial := func() *libvirtxml.Domain {
+		dom := tinyDomain(t)
+		src := func() *libvirtxml.DomainChardevSource {
+			return &libvirtxml.DomainChardevSource{UNIX: &libvirtxml.DomainChardevSourceUNIX{Mode: "bind", Path: SerialSocketFile}}
+		}
+		dom.Devices.Serials = []libvirtxml.DomainSerial{{Source: src(), Log: &libvirtxml.DomainChardevLog{File: SerialLogFile, Append: "on"}}}
+		dom.Devices.Consoles = []libvirtxml.DomainConsole{{Source: src(), Log: &libvirtxml.DomainChardevLog{File: SerialLogFile, Append: "on"}}}
+		return dom
+	}
+	for _, c := range []struct {
+		facts        NodeFacts
+		socket, logf string
+	}{
+		{NodeFacts{ImageRoot: "/img", VMIDir: "/pod/vmi", SocketDir: "/state/vmis/u"}, "/state/vmis/u/vmi/serial.sock", "/pod/vmi/serial.log"},
+		{NodeFacts{ImageRoot: "/img", VMIDir: "/pod/vmi"}, "/pod/vmi/serial.sock", "/pod/vmi/serial.log"},
+	} {
+		dom := unixSerial()
+		if err := Localize(dom, c.facts); err != nil {
+			t.Fatal(err)
+		}
+		s, cons := dom.Devices.Serials[0], dom.Devices.Consoles[0]
+		if s.Source.UNIX.Path != c.socket || cons.Source.UNIX.Path != c.socket {
+			t.Errorf("%+v: sockets %q %q, want %q", c.facts, s.Source.UNIX.Path, cons.Source.UNIX.Path, c.socket)
+		}
+		if s.Log.File != c.logf || cons.Log.File != c.logf {
+			t.Errorf("%+v: logs %q %q, want %q", c.facts, s.Log.File, cons.Log.File, c.logf)
+		}
+	}
+	for name, set := range map[string]func(*libvirtxml.Domain){
+		"socket": func(d *libvirtxml.Domain) { d.Devices.Serials[0].Source.UNIX.Path = "/run/x.sock" },
+		"log":    func(d *libvirtxml.Domain) { d.Devices.Consoles[0].Log.File = "../serial.log" },
+		"empty":  func(d *libvirtxml.Domain) { d.Devices.Serials[0].Source.UNIX.Path = "" },
+	} {
+		dom := unixSerial()
+		set(dom)
+		if err := Localize(dom, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi", SocketDir: "/s"}); err == nil || !strings.Contains(err.Error(), "bare file name") {
+			t.Errorf("%s: %v, want a bare file name error", name, err)
+		}
+	}
+}
+
+// The serial socket's path as QEMU gets it stays far below the 107 bytes
+// of sun_path with the node agent's default state directory.
+func TestSerialSocketPathIsShort(t *testing.T) {
+	p := "/var/lib/podvirt/vmis/" + "0b8c2b7e-4a55-4f3e-9d8e-2a1c3f4e5d6f" + "/" + VMIDirLink + "/" + SerialSocketFile
+	if len(p) > 107 {
+		t.Fatalf("%s is %d bytes", p, len(p))
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -64,6 +65,9 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 		return err
 	}
 	facts.DiskFormats, opts.VerifiedImages = prepared.Formats, prepared.Verified
+	if err := linkVMIDir(facts.SocketDir, facts.VMIDir); err != nil {
+		return err
+	}
 
 	final, _, err := parseOwn(signed, vmi, domName)
 	if err != nil {
@@ -118,6 +122,14 @@ func (r *Reconciler) plan(ctx context.Context, p *corev1.Pod, dom *libvirtxml.Do
 	facts := domainspec.NodeFacts{VMIDir: dir, SocketDir: socketDir}
 	opts := r.Options.Allowlist
 	opts.AllowedDirs = []string{facts.VMIDir, facts.SocketDir}
+	// The serial console, and nothing else, as a chardev: the socket QEMU
+	// binds through the agent's link, its log in the Pod's volume.
+	opts.ChardevSockets = []string{filepath.Join(socketDir, domainspec.VMIDirLink, domainspec.SerialSocketFile)}
+	opts.ChardevLogs = []string{filepath.Join(dir, domainspec.SerialLogFile)}
+	if sock := opts.ChardevSockets[0]; len(sock) > maxSocketPath && hasUNIXChardev(dom) {
+		return facts, opts, fmt.Errorf("%w: the serial console's socket %s is %d bytes, more than the %d of a unix socket's path: give the node agent a shorter --state-dir",
+			failure.ErrUnsupported, sock, len(sock), maxSocketPath)
+	}
 	opts.TargetDevPrefix = network.TapPrefix
 	opts.ReadOnlyDirs, opts.VerifiedImages = nil, nil
 	if opts.AllowedDiskFormats == nil {
@@ -190,4 +202,25 @@ func (r *Reconciler) placeInPod(ctx context.Context, p *corev1.Pod, domName stri
 		log.FromContext(ctx).Info("moved QEMU into the launcher Pod's cgroup", "pid", pid, "hierarchies", placed)
 	}
 	return nil
+}
+
+// maxSocketPath is the longest path a unix socket may have (sun_path
+// holds 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
+func hasUNIXChardev(dom *libvirtxml.Domain) bool {
+	if dom.Devices == nil {
+		return false
+	}
+	for _, s := range dom.Devices.Serials {
+		if s.Source != nil && s.Source.UNIX != nil {
+			return true
+		}
+	}
+	for _, c := range dom.Devices.Consoles {
+		if c.Source != nil && c.Source.UNIX != nil {
+			return true
+		}
+	}
+	return false
 }

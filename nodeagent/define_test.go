@@ -47,6 +47,10 @@ func (s *fakeStorage) PullImage(_ context.Context, image string, _ corev1.PullPo
 
 func (s *fakeStorage) Prepare(_ context.Context, _ *corev1.Pod, md *domainspec.Metadata, vmiDir string) (storage.Prepared, error) {
 	s.log.calls = append(s.log.calls, "prepare")
+	// As the real one does, it makes the VMI's directory.
+	if err := os.MkdirAll(vmiDir, 0o755); err != nil {
+		return storage.Prepared{}, err
+	}
 	out := storage.Prepared{Formats: s.formats}
 	for file, f := range s.formats {
 		if f == "qcow2" {

@@ -235,6 +235,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.placeInPod(ctx, p, domName); err != nil {
 		return ctrl.Result{}, err
 	}
+	r.shareConsole(ctx, p)
 	if r.Network != nil {
 		if err := r.Network.Keep(ctx, p, domName); err != nil {
 			return ctrl.Result{}, err

@@ -13,7 +13,7 @@ import (
 )
 
 // SerialLogRotator bounds the serial logs of this node's guests: QEMU
-// writes them without end (libvirt's file chardev never rotates, and no
+// writes them without end (the serial chardev's log never rotates, and no
 // virtlogd runs here), so every Interval each launcher Pod's log is
 // rotated past domainspec.SerialLogMaxBytes (storage.RotateSerialLog).
 // The live log then stays under the bound plus what the guest writes in

@@ -55,7 +55,6 @@ func (h *VMValidator) Handle(ctx context.Context, req admission.Request) admissi
 	if err != nil {
 		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding the VirtualMachine: %w", err))
 	}
-	errs := validateRunStrategy(vm)
 	judgeTemplate := vm.DeletionTimestamp == nil
 	if req.Operation == admissionv1.Update {
 		old, err := decodeVM(req.OldObject.Raw)
@@ -66,11 +65,11 @@ func (h *VMValidator) Handle(ctx context.Context, req admission.Request) admissi
 	}
 	rec := RecordFromContext(ctx)
 	var vmi *v1alpha1.VirtualMachineInstance
+	var errs field.ErrorList
 	if judgeTemplate {
-		vmi = vm.NewVMIFromTemplate()
-		vmirules.Default(vmi)
-		errs = append(errs, validateTemplateMeta(vm)...)
-		errs = append(errs, reRootAtTemplate(vmirules.Validate(vmi))...)
+		vmi, errs = ValidateVM(vm)
+	} else {
+		errs = validateRunStrategy(vm)
 	}
 	if len(errs) > 0 {
 		rec.AddPolicy(BuiltinValidation, "Deny", false, errs.ToAggregate().Error())
@@ -93,6 +92,22 @@ func (h *VMValidator) Handle(ctx context.Context, req admission.Request) admissi
 	return engine.evaluate(ctx, req.Namespace, func(ns *corev1.Namespace) *policies.Input {
 		return policies.NewInputFromObjects(admissionv1.Create, object, nil, ns, user, h.Params)
 	}, rec)
+}
+
+// ValidateVM is what /validate-vm holds a new VirtualMachine, or one
+// whose template changed, to before the VMIPolicies: running and
+// runStrategy not both, the template's labels and annotations, and the VMI
+// it would create (vm.NewVMIFromTemplate, as the VM controller makes it)
+// defaulted and validated as the VMI webhooks would, its errors under
+// spec.template. It returns that defaulted VMI; `podvirtctl render` runs
+// it offline.
+func ValidateVM(vm *v1alpha1.VirtualMachine) (*v1alpha1.VirtualMachineInstance, field.ErrorList) {
+	errs := validateRunStrategy(vm)
+	vmi := vm.NewVMIFromTemplate()
+	vmirules.Default(vmi)
+	errs = append(errs, validateTemplateMeta(vm)...)
+	errs = append(errs, reRootAtTemplate(vmirules.Validate(vmi))...)
+	return vmi, errs
 }
 
 // decodeVM parses a VirtualMachine, requiring apiVersion and kind to name

@@ -1,16 +1,26 @@
-// Command podvirtctl is podvirt's CLI. It only wires internal/podvirtctl.
+// Command podvirtctl is podvirt's CLI; installed as kubectl-podvirt it is
+// the kubectl plugin `kubectl podvirt`. It only wires internal/podvirtctl.
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/podvirt/podvirt/internal/podvirtctl"
 )
 
 func main() {
-	if err := podvirtctl.NewRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "podvirtctl:", err)
-		os.Exit(1)
+	// Ctrl+C and SIGTERM end the command's context: a port forward closes
+	// its listeners, a console restores the terminal.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	root := podvirtctl.NewRoot()
+	err := root.ExecuteContext(ctx)
+	stop()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", root.DisplayName(), err)
+		os.Exit(podvirtctl.ExitCode(err))
 	}
 }

@@ -4,12 +4,8 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -182,46 +178,4 @@ func deleteVMI(ctx context.Context, c client.Client, vmi *v1alpha1.VirtualMachin
 		return fmt.Errorf("deleting VirtualMachineInstance %s/%s: %w", vmi.Namespace, vmi.Name, err)
 	}
 	return nil
-}
-
-// clusterFlags are the kubeconfig flags of the commands that talk to the
-// cluster.
-type clusterFlags struct {
-	kubeconfig, context, namespace string
-}
-
-func (f *clusterFlags) bind(fs *pflag.FlagSet) {
-	fs.StringVar(&f.kubeconfig, "kubeconfig", "", "path to the kubeconfig file (default: $KUBECONFIG, then ~/.kube/config)")
-	fs.StringVar(&f.context, "context", "", "kubeconfig context to use")
-	fs.StringVarP(&f.namespace, "namespace", "n", "", "namespace of the VirtualMachine (default: the kubeconfig context's)")
-}
-
-// client builds a client from the user's kubeconfig and returns it with
-// the namespace to use.
-func (f *clusterFlags) client() (client.Client, string, error) {
-	rules := clientcmd.NewDefaultClientConfigLoadingRules()
-	rules.ExplicitPath = f.kubeconfig
-	cfg := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: f.context})
-	rest, err := cfg.ClientConfig()
-	if err != nil {
-		return nil, "", fmt.Errorf("loading the kubeconfig: %w", err)
-	}
-	ns := f.namespace
-	if ns == "" {
-		if ns, _, err = cfg.Namespace(); err != nil {
-			return nil, "", fmt.Errorf("reading the kubeconfig's namespace: %w", err)
-		}
-	}
-	scheme := runtime.NewScheme()
-	if err := clientgoscheme.AddToScheme(scheme); err != nil {
-		return nil, "", fmt.Errorf("building the scheme: %w", err)
-	}
-	if err := v1alpha1.AddToScheme(scheme); err != nil {
-		return nil, "", fmt.Errorf("building the scheme: %w", err)
-	}
-	c, err := client.New(rest, client.Options{Scheme: scheme})
-	if err != nil {
-		return nil, "", fmt.Errorf("creating the client: %w", err)
-	}
-	return c, ns, nil
 }

@@ -17,7 +17,7 @@ type vmAction func(ctx context.Context, c client.Client, key types.NamespacedNam
 // on it with the user's kubeconfig, needing only get and patch on the VM
 // (and delete on its VMI for restart, --grace-period and --force).
 func newVMCommand(use, short, long string, stopFlags bool, act vmAction) *cobra.Command {
-	var cluster clusterFlags
+	cluster := newClusterFlags()
 	var gracePeriod int64
 	var force bool
 	cmd := &cobra.Command{

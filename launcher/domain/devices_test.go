@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"k8s.io/utils/ptr"
+	"libvirt.org/go/libvirtxml"
 )
 
 func TestSerialConsole(t *testing.T) {
@@ -11,7 +12,7 @@ func TestSerialConsole(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(dom.Devices.Serials) != 1 || dom.Devices.Serials[0].Source.File.Path != SerialLogFile {
+	if len(dom.Devices.Serials) != 1 || dom.Devices.Serials[0].Source.UNIX.Path != SerialSocketFile || dom.Devices.Serials[0].Log.File != SerialLogFile {
 		t.Errorf("serials %+v", dom.Devices.Serials)
 	}
 	if dom.Devices.MemBalloon == nil || dom.Devices.MemBalloon.Model != "none" {
@@ -25,7 +26,8 @@ func TestSerialConsole(t *testing.T) {
 }
 
 // The serial console is attached unless autoattachSerialConsole is false:
-// serial port 0 and a serial console on it, both into the serial log.
+// serial port 0 and a serial console on it, both a unix socket QEMU binds
+// (the console's) and logged, appending, into the serial log.
 func TestSerialConsoleDefault(t *testing.T) {
 	for _, attach := range []*bool{nil, ptr.To(true)} {
 		vmi := tinyVMI()
@@ -35,11 +37,19 @@ func TestSerialConsoleDefault(t *testing.T) {
 			t.Fatal(err)
 		}
 		s, c := dom.Devices.Serials, dom.Devices.Consoles
-		if len(s) != 1 || s[0].Source.File.Path != SerialLogFile || s[0].Source.File.Append != "on" || s[0].Target == nil || s[0].Target.Port == nil || *s[0].Target.Port != 0 {
+		if len(s) != 1 || !consoleSocket(s[0].Source, s[0].Log) || s[0].Target == nil || s[0].Target.Port == nil || *s[0].Target.Port != 0 {
 			t.Errorf("autoattach %v: serials %+v", attach, s)
 		}
-		if len(c) != 1 || c[0].Source.File.Path != SerialLogFile || c[0].Source.File.Append != "on" || c[0].Target == nil || c[0].Target.Type != "serial" || c[0].Target.Port == nil || *c[0].Target.Port != 0 {
+		if len(c) != 1 || !consoleSocket(c[0].Source, c[0].Log) || c[0].Target == nil || c[0].Target.Type != "serial" || c[0].Target.Port == nil || *c[0].Target.Port != 0 {
 			t.Errorf("autoattach %v: consoles %+v", attach, c)
 		}
 	}
+}
+
+// consoleSocket says whether a chardev is the serial console's: a unix
+// socket QEMU binds (server, no reconnect) logged, appending, to the serial
+// log.
+func consoleSocket(src *libvirtxml.DomainChardevSource, log *libvirtxml.DomainChardevLog) bool {
+	return src != nil && src.File == nil && src.UNIX != nil && src.UNIX.Mode == "bind" && src.UNIX.Path == SerialSocketFile &&
+		src.UNIX.Reconnect == nil && log != nil && log.File == SerialLogFile && log.Append == "on"
 }

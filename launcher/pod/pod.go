@@ -131,8 +131,8 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 			EnableServiceLinks:            ptr.To(false),
 			SecurityContext: &corev1.PodSecurityContext{
 				RunAsNonRoot:   ptr.To(true),
-				RunAsUser:      ptr.To(int64(65532)),
-				RunAsGroup:     ptr.To(int64(65532)),
+				RunAsUser:      ptr.To(int64(domainspec.LauncherUID)),
+				RunAsGroup:     ptr.To(int64(domainspec.LauncherGID)),
 				SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 			},
 			Containers: []corev1.Container{{

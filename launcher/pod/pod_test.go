@@ -9,6 +9,7 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
+	"github.com/podvirt/podvirt/launcher/program"
 )
 
 func vmi() *v1alpha1.VirtualMachineInstance {
@@ -274,5 +275,21 @@ func TestCloudInitSecretsMounted(t *testing.T) {
 	}
 	if len(mounts) != 3 || mounts[0].MountPath != "/var/run/podvirt/cloud-init/a" || mounts[1].MountPath != "/var/run/podvirt/cloud-init/b" || !mounts[1].ReadOnly {
 		t.Errorf("mounts %+v", mounts)
+	}
+}
+
+// The launcher's console finds the socket where the Pod mounts the state
+// volume and the node agent's directory holds it.
+func TestConsoleSocketIsInTheStateVolume(t *testing.T) {
+	if want := StateDir + "/" + domainspec.StateSubdir + "/" + domainspec.SerialSocketFile; program.ConsoleSocket != want {
+		t.Fatalf("program.ConsoleSocket = %s, want %s", program.ConsoleSocket, want)
+	}
+	p, err := Render(vmi(), "<domain/>", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc := p.Spec.SecurityContext
+	if *sc.RunAsUser != domainspec.LauncherUID || *sc.RunAsGroup != domainspec.LauncherGID {
+		t.Fatalf("the launcher runs as %d:%d, not the console socket's owner", *sc.RunAsUser, *sc.RunAsGroup)
 	}
 }

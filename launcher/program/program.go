@@ -3,6 +3,9 @@
 // Pod's place on the node (its cgroup, its resources, its volumes) while
 // the domain runs, and ends when the kubelet stops it and the node agent
 // is done with the domain.
+//
+// The same binary's `console` subcommand (Console), run in that container
+// through pods/exec, relays the guest's serial console.
 package program
 
 import (

@@ -75,9 +75,9 @@ const richDomain = `<domain type="kvm">
     <interface type="network"><source network="pods"/><model type="virtio"/><rom enabled="no"/><filterref filter="clean-traffic"/></interface>
     <serial type="file"><source path="` + vmiDir + `/serial.log"/><target port="0"/></serial>
     <serial type="pty"><target port="1"/><log file="` + vmiDir + `/serial1.log" append="on"/></serial>
+    <serial type="unix"><source mode="bind" path="` + vmiDir + `/serial.sock"/><target port="2"/><log file="` + vmiDir + `/serial.log" append="on"/></serial>
     <console type="file"><source path="` + vmiDir + `/serial.log"/><target type="serial" port="0"/></console>
     <channel type="unix"><source mode="bind" path="` + vmiDir + `/qga.sock"/><target type="virtio" name="org.qemu.guest_agent.0"/></channel>
-    <channel type="unix"><source mode="bind"/><target type="virtio" name="org.qemu.guest_agent.1"/></channel>
     <channel type="null"><target type="virtio" name="podvirt.null"/></channel>
     <input type="tablet" bus="usb"/>
     <input type="keyboard" bus="ps2"/>
@@ -99,6 +99,8 @@ const richDomain = `<domain type="kvm">
 func richOptions() Options {
 	o := testOptions()
 	o.AllowedPartitions = []string{"/kubepods/pod1234"}
+	o.ChardevSockets = append(o.ChardevSockets, vmiDir+"/qga.sock")
+	o.ChardevLogs = append(o.ChardevLogs, vmiDir+"/serial1.log")
 	return o
 }
 
@@ -357,7 +359,7 @@ func TestResolverErrorsRefuse(t *testing.T) {
 		return p, nil
 	}
 	errs := Check(parse(t, tinyXML(t, imageRoot, vmiDir)), opts)
-	if !hasError(errs, "devices.serial[0].source.path", "permission denied") {
+	if !hasError(errs, "devices.serial[0].log.file", "permission denied") {
 		t.Fatalf("a path the resolver failed on was accepted:\n%s", dump(errs))
 	}
 	opts.ResolveSymlinks = func(p string) (string, error) {

@@ -68,6 +68,15 @@ type Options struct {
 	// AllowedPartitions are the allowed <resource><partition> values
 	// (cgroup partitions under which libvirt places the QEMU process).
 	AllowedPartitions []string
+	// ChardevSockets are the unix sockets a chardev may have: the serial
+	// console's, which QEMU binds (mode bind, a server). A unix chardev at
+	// any other path, or one QEMU connects to (mode connect, reconnect),
+	// is refused; nil refuses every unix chardev. Each path must also pass
+	// the directory checks.
+	ChardevSockets []string
+	// ChardevLogs are the files a chardev log may write: the serial log.
+	// Nil refuses every chardev log.
+	ChardevLogs []string
 }
 
 // DefaultTypes are the domain types allowed when Options.AllowedTypes is nil.

@@ -24,6 +24,8 @@ func testOptions() Options {
 		ResolveSymlinks: Lexical,
 		AllowedBridges:  []string{"br-pods"},
 		AllowedNetworks: []string{"pods"},
+		ChardevSockets:  []string{vmiDir + "/serial.sock"},
+		ChardevLogs:     []string{vmiDir + "/serial.log"},
 	}
 }
 
@@ -63,8 +65,8 @@ func TestTinyDomainAccepted(t *testing.T) {
 	if errs := Check(dom, testOptions()); len(errs) != 0 {
 		t.Fatalf("the rendered tiny domain is refused:\n%v", errs.ToAggregate())
 	}
-	if dom.OS.Kernel != imageRoot+"/boot/vmlinux" || dom.Devices.Serials[0].Source.File.Path != vmiDir+"/serial.log" {
-		t.Fatalf("not localized: kernel %q, serial %q", dom.OS.Kernel, dom.Devices.Serials[0].Source.File.Path)
+	if dom.OS.Kernel != imageRoot+"/boot/vmlinux" || dom.Devices.Serials[0].Source.UNIX.Path != vmiDir+"/serial.sock" || dom.Devices.Serials[0].Log.File != vmiDir+"/serial.log" {
+		t.Fatalf("not localized: kernel %q, serial %+v", dom.OS.Kernel, dom.Devices.Serials[0])
 	}
 }
 
@@ -94,7 +96,8 @@ func TestTinyDomainAcceptedOnDisk(t *testing.T) {
 		t.Fatal(err)
 	}
 	dom := parse(t, tinyXML(t, img, link))
-	opts := Options{AllowedDirs: []string{link}, ReadOnlyDirs: []string{img}}
+	opts := Options{AllowedDirs: []string{link}, ReadOnlyDirs: []string{img},
+		ChardevSockets: []string{link + "/serial.sock"}, ChardevLogs: []string{link + "/serial.log"}}
 	if errs := Check(dom, opts); len(errs) != 0 {
 		t.Fatalf("refused:\n%v", errs.ToAggregate())
 	}

@@ -2,6 +2,7 @@ package allowlist
 
 import (
 	"net"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -410,8 +411,14 @@ func (c *checker) chardev(p *field.Path, s *libvirtxml.DomainChardevSource, log 
 			})
 		}
 		if u := s.UNIX; u != nil {
-			c.rest(sp, u, seclabel, "Mode", "Path", "Reconnect")
-			c.file(sp.Child("path"), u.Path, readWrite)
+			c.rest(sp, u, map[string]string{
+				"SecLabel":  seclabel["SecLabel"],
+				"Reconnect": "QEMU connects only to a socket it binds itself; reconnecting is for sockets it connects to",
+			}, "Mode", "Path")
+			if u.Mode != "bind" {
+				c.forbid(sp.Child("mode"), "%q: QEMU may only bind (serve) its console socket, not connect to another process's", u.Mode)
+			}
+			c.exactly(sp.Child("path"), u.Path, c.opts.ChardevSockets, "a unix chardev")
 		}
 	}
 	if log != nil {
@@ -419,8 +426,26 @@ func (c *checker) chardev(p *field.Path, s *libvirtxml.DomainChardevSource, log 
 		if log.File == "" {
 			c.add(field.Required(lp, "a chardev log needs a file"))
 		}
-		c.file(lp, log.File, readWrite)
+		c.exactly(lp, log.File, c.opts.ChardevLogs, "a chardev log")
 	}
+}
+
+// exactly refuses path unless it is one of allowed (after filepath.Clean)
+// and passes the writable directory checks. An empty path is refused too:
+// libvirt would choose one itself.
+func (c *checker) exactly(p *field.Path, path string, allowed []string, what string) {
+	if path == "" {
+		c.add(field.Required(p, what+" needs a path"))
+		return
+	}
+	ok := false
+	for _, a := range allowed {
+		ok = ok || filepath.Clean(a) == filepath.Clean(path)
+	}
+	if !ok {
+		c.forbid(p, "%q: %s may only be %v on this node", path, what, allowed)
+	}
+	c.file(p, path, readWrite)
 }
 
 func chardevReasons() map[string]string {

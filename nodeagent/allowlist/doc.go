@@ -82,7 +82,10 @@
 //     Options.OwnTaps, on an ethernet interface), and target devs only
 //     with Options.TargetDevPrefix.
 //   - serial, parallel, console and channel (virtio or guestfwd target)
-//     chardevs of type file, pty (no path), null or unix; chardev logs.
+//     chardevs of type file, pty (no path), null, or unix only in mode
+//     bind (QEMU serves it), without reconnect, at exactly one of
+//     Options.ChardevSockets (the serial console's socket); chardev logs
+//     only at exactly one of Options.ChardevLogs (the serial log).
 //   - input tablet, mouse, keyboard (no source); video models vga, cirrus,
 //     virtio, bochs, ramfb, qxl, none without 3D acceleration or vhost-user;
 //     VNC graphics listening on a loopback address or a socket; USB hubs;

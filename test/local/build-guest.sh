@@ -30,13 +30,15 @@
 # It then
 # waits until acpid holds /dev/input/event*, then prints the line
 #   PODVIRT-GUEST-READY
-# on the console (boot it with console=ttyS0 to get it on the serial port)
-# and waits forever. A shutdown request sent after the marker is never lost.
+# on the console (boot it with console=ttyS0 to get it on the serial port),
+# then runs a shell on the first serial port, /dev/ttyS0 (podvirtctl
+# console; started again whenever it exits), and waits forever. A shutdown
+# request sent after the marker is never lost.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Bump the suffix whenever the guest changes, so caches rebuild it.
-out=$PODVIRT_CACHE/guest-v9
+out=$PODVIRT_CACHE/guest-v10
 
 # extract_vmlinux: $out/vmlinuz (an xz bzImage) -> $out/vmlinux (PVH-bootable ELF).
 extract_vmlinux() {
@@ -226,6 +228,13 @@ echo "PODVIRT-GUEST-READY"
 # With console= pointing elsewhere, still tell the first serial port.
 if [ -c /dev/ttyS0 ] && ! grep -qw ttyS0 /sys/class/tty/console/active 2>/dev/null; then
   echo "PODVIRT-GUEST-READY" >/dev/ttyS0
+fi
+# A shell on the first serial port for podvirtctl console, started again
+# when it exits (exit, ^D). setsid -c makes the loop lead a session of its
+# own with ttyS0 as its controlling terminal, which the shells inherit
+# (job control).
+if [ -c /dev/ttyS0 ]; then
+  setsid -c sh -c 'while :; do sh -i; sleep 1; done' </dev/ttyS0 >/dev/ttyS0 2>&1 &
 fi
 while :; do sleep 3600; done
 EOF
