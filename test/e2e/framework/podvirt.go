@@ -36,10 +36,24 @@ const (
 	stoppedSelector = "podvirt.io/e2e-no-such-node"
 )
 
-// ProcessPIDs lists the live processes on this machine whose executable
-// is named name (podvirt-controller, podvirt-nodeagent, podvirt-launcher),
-// in or out of containers.
+// ProcessPIDs lists the live processes of the kubelet's Pods on this
+// machine (in a kubepods cgroup) whose executable is named name
+// (podvirt-controller, podvirt-nodeagent, podvirt-launcher). A process of
+// that name outside the Pods (a developer's run beside the cluster) is
+// not the cluster's: HostProcessPIDs lists those too.
 func ProcessPIDs(name string) []int {
+	var pids []int
+	for _, pid := range HostProcessPIDs(name) {
+		if strings.Contains(ProcessCgroup(pid), "/kubepods") {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// HostProcessPIDs lists the live processes on this machine whose
+// executable is named name, in or out of containers.
+func HostProcessPIDs(name string) []int {
 	entries, _ := os.ReadDir("/proc")
 	var pids []int
 	for _, d := range entries {
@@ -55,6 +69,13 @@ func ProcessPIDs(name string) []int {
 	}
 	sort.Ints(pids)
 	return pids
+}
+
+// ProcessExe is the executable of pid as seen from this machine's root
+// ("" when it cannot be read).
+func ProcessExe(pid int) string {
+	exe, _ := os.Readlink(fmt.Sprintf("/proc/%d/exe", pid))
+	return strings.TrimSuffix(exe, " (deleted)")
 }
 
 // DaemonPID is the pid of the one process named name on this node
