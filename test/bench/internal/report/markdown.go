@@ -31,7 +31,6 @@ func ratio(x float64) string {
 	return fmt.Sprintf("%.2f", x)
 }
 
-
 // spread renders "min–max" of a figure over repetitions.
 func spread(min, max float64, n int) string {
 	if n < 2 {
