@@ -79,7 +79,9 @@ func (e *Env) setRules(ctx context.Context, rulesOf func(cfg, webhook string) ([
 	for _, w := range m.Webhooks {
 		names = append(names, w.Name)
 	}
-	p, err := rulesPatch(names, func(n string) ([]admissionregistrationv1.RuleWithOperations, bool) { return rulesOf("mutating/"+m.Name, n) })
+	p, err := rulesPatch(names, func(n string) ([]admissionregistrationv1.RuleWithOperations, bool) {
+		return rulesOf("mutating/"+m.Name, n)
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", m.Name, err)
 	}
@@ -94,7 +96,9 @@ func (e *Env) setRules(ctx context.Context, rulesOf func(cfg, webhook string) ([
 	for _, w := range v.Webhooks {
 		names = append(names, w.Name)
 	}
-	p, err = rulesPatch(names, func(n string) ([]admissionregistrationv1.RuleWithOperations, bool) { return rulesOf("validating/"+v.Name, n) })
+	p, err = rulesPatch(names, func(n string) ([]admissionregistrationv1.RuleWithOperations, bool) {
+		return rulesOf("validating/"+v.Name, n)
+	})
 	if err != nil {
 		return fmt.Errorf("%s: %w", v.Name, err)
 	}
