@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 
 	"golang.org/x/image/font"
 	"golang.org/x/image/font/basicfont"
@@ -24,6 +25,9 @@ const (
 	marginTop    = 34
 	marginBottom = 44
 )
+
+// maxNines is the top of the vertical scale: the 0.999 quantile.
+const maxNines = 3
 
 // palette: distinct colours, one per scenario in the run's order.
 var palette = []color.RGBA{
@@ -114,7 +118,7 @@ func drawPanel(img *image.RGBA, r image.Rectangle, c int, ss []Series, colors ma
 		lo = math.Min(lo, float64(s.Us[0]))
 		hi = math.Max(hi, float64(s.Us[len(s.Us)-1]))
 	}
-	text(img, r.Min.X+marginLeft, r.Min.Y+20, axisColor, fmt.Sprintf("C = %d: fraction of creates at or below a latency", c))
+	text(img, r.Min.X+marginLeft, r.Min.Y+20, axisColor, fmt.Sprintf("C = %d: fraction of creates at or below a latency (nines scale)", c))
 	if math.IsInf(lo, 0) {
 		text(img, plot.Min.X+10, plot.Min.Y+20, axisColor, "no samples")
 		return
@@ -130,14 +134,17 @@ func drawPanel(img *image.RGBA, r image.Rectangle, c int, ss []Series, colors ma
 		f := (math.Log10(math.Max(ms, 1e-3)) - x0) / (x1 - x0)
 		return plot.Min.X + int(math.Round(f*float64(plot.Dx())))
 	}
-	yAt := func(q float64) int { return plot.Max.Y - int(math.Round(q*float64(plot.Dy()))) }
-	// Grid: quantiles every 0.1 (0.5, 0.9 and 0.99 labelled), decades with
-	// 2x and 5x minor lines.
-	for _, q := range []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.99} {
+	// The fraction on a "nines" scale, -log10(1 - q), up to 0.999: the
+	// tail gets as much room as the body.
+	yAt := func(q float64) int {
+		f := math.Min(-math.Log10(math.Max(1-q, 1e-9)), maxNines) / maxNines
+		return plot.Max.Y - int(math.Round(f*float64(plot.Dy())))
+	}
+	for _, q := range []float64{0.5, 0.8, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999} {
 		hline(img, plot.Min.X, plot.Max.X, yAt(q), gridColor)
 	}
-	for _, q := range []float64{0, 0.5, 0.9, 0.99, 1} {
-		text(img, r.Min.X+8, yAt(q)+4, axisColor, fmt.Sprintf("%.2f", q))
+	for _, q := range []float64{0, 0.5, 0.9, 0.99, 0.999} {
+		text(img, r.Min.X+8, yAt(q)+4, axisColor, strconv.FormatFloat(q, 'f', -1, 64))
 	}
 	for d := x0; d <= x1; d++ {
 		base := math.Pow(10, d)

@@ -137,7 +137,7 @@ func TestMarkdown(t *testing.T) {
 		"## Ratios to no webhooks",
 		"| podvirt, 16 VMIPolicies | 1 | 3.20 | 3.64 | 0.34 | 4.00 |",
 		"- `kyverno-16`: kyverno did not start: no binary",
-		"concurrency C = 1, 16; 3 repetitions",
+		"concurrency C = 1, 16; 3 repetition(s)",
 		"- Environment: dev: test",
 		"![latency CDFs](latency.png)",
 	} {
