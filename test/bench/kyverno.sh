@@ -51,7 +51,7 @@ kyverno_up() {
       --webhookServerHost 127.0.0.1 --webhookServerPort "$port" \
       --caSecretName kyverno-svc.kyverno.svc.kyverno-tls-ca --tlsSecretName kyverno-svc.kyverno.svc.kyverno-tls-pair \
       --admissionReports=false --metricsHost 127.0.0.1 --metricsPort "$((port + 1))" \
-      --controllerRuntimeMetricsAddress 0
+      --controllerRuntimeMetricsAddress 0 --disableLogColor
   fi
   local deadline=$((SECONDS + 180))
   until curl -sk --max-time 2 "https://127.0.0.1:$port/health/readiness" >/dev/null 2>&1; do

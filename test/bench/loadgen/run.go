@@ -40,7 +40,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.out, "out", "bench/results.jsonl", "results: one JSON line per cell")
 	fs.StringVar(&f.rulesFile, "rules", "test/bench/testdata/rules-16.tsv", "the rules (name, CEL expression, message)")
 	fs.StringVar(&f.object, "object", "examples/vmi-tiny.yaml", "the VMI to create")
-	fs.StringVar(&f.namespace, "namespace", "podvirt-bench", "namespace of the creates (made if missing, deleted after)")
+	fs.StringVar(&f.namespace, "namespace", "podvirt-bench", "namespace of the creates (made if missing, left in place)")
 	fs.StringVar(&f.state, "state", ".podvirt/bench-state.json", "where what the run changes is saved, for restore")
 	fs.IntVar(&f.n, "n", 2000, "measured creates per cell")
 	fs.IntVar(&f.warmup, "warmup", 50, "warm-up creates before each cell")
@@ -258,7 +258,7 @@ func (r *runner) cells(ctx context.Context, s scenario.Scenario, b plan.Block) e
 	if s.Webhook != "" {
 		groups[report.CPUWebhook] = s.Webhook
 	}
-	pids := map[string][]int{}
+	pids := map[string][]int{report.CPULoadgen: {os.Getpid()}}
 	for g, name := range groups {
 		spec, ok := r.procs[name]
 		if !ok {
@@ -299,9 +299,9 @@ func (r *runner) cell(ctx context.Context, c plan.Cell, pids map[string][]int) e
 		}
 		r.seq += r.f.warmup
 	}
-	before := r.cpu(pids)
+	before, hostBefore := r.cpu(pids), r.hostCPU()
 	res, err := load.Phase(ctx, r.creator, r.seq, r.f.n, c.C)
-	after := r.cpu(pids)
+	after, hostAfter := r.cpu(pids), r.hostCPU()
 	r.seq += r.f.n
 	if err != nil {
 		return err
@@ -315,6 +315,9 @@ func (r *runner) cell(ctx context.Context, c plan.Cell, pids map[string][]int) e
 		CreatesPerSec:     float64(len(res.Latencies)) / res.Elapsed.Seconds(),
 		CPUPerAdmissionUs: map[string]float64{}, CPUPIDs: pids,
 	}
+	if hostBefore != nil && hostAfter != nil && res.Elapsed > 0 {
+		cell.HostCoresBusy = float64(hostAfter.Busy-hostBefore.Busy) / float64(res.Elapsed)
+	}
 	for g := range pids {
 		a, okA := after[g]
 		b, okB := before[g]
@@ -326,13 +329,23 @@ func (r *runner) cell(ctx context.Context, c plan.Cell, pids map[string][]int) e
 	for i, l := range res.Latencies {
 		cell.LatenciesUs[i] = l.Microseconds()
 	}
-	logf("rep %d %-12s C=%-3d p50 %6.2f  p90 %6.2f  p99 %7.2f ms  %6.0f/s  errors %d  CPU µs/adm: apiserver %s webhook %s",
+	logf("rep %d %-12s C=%-3d p50 %6.2f  p90 %6.2f  p99 %7.2f ms  %6.0f/s  errors %d  CPU µs/adm: apiserver %s webhook %s loadgen %s  cores busy %.2f",
 		c.Rep, c.Scenario, c.C, cell.P50Ms, cell.P90Ms, cell.P99Ms, cell.CreatesPerSec, cell.Errors,
-		fmtCPU(cell.CPUPerAdmissionUs, report.CPUAPIServer), fmtCPU(cell.CPUPerAdmissionUs, report.CPUWebhook))
+		fmtCPU(cell.CPUPerAdmissionUs, report.CPUAPIServer), fmtCPU(cell.CPUPerAdmissionUs, report.CPUWebhook),
+		fmtCPU(cell.CPUPerAdmissionUs, report.CPULoadgen), cell.HostCoresBusy)
 	if res.Errors > 0 {
 		logf("  first errors: %s", strings.Join(res.ErrorSamples, " | "))
 	}
 	return r.w.Write(cell)
+}
+
+func (r *runner) hostCPU() *procstat.HostCPU {
+	h, err := r.proc.HostCPU()
+	if err != nil {
+		logf("reading the host's CPU time: %v", err)
+		return nil
+	}
+	return &h
 }
 
 func fmtCPU(m map[string]float64, g string) string {

@@ -29,6 +29,8 @@ type Row struct {
 	CPUAPIServer stats.Spread
 	CPUWebhook   stats.Spread
 	CPUTotal     stats.Spread
+	// HostBusy is the machine's busy cores during the cells.
+	HostBusy stats.Spread
 }
 
 // Ratios of a row to a baseline row (NaN where unknown).
@@ -98,7 +100,7 @@ func Rows(res *Results) []Row {
 		for _, c := range cs {
 			cells := groups[key{s, c}]
 			row := Row{Scenario: infos[s], C: c, Reps: len(cells)}
-			var p50, p90, p99, rate, api, wh, tot []float64
+			var p50, p90, p99, rate, api, wh, tot, busy []float64
 			for _, cell := range cells {
 				row.Errors += cell.Errors
 				row.Requests += cell.N
@@ -106,6 +108,9 @@ func Rows(res *Results) []Row {
 				p90 = append(p90, cell.P90Ms)
 				p99 = append(p99, cell.P99Ms)
 				rate = append(rate, cell.CreatesPerSec)
+				if cell.HostCoresBusy > 0 {
+					busy = append(busy, cell.HostCoresBusy)
+				}
 				a, w := cpu(cell, CPUAPIServer), cpu(cell, CPUWebhook)
 				api = append(api, a)
 				wh = append(wh, w)
@@ -116,6 +121,7 @@ func Rows(res *Results) []Row {
 			}
 			row.P50, row.P90, row.P99, row.Rate = stats.Of(p50), stats.Of(p90), stats.Of(p99), stats.Of(rate)
 			row.CPUAPIServer, row.CPUWebhook, row.CPUTotal = stats.Of(api), stats.Of(wh), stats.Of(tot)
+			row.HostBusy = stats.Of(busy)
 			rows = append(rows, row)
 		}
 	}

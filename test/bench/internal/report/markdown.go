@@ -58,7 +58,7 @@ func Markdown(w io.Writer, res *Results, chart string) error {
 	fmt.Fprintf(&b, "- Requests: server-side dry-run creates (`dryRun=All`) of %s with unique names, through client-go (QPS and Burst unthrottled, JSON); %d per cell after %d warm-up creates; concurrency C = %s; %d repetition(s), the order of scenarios (and of C) rotated per repetition.\n",
 		run.Object, run.N, run.Warmup, joinInts(run.C), run.Reps)
 	fmt.Fprintf(&b, "- Rules: %s.\n", run.Rules)
-	fmt.Fprintf(&b, "- Figures are medians over the repetitions; ranges are min–max over them. Latency percentiles are exact (every sample kept, nearest rank). CPU is µs of utime+stime per admission (the cell's delta over its requests), from /proc/PID/stat of the kube-apiserver and of the webhook's processes (every replica summed).\n")
+	fmt.Fprintf(&b, "- Figures are medians over the repetitions; ranges are min–max over them. Latency percentiles are exact (every sample kept, nearest rank). CPU is µs of utime+stime per admission (the cell's delta over its requests), from /proc/PID/stat of the kube-apiserver and of the webhook's processes (every replica summed); total = apiserver + webhook. Host cores busy: the whole machine's busy CPU time over the cell's wall time (/proc/stat), the load generator and anything else running included.\n")
 	for _, n := range run.Notes {
 		fmt.Fprintf(&b, "- %s\n", n)
 	}
@@ -84,17 +84,17 @@ func Markdown(w io.Writer, res *Results, chart string) error {
 	}
 
 	b.WriteString("\n## Latency, throughput, CPU\n\n")
-	b.WriteString("| scenario | C | p50 ms | p90 ms | p99 ms | p99 range | creates/s | creates/s range | errors / requests | apiserver CPU µs/adm | webhook CPU µs/adm | total CPU µs/adm |\n")
-	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	b.WriteString("| scenario | C | p50 ms | p90 ms | p99 ms | p99 range | creates/s | creates/s range | errors / requests | apiserver CPU µs/adm | webhook CPU µs/adm | total CPU µs/adm | host cores busy |\n")
+	b.WriteString("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
 	for _, r := range rows {
 		wh := num(r.CPUWebhook.Median)
 		if r.Scenario.Webhook == "" {
 			wh = "(none)"
 		}
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %d / %d | %s | %s | %s |\n",
+		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %d / %d | %s | %s | %s | %s |\n",
 			r.Scenario.Label, r.C, num(r.P50.Median), num(r.P90.Median), num(r.P99.Median),
 			spread(r.P99.Min, r.P99.Max, r.P99.N), num(r.Rate.Median), spread(r.Rate.Min, r.Rate.Max, r.Rate.N),
-			r.Errors, r.Requests, num(r.CPUAPIServer.Median), wh, num(r.CPUTotal.Median))
+			r.Errors, r.Requests, num(r.CPUAPIServer.Median), wh, num(r.CPUTotal.Median), num(r.HostBusy.Median))
 	}
 
 	for _, base := range []struct{ name, title string }{

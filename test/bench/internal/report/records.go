@@ -20,6 +20,8 @@ const (
 const (
 	CPUAPIServer = "apiserver"
 	CPUWebhook   = "webhook"
+	// CPULoadgen is the load generator itself.
+	CPULoadgen = "loadgen"
 )
 
 // ScenarioInfo names a scenario.
@@ -68,6 +70,10 @@ type Cell struct {
 	// CPUPerAdmissionUs is CPU µs per measured request, by group
 	// (CPUAPIServer, CPUWebhook), from utime+stime deltas over the cell.
 	CPUPerAdmissionUs map[string]float64 `json:"cpuPerAdmissionUs,omitempty"`
+	// HostCoresBusy is the machine's busy CPU time over the measured
+	// requests divided by their wall time (2 = both cores of a 2-core
+	// machine busy), from /proc/stat: everything counts, other tenants too.
+	HostCoresBusy float64 `json:"hostCoresBusy,omitempty"`
 	// CPUPIDs are the processes summed per group.
 	CPUPIDs map[string][]int `json:"cpuPids,omitempty"`
 	// LatenciesUs are every successful request's latency, sorted.

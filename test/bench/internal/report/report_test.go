@@ -19,7 +19,7 @@ func cell(s string, c, rep int, p50, p99, rate, api, wh float64, errs int) Cell 
 		lat[i] = int64(p50*1000) + int64(i)*10
 	}
 	return Cell{Type: TypeCell, Scenario: s, C: c, Rep: rep, N: 100, OK: 100 - errs, Errors: errs,
-		P50Ms: p50, P90Ms: p50 * 2, P99Ms: p99, CreatesPerSec: rate, CPUPerAdmissionUs: cpu, LatenciesUs: lat}
+		P50Ms: p50, P90Ms: p50 * 2, P99Ms: p99, CreatesPerSec: rate, CPUPerAdmissionUs: cpu, LatenciesUs: lat, HostCoresBusy: 1.5}
 }
 
 func sample() *Results {
@@ -127,10 +127,10 @@ func TestMarkdown(t *testing.T) {
 	}
 	md := b.String()
 	for _, want := range []string{
-		"| no webhooks | 1 | 2.50 | 5.00 | 11.0 | 10.0–12.0 | 290 | 280–300 | 0 / 300 | 100 | (none) | 100 |",
-		"| podvirt, 16 VMIPolicies | 1 | 8.00 | 16.0 | 40.0 | 36.0–44.0 | 100 | 100–100 | 3 / 300 | 160 | 240 | 400 |",
+		"| no webhooks | 1 | 2.50 | 5.00 | 11.0 | 10.0–12.0 | 290 | 280–300 | 0 / 300 | 100 | (none) | 100 | 1.50 |",
+		"| podvirt, 16 VMIPolicies | 1 | 8.00 | 16.0 | 40.0 | 36.0–44.0 | 100 | 100–100 | 3 / 300 | 160 | 240 | 400 | 1.50 |",
 		// One repetition: no range.
-		"| podvirt, 16 VMIPolicies | 16 | 30.0 | 60.0 | 90.0 | – | 400 | – | 0 / 100 | 160 | 240 | 400 |",
+		"| podvirt, 16 VMIPolicies | 16 | 30.0 | 60.0 | 90.0 | – | 400 | – | 0 / 100 | 160 | 240 | 400 | 1.50 |",
 		"## Ratios to the no-op webhook",
 		"| podvirt, 16 VMIPolicies | 1 | 2.00 | 2.00 | 0.50 | 2.00 |",
 		"| podvirt, 16 VMIPolicies | 16 | – | – | – | – |",

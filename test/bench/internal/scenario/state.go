@@ -22,8 +22,6 @@ type State struct {
 	Rules map[string]map[string][]admissionregistrationv1.RuleWithOperations `json:"rules"`
 	// Policies are the cluster's own VMIPolicies, deleted for the run.
 	Policies []map[string]any `json:"policies,omitempty"`
-	// CreatedNamespace is the namespace Prepare made (deleted after).
-	CreatedNamespace string `json:"createdNamespace,omitempty"`
 }
 
 func writeState(path string, s *State) error {
@@ -73,7 +71,7 @@ func cleanForCreate(obj map[string]any) map[string]any {
 
 // Prepare saves what the run will change and sets the starting point of
 // every scenario: the cluster's own VMIPolicies deleted, podvirt's VMI
-// webhooks out of the path, the namespace there. A state file left by an
+// webhooks out of the path, the namespace of the creates there. A state file left by an
 // earlier run that did not finish is restored first.
 func (e *Env) Prepare(ctx context.Context) error {
 	if old, err := readState(e.StateFile); err != nil {
@@ -115,21 +113,17 @@ func (e *Env) Prepare(ctx context.Context) error {
 	for _, p := range pols.Items {
 		s.Policies = append(s.Policies, cleanForCreate(p.Object))
 	}
-	if _, err := e.Kube.CoreV1().Namespaces().Get(ctx, e.Namespace, metav1.GetOptions{}); apierrors.IsNotFound(err) {
-		s.CreatedNamespace = e.Namespace
-	} else if err != nil {
-		return fmt.Errorf("reading namespace %s: %w", e.Namespace, err)
-	}
 	if err := writeState(e.StateFile, s); err != nil {
 		return err
 	}
 	e.Log("saved podvirt's webhook rules and %d VMIPolicies to %s", len(s.Policies), e.StateFile)
 
-	if s.CreatedNamespace != "" {
-		ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.Namespace, Labels: map[string]string{benchLabel: "true"}}}
-		if _, err := e.Kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-			return fmt.Errorf("creating namespace %s: %w", e.Namespace, err)
-		}
+	// The namespace of the creates is left in place after the run (it
+	// holds nothing: every create is a dry run); bench-system.sh deletes
+	// the one it made.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: e.Namespace, Labels: map[string]string{benchLabel: "true"}}}
+	if _, err := e.Kube.CoreV1().Namespaces().Create(ctx, ns, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("creating namespace %s: %w", e.Namespace, err)
 	}
 	for _, p := range pols.Items {
 		if err := e.Dyn.Resource(VMIPolicies).Delete(ctx, p.GetName(), metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
@@ -159,12 +153,6 @@ func (e *Env) Restore(ctx context.Context) error {
 			_, err := e.Dyn.Resource(VMIPolicies).Create(ctx, u, metav1.CreateOptions{})
 			if err != nil && !apierrors.IsAlreadyExists(err) {
 				errs = append(errs, fmt.Errorf("restoring VMIPolicy %s: %w", u.GetName(), err))
-			}
-		}
-		if s.CreatedNamespace != "" {
-			err := e.Kube.CoreV1().Namespaces().Delete(ctx, s.CreatedNamespace, metav1.DeleteOptions{})
-			if err != nil && !apierrors.IsNotFound(err) {
-				errs = append(errs, fmt.Errorf("deleting namespace %s: %w", s.CreatedNamespace, err))
 			}
 		}
 	}
