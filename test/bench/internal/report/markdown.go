@@ -129,7 +129,7 @@ func Markdown(w io.Writer, res *Results, chart string) error {
 		}
 	}
 	if chart != "" {
-		fmt.Fprintf(&b, "\n## Latency distributions\n\nCDF of every successful create's latency (all repetitions pooled), one panel per C; latency on a log scale, the fraction on a nines scale (0.9, 0.99, 0.999 equally spaced).\n\n![latency CDFs](%s)\n", chart)
+		fmt.Fprintf(&b, "\n## Latency distributions\n\nCDF of every successful create's latency (all repetitions pooled), one panel per C (the legend gives the pooled p50 and p99, which can differ from the tables' medians of repetitions); latency on a log scale, the fraction on a nines scale (0.9, 0.99, 0.999 equally spaced).\n\n![latency CDFs](%s)\n", chart)
 	}
 	_, err := io.WriteString(w, b.String())
 	if err != nil {
