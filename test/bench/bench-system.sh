@@ -108,6 +108,7 @@ cd "$PODVIRT_REPO"
   --note "podvirt's own VMIPolicies (deploy/default-policies) are deleted for the run and put back after: podvirt-N runs exactly N. In the other scenarios podvirt's VMI webhooks are out of the path (their rules point at a resource that does not exist) and podvirt-controller idles." \
   --note "The kube-apiserver presents its admission client certificate to podvirt's Service, which verifies it; the no-op webhook and Kyverno ask for none." \
   --note "Kyverno $KYVERNO_VERSION runs as one host process on 127.0.0.1:$KYVERNO_PORT (url: client config, no Service hop, admission reports off, built from the module proxy): a lower bound for a default install. It idles, with no policies, through the other scenarios." \
-  --note "podvirt writes an admission audit record per create (dry runs included), as in production; the kube-apiserver's audit policy logs VMIs at Metadata level in every scenario."
+  --note "podvirt writes an admission audit record per create (dry runs included), as in production; the kube-apiserver's audit policy logs VMIs at Metadata level in every scenario." \
+  --note "podvirt runs as deploy/local installs it: its serving certificate rotates every minute and each VMIPolicy is audited every 30 s (--serving-cert-validity=1m, --policy-audit-interval=30s)."
 "$work/loadgen" report --in "$OUT/results.jsonl" --md "$OUT/report.md" --png "$OUT/latency.png"
 log "report: $OUT/report.md"
