@@ -3,7 +3,7 @@ SHELL := /usr/bin/env bash
 CONTROLLER_GEN := go run sigs.k8s.io/controller-tools/cmd/controller-gen@v0.23.0
 GENERATED := crds/v1alpha1/zz_generated.deepcopy.go crds/bases/podvirt.io_virtualmachineinstances.yaml crds/bases/podvirt.io_vmipolicies.yaml crds/bases/podvirt.io_virtualmachines.yaml
 
-.PHONY: all generate verify-generated build vet lint unit policy-test e2e attack test run down fuzz bench images mutate plugin
+.PHONY: all generate verify-generated build vet lint unit policy-test e2e attack test run down fuzz bench bench-go bench-system images mutate plugin
 
 # Tools are built from the Go module proxy into a cache, once per version.
 TOOLS := $(HOME)/.cache/podvirt/tools
@@ -63,9 +63,23 @@ policy-test:
 images:
 	test/local/images.sh bin/images
 
-## bench: admission benchmarks (policies, audit log), side by side in one run.
-bench:
+## bench: every benchmark: the in-process ones (bench-go), then the
+## admission benchmark through the real kube-apiserver (bench-system).
+bench: bench-go bench-system
+
+## bench-go: in-process admission benchmarks (policies, audit log,
+## handlers), side by side in one run; no cluster.
+bench-go:
 	go test -run '^$$' -bench . -benchmem -count 3 ./policies/ ./audit/ ./webhooks/...
+
+## bench-system: issue #16's benchmark: dry-run VMI creates through the
+## local environment's kube-apiserver (reused if `make run` has it up,
+## else brought up and down), with no webhooks, a no-op webhook, podvirt
+## with 0/1/16 VMIPolicies, 16 native VAPs and Kyverno; writes
+## bench/report.md and bench/latency.png. Quick run:
+## BENCH_N=200 BENCH_REPS=1 BENCH_C=1,16 make bench-system (test/bench/README.md).
+bench-system:
+	test/bench/bench-system.sh
 
 ## e2e: end-to-end tests against the local environment (brought up and torn
 ## down around the tests unless `make run` already has it up).
