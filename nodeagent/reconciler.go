@@ -205,7 +205,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			state = hypervisor.StateAbsent
 		}
 	}
-	running := vmi.Status.Phase == v1alpha1.Running
+	// Unknown is a Running VMI whose node stopped heart-beating (the
+	// controller's word, docs/operations.md): the guest ran, so it is
+	// treated as running. Found running, it is adopted and reported
+	// Running again, never restarted; found gone, it is DomainLost.
+	running := vmi.Status.Phase == v1alpha1.Running || vmi.Status.Phase == v1alpha1.Unknown
 	switch {
 	case state == hypervisor.StateAbsent && running:
 		// Never start a second life for a guest that vanished (host
@@ -339,8 +343,10 @@ func stopRequestedAt(p *corev1.Pod) time.Time {
 }
 
 func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) error {
-	first := vmi.Status.Phase != v1alpha1.Running
-	changed := first || vmi.Status.NodeName != r.Options.NodeName
+	was := vmi.Status.Phase
+	// Back from Unknown is no start: the guest kept running.
+	first := was != v1alpha1.Running && was != v1alpha1.Unknown
+	changed := was != v1alpha1.Running || vmi.Status.NodeName != r.Options.NodeName
 	vmi.Status.Phase = v1alpha1.Running
 	vmi.Status.NodeName = r.Options.NodeName
 	vmi.Status.Reason = ""
@@ -358,6 +364,11 @@ func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachin
 	}
 	if first {
 		r.Metrics.observeStartup(r.Options.NodeName, vmi.CreationTimestamp.Time)
+	}
+	if was == v1alpha1.Unknown {
+		r.event(vmi, corev1.EventTypeNormal, "StillRunning", "Report", "the guest still runs on node %s: its node agent answers again", r.Options.NodeName)
+		log.FromContext(ctx).Info("VMI Running again after Unknown: the guest kept running")
+		return nil
 	}
 	log.FromContext(ctx).Info("VMI Running")
 	return nil
