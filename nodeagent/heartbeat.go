@@ -38,6 +38,10 @@ type Heartbeat struct {
 	// Interval between renewals: 10 s when zero. After a failure it
 	// retries within a second, then at Interval.
 	Interval time.Duration
+	// Recovered, when set, is called (in its own goroutine) after a
+	// renewal that follows failed ones: the API server answers again
+	// (Reconciler.Resync).
+	Recovered func(context.Context) error
 	// Now is the clock; time.Now when nil.
 	Now func() time.Time
 
@@ -64,6 +68,14 @@ func (h *Heartbeat) Start(ctx context.Context) error {
 				wait = min(interval, time.Second)
 			}
 		} else {
+			if failures > 0 && h.Recovered != nil {
+				log.FromContext(ctx).Info("the node heartbeat Lease is renewed again", "after failures", failures)
+				go func() {
+					if err := h.Recovered(ctx); err != nil {
+						log.FromContext(ctx).Error(err, "catching up after the heartbeat failed")
+					}
+				}()
+			}
 			failures = 0
 		}
 		select {

@@ -139,3 +139,33 @@ func TestHeartbeatStartStopsWithItsContext(t *testing.T) {
 		t.Error("the Lease must survive the agent's stop")
 	}
 }
+
+// A renewal that follows failed ones (the API server answers again after
+// a partition) calls Recovered, once; the first renewal does not.
+func TestHeartbeatRecoveredAfterFailures(t *testing.T) {
+	fail := 2
+	h, _, _ := newHeartbeat(t, interceptor.Funcs{
+		Create: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.CreateOption) error {
+			if fail > 0 {
+				fail--
+				return apierrors.NewServiceUnavailable("cut off")
+			}
+			return c.Create(ctx, obj, opts...)
+		},
+	})
+	h.Interval = time.Millisecond
+	recovered := make(chan struct{}, 4)
+	h.Recovered = func(context.Context) error { recovered <- struct{}{}; return nil }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { _ = h.Start(ctx) }()
+	select {
+	case <-recovered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Recovered not called 5 s after the API server answered again")
+	}
+	time.Sleep(20 * time.Millisecond) // more renewals, all successful
+	if n := len(recovered); n != 0 {
+		t.Errorf("Recovered called %d more times after renewals that followed successful ones", n)
+	}
+}

@@ -78,6 +78,9 @@ type Reconciler struct {
 	// cgroup.
 	QEMU    QEMUPlacer
 	Options Options
+
+	// resync takes the launcher Pods Resync has reconciled now.
+	resync chan event.TypedGenericEvent[client.Object]
 }
 
 // Storage pulls guest images and makes a VMI's disk files
@@ -121,8 +124,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if workers <= 0 {
 		workers = 4
 	}
+	r.resync = make(chan event.TypedGenericEvent[client.Object])
 	b := ctrl.NewControllerManagedBy(mgr).Named("nodeagent").For(&corev1.Pod{}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		WatchesRawSource(source.Channel(r.resync, &handler.EnqueueRequestForObject{}))
 	if src, ok := r.Hypervisor.(hypervisor.EventSource); ok {
 		// Lifecycle events drive the agent; polling is the safety net.
 		pump := &eventPump{source: src, out: make(chan event.TypedGenericEvent[client.Object])}

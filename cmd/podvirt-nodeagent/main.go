@@ -122,7 +122,7 @@ func main() {
 	exitOn(mgr.Add(&nodeagent.SerialLogRotator{Reconciler: reconciler}), "setting up serial log rotation")
 	exitOn(mgr.Add(&nodeagent.Heartbeat{
 		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: *leaseNS, NodeName: *nodeName,
-		Duration: *leaseDuration, Interval: *leaseRenew,
+		Duration: *leaseDuration, Interval: *leaseRenew, Recovered: reconciler.Resync,
 	}), "setting up the node heartbeat")
 
 	log.Info("starting", "node", *nodeName, "libvirt", *libvirtSocket)
