@@ -265,7 +265,7 @@ func TestHeartbeatUnknownStaysUnknownWithoutFencing(t *testing.T) {
 	if got.Status.Phase != v1alpha1.Unknown || got.Status.Reason != ReasonAwaitingFencing || c.Reason != ReasonAwaitingFencing {
 		t.Fatalf("phase %q reason %q Ready %+v; want Unknown, AwaitingFencing", got.Status.Phase, got.Status.Reason, c)
 	}
-	for _, want := range []string{"is not fenced", "node.kubernetes.io/out-of-service:NoExecute", "force-delete launcher Pod ns/virt-launcher-tiny", "docs/operations.md"} {
+	for _, want := range []string{"is not fenced", "taint it node.kubernetes.io/out-of-service=nodeshutdown:NoExecute", "force-delete launcher Pod ns/virt-launcher-tiny", "docs/operations.md"} {
 		if !strings.Contains(c.Message, want) {
 			t.Errorf("Ready message %q lacks %q", c.Message, want)
 		}

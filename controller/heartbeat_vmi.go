@@ -107,8 +107,8 @@ func (r *NodeHeartbeatReconciler) clearUnresponsive(ctx context.Context, vmi *v1
 
 func (r *NodeHeartbeatReconciler) markAwaitingFencing(ctx context.Context, hb heartbeat, vmi *v1alpha1.VirtualMachineInstance, since time.Time) error {
 	orig := vmi.DeepCopy()
-	msg := fmt.Sprintf("node %s has not heart-beaten since %s and is not fenced, so the guest may still run there: podvirt fails this VMI "+
-		"(and a VirtualMachine starts it again) only once the node is fenced: once the node is down, taint it %s:NoExecute, or force-delete launcher Pod %s/%s (docs/operations.md)",
+	msg := fmt.Sprintf("node %s has not renewed its heartbeat since %s and is not fenced, so the guest may still run there: podvirt fails this VMI "+
+		"(and a VirtualMachine starts it again) only once the node is fenced: once the node is down, taint it %s=nodeshutdown:NoExecute, or force-delete launcher Pod %s/%s (docs/operations.md)",
 		hb.node, formatTime(hb.renewed), corev1.TaintNodeOutOfService, vmi.Namespace, launcherPodName(vmi))
 	if vmi.Status.Phase == v1alpha1.Unknown {
 		vmi.Status.Reason = ReasonAwaitingFencing
