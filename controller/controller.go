@@ -100,6 +100,12 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			if !apierrors.IsNotFound(err) {
 				return ctrl.Result{}, fmt.Errorf("reading the launcher Pod: %w", err)
 			}
+			if vmi.Status.Phase == v1alpha1.Unknown {
+				// Its node stopped heart-beating: the node heartbeat
+				// controller fails it (NodeLost) after the unknown
+				// timeout, a gone Pod being one of its fences.
+				return ctrl.Result{}, nil
+			}
 			return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Failed, "LauncherPodDeleted", "the launcher Pod was deleted")
 		}
 		return ctrl.Result{}, r.createLauncher(ctx, vmi)

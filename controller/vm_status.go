@@ -41,11 +41,15 @@ const (
 // ended in a way only a running guest ends.
 func vmiRan(vmi *v1alpha1.VirtualMachineInstance) bool {
 	switch {
-	case vmi.Status.Phase == v1alpha1.Running, vmi.Status.Phase == v1alpha1.Succeeded:
+	case vmi.Status.Phase == v1alpha1.Running, vmi.Status.Phase == v1alpha1.Succeeded,
+		vmi.Status.Phase == v1alpha1.Unknown: // a Running VMI whose node stopped heart-beating
 		return true
 	case vmi.Status.Phase == v1alpha1.Failed:
 		switch vmi.Status.Reason {
 		case vmiReasonGuestCrashed, vmiReasonGuestShutdown, vmiReasonDomainLost:
+			return true
+		case ReasonNodeLost:
+			// Its node was lost, not its start: no start backoff.
 			return true
 		}
 	}

@@ -16,3 +16,17 @@ func TestNameRoundTrip(t *testing.T) {
 		t.Errorf("PodName %q DiskFile %q", PodName("tiny"), DiskFile("root"))
 	}
 }
+
+func TestNodeLeaseName(t *testing.T) {
+	if got := NodeLeaseName("node-a"); got != "podvirt-nodeagent-node-a" {
+		t.Errorf("NodeLeaseName = %q", got)
+	}
+	if node, ok := NodeOfLease(NodeLeaseName("node-a")); !ok || node != "node-a" {
+		t.Errorf("NodeOfLease(its own name) = %q, %v", node, ok)
+	}
+	for _, name := range []string{"podvirt-controller", "podvirt-nodeagent-", "podvirt-nodeagent", ""} {
+		if node, ok := NodeOfLease(name); ok {
+			t.Errorf("NodeOfLease(%q) = %q, want no node", name, node)
+		}
+	}
+}

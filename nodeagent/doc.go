@@ -3,8 +3,10 @@
 // the host's libvirt: it verifies, localizes and checks each domain in the
 // order domainspec fixes, has it prepared and started, reports the guest's
 // state on the VirtualMachineInstance, and shuts guests down when their
-// Pods go away. Beside it run a Collector (what no Pod owns any more) and
-// a SerialLogRotator (the bound on guests' serial logs).
+// Pods go away. Beside it run a Collector (what no Pod owns any more), a
+// SerialLogRotator (the bound on guests' serial logs) and a Heartbeat (the
+// node's Lease, by which the controller tells a node that stopped
+// answering).
 //
 // The host-side work is in sub-packages, each behind a small interface of
 // the Reconciler: hypervisor (libvirt), storage (images and disk files),

@@ -78,6 +78,9 @@ type Reconciler struct {
 	// cgroup.
 	QEMU    QEMUPlacer
 	Options Options
+
+	// resync takes the launcher Pods Resync has reconciled now.
+	resync chan event.TypedGenericEvent[client.Object]
 }
 
 // Storage pulls guest images and makes a VMI's disk files
@@ -124,8 +127,10 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if workers <= 0 {
 		workers = 4
 	}
+	r.resync = make(chan event.TypedGenericEvent[client.Object])
 	b := ctrl.NewControllerManagedBy(mgr).Named("nodeagent").For(&corev1.Pod{}).
-		WithOptions(controller.Options{MaxConcurrentReconciles: workers})
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
+		WatchesRawSource(source.Channel(r.resync, &handler.EnqueueRequestForObject{}))
 	if src, ok := r.Hypervisor.(hypervisor.EventSource); ok {
 		// Lifecycle events drive the agent; polling is the safety net.
 		pump := &eventPump{source: src, out: make(chan event.TypedGenericEvent[client.Object])}
@@ -208,7 +213,11 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			state = hypervisor.StateAbsent
 		}
 	}
-	running := vmi.Status.Phase == v1alpha1.Running
+	// Unknown is a Running VMI whose node stopped heart-beating (the
+	// controller's word, docs/operations.md): the guest ran, so it is
+	// treated as running. Found running, it is adopted and reported
+	// Running again, never restarted; found gone, it is DomainLost.
+	running := vmi.Status.Phase == v1alpha1.Running || vmi.Status.Phase == v1alpha1.Unknown
 	switch {
 	case state == hypervisor.StateAbsent && running:
 		// Never start a second life for a guest that vanished (host
@@ -343,8 +352,10 @@ func stopRequestedAt(p *corev1.Pod) time.Time {
 }
 
 func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) error {
-	first := vmi.Status.Phase != v1alpha1.Running
-	changed := first || vmi.Status.NodeName != r.Options.NodeName
+	was := vmi.Status.Phase
+	// Back from Unknown is no start: the guest kept running.
+	first := was != v1alpha1.Running && was != v1alpha1.Unknown
+	changed := was != v1alpha1.Running || vmi.Status.NodeName != r.Options.NodeName
 	vmi.Status.Phase = v1alpha1.Running
 	vmi.Status.NodeName = r.Options.NodeName
 	vmi.Status.Reason = ""
@@ -362,6 +373,11 @@ func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachin
 	}
 	if first {
 		r.Metrics.observeStartup(r.Options.NodeName, vmi.CreationTimestamp.Time)
+	}
+	if was == v1alpha1.Unknown {
+		r.event(vmi, corev1.EventTypeNormal, "StillRunning", "Report", "the guest still runs on node %s: its node agent answers again", r.Options.NodeName)
+		log.FromContext(ctx).Info("VMI Running again after Unknown: the guest kept running")
+		return nil
 	}
 	log.FromContext(ctx).Info("VMI Running")
 	return nil

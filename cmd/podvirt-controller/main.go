@@ -12,11 +12,13 @@ import (
 	"strings"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
@@ -69,6 +71,7 @@ func main() {
 		gracefulStop  = flag.Duration("graceful-shutdown-timeout", 30*time.Second, "after the shutdown delay, how long in-flight admissions and the controllers get to finish")
 		metricsAddr   = flag.String("metrics-bind-address", ":8080", "metrics address, 0 to disable")
 		probeAddr     = flag.String("health-probe-bind-address", ":8081", "health probe address")
+		unknownAfter  = flag.Duration("node-unknown-timeout", controller.DefaultUnknownTimeout, "how long the VMIs of a node whose heartbeat Lease (in --namespace) ran out stay Unknown before they fail (NodeLost), and then only once the node is fenced (docs/operations.md); 0 fails them as soon as it is")
 	)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -113,7 +116,10 @@ func main() {
 		TLSOpts: []func(*tls.Config){callers.TLS, func(c *tls.Config) { c.GetCertificate = rotator.GetCertificate }},
 	})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        scheme,
+		Scheme: scheme,
+		// The node agents' heartbeat Leases, beside the leader Lease: the
+		// controller may read Leases of its own namespace only.
+		Cache:                         cache.Options{ByObject: map[client.Object]cache.ByObject{&coordinationv1.Lease{}: {Namespaces: map[string]cache.Config{*namespace: {}}}}},
 		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:        *probeAddr,
 		LeaderElection:                *leaderElect,
@@ -174,6 +180,15 @@ func main() {
 		SigningKey: signingKey,
 	}).SetupWithManager(mgr), "setting up the launcher controller")
 	exitOn((&controller.VMReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr), "setting up the VirtualMachine controller")
+	heartbeatMetrics, err := controller.NewHeartbeatMetrics(metrics.Registry)
+	exitOn(err, "registering the node heartbeat metrics")
+	if *unknownAfter <= 0 {
+		*unknownAfter = -1 // the reconciler's "none"
+	}
+	exitOn((&controller.NodeHeartbeatReconciler{
+		Client: mgr.GetClient(), APIReader: mgr.GetAPIReader(), Recorder: mgr.GetEventRecorder("podvirt-node-heartbeat"),
+		Metrics: heartbeatMetrics, Namespace: *namespace, UnknownTimeout: *unknownAfter,
+	}).SetupWithManager(mgr), "setting up the node heartbeat controller")
 
 	exitOn(mgr.AddHealthzCheck("healthz", healthz.Ping), "adding the health check")
 	exitOn(mgr.AddReadyzCheck("webhook", webhookServer.StartedChecker()), "adding the ready check")

@@ -49,6 +49,9 @@ func main() {
 		maxImage      = flag.Int64("max-image-bytes", 8<<30, "largest image, compressed and extracted, a pull may take")
 		maxCache      = flag.Int64("max-image-cache-bytes", 32<<30, "bound of the image cache; least recently used images go first")
 		workers       = flag.Int("workers", 4, "launcher Pods reconciled at once")
+		leaseNS       = flag.String("lease-namespace", "podvirt-system", "podvirt's namespace, where this node's heartbeat Lease podvirt-nodeagent-<node> is renewed")
+		leaseDuration = flag.Duration("lease-duration", 40*time.Second, "how long the heartbeat Lease holds without renewal (whole seconds); past it the controller marks this node's running VMIs Unknown")
+		leaseRenew    = flag.Duration("lease-renew-interval", 10*time.Second, "how often the heartbeat Lease is renewed (less than --lease-duration)")
 	)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -57,6 +60,10 @@ func main() {
 	log := ctrl.Log.WithName("setup")
 	if *nodeName == "" {
 		log.Error(nil, "--node-name (or $NODE_NAME) is required")
+		os.Exit(2)
+	}
+	if *leaseDuration < time.Second || *leaseRenew <= 0 || *leaseRenew >= *leaseDuration {
+		log.Error(nil, "want --lease-duration of at least 1s and a shorter, positive --lease-renew-interval", "lease-duration", *leaseDuration, "lease-renew-interval", *leaseRenew)
 		os.Exit(2)
 	}
 
@@ -113,6 +120,10 @@ func main() {
 	exitOn(reconciler.SetupWithManager(mgr), "setting up the node agent")
 	exitOn(mgr.Add(&nodeagent.Collector{Reconciler: reconciler}), "setting up garbage collection")
 	exitOn(mgr.Add(&nodeagent.SerialLogRotator{Reconciler: reconciler}), "setting up serial log rotation")
+	exitOn(mgr.Add(&nodeagent.Heartbeat{
+		Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Namespace: *leaseNS, NodeName: *nodeName,
+		Duration: *leaseDuration, Interval: *leaseRenew, Recovered: reconciler.Resync,
+	}), "setting up the node heartbeat")
 
 	log.Info("starting", "node", *nodeName, "libvirt", *libvirtSocket)
 	exitOn(mgr.Start(ctrl.SetupSignalHandler()), "running the manager")

@@ -20,7 +20,8 @@ const (
 	Succeeded VirtualMachineInstancePhase = "Succeeded"
 	// Failed: the guest crashed or could not start.
 	Failed VirtualMachineInstancePhase = "Failed"
-	// Unknown: the node agent lost track of the guest.
+	// Unknown: the guest was running, and its node stopped heart-beating:
+	// whether it still runs is not known (docs/operations.md).
 	Unknown VirtualMachineInstancePhase = "Unknown"
 )
 
@@ -41,7 +42,8 @@ type VirtualMachineInstanceStatus struct {
 	// LauncherPodName is the name of the launcher Pod.
 	// +optional
 	LauncherPodName string `json:"launcherPodName,omitempty"`
-	// Reason says why the VMI is in its phase, for Failed and Succeeded.
+	// Reason says why the VMI is in its phase, for Failed, Succeeded and
+	// Unknown.
 	// +optional
 	Reason string `json:"reason,omitempty"`
 	// Conditions are the latest observations of the VMI's state.

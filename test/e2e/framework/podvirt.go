@@ -34,6 +34,13 @@ const (
 	WebhookClusterIP = "10.96.0.11"
 	// stoppedSelector parks the node agent DaemonSet on no node.
 	stoppedSelector = "podvirt.io/e2e-no-such-node"
+	// NodeLeaseDuration is the node agent's heartbeat Lease duration in
+	// deploy/local (--lease-duration): a node whose agent stopped goes
+	// Unknown about this long after.
+	NodeLeaseDuration = 15 * time.Second
+	// UnknownTimeout is the controller's --node-unknown-timeout in
+	// deploy/local: how long an Unknown VMI waits before it may fail.
+	UnknownTimeout = 20 * time.Second
 )
 
 // ProcessPIDs lists the live processes of the kubelet's Pods on this
