@@ -101,10 +101,12 @@ func TestAttackGuestNetworkEscape(t *testing.T) {
 	// A link-local address on the host, answering (a cloud's metadata
 	// server lives at one).
 	const llAddr, dummy = "169.254.77.1", "pve2e0"
-	framework.Run(t, "ip", "link", "add", dummy, "type", "dummy")
+	// A veth pair (this kernel has no dummy links), the address on one end.
+	framework.Run(t, "ip", "link", "add", dummy, "type", "veth", "peer", "name", dummy+"p")
 	t.Cleanup(func() { _ = runQuiet("ip", "link", "del", dummy) })
 	framework.Run(t, "ip", "addr", "add", llAddr+"/32", "dev", dummy)
 	framework.Run(t, "ip", "link", "set", dummy, "up")
+	framework.Run(t, "ip", "link", "set", dummy+"p", "up")
 	linkLocal := listenAnswering(t, llAddr+":0")
 
 	// The neighbour: another VMI on the node, serving HTTP at its Pod IP.
