@@ -24,6 +24,9 @@ type Cgroups struct {
 	Root string
 	// Kubepods is the kubelet's top cgroup, "kubepods" by default.
 	Kubepods string
+	// CPUTopologyDir is where the kernel describes CPUs
+	// (DefaultCPUTopologyDir when empty).
+	CPUTopologyDir string
 }
 
 // podPath is the Pod's cgroup path below a hierarchy.
