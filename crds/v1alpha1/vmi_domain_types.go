@@ -34,8 +34,9 @@ type DomainSpec struct {
 	// +optional
 	Firmware *Firmware `json:"firmware,omitempty"`
 
-	// Features are hypervisor features exposed to the guest. ACPI is always
-	// on: a graceful shutdown is an ACPI power button press.
+	// Features are hypervisor features exposed to the guest. Defaults to
+	// acpi enabled, as in KubeVirt; ACPI is always on: a graceful shutdown
+	// is an ACPI power button press.
 	// +optional
 	Features *Features `json:"features,omitempty"`
 
@@ -193,7 +194,8 @@ type KernelBootContainer struct {
 
 // Features are hypervisor features exposed to the guest.
 type Features struct {
-	// ACPI is always enabled; setting enabled: false is rejected.
+	// ACPI is always enabled (enabled defaults to true); setting
+	// enabled: false is rejected.
 	// +optional
 	ACPI FeatureState `json:"acpi,omitempty"`
 	// APIC exposes an APIC. Enabled when features is given and apic is not
