@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
@@ -22,6 +23,13 @@ func (f fakeCPUs) ContainerCPUs(*corev1.Pod, string) ([]int, []int, error) {
 }
 
 func (fakeCPUs) SiblingOrder(cpus []int) []int { return cpus }
+
+// brokenCPUs has no cpuset to read.
+type brokenCPUs struct{ fakeCPUs }
+
+func (brokenCPUs) ContainerCPUs(*corev1.Pod, string) ([]int, []int, error) {
+	return nil, nil, errors.New("reading the cpuset: no such file")
+}
 
 // dedicatedDomain is signedDomain with 2 vCPUs and dedicated CPUs asked
 // for in the metadata.
@@ -91,6 +99,7 @@ func TestDedicatedCPUsWithoutExclusiveCPUsFail(t *testing.T) {
 		{"policy none", fakeCPUs{cpus: []int{0, 1, 2, 3, 4, 5, 6, 7}}, corev1.PodQOSGuaranteed},
 		{"not guaranteed", fakeCPUs{cpus: []int{2, 3}}, corev1.PodQOSBurstable},
 		{"no cgroups", nil, corev1.PodQOSGuaranteed},
+		{"no cpuset", brokenCPUs{}, corev1.PodQOSGuaranteed},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r, cl, hv, log := defineSetup(t, dedicatedDomain(t, false))

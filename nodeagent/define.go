@@ -190,7 +190,9 @@ func (r *Reconciler) dedicatedCPUs(p *corev1.Pod, dom *libvirtxml.Domain, d *dom
 	}
 	cpus, node, err := r.CPUs.ContainerCPUs(p, domainspec.LauncherContainerName)
 	if err != nil {
-		return nil, fmt.Errorf("%s: finding the launcher container's CPUs: %w", field, err)
+		// No cpuset to read (no cpuset controller for the Pods' cgroups)
+		// is no exclusive CPUs either.
+		return nil, fmt.Errorf("%w: %s: cannot tell which CPUs the launcher container has on node %s: %v", failure.ErrUnsupported, field, r.Options.NodeName, err)
 	}
 	if p.Status.QOSClass != corev1.PodQOSGuaranteed || len(cpus) != need || len(cpus) >= len(node) {
 		return nil, fmt.Errorf("%w: %s: the launcher container has no exclusive CPUs on node %s: it may run on %d of the node's %d CPUs (QoS %s), not %d of its own; the kubelet's CPU manager policy must be static",
