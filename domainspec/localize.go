@@ -3,6 +3,8 @@ package domainspec
 import (
 	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"libvirt.org/go/libvirtxml"
 )
@@ -34,10 +36,25 @@ type NodeFacts struct {
 	// backing store, so libvirt gives QEMU no backing chain whatever the
 	// image's header says.
 	DiskFormats map[string]string
+	// CPUPins are the host CPUs of a domain with dedicated CPUs
+	// (Metadata.DedicatedCPUs): the CPUs the kubelet gave the launcher
+	// container exclusively. Nil leaves the domain unpinned.
+	CPUPins *CPUPins
+}
+
+// CPUPins pins each vCPU to a host CPU of its own, and the emulator
+// thread to others.
+type CPUPins struct {
+	// VCPUs[i] is vCPU i's host CPU; one per vCPU of the domain.
+	VCPUs []int
+	// Emulator are the emulator thread's host CPUs; empty leaves it
+	// unpinned (it then runs anywhere the Pod's cgroup lets it).
+	Emulator []int
 }
 
 // Localize makes every node-side rewrite of a rendered domain, and nothing
-// else changes it on the node: kernel and initrd under ImageRoot; disk
+// else changes it on the node: kernel and initrd under ImageRoot; the
+// vCPU and emulator pins of dedicated CPUs (CPUPins); disk
 // files, each with its format, file-backed serial consoles and chardev
 // logs under VMIDir; the VNC socket under SocketDir; chardev sockets under
 // SocketDir/VMIDirLink (VMIDir when SocketDir is empty); the interface onto
@@ -55,6 +72,9 @@ func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
 			}
 			*p = filepath.Join(facts.ImageRoot, filepath.Clean(*p))
 		}
+	}
+	if err := pin(dom, facts.CPUPins); err != nil {
+		return err
 	}
 	if dom.Devices == nil {
 		return nil
@@ -79,6 +99,30 @@ func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
 		}
 	}
 	return inVMIDir(dom, facts.VMIDir, facts.SocketDir)
+}
+
+// pin writes the domain's <cputune>: vcpupin for every vCPU and
+// emulatorpin, replacing whatever the domain said.
+func pin(dom *libvirtxml.Domain, pins *CPUPins) error {
+	if pins == nil {
+		return nil
+	}
+	if dom.VCPU == nil || int(dom.VCPU.Value) != len(pins.VCPUs) {
+		return fmt.Errorf("domain %q: %d CPUs to pin its vCPUs to, for %v vCPUs", dom.Name, len(pins.VCPUs), dom.VCPU)
+	}
+	tune := &libvirtxml.DomainCPUTune{}
+	for i, cpu := range pins.VCPUs {
+		tune.VCPUPin = append(tune.VCPUPin, libvirtxml.DomainCPUTuneVCPUPin{VCPU: uint(i), CPUSet: strconv.Itoa(cpu)})
+	}
+	if len(pins.Emulator) > 0 {
+		set := make([]string, len(pins.Emulator))
+		for i, cpu := range pins.Emulator {
+			set[i] = strconv.Itoa(cpu)
+		}
+		tune.EmulatorPin = &libvirtxml.DomainCPUTuneEmulatorPin{CPUSet: strings.Join(set, ",")}
+	}
+	dom.CPUTune = tune
+	return nil
 }
 
 // inVMIDir puts every VMI-relative path under dir: the renderer writes bare

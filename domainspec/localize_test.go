@@ -331,3 +331,28 @@ func TestSerialSocketPathIsShort(t *testing.T) {
 		t.Fatalf("%s is %d bytes", p, len(p))
 	}
 }
+
+// Dedicated CPUs: one vcpupin per vCPU and the emulator pin, replacing any
+// cputune the domain had; a pin count other than the vCPUs' is an error.
+func TestLocalizeCPUPins(t *testing.T) {
+	dom := tinyDomain(t)
+	dom.VCPU = &libvirtxml.DomainVCPU{Placement: "static", Value: 2}
+	dom.CPUTune = &libvirtxml.DomainCPUTune{Shares: &libvirtxml.DomainCPUTuneShares{Value: 1}}
+	if err := Localize(dom, NodeFacts{VMIDir: "/vmi", CPUPins: &CPUPins{VCPUs: []int{4, 5}, Emulator: []int{6}}}); err != nil {
+		t.Fatal(err)
+	}
+	tune := dom.CPUTune
+	if tune.Shares != nil || len(tune.VCPUPin) != 2 || tune.VCPUPin[0] != (libvirtxml.DomainCPUTuneVCPUPin{VCPU: 0, CPUSet: "4"}) ||
+		tune.VCPUPin[1] != (libvirtxml.DomainCPUTuneVCPUPin{VCPU: 1, CPUSet: "5"}) || tune.EmulatorPin == nil || tune.EmulatorPin.CPUSet != "6" {
+		t.Errorf("cputune %+v", tune)
+	}
+	dom = tinyDomain(t)
+	dom.VCPU = &libvirtxml.DomainVCPU{Value: 2}
+	if err := Localize(dom, NodeFacts{VMIDir: "/vmi", CPUPins: &CPUPins{VCPUs: []int{4}}}); err == nil || !strings.Contains(err.Error(), "1 CPUs to pin its vCPUs to") {
+		t.Errorf("one pin for two vCPUs: %v", err)
+	}
+	dom = tinyDomain(t)
+	if err := Localize(dom, NodeFacts{VMIDir: "/vmi"}); err != nil || dom.CPUTune != nil {
+		t.Errorf("no pins: cputune %+v, %v", dom.CPUTune, err)
+	}
+}

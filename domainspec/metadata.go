@@ -22,6 +22,11 @@ type Metadata struct {
 	// ACPI shutdown request before it is destroyed.
 	GracePeriodSeconds int64               `xml:"gracePeriodSeconds,attr"`
 	KernelBoot         *KernelBootMetadata `xml:"kernelBoot,omitempty"`
+	// DedicatedCPUs says the vCPUs are to be pinned, each to a CPU of its
+	// own among those the kubelet gave the launcher container exclusively
+	// (NodeFacts.CPUPins); the node agent fails the VMI when the container
+	// has no exclusive CPUs.
+	DedicatedCPUs *DedicatedCPUsMetadata `xml:"dedicatedCpus,omitempty"`
 	// Volumes say where each disk's data comes from; the node agent prepares
 	// the file DiskFile(name) from it.
 	Volumes []VolumeMetadata `xml:"volume"`
@@ -52,6 +57,13 @@ type VolumeMetadata struct {
 	NetworkData string `xml:"networkData,omitempty"`
 	// UserDataSecret names the Secret holding the user data instead.
 	UserDataSecret string `xml:"userDataSecret,attr,omitempty"`
+}
+
+// DedicatedCPUsMetadata asks for dedicated CPUs.
+type DedicatedCPUsMetadata struct {
+	// IsolateEmulatorThread pins QEMU's emulator thread to one more
+	// dedicated CPU.
+	IsolateEmulatorThread bool `xml:"isolateEmulatorThread,attr,omitempty"`
 }
 
 // KernelBootMetadata names the image whose files the domain's <kernel> and

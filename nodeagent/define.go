@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -143,6 +144,14 @@ func (r *Reconciler) plan(ctx context.Context, p *corev1.Pod, dom *libvirtxml.Do
 		facts.Tap = network.TapOf(domName)
 		opts.OwnTaps = []string{facts.Tap}
 	}
+	if md.DedicatedCPUs != nil {
+		pins, err := r.dedicatedCPUs(p, dom, md.DedicatedCPUs)
+		if err != nil {
+			return facts, opts, err
+		}
+		facts.CPUPins = pins
+		opts.PinnableCPUs = append(slices.Clone(pins.VCPUs), pins.Emulator...)
+	}
 	if err := storage.Check(p, md); err != nil {
 		return facts, opts, err
 	}
@@ -154,6 +163,47 @@ func (r *Reconciler) plan(ctx context.Context, p *corev1.Pod, dom *libvirtxml.Do
 		facts.ImageRoot, opts.ReadOnlyDirs = root, []string{root}
 	}
 	return facts, opts, nil
+}
+
+// dedicatedCPUs pins the vCPUs (and an isolated emulator thread) to the
+// CPUs the kubelet gave the launcher container exclusively: what KubeVirt's
+// virt-launcher does with its own container's cpuset. The container has
+// them only when the kubelet's CPU manager policy is static (the Pod is
+// Guaranteed with whole CPUs, which launcher/pod makes it): its cpuset is
+// then exactly the CPUs it requests, fewer than the node's. Otherwise,
+// policy none, the VMI fails Unsupported rather than run unpinned.
+// Without isolation the emulator thread is pinned to the vCPUs' CPUs, so
+// that it stays off the other workloads' CPUs as the container would
+// keep it.
+func (r *Reconciler) dedicatedCPUs(p *corev1.Pod, dom *libvirtxml.Domain, d *domainspec.DedicatedCPUsMetadata) (*domainspec.CPUPins, error) {
+	const field = "spec.domain.cpu.dedicatedCpuPlacement"
+	if dom.VCPU == nil || dom.VCPU.Value == 0 {
+		return nil, fmt.Errorf("%w: %s: the domain gives no vCPU count", failure.ErrRefused, field)
+	}
+	vcpus := int(dom.VCPU.Value)
+	need := vcpus
+	if d.IsolateEmulatorThread {
+		need++
+	}
+	if r.CPUs == nil {
+		return nil, fmt.Errorf("%w: %s: this node agent reads no cgroups, so it cannot tell which CPUs are the launcher container's", failure.ErrUnsupported, field)
+	}
+	cpus, node, err := r.CPUs.ContainerCPUs(p, domainspec.LauncherContainerName)
+	if err != nil {
+		// No cpuset to read (no cpuset controller for the Pods' cgroups)
+		// is no exclusive CPUs either.
+		return nil, fmt.Errorf("%w: %s: cannot tell which CPUs the launcher container has on node %s: %v", failure.ErrUnsupported, field, r.Options.NodeName, err)
+	}
+	if p.Status.QOSClass != corev1.PodQOSGuaranteed || len(cpus) != need || len(cpus) >= len(node) {
+		return nil, fmt.Errorf("%w: %s: the launcher container has no exclusive CPUs on node %s: it may run on %d of the node's %d CPUs (QoS %s), not %d of its own; the kubelet's CPU manager policy must be static",
+			failure.ErrUnsupported, field, r.Options.NodeName, len(cpus), len(node), p.Status.QOSClass, need)
+	}
+	ordered := r.CPUs.SiblingOrder(cpus)
+	pins := &domainspec.CPUPins{VCPUs: ordered[:vcpus], Emulator: ordered[vcpus:]}
+	if !d.IsolateEmulatorThread {
+		pins.Emulator = slices.Clone(ordered)
+	}
+	return pins, nil
 }
 
 // localizeAndCheck localizes the domain with the facts and checks it

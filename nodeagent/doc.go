@@ -11,7 +11,8 @@
 // The host-side work is in sub-packages, each behind a small interface of
 // the Reconciler: hypervisor (libvirt), storage (images and disk files),
 // network (the guest on its Pod's network), cgroups (QEMU in its Pod's
-// cgroup), allowlist (what a domain may reach), failure (why a domain did
+// cgroup, and the CPUs the kubelet gave a launcher container, to which the
+// vCPUs of a VMI with dedicated CPUs are pinned), allowlist (what a domain may reach), failure (why a domain did
 // not run). It imports nothing of podvirt's but crds, domainspec and its
 // own sub-packages: what it trusts comes from the Pod it sees.
 package nodeagent

@@ -76,7 +76,10 @@ type Reconciler struct {
 	Network Network
 	// QEMU, when set, moves each guest's QEMU into its launcher Pod's
 	// cgroup.
-	QEMU    QEMUPlacer
+	QEMU QEMUPlacer
+	// CPUs reads the CPUs the kubelet gave a launcher container, for
+	// dedicated CPUs; nil fails every VMI that asks for them.
+	CPUs    CPUSets
 	Options Options
 
 	// resync takes the launcher Pods Resync has reconciled now.
@@ -109,6 +112,15 @@ type Network interface {
 	// lost (DHCP servers); a guest off the Pod network is left alone.
 	Keep(ctx context.Context, p *corev1.Pod, domName string) error
 	Disconnect(ctx context.Context, domName string) error
+}
+
+// CPUSets reads which CPUs a launcher Pod's container may run on
+// (cgroups.Cgroups).
+type CPUSets interface {
+	// ContainerCPUs are the container's CPUs and the node's.
+	ContainerCPUs(p *corev1.Pod, container string) (cpus, node []int, err error)
+	// SiblingOrder orders CPUs with the hyperthreads of a core together.
+	SiblingOrder(cpus []int) []int
 }
 
 // QEMUPlacer moves a domain's QEMU into its launcher Pod's cgroup

@@ -115,6 +115,7 @@ func main() {
 		},
 		Network: &network.PodNetwork{Pods: podCgroups},
 		QEMU:    qemu,
+		CPUs:    podCgroups,
 		Options: nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys, Workers: *workers},
 	}
 	exitOn(reconciler.SetupWithManager(mgr), "setting up the node agent")

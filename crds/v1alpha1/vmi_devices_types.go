@@ -36,6 +36,54 @@ type Devices struct {
 	// /dev/urandom.
 	// +optional
 	Rng *Rng `json:"rng,omitempty"`
+	// Inputs are input devices: tablets (absolute pointers, so a VNC
+	// cursor follows the guest's), on the usb or virtio bus.
+	// +listType=map
+	// +listMapKey=name
+	// +kubebuilder:validation:MaxItems=8
+	// +optional
+	Inputs []Input `json:"inputs,omitempty"`
+	// BlockMultiQueue gives each virtio disk one queue per vCPU. Defaults
+	// to false.
+	// +optional
+	BlockMultiQueue *bool `json:"blockMultiQueue,omitempty"`
+	// NetworkInterfaceMultiQueue gives each virtio interface one queue per
+	// vCPU (vhost multiqueue). Defaults to false. true is refused for a
+	// VMI of more than one vCPU with a virtio interface: the node agent
+	// connects the guest through a single-queue tap.
+	// +optional
+	NetworkInterfaceMultiQueue *bool `json:"networkInterfaceMultiqueue,omitempty"`
+	// TPM attaches an emulated TPM 2.0 (swtpm on the node). Its state
+	// lives as long as the VMI.
+	// +optional
+	TPM *TPMDevice `json:"tpm,omitempty"`
+}
+
+// Input is an input device.
+type Input struct {
+	// Name is the device's name.
+	Name string `json:"name"`
+	// Type is tablet, the only type KubeVirt supports.
+	// +kubebuilder:validation:Enum=tablet
+	// +optional
+	Type string `json:"type,omitempty"`
+	// Bus is usb or virtio. Defaults to usb.
+	// +kubebuilder:validation:Enum=usb;virtio
+	// +optional
+	Bus string `json:"bus,omitempty"`
+}
+
+// TPMDevice is an emulated TPM 2.0.
+type TPMDevice struct {
+	// Enabled false attaches no TPM. Defaults to true.
+	// +optional
+	Enabled *bool `json:"enabled,omitempty"`
+	// Persistent keeps the TPM's state beyond the VMI (KubeVirt keeps it
+	// on a PVC of the VM). Only false is supported: podvirt keeps no
+	// state of a VMI after it ends, so a VM's next VMI starts with a new
+	// TPM.
+	// +optional
+	Persistent *bool `json:"persistent,omitempty"`
 }
 
 // Disk is a guest block device. Exactly one of disk, cdrom and lun is set;

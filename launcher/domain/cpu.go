@@ -36,3 +36,27 @@ func renderCPU(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain) err
 	}
 	return nil
 }
+
+// DedicatedCPUs reports whether the VMI asks for dedicated CPUs, and
+// whether its emulator thread gets one more.
+func DedicatedCPUs(vmi *v1alpha1.VirtualMachineInstance) (dedicated, isolateEmulator bool) {
+	c := vmi.Spec.Domain.CPU
+	if c == nil || !c.DedicatedCPUPlacement {
+		return false, false
+	}
+	return true, c.IsolateEmulatorThread
+}
+
+// renderDedicatedCPUs tells the guest its vCPUs are dedicated (<kvm>
+// <hint-dedicated state="on"/>, as KubeVirt's converter does in
+// vcpu.AdjustDomainForTopologyAndCPUSet). The pinning itself is the
+// node's: only the node knows which CPUs the kubelet gave the launcher
+// container, so the node agent writes <cputune> (domainspec.Localize,
+// NodeFacts.CPUPins); the metadata says it must (renderMetadata).
+func renderDedicatedCPUs(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain) error {
+	if ok, _ := DedicatedCPUs(vmi); !ok {
+		return nil
+	}
+	dom.Features.KVM = &libvirtxml.DomainFeatureKVM{HintDedicated: &libvirtxml.DomainFeatureState{State: "on"}}
+	return nil
+}

@@ -88,3 +88,17 @@ func TestCPUModel(t *testing.T) {
 		}
 	}
 }
+
+// Dedicated CPUs: the hint KubeVirt renders, and the metadata that tells
+// the node agent to pin; the pins themselves are the node's (no cputune
+// here).
+func TestDedicatedCPUs(t *testing.T) {
+	vmi := tinyVMI()
+	vmi.Spec.Domain.CPU.DedicatedCPUPlacement = true
+	vmi.Spec.Domain.CPU.IsolateEmulatorThread = true
+	wantXML(t, renderXML(t, vmi), []string{`<kvm><hint-dedicated state="on"></hint-dedicated></kvm>`,
+		`<dedicatedCpus isolateEmulatorThread="true"></dedicatedCpus>`}, "<cputune")
+	vmi.Spec.Domain.CPU.IsolateEmulatorThread = false
+	wantXML(t, renderXML(t, vmi), []string{`<dedicatedCpus></dedicatedCpus>`}, "isolateEmulatorThread")
+	wantXML(t, renderXML(t, tinyVMI()), nil, "hint-dedicated", "dedicatedCpus", "<cputune")
+}

@@ -3,6 +3,7 @@ package domain
 import (
 	"fmt"
 
+	"k8s.io/utils/ptr"
 	"libvirt.org/go/libvirtxml"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
@@ -51,6 +52,11 @@ func renderDisks(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain) e
 			scsi = true
 		}
 		disk.Target = &libvirtxml.DomainDiskTarget{Dev: prefix + driveLetters(counters[prefix]), Bus: string(bus)}
+		if bus == v1alpha1.DiskBusVirtio && blockMultiQueue(vmi) {
+			// As KubeVirt's converter (storage/configurator.go): one
+			// queue per vCPU on virtio disks.
+			disk.Driver.Queues = ptr.To(VCPUs(vmi))
+		}
 		counters[prefix]++
 		if readOnly {
 			disk.ReadOnly = &libvirtxml.DomainDiskReadOnly{}
@@ -74,4 +80,10 @@ func driveLetters(n int) string {
 		s = string(rune('a'+(n-1)%26)) + s
 	}
 	return s
+}
+
+// blockMultiQueue reports whether devices.blockMultiQueue is true.
+func blockMultiQueue(vmi *v1alpha1.VirtualMachineInstance) bool {
+	mq := vmi.Spec.Domain.Devices.BlockMultiQueue
+	return mq != nil && *mq
 }

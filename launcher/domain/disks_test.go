@@ -130,3 +130,28 @@ func TestManyDisks(t *testing.T) {
 		t.Errorf("targets of disks 26, 27 and 30: %s", got)
 	}
 }
+
+// blockMultiQueue: one queue per vCPU on virtio disks only, as KubeVirt.
+func TestBlockMultiQueue(t *testing.T) {
+	vmi := tinyVMI()
+	vmi.Spec.Domain.CPU = &v1alpha1.CPU{Cores: 2, Sockets: 2, Threads: 1}
+	vmi.Spec.Domain.Devices.Disks = []v1alpha1.Disk{
+		{Name: "root", Disk: &v1alpha1.DiskTarget{Bus: v1alpha1.DiskBusVirtio}},
+		{Name: "data", Disk: &v1alpha1.DiskTarget{Bus: v1alpha1.DiskBusSATA}},
+	}
+	vmi.Spec.Domain.Devices.BlockMultiQueue = ptr.To(true)
+	dom, err := Render(vmi, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q := dom.Devices.Disks[0].Driver.Queues; q == nil || *q != 4 {
+		t.Errorf("virtio disk queues %v, want 4 (the vCPUs)", q)
+	}
+	if q := dom.Devices.Disks[1].Driver.Queues; q != nil {
+		t.Errorf("sata disk queues %v, want none", *q)
+	}
+	vmi.Spec.Domain.Devices.BlockMultiQueue = ptr.To(false)
+	if dom, err = Render(vmi, Options{}); err != nil || dom.Devices.Disks[0].Driver.Queues != nil {
+		t.Errorf("blockMultiQueue false: queues %v, %v", dom.Devices.Disks[0].Driver.Queues, err)
+	}
+}

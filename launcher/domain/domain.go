@@ -38,8 +38,9 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, opts Options) (*libvirtxml.Dom
 		Devices:    &libvirtxml.DomainDeviceList{},
 	}
 	steps := []func(*v1alpha1.VirtualMachineInstance, *libvirtxml.Domain) error{
-		renderMetadata, renderCPU, renderMemory, renderFirmware, renderFeatures, renderDevices,
-		renderDisks, renderInterfaces, renderRng, renderGraphics,
+		renderMetadata, renderCPU, renderMemory, renderFirmware, renderSysInfo, renderFeatures,
+		renderHyperv, renderDedicatedCPUs, renderClock, renderDevices, renderDisks, renderInterfaces,
+		renderInputs, renderRng, renderTPM, renderGraphics,
 	}
 	for _, step := range steps {
 		if err := step(vmi, dom); err != nil {

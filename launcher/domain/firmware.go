@@ -27,13 +27,8 @@ func renderFirmware(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain
 	dom.OS = &libvirtxml.DomainOS{Type: &libvirtxml.DomainOSType{Arch: Arch, Machine: machine, Type: "hvm"}}
 	fw := vmi.Spec.Domain.Firmware
 	if fw != nil {
+		// firmware.serial is an SMBIOS entry: sysinfo.go.
 		renderBootloader(fw.Bootloader, dom.OS)
-		if fw.Serial != "" {
-			dom.SysInfo = append(dom.SysInfo, libvirtxml.DomainSysInfo{SMBIOS: &libvirtxml.DomainSysInfoSMBIOS{
-				System: &libvirtxml.DomainSysInfoSystem{Entry: []libvirtxml.DomainSysInfoEntry{{Name: "serial", Value: fw.Serial}}},
-			}})
-			dom.OS.SMBios = &libvirtxml.DomainSMBios{Mode: "sysinfo"}
-		}
 	}
 	c := kernelBootContainer(vmi)
 	if c == nil {

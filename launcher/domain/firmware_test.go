@@ -82,30 +82,6 @@ func TestBIOSSerial(t *testing.T) {
 }
 
 // The firmware serial number is the guest's SMBIOS system serial.
-func TestFirmwareSerial(t *testing.T) {
-	dom, err := Render(tinyVMI(), Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(dom.SysInfo) != 0 || dom.OS.SMBios != nil {
-		t.Errorf("sysinfo %+v smbios %+v without a serial", dom.SysInfo, dom.OS.SMBios)
-	}
-	vmi := tinyVMI()
-	vmi.Spec.Domain.Firmware.Serial = "SN-42"
-	if dom, err = Render(vmi, Options{}); err != nil {
-		t.Fatal(err)
-	}
-	if len(dom.SysInfo) != 1 || dom.SysInfo[0].SMBIOS == nil || dom.SysInfo[0].SMBIOS.System == nil {
-		t.Fatalf("sysinfo %+v", dom.SysInfo)
-	}
-	if e := dom.SysInfo[0].SMBIOS.System.Entry; len(e) != 1 || e[0].Name != "serial" || e[0].Value != "SN-42" {
-		t.Errorf("smbios system entries %+v", e)
-	}
-	if dom.OS.SMBios == nil || dom.OS.SMBios.Mode != "sysinfo" {
-		t.Errorf("os smbios %+v, want mode sysinfo", dom.OS.SMBios)
-	}
-}
-
 // The domain UUID (the guest's SMBIOS UUID) is the firmware UUID when the
 // user chose one, else the VMI's UID.
 func TestDomainUUID(t *testing.T) {

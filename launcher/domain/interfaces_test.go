@@ -40,3 +40,29 @@ func TestInterfaces(t *testing.T) {
 		t.Errorf("second interface: model %+v mac %+v boot %+v alias %+v", second.Model, second.MAC, second.Boot, second.Alias)
 	}
 }
+
+// networkInterfaceMultiqueue: vhost with a queue per vCPU on virtio NICs
+// (admission allows it only where that is one queue).
+func TestNetworkMultiQueue(t *testing.T) {
+	vmi := tinyVMI()
+	vmi.Spec.Domain.CPU = &v1alpha1.CPU{Cores: 1, Sockets: 1, Threads: 1}
+	vmi.Spec.Domain.Devices.NetworkInterfaceMultiQueue = ptr.To(true)
+	vmi.Spec.Domain.Devices.Interfaces = []v1alpha1.Interface{
+		{Name: "default", Masquerade: &v1alpha1.InterfaceMasquerade{}},
+		{Name: "legacy", Model: "e1000", Masquerade: &v1alpha1.InterfaceMasquerade{}},
+	}
+	dom, err := Render(vmi, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := dom.Devices.Interfaces[0].Driver; d == nil || d.Name != "vhost" || d.Queues != 1 {
+		t.Errorf("virtio driver %+v, want vhost with 1 queue", d)
+	}
+	if d := dom.Devices.Interfaces[1].Driver; d != nil {
+		t.Errorf("e1000 driver %+v, want none", d)
+	}
+	vmi.Spec.Domain.Devices.NetworkInterfaceMultiQueue = nil
+	if dom, _ = Render(vmi, Options{}); dom.Devices.Interfaces[0].Driver != nil {
+		t.Errorf("without multiqueue: driver %+v", dom.Devices.Interfaces[0].Driver)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -25,8 +26,9 @@ import (
 	"github.com/podvirt/podvirt/webhooks/vmirules"
 )
 
-// The VMIs of test/e2e/testdata/kubevirt-docs are KubeVirt's user guide's,
-// with only their apiVersion changed. These tests take each the way the
+// The VMIs of test/e2e/testdata/kubevirt-docs are KubeVirt's user guide's
+// (and a few of KubeVirt's examples/), with their apiVersion changed and,
+// where a page elides parts, what each file's header says. These tests take each the way the
 // cluster does, without one: the CRD's structural schema (unknown fields,
 // then types, enums and bounds, as kube-apiserver's strict field
 // validation), the defaulting webhook's rules, the validating webhook's
@@ -49,8 +51,9 @@ func TestKubeVirtDocsVMIsAdmittedAndBootable(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(string(raw), "# From KubeVirt's user guide, https://kubevirt.io/user-guide/") {
-				t.Errorf("the file does not say which page of KubeVirt's user guide it is from")
+			if !strings.HasPrefix(string(raw), "# From KubeVirt's user guide, https://kubevirt.io/user-guide/") &&
+				!strings.HasPrefix(string(raw), "# From KubeVirt's examples, https://github.com/kubevirt/kubevirt/blob/") {
+				t.Errorf("the file does not say which page of KubeVirt's user guide, or which of KubeVirt's examples, it is from")
 			}
 			vmi, errs := s.admit(t, raw)
 			if len(errs) > 0 {
@@ -264,6 +267,47 @@ func TestInvalidManifestsRefusedOffline(t *testing.T) {
 			for _, w := range wantLines(string(raw)) {
 				if !strings.Contains(all, w) {
 					t.Errorf("errors lack %q:\n%s", w, all)
+				}
+			}
+		})
+	}
+}
+
+// TestKubeVirtDocsHardwareRendered: the user guide's (and KubeVirt's
+// examples') clock, Hyper-V, TPM, input, multiqueue and dedicated-CPU VMIs
+// render what KubeVirt's converter renders for them.
+func TestKubeVirtDocsHardwareRendered(t *testing.T) {
+	s := loadVMISchema(t)
+	for file, want := range map[string][]string{
+		"hardware-clock-utc.yaml": {`<clock offset="utc" adjustment="reset"></clock>`},
+		"hardware-clock-timers.yaml": {`<clock offset="utc" adjustment="reset"><timer name="rtc" tickpolicy="catchup" present="yes"></timer>` +
+			`<timer name="pit" tickpolicy="delay" present="yes"></timer><timer name="hpet" present="no"></timer><timer name="hypervclock" present="yes"></timer></clock>`},
+		"hardware-features-hyperv.yaml": {`<features><acpi></acpi><apic></apic><hyperv><relaxed state="on"></relaxed><vapic state="on"></vapic><spinlocks state="on" retries="8191"></spinlocks></hyperv></features>`},
+		"hardware-input-tablet.yaml":    {`<input type="tablet" bus="virtio" model="virtio"><alias name="ua-tablet1"></alias></input>`},
+		"disks-block-multiqueue.yaml":   {`<driver name="qemu" type="raw" queues="4"></driver>`},
+		"examples-vmi-windows.yaml": {`<tpm model="tpm-tis"><backend type="emulator" version="2.0"></backend></tpm>`, `<smm state="on"></smm>`,
+			`<hyperv><relaxed state="on"></relaxed><vapic state="on"></vapic><spinlocks state="on" retries="8191"></spinlocks></hyperv>`,
+			`<timer name="hypervclock" present="yes"></timer>`, `<model type="e1000"></model>`},
+		"examples-vmi-fedora-isolated.yaml": {`<kvm><hint-dedicated state="on"></hint-dedicated></kvm>`, `<dedicatedCpus isolateEmulatorThread="true"></dedicatedCpus>`},
+		"dedicated-cpu-topology.yaml":       {`<vcpu placement="static">2</vcpu>`, `<dedicatedCpus></dedicatedCpus>`},
+	} {
+		t.Run(file, func(t *testing.T) {
+			raw, err := os.ReadFile(filepath.Join(kubevirtDocs, file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			vmi, errs := s.admit(t, raw)
+			if len(errs) > 0 {
+				t.Fatalf("refused: %v", errs)
+			}
+			x, err := domain.RenderXML(vmi, domain.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			x = regexp.MustCompile(`>\s+<`).ReplaceAllString(x, "><")
+			for _, w := range want {
+				if !strings.Contains(x, w) {
+					t.Errorf("the domain lacks %s:\n%s", w, x)
 				}
 			}
 		})

@@ -20,6 +20,9 @@ func renderMetadata(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain
 	if c := kernelBootContainer(vmi); c != nil {
 		md.KernelBoot = &domainspec.KernelBootMetadata{Image: c.Image, PullPolicy: string(c.ImagePullPolicy)}
 	}
+	if ok, isolate := DedicatedCPUs(vmi); ok {
+		md.DedicatedCPUs = &domainspec.DedicatedCPUsMetadata{IsolateEmulatorThread: isolate}
+	}
 	for _, v := range vmi.Spec.Volumes {
 		md.Volumes = append(md.Volumes, volumeMetadata(v))
 	}

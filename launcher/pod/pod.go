@@ -180,7 +180,8 @@ func addCloudInitSecrets(p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance) {
 }
 
 // resources is the Pod's share: guest memory plus overhead (request =
-// limit, so the guest is never squeezed), and vCPUs / allocation ratio.
+// limit, so the guest is never squeezed), and vCPUs / allocation ratio,
+// or whole CPUs for dedicated CPUs.
 // Ephemeral storage is added by addStorage.
 func resources(vmi *v1alpha1.VirtualMachineInstance, opts Options) (corev1.ResourceRequirements, error) {
 	m := vmi.Spec.Domain.Memory
@@ -199,6 +200,19 @@ func resources(vmi *v1alpha1.VirtualMachineInstance, opts Options) (corev1.Resou
 	}
 	if l, ok := vmi.Spec.Domain.Resources.Limits[corev1.ResourceCPU]; ok {
 		res.Limits[corev1.ResourceCPU] = l
+	}
+	if dedicated, isolate := domain.DedicatedCPUs(vmi); dedicated {
+		// As KubeVirt's WithCPUPinning: whole CPUs, one per vCPU and one
+		// for an isolated emulator thread, request = limit (as memory
+		// already is), so the Pod is of Guaranteed QoS and a kubelet with
+		// the static CPU manager policy gives its container exclusive
+		// CPUs, which the node agent pins the vCPUs to.
+		n := int64(domain.VCPUs(vmi))
+		if isolate {
+			n++
+		}
+		whole := *resource.NewQuantity(n, resource.DecimalSI)
+		res.Requests[corev1.ResourceCPU], res.Limits[corev1.ResourceCPU] = whole, whole
 	}
 	return res, nil
 }

@@ -293,3 +293,41 @@ func TestConsoleSocketIsInTheStateVolume(t *testing.T) {
 		t.Fatalf("the launcher runs as %d:%d, not the console socket's owner", *sc.RunAsUser, *sc.RunAsGroup)
 	}
 }
+
+// Dedicated CPUs: whole CPUs, request = limit for cpu and memory, so the
+// Pod is of Guaranteed QoS and the static CPU manager gives it exclusive
+// CPUs; one more with an isolated emulator thread (KubeVirt's
+// WithCPUPinning).
+func TestDedicatedCPUsMakeAGuaranteedPod(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		isolate bool
+		want    string
+	}{{"dedicated", false, "2"}, {"isolated emulator thread", true, "3"}} {
+		v := vmi()
+		v.Spec.Domain.CPU.DedicatedCPUPlacement = true
+		v.Spec.Domain.CPU.IsolateEmulatorThread = c.isolate
+		p, err := Render(v, "", Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := p.Spec.Containers[0].Resources
+		for _, name := range []corev1.ResourceName{corev1.ResourceCPU, corev1.ResourceMemory} {
+			req, lim := r.Requests[name], r.Limits[name]
+			if req.Cmp(lim) != 0 || req.IsZero() {
+				t.Errorf("%s: %s request %s, limit %s: want equal (Guaranteed QoS)", c.name, name, req.String(), lim.String())
+			}
+		}
+		if cpu := r.Limits[corev1.ResourceCPU]; cpu.Cmp(resource.MustParse(c.want)) != 0 {
+			t.Errorf("%s: cpu %s, want %s whole CPUs", c.name, cpu.String(), c.want)
+		}
+	}
+	// Without: vCPUs / ratio, no limit.
+	p, err := Render(vmi(), "", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := p.Spec.Containers[0].Resources.Limits[corev1.ResourceCPU]; ok {
+		t.Error("a cpu limit without dedicated CPUs")
+	}
+}

@@ -41,9 +41,9 @@ const richDomain = `<domain type="kvm">
     <bootmenu enable="no"/>
     <smbios mode="sysinfo"/>
   </os>
-  <features><acpi/><apic/><smm state="on"/></features>
+  <features><acpi/><apic/><smm state="on"/><hyperv><relaxed state="on"/><vapic state="on"/><spinlocks state="on" retries="8191"/><vpindex state="on"/><synic state="on"/><stimer state="on"><direct state="on"/></stimer><vendor_id state="on" value="KVMKVMKVM"/><tlbflush state="on"/><ipi state="on"/></hyperv><kvm><hint-dedicated state="on"/></kvm></features>
   <cpu mode="host-model"><topology sockets="1" dies="1" cores="2" threads="2"/></cpu>
-  <clock offset="utc"><timer name="rtc" tickpolicy="catchup"/></clock>
+  <clock offset="timezone" timezone="America/New_York"><timer name="rtc" tickpolicy="catchup"/><timer name="hpet" present="no"/><timer name="hypervclock" present="yes"/></clock>
   <on_poweroff>destroy</on_poweroff>
   <on_reboot>restart</on_reboot>
   <on_crash>destroy</on_crash>
@@ -80,6 +80,7 @@ const richDomain = `<domain type="kvm">
     <channel type="unix"><source mode="bind" path="` + vmiDir + `/qga.sock"/><target type="virtio" name="org.qemu.guest_agent.0"/></channel>
     <channel type="null"><target type="virtio" name="podvirt.null"/></channel>
     <input type="tablet" bus="usb"/>
+    <input type="tablet" bus="virtio" model="virtio"><alias name="ua-tablet1"/></input>
     <input type="keyboard" bus="ps2"/>
     <graphics type="vnc" port="-1" autoport="yes" listen="127.0.0.1"><listen type="address" address="127.0.0.1"/></graphics>
     <graphics type="vnc"><listen type="socket" socket="` + vmiDir + `/vnc.sock"/></graphics>
@@ -91,6 +92,7 @@ const richDomain = `<domain type="kvm">
     <rng model="virtio"><rate bytes="1024" period="1000"/><backend model="random">/dev/urandom</backend></rng>
     <rng model="virtio"><backend model="builtin"/></rng>
     <panic model="isa"/>
+    <tpm model="tpm-tis"><backend type="emulator" version="2.0" persistent_state="no"/></tpm>
   </devices>
   <seclabel type="dynamic" model="selinux" relabel="yes"/>
   <seclabel type="dynamic" model="dac"/>
@@ -101,6 +103,7 @@ func richOptions() Options {
 	o.AllowedPartitions = []string{"/kubepods/pod1234"}
 	o.ChardevSockets = append(o.ChardevSockets, vmiDir+"/qga.sock")
 	o.ChardevLogs = append(o.ChardevLogs, vmiDir+"/serial1.log")
+	o.PinnableCPUs = []int{1, 2}
 	return o
 }
 

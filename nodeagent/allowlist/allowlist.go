@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -77,6 +79,12 @@ type Options struct {
 	// ChardevLogs are the files a chardev log may write: the serial log.
 	// Nil refuses every chardev log.
 	ChardevLogs []string
+	// PinnableCPUs are the host CPUs vCPUs, the emulator and I/O threads
+	// may be pinned to (<cputune> vcpupin, emulatorpin, iothreadpin): the
+	// CPUs the kubelet gave the launcher container exclusively. Nil
+	// refuses every pin: pinning to CPUs the Pod was not given takes them
+	// from other workloads.
+	PinnableCPUs []int
 }
 
 // DefaultTypes are the domain types allowed when Options.AllowedTypes is nil.
@@ -181,6 +189,12 @@ func (c *checker) domain(d *libvirtxml.Domain) {
 		c.rest(field.NewPath("cputune"), t, cputuneReasons(),
 			"Shares", "Period", "Quota", "GlobalPeriod", "GlobalQuota", "EmulatorPeriod", "EmulatorQuota",
 			"IOThreadPeriod", "IOThreadQuota", "VCPUPin", "EmulatorPin", "IOThreadPin")
+		c.pins(field.NewPath("cputune"), t)
+	}
+	if cl := d.Clock; cl != nil && cl.TimeZone != "" && !timeZoneRE.MatchString(cl.TimeZone) {
+		// libvirt gives QEMU TZ=<timezone>: glibc reads a tzfile by that
+		// name, or at that path for ":/path" or "../".
+		c.forbid(field.NewPath("clock", "timezone"), "%q: a time zone name (Area/Location), not a path: QEMU's C library would read that host file", cl.TimeZone)
 	}
 	if r := d.Resource; r != nil {
 		p := field.NewPath("resource")
@@ -220,6 +234,65 @@ func (c *checker) domain(d *libvirtxml.Domain) {
 	if d.Devices != nil {
 		c.devices(field.NewPath("devices"), d.Devices)
 	}
+}
+
+// timeZoneRE matches IANA zone names (Europe/Berlin, Etc/GMT+1, UTC) and
+// nothing that reads as a path.
+var timeZoneRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)*$`)
+
+// pins refuses CPU pinning outside Options.PinnableCPUs.
+func (c *checker) pins(p *field.Path, t *libvirtxml.DomainCPUTune) {
+	check := func(p *field.Path, set string) {
+		cpus, err := ParseCPUList(set)
+		switch {
+		case err != nil:
+			c.add(field.Invalid(p, set, err.Error()))
+		case len(cpus) == 0:
+			c.add(field.Required(p, "a pin needs CPUs"))
+		}
+		for _, cpu := range cpus {
+			if !slices.Contains(c.opts.PinnableCPUs, cpu) {
+				c.forbid(p, "%q: CPU %d is not one the launcher container was given exclusively (%v)", set, cpu, c.opts.PinnableCPUs)
+				return
+			}
+		}
+	}
+	for i, v := range t.VCPUPin {
+		check(p.Child("vcpupin").Index(i).Child("cpuset"), v.CPUSet)
+	}
+	if e := t.EmulatorPin; e != nil {
+		check(p.Child("emulatorpin", "cpuset"), e.CPUSet)
+	}
+	for i, io := range t.IOThreadPin {
+		check(p.Child("iothreadpin").Index(i).Child("cpuset"), io.CPUSet)
+	}
+}
+
+// ParseCPUList parses a CPU list as cgroups and libvirt write it
+// ("0-3,8,10-11"; libvirt's "^n" exclusions are refused).
+func ParseCPUList(s string) ([]int, error) {
+	var cpus []int
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil, nil
+	}
+	for _, part := range strings.Split(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		if err != nil || a < 0 {
+			return nil, fmt.Errorf("not a CPU list: %q", s)
+		}
+		b := a
+		if isRange {
+			if b, err = strconv.Atoi(hi); err != nil || b < a || b-a > 4096 {
+				return nil, fmt.Errorf("not a CPU list: %q", s)
+			}
+		}
+		for cpu := a; cpu <= b; cpu++ {
+			cpus = append(cpus, cpu)
+		}
+	}
+	return cpus, nil
 }
 
 // balanced reports whether s is a sequence of XML content that closes

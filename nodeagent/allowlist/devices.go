@@ -14,7 +14,7 @@ import (
 func (c *checker) devices(p *field.Path, d *libvirtxml.DomainDeviceList) {
 	c.rest(p, d, deviceReasons(),
 		"Disks", "Controllers", "Interfaces", "Serials", "Parallels", "Consoles", "Channels",
-		"Inputs", "Graphics", "Videos", "Hubs", "Watchdogs", "MemBalloon", "RNGs", "Panics",
+		"Inputs", "Graphics", "Videos", "Hubs", "Watchdogs", "MemBalloon", "RNGs", "Panics", "TPMs",
 		"IOMMU") // the legacy alias of IOMMUs[0], refused below unless IOMMUs says it
 	if d.IOMMU != nil && len(d.IOMMUs) == 0 {
 		c.forbid(p.Child("iommu"), "%s", deviceReasons()["IOMMU"])
@@ -111,6 +111,12 @@ func (c *checker) devices(p *field.Path, d *libvirtxml.DomainDeviceList) {
 	for i := range d.RNGs {
 		c.rng(p.Child("rng").Index(i), &d.RNGs[i])
 	}
+	if len(d.TPMs) > 1 {
+		c.forbid(p.Child("tpm").Index(1), "one emulated TPM at most")
+	}
+	for i := range d.TPMs {
+		c.tpm(p.Child("tpm").Index(i), &d.TPMs[i])
+	}
 	for i := range d.Panics {
 		c.rest(p.Child("panic").Index(i), &d.Panics[i], nil, "Model", "ACPI", "Alias", "Address")
 	}
@@ -122,7 +128,6 @@ func deviceReasons() map[string]string {
 		"Leases":       "lock leases name host files",
 		"Filesystems":  "filesystem passthrough (virtiofs, 9p) exposes host directories",
 		"Smartcards":   "smartcards use the host's readers, certificate stores or chardevs",
-		"TPMs":         "TPM passthrough hands over the host's TPM; emulated TPMs keep state in the host's swtpm directory",
 		"Sounds":       "sound devices need a host audio backend",
 		"Audios":       "audio backends reach the host's sound devices, servers or files",
 		"Hostdevs":     "host device passthrough hands host hardware to the guest",
@@ -520,4 +525,48 @@ func (c *checker) rng(p *field.Path, r *libvirtxml.DomainRNG) {
 	if rnd := r.Backend.Random; rnd != nil && rnd.Device != "" && rnd.Device != "/dev/urandom" {
 		c.forbid(bp, "%q: the random backend may only read /dev/urandom", rnd.Device)
 	}
+}
+
+// tpm allows an emulated TPM (swtpm, which libvirt runs with its state in
+// its own swtpm directory, removed when the domain is undefined) and
+// nothing that reaches further: no passthrough of the host's TPM, no
+// external swtpm socket, no state kept after the domain, no state or
+// profile at a path the XML names, no libvirt secrets, no debug logging
+// into the host's swtpm log.
+func (c *checker) tpm(p *field.Path, t *libvirtxml.DomainTPM) {
+	c.rest(p, t, nil, "Model", "Backend", "ACPI", "Alias", "Address")
+	c.oneOf(p.Child("model"), t.Model, "", "tpm-tis", "tpm-crb")
+	bp := p.Child("backend")
+	if t.Backend == nil {
+		c.add(field.Required(bp, "an emulated TPM needs a backend of type emulator"))
+		return
+	}
+	for _, k := range kinds(t.Backend) {
+		switch k {
+		case "emulator":
+		case "passthrough":
+			c.forbid(bp.Child("type"), `"passthrough": hands the host's TPM to the guest`)
+		case "external":
+			c.forbid(bp.Child("type"), `"external": connects to a host swtpm socket`)
+		default:
+			c.forbid(bp.Child("type"), "%q: not on the node allowlist", k)
+		}
+	}
+	e := t.Backend.Emulator
+	if e == nil {
+		if len(kinds(t.Backend)) == 0 {
+			c.add(field.Required(bp.Child("type"), "an emulated TPM needs a backend of type emulator"))
+		}
+		return
+	}
+	c.rest(bp, e, map[string]string{
+		"Encryption": "state encryption uses the host's libvirt secrets",
+		"Debug":      "debug logging writes the host's swtpm log",
+		"Source":     "a state location is a host path",
+		"Profile":    "a profile names host files",
+	}, "Version", "ActivePCRBanks", "PersistentState")
+	if e.PersistentState != "" && e.PersistentState != "no" {
+		c.forbid(bp.Child("persistent_state"), "%q: the state would outlive the domain in the host's swtpm directory", e.PersistentState)
+	}
+	c.oneOf(bp.Child("version"), e.Version, "", "2.0")
 }

@@ -44,13 +44,18 @@
 //   - domain type in Options.AllowedTypes (default kvm, qemu); os type hvm;
 //     firmware bios or efi (autoselected efi firmware is the host admin's,
 //     from libvirt's firmware descriptors); smbios mode other than host.
-//   - memory (without dumpCore), vCPUs, iothreads, cpu, numatune, clock,
-//     pm, throttle groups, memtune, title, description, genid; features
-//     but LXC capabilities and Xen passthrough; metadata that is balanced
+//   - memory (without dumpCore), vCPUs, iothreads, cpu, numatune, clock
+//     (a timezone only as a zone name: libvirt hands it to QEMU as TZ,
+//     and glibc reads a file at a path given there), pm, throttle groups,
+//     memtune, title, description, genid; features (Hyper-V
+//     enlightenments, the KVM dedicated hint) but LXC capabilities and
+//     Xen passthrough; metadata that is balanced
 //     XML (libvirtxml writes it back verbatim, so unbalanced text could
 //     close <metadata> and smuggle elements past the check).
-//   - cputune shares, period and quota limits and vcpu, emulator and
-//     iothread pinning (no scheduler policies, no cache or memory tuning).
+//   - cputune shares, period and quota limits, and vcpu, emulator and
+//     iothread pinning to Options.PinnableCPUs only (the CPUs the kubelet
+//     gave the launcher container exclusively; none by default). No
+//     scheduler policies, no cache or memory tuning.
 //   - blkiotune weight (not per host device).
 //   - memoryBacking anonymous or memfd, access, allocation, discard,
 //     nosharepages.
@@ -90,13 +95,19 @@
 //     virtio, bochs, ramfb, qxl, none without 3D acceleration or vhost-user;
 //     VNC graphics listening on a loopback address or a socket; USB hubs;
 //     watchdogs (action not dump); the memballoon; rng with the builtin
-//     backend or random on /dev/urandom; panic notifiers.
+//     backend or random on /dev/urandom; panic notifiers; one TPM,
+//     tpm-tis or tpm-crb, with the emulator backend (swtpm, which libvirt
+//     runs with its state in its own swtpm directory and removes with
+//     the domain), version 2.0, active PCR banks, and nothing else.
 //
 // # Refused
 //
 // Everything else, in particular: host devices (hostdev, interface
 // hostdev/direct/vdpa, disk lun/nvme/vhost-user/vdpa, smartcard, USB
-// redirection, evdev and passthrough input, TPM), filesystem passthrough,
+// redirection, evdev and passthrough input, TPM passthrough and external
+// swtpm sockets), TPM state that outlives the domain (persistent_state),
+// is kept at a path the XML names, or is encrypted with a libvirt secret,
+// swtpm debug logs and profiles, filesystem passthrough,
 // shmem, memory devices, vsock, crypto, pstore, sound and audio, an
 // emulator override, qemu:commandline, qemu:capabilities, qemu:override
 // and every other hypervisor namespace, os init (container style) and

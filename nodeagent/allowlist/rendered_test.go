@@ -23,7 +23,19 @@ func fullVMI() *v1alpha1.VirtualMachineInstance {
 		Features: &v1alpha1.Features{
 			APIC: &v1alpha1.FeatureAPIC{EndOfInterrupt: true},
 			SMM:  &v1alpha1.FeatureState{},
+			Hyperv: &v1alpha1.FeatureHyperv{
+				Relaxed: &v1alpha1.FeatureState{}, VAPIC: &v1alpha1.FeatureState{}, VPIndex: &v1alpha1.FeatureState{},
+				SyNIC: &v1alpha1.FeatureState{}, SyNICTimer: &v1alpha1.SyNICTimer{Direct: &v1alpha1.FeatureState{}},
+				Spinlocks: &v1alpha1.FeatureSpinlocks{Retries: ptr.To(uint32(8191))},
+				VendorID:  &v1alpha1.FeatureVendorID{VendorID: "KVMKVMKVM"},
+				TLBFlush:  &v1alpha1.TLBFlush{}, IPI: &v1alpha1.FeatureState{}, EVMCS: &v1alpha1.FeatureState{},
+			},
 		},
+		Clock: &v1alpha1.Clock{Timezone: ptr.To("Europe/Berlin"), Timer: &v1alpha1.Timer{
+			HPET: &v1alpha1.HPETTimer{Enabled: ptr.To(false)}, PIT: &v1alpha1.PITTimer{TickPolicy: "delay"},
+			RTC: &v1alpha1.RTCTimer{TickPolicy: "catchup"}, Hyperv: &v1alpha1.HypervTimer{},
+		}},
+		Chassis: &v1alpha1.Chassis{Manufacturer: "Acme", Asset: "A-1"},
 		Firmware: &v1alpha1.Firmware{
 			Serial:     "full-0001",
 			Bootloader: &v1alpha1.Bootloader{EFI: &v1alpha1.EFI{SecureBoot: ptr.To(true)}},
@@ -32,6 +44,9 @@ func fullVMI() *v1alpha1.VirtualMachineInstance {
 			AutoattachSerialConsole:  ptr.To(true),
 			AutoattachGraphicsDevice: ptr.To(true),
 			Rng:                      &v1alpha1.Rng{},
+			TPM:                      &v1alpha1.TPMDevice{},
+			BlockMultiQueue:          ptr.To(true),
+			Inputs:                   []v1alpha1.Input{{Name: "tablet1", Type: "tablet", Bus: "virtio"}, {Name: "tablet2", Type: "tablet", Bus: "usb"}},
 			Disks: []v1alpha1.Disk{
 				{Name: "root", BootOrder: ptr.To(uint(1)), Disk: &v1alpha1.DiskTarget{Bus: v1alpha1.DiskBusVirtio}},
 				{Name: "data", Serial: "d1", Disk: &v1alpha1.DiskTarget{Bus: v1alpha1.DiskBusSCSI, ReadOnly: true}},
@@ -72,7 +87,8 @@ func renderLocalized(t *testing.T, vmi *v1alpha1.VirtualMachineInstance) string 
 // only runs those on block devices, which are host devices.
 func TestRenderedVMIAccepted(t *testing.T) {
 	x := renderLocalized(t, fullVMI())
-	for _, want := range []string{`type="ethernet"`, `<graphics type="vnc"`, `<rng model="virtio"`, `<disk type="file" device="cdrom"`, `firmware="efi"`} {
+	for _, want := range []string{`type="ethernet"`, `<graphics type="vnc"`, `<rng model="virtio"`, `<disk type="file" device="cdrom"`, `firmware="efi"`,
+		`<tpm model="tpm-tis">`, `<hyperv>`, `<timer name="hypervclock"`, `timezone="Europe/Berlin"`, `<chassis>`, `<input type="tablet" bus="virtio"`, `queues="2"`} {
 		if !strings.Contains(x, want) {
 			t.Fatalf("the rendered domain has no %s; the test no longer covers it:\n%s", want, x)
 		}
@@ -138,5 +154,35 @@ func TestRenderedDefaultBootAccepted(t *testing.T) {
 	}
 	if errs := Check(parse(t, x), testOptions()); len(errs) != 0 {
 		t.Fatalf("refused:\n%s\n%s", dump(errs), x)
+	}
+}
+
+// Dedicated CPUs: the node agent pins them (Localize) to the CPUs the
+// launcher container was given; the allowlist accepts pins to those and
+// no others.
+func TestRenderedDedicatedCPUsPinnedAccepted(t *testing.T) {
+	vmi := fullVMI()
+	vmi.Spec.Domain.CPU.DedicatedCPUPlacement = true
+	vmi.Spec.Domain.CPU.IsolateEmulatorThread = true
+	x, err := domain.RenderXML(vmi, domain.Options{Type: "kvm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dom, err := domainspec.Parse(x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := domainspec.Localize(dom, domainspec.NodeFacts{ImageRoot: imageRoot, VMIDir: vmiDir,
+		CPUPins: &domainspec.CPUPins{VCPUs: []int{2, 3}, Emulator: []int{5}}}); err != nil {
+		t.Fatal(err)
+	}
+	opts := testOptions()
+	opts.PinnableCPUs = []int{2, 3, 5}
+	if errs := Check(dom, opts); len(errs) != 0 {
+		t.Fatalf("refused:\n%s", dump(errs))
+	}
+	opts.PinnableCPUs = []int{2, 3}
+	if errs := Check(dom, opts); !hasError(errs, "cputune.emulatorpin.cpuset", "given exclusively") {
+		t.Fatalf("the emulator pinned off the container's CPUs: %s", dump(errs))
 	}
 }

@@ -1,6 +1,7 @@
 // Package cgroups knows the kubelet's cgroupfs layout: it finds a launcher
-// Pod's processes and moves a guest's QEMU into the Pod's cgroup. It
-// imports nothing of podvirt's.
+// Pod's processes, moves a guest's QEMU into the Pod's cgroup, and reads
+// the cpuset a container was given (for dedicated CPUs). It imports
+// nothing of podvirt's.
 package cgroups
 
 import (
@@ -24,6 +25,9 @@ type Cgroups struct {
 	Root string
 	// Kubepods is the kubelet's top cgroup, "kubepods" by default.
 	Kubepods string
+	// CPUTopologyDir is where the kernel describes CPUs
+	// (DefaultCPUTopologyDir when empty).
+	CPUTopologyDir string
 }
 
 // podPath is the Pod's cgroup path below a hierarchy.

@@ -13,12 +13,14 @@ import (
 )
 
 // TestKubeVirtDocsAdmitted sends every VMI of testdata/kubevirt-docs (KubeVirt's
-// user guide's, apiVersion changed) through the real API server with a
+// user guide's and examples', apiVersion changed, and what each file's
+// header names where its page elides parts) through the real API server with a
 // server-side dry run: the CRD schema, the mutating and the validating
 // webhooks and the default policies all run, nothing is stored, so no PVC,
 // Secret or image the examples name needs to exist. Each is admitted, and
 // comes back defaulted with a disk per volume on a bus. Those of refused/
-// use fields outside podvirt's subset and are refused naming the field
+// use fields outside podvirt's subset, or values it refuses, and are
+// refused naming the field
 // (their "# want:" lines). launcher/domain's TestKubeVirtDocsVMIsAdmittedAndBootable
 // runs the same files through the same rules and the renderer without a
 // cluster.

@@ -11,7 +11,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 [[ $(id -u) == 0 ]] || die "up-libvirt.sh must run as root (libvirt's qemu:///system driver)"
-command -v libvirtd >/dev/null || die "libvirtd not installed: apt-get install -y --no-install-recommends libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 ovmf"
+command -v libvirtd >/dev/null || die "libvirtd not installed: apt-get install -y --no-install-recommends libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 ovmf swtpm swtpm-tools"
 
 lv_dir=$PODVIRT_STATE/libvirt
 sock=$lv_dir/libvirt-sock
@@ -24,7 +24,7 @@ getent group libvirt-qemu >/dev/null || groupadd -r libvirt-qemu
 getent passwd libvirt-qemu >/dev/null || useradd -r -g libvirt-qemu -d /var/lib/libvirt -s /usr/sbin/nologin libvirt-qemu
 
 # 2. /etc/libvirt/qemu.conf (read by the QEMU driver of any system libvirtd):
-# set our four keys, keep everything else.
+# set our six keys, keep everything else.
 qemu_conf=/etc/libvirt/qemu.conf
 qemu_conf_changed=false
 set_conf() { # set_conf FILE KEY VALUE (VALUE written verbatim, quote strings)
@@ -43,6 +43,10 @@ set_conf "$qemu_conf" user '"root"'
 set_conf "$qemu_conf" group '"root"'
 set_conf "$qemu_conf" security_driver '"none"'
 set_conf "$qemu_conf" stdio_handler '"file"' # no virtlogd here
+# An emulated TPM (devices.tpm): libvirt runs swtpm as this user; root, as
+# QEMU runs here, so no swtpm account need exist.
+set_conf "$qemu_conf" swtpm_user '"root"'
+set_conf "$qemu_conf" swtpm_group '"root"'
 
 # 3. libvirtd's own config (written every time; same content each time).
 cat >"$conf.tmp" <<EOF

@@ -45,6 +45,10 @@ func Default(vmi *v1alpha1.VirtualMachineInstance) {
 	defaultMemory(d)
 	defaultCPU(d)
 	defaultFirmware(d)
+	// After defaultFirmware, which may add SMM.
+	defaultFeatures(d)
+	defaultClock(d.Clock)
+	defaultInputs(d.Devices.Inputs)
 	defaultNetworks(spec)
 	// Before defaultDisks, so that the disks it adds get a kind and a bus.
 	defaultVolumeDisks(spec)

@@ -100,8 +100,10 @@ func TestDefaultEFIWithoutSecureBootLeavesFeatures(t *testing.T) {
 	vmi.Spec.Domain.Features = nil
 	vmi.Spec.Domain.Firmware.Bootloader = &v1alpha1.Bootloader{EFI: &v1alpha1.EFI{SecureBoot: ptr.To(false)}}
 	Default(vmi)
-	if f := vmi.Spec.Domain.Features; f != nil {
-		t.Errorf("features %+v, want none without Secure Boot", f)
+	// Features always exist with ACPI on, as in KubeVirt; no SMM without
+	// Secure Boot.
+	if f := vmi.Spec.Domain.Features; !onlyACPI(f) {
+		t.Errorf("features %+v, want only acpi without Secure Boot", f)
 	}
 	if sb := vmi.Spec.Domain.Firmware.Bootloader.EFI.SecureBoot; sb == nil || *sb {
 		t.Errorf("secureBoot %v, want the user's false kept", sb)
@@ -113,9 +115,15 @@ func TestDefaultBIOSLeavesFeatures(t *testing.T) {
 	vmi.Spec.Domain.Features = nil
 	vmi.Spec.Domain.Firmware.Bootloader = &v1alpha1.Bootloader{BIOS: &v1alpha1.BIOS{}}
 	Default(vmi)
-	if f := vmi.Spec.Domain.Features; f != nil {
-		t.Errorf("features %+v, want none for BIOS", f)
+	if f := vmi.Spec.Domain.Features; !onlyACPI(f) {
+		t.Errorf("features %+v, want only acpi for BIOS", f)
 	}
+}
+
+// onlyACPI: the features of a VMI that gave none, defaulted as KubeVirt
+// defaults them (SetDefaults_VirtualMachineInstance, SetDefaults_FeatureState).
+func onlyACPI(f *v1alpha1.Features) bool {
+	return f != nil && f.ACPI.Enabled != nil && *f.ACPI.Enabled && f.APIC == nil && f.SMM == nil && f.Hyperv == nil
 }
 
 func TestDefaultKernelBootKeepsPullPolicy(t *testing.T) {
