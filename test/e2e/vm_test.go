@@ -131,3 +131,71 @@ func TestVMRunningWithRunStrategyRefused(t *testing.T) {
 		t.Fatalf("the refused VM exists (%v)", err)
 	}
 }
+
+// TestVMGuestPowerOffPerStrategy: the guest powers itself off (an ACPI
+// power button press, which the tiny guest answers with poweroff) under
+// each runStrategy, and the VM does what KubeVirt's run strategies say:
+// Always starts a new VMI; RerunOnFailure and Once leave the Succeeded VMI
+// and the VM Stopped (only a failure reruns); Halted never ran one.
+func TestVMGuestPowerOffPerStrategy(t *testing.T) {
+	e := newEnv(t)
+	ns := e.Namespace(t)
+	for _, tc := range []struct {
+		strategy v1alpha1.RunStrategy
+		restarts bool
+	}{
+		{v1alpha1.RunStrategyAlways, true},
+		{v1alpha1.RunStrategyRerunOnFailure, false},
+		{v1alpha1.RunStrategyOnce, false},
+	} {
+		t.Run(string(tc.strategy), func(t *testing.T) {
+			t.Parallel()
+			name := "off-" + strings.ToLower(string(tc.strategy))
+			footprint := e.Track(t, ns, name)
+			e.Apply(t, ns, tinyVM(name, ptr.To(tc.strategy), nil))
+			first := e.WaitForVMIPhase(t, ns, name, 3*time.Minute, v1alpha1.Running)
+			dom := domainspec.Name(ns, name)
+			e.GuestConsole(t, dom)
+			if err := e.ShutdownDomain(dom); err != nil {
+				t.Fatal(err)
+			}
+			if tc.restarts {
+				framework.Eventually(t, "a new VMI of "+name+" Running", 3*time.Minute, func() (bool, error) {
+					vmi := &v1alpha1.VirtualMachineInstance{}
+					err := e.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, vmi)
+					return err == nil && vmi.UID != first.UID && vmi.Status.Phase == v1alpha1.Running, client.IgnoreNotFound(err)
+				})
+				e.waitVMStatus(t, ns, name, v1alpha1.VMStatusRunning, true, time.Minute)
+				t.Logf("%s: the guest powered off and the VM started a new VMI", tc.strategy)
+			} else {
+				e.WaitForVMIPhase(t, ns, name, 2*time.Minute, v1alpha1.Succeeded)
+				e.waitVMStatus(t, ns, name, v1alpha1.VMStatusStopped, false, time.Minute)
+				// Long enough for a restart to have begun, were one due.
+				time.Sleep(15 * time.Second)
+				if vmi := e.VMI(t, ns, name); vmi.UID != first.UID || vmi.Status.Phase != v1alpha1.Succeeded {
+					t.Errorf("%s: after the guest powered off the VM has VMI %s in %s, want the first (%s) left Succeeded", tc.strategy, vmi.UID, vmi.Status.Phase, first.UID)
+				}
+				t.Logf("%s: the guest powered off and the VM stayed Stopped", tc.strategy)
+			}
+			vm := &v1alpha1.VirtualMachine{}
+			if err := e.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: name}, vm); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.Client.Delete(context.Background(), vm, client.PropagationPolicy(metav1.DeletePropagationForeground)); err != nil {
+				t.Fatal(err)
+			}
+			e.vmiGone(t, ns, name, 2*time.Minute)
+			e.ExpectNoLeaks(t, footprint)
+		})
+	}
+	t.Run(string(v1alpha1.RunStrategyHalted), func(t *testing.T) {
+		t.Parallel()
+		e.Apply(t, ns, tinyVM("off-halted", ptr.To(v1alpha1.RunStrategyHalted), nil))
+		e.waitVMStatus(t, ns, "off-halted", v1alpha1.VMStatusStopped, false, time.Minute)
+		time.Sleep(10 * time.Second)
+		err := e.Client.Get(context.Background(), types.NamespacedName{Namespace: ns, Name: "off-halted"}, &v1alpha1.VirtualMachineInstance{})
+		if !apierrors.IsNotFound(err) {
+			t.Errorf("a Halted VM has a VMI (get: %v)", err)
+		}
+	})
+}
