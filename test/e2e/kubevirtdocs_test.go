@@ -94,3 +94,39 @@ func TestKubeVirtDocsAdmitted(t *testing.T) {
 		})
 	}
 }
+
+// TestKubeVirtDocsVMsAdmitted sends the VirtualMachines of
+// testdata/kubevirt-docs-vms (written as KubeVirt's user guide and labs
+// write them, apiVersion changed) through the real API server with a
+// server-side dry run: each is admitted, and its template comes back
+// defaulted as a VMI would be.
+func TestKubeVirtDocsVMsAdmitted(t *testing.T) {
+	e := newEnv(t)
+	ns := e.Namespace(t)
+	files, err := filepath.Glob("testdata/kubevirt-docs-vms/*.yaml")
+	if err != nil || len(files) < 3 {
+		t.Fatalf("kubevirt-docs VMs: %v, %v", files, err)
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := e.Kubectl(string(raw), "apply", "--dry-run=server", "-o", "json", "-n", ns, "-f", "-")
+			if err != nil {
+				t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
+			}
+			vm := &v1alpha1.VirtualMachine{}
+			if err := json.Unmarshal([]byte(out), vm); err != nil {
+				t.Fatalf("the server's answer: %v\n%s", err, out)
+			}
+			if vm.Spec.RunStrategy == nil && vm.Spec.Running == nil {
+				t.Errorf("neither runStrategy nor running survived admission: %+v", vm.Spec)
+			}
+			if len(vm.Spec.Template.Spec.Domain.Devices.Disks) == 0 {
+				t.Errorf("the template lost its disks: %+v", vm.Spec.Template.Spec.Domain.Devices)
+			}
+		})
+	}
+}
