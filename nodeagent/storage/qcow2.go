@@ -45,15 +45,24 @@ func checkQcow2(path string) error {
 
 // checkQcow2Header is checkQcow2 on the first bytes of the image.
 func checkQcow2Header(h []byte) error {
+	if err := checkQcow2Features(h); err != nil {
+		return err
+	}
+	if off, size := binary.BigEndian.Uint64(h[qcow2OffBackingFileOffset:]), binary.BigEndian.Uint32(h[qcow2OffBackingFileSize:]); off != 0 || size != 0 {
+		return fmt.Errorf("%w: the qcow2 image names a backing file (other host files are off limits)", failure.ErrRefused)
+	}
+	return nil
+}
+
+// checkQcow2Features refuses a header QEMU would not open, or would open
+// with an external data file; a backing file it leaves to the caller.
+func checkQcow2Features(h []byte) error {
 	if len(h) < qcow2HeaderV2Len || string(h[:4]) != "QFI\xfb" {
 		return fmt.Errorf("%w: not a qcow2 header", failure.ErrRefused)
 	}
 	version := binary.BigEndian.Uint32(h[4:])
 	if version != 2 && version != 3 {
 		return fmt.Errorf("%w: qcow2 version %d", failure.ErrRefused, version)
-	}
-	if off, size := binary.BigEndian.Uint64(h[qcow2OffBackingFileOffset:]), binary.BigEndian.Uint32(h[qcow2OffBackingFileSize:]); off != 0 || size != 0 {
-		return fmt.Errorf("%w: the qcow2 image names a backing file (other host files are off limits)", failure.ErrRefused)
 	}
 	if version == 3 {
 		if len(h) < qcow2OffIncompatible+8 {

@@ -4,6 +4,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 pkgs=(libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients qemu-system-x86 qemu-utils ovmf swtpm swtpm-tools busybox-static cpio
+  syslinux syslinux-common mtools dosfstools fdisk grub-efi-amd64-bin grub-common
   containerd runc containernetworking-plugins iptables iproute2 openssl curl)
 missing=()
 for p in "${pkgs[@]}"; do
