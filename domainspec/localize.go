@@ -30,16 +30,30 @@ type NodeFacts struct {
 	// network namespace. Empty leaves the interface as rendered (a tap
 	// libvirt makes, which nothing connects).
 	Tap string
-	// DiskFormats is the format the node found in each disk file, by the
-	// bare file name the renderer wrote (DiskFile). A disk not named keeps
-	// its rendered format. A disk in any format but raw gets an empty
-	// backing store, so libvirt gives QEMU no backing chain whatever the
-	// image's header says.
+	// DiskFormats is the format the node decided for each disk file when
+	// it made it, by the bare file name the renderer wrote (DiskFile). A
+	// disk not named keeps its rendered format. A disk in any format but
+	// raw gets an explicit backing chain, so libvirt gives QEMU exactly
+	// that whatever the image's header says: its DiskBackings entry, or
+	// none (an empty backing store).
 	DiskFormats map[string]string
+	// DiskBackings are the backing files of the disks that have one (a
+	// containerDisk's qcow2 overlay over its image in the node's image
+	// cache), by the same bare file names. The chain is one level deep:
+	// the backing file declares an empty backing store of its own, and
+	// libvirt is told not to change its owner (the file is shared by the
+	// VMIs of the image, and only read).
+	DiskBackings map[string]DiskBacking
 	// CPUPins are the host CPUs of a domain with dedicated CPUs
 	// (Metadata.DedicatedCPUs): the CPUs the kubelet gave the launcher
 	// container exclusively. Nil leaves the domain unpinned.
 	CPUPins *CPUPins
+}
+
+// DiskBacking is the backing file of a disk: an absolute path on the
+// node and its format (raw or qcow2).
+type DiskBacking struct {
+	File, Format string
 }
 
 // CPUPins pins each vCPU to a host CPU of its own, and the emulator
@@ -55,7 +69,7 @@ type CPUPins struct {
 // Localize makes every node-side rewrite of a rendered domain, and nothing
 // else changes it on the node: kernel and initrd under ImageRoot; the
 // vCPU and emulator pins of dedicated CPUs (CPUPins); disk
-// files, each with its format, file-backed serial consoles and chardev
+// files, each with its format and backing chain, file-backed serial consoles and chardev
 // logs under VMIDir; the VNC socket under SocketDir; chardev sockets under
 // SocketDir/VMIDirLink (VMIDir when SocketDir is empty); the interface onto
 // the existing Tap. Rendered paths are
@@ -87,7 +101,7 @@ func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
 		if f, ok := facts.DiskFormats[d.Source.File.File]; ok && d.Driver != nil {
 			d.Driver.Type = f
 			if f != "raw" {
-				d.BackingStore = &libvirtxml.DomainDiskBackingStore{}
+				d.BackingStore = backingStore(facts.DiskBackings, d.Source.File.File)
 			}
 		}
 	}
@@ -99,6 +113,35 @@ func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
 		}
 	}
 	return inVMIDir(dom, facts.VMIDir, facts.SocketDir)
+}
+
+// backingStore is the explicit backing chain of the disk file: its
+// backing file, if it has one, then nothing.
+//
+//	<backingStore type='file'>
+//	  <format type='raw'/>
+//	  <source file='/var/lib/podvirt/images/sha256-.../rootfs/disk/disk.img'>
+//	    <seclabel model='dac' relabel='no'/>
+//	  </source>
+//	  <backingStore/>
+//	</backingStore>
+//
+// With dynamic ownership libvirt would make every file of the chain
+// QEMU's user's, and never give a backing file back (it is shared): the
+// image's file, world-readable and writable by no one, is read as it is.
+func backingStore(backings map[string]DiskBacking, file string) *libvirtxml.DomainDiskBackingStore {
+	b, ok := backings[file]
+	if !ok {
+		return &libvirtxml.DomainDiskBackingStore{}
+	}
+	return &libvirtxml.DomainDiskBackingStore{
+		Format: &libvirtxml.DomainDiskFormat{Type: b.Format},
+		Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{
+			File:     b.File,
+			SecLabel: []libvirtxml.DomainDeviceSecLabel{{Model: "dac", Relabel: "no"}},
+		}},
+		BackingStore: &libvirtxml.DomainDiskBackingStore{},
+	}
 }
 
 // pin writes the domain's <cputune>: vcpupin for every vCPU and

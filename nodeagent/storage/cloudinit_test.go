@@ -54,7 +54,7 @@ func readISO(t *testing.T, path string) (string, map[string]string) {
 // ISO is not there yet.
 func (vs *Volumes) writeNoCloud(p *corev1.Pod, md *domainspec.Metadata, v domainspec.VolumeMetadata, target string) error {
 	v.Kind = domainspec.VolumeCloudInitNoCloud
-	pl, err := vs.planVolume(context.Background(), p, md, v, target)
+	pl, err := vs.planVolume(context.Background(), p, md, v, target, diskRecords{})
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,8 @@ package storage
 import (
 	"archive/tar"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -21,7 +23,9 @@ import (
 )
 
 // ImageCache pulls guest images and extracts their files once per image
-// digest under Dir/<algorithm>-<hex>/rootfs.
+// digest under Dir/<algorithm>-<hex>/rootfs, read-only (mode 0444): the
+// files are shared by every VMI of the digest on the node, kernels and
+// the backing files of containerDisk overlays.
 //
 // Only regular files and directories are extracted: a symlink or hard link
 // in a guest image could point the domain at a host file, so they are
@@ -244,7 +248,11 @@ func extract(r io.Reader, root string, max int64) error {
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return err
 			}
-			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+			// Read-only for everyone: a containerDisk's file backs the
+			// overlays of every VMI of this digest, and nothing may write
+			// it (see Volumes). Readable by all, so QEMU reads it as an
+			// unprivileged user without libvirt handing it the file.
+			f, err := os.OpenFile(target, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o444)
 			if err != nil {
 				return err
 			}
@@ -262,4 +270,74 @@ func extract(r io.Reader, root string, max int64) error {
 			}
 		}
 	}
+}
+
+// DigestRef is image (a reference by tag or digest) by the digest of its
+// files at root, which this cache returned for it: what pulls the very
+// same files again.
+func (c *ImageCache) DigestRef(image, root string) (string, error) {
+	ref, err := name.ParseReference(image)
+	if err != nil {
+		return "", fmt.Errorf("image reference %q: %w", image, err)
+	}
+	dir := filepath.Base(filepath.Dir(root))
+	algorithm, sum, ok := strings.Cut(dir, "-")
+	if !ok || filepath.Base(root) != "rootfs" || filepath.Dir(filepath.Dir(root)) != filepath.Clean(c.Dir) {
+		return "", fmt.Errorf("%s is not an image root of the cache %s", root, c.Dir)
+	}
+	d, err := name.NewDigest(ref.Context().Name() + "@" + algorithm + ":" + sum)
+	if err != nil {
+		return "", fmt.Errorf("image %s at %s: %w", image, root, err)
+	}
+	return d.String(), nil
+}
+
+// usersDir holds, beside an image's root, one file per VMI directory
+// whose disks it backs, holding that directory's path: prune keeps an
+// image while one of them exists. A VMI's directory is its launcher
+// Pod's volume, which the kubelet removes with the Pod.
+const usersDir = "users"
+
+// Use marks the image at root as backing the disks in vmiDir, so that
+// prune keeps it while vmiDir exists.
+func (c *ImageCache) Use(root, vmiDir string) error {
+	dir := filepath.Join(filepath.Dir(root), usersDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("marking the image %s in use: %w", root, err)
+	}
+	sum := sha256.Sum256([]byte(vmiDir))
+	path := filepath.Join(dir, hex.EncodeToString(sum[:16]))
+	if b, err := os.ReadFile(path); err == nil && string(b) == vmiDir {
+		return nil
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(vmiDir), 0o644); err != nil {
+		return fmt.Errorf("marking the image %s in use: %w", root, err)
+	}
+	return os.Rename(tmp, path)
+}
+
+// inUse reports whether the image in dir (Dir/<algorithm>-<hex>) backs
+// the disks of a VMI directory that still exists, and forgets the
+// directories that are gone.
+func inUse(dir string) bool {
+	users := filepath.Join(dir, usersDir)
+	entries, err := os.ReadDir(users)
+	if err != nil {
+		return false
+	}
+	used := false
+	for _, e := range entries {
+		path := filepath.Join(users, e.Name())
+		b, err := os.ReadFile(path)
+		if err != nil {
+			continue
+		}
+		if _, err := os.Lstat(string(b)); err == nil {
+			used = true
+			continue
+		}
+		_ = os.Remove(path)
+	}
+	return used
 }

@@ -27,8 +27,9 @@ const (
 // checkQcow2 refuses a qcow2 image whose header makes QEMU open another
 // file: a backing file, or an external data file. Images from container
 // images are untrusted; with either, a guest could read (or, for a data
-// file, write) any host file QEMU may open. The domain also declares an
-// empty backing store, so libvirt tells QEMU there is no backing file.
+// file, write) any host file QEMU may open. Such an image backs a
+// containerDisk's overlay, and the domain declares its own backing store
+// empty, so libvirt tells QEMU it has no backing file.
 func checkQcow2(path string) error {
 	f, err := os.Open(path)
 	if err != nil {
@@ -79,40 +80,5 @@ func checkQcow2Features(h []byte) error {
 	return nil
 }
 
-// qcow2 header fields the growth bound reads.
-const (
-	qcow2OffClusterBits = 20
-	qcow2OffSize        = 24
-	// QEMU's cluster sizes: 512 bytes to 2 MiB.
-	qcow2MinClusterBits = 9
-	qcow2MaxClusterBits = 21
-)
-
-// qcow2MaxBytes bounds what a qcow2 file of fileSize bytes, with this
-// header, can grow to as the guest writes: every guest cluster allocated
-// once more (all of them, beside whatever the file holds now: internal
-// snapshots, compressed clusters whose space may not be reused), plus the
-// tables that map and count them, taken at their largest (extended L2
-// entries, 64-bit refcounts) and a few clusters of slack. That is the
-// declared size of a qcow2 disk, as an emptyDisk's capacity is of a raw
-// one.
-func qcow2MaxBytes(h []byte, fileSize int64) (int64, error) {
-	if err := checkQcow2Header(h); err != nil {
-		return 0, err
-	}
-	bits := binary.BigEndian.Uint32(h[qcow2OffClusterBits:])
-	if bits < qcow2MinClusterBits || bits > qcow2MaxClusterBits {
-		return 0, fmt.Errorf("%w: qcow2 cluster bits %d", failure.ErrRefused, bits)
-	}
-	virtual := binary.BigEndian.Uint64(h[qcow2OffSize:])
-	if virtual > 1<<62 {
-		return 0, fmt.Errorf("%w: qcow2 virtual size %d", failure.ErrRefused, virtual)
-	}
-	cluster := int64(1) << bits
-	guestClusters := (int64(virtual) + cluster - 1) / cluster
-	fileClusters := (fileSize+cluster-1)/cluster + guestClusters
-	l2 := addBytes(mulBytes(guestClusters, 16), cluster)                   // L2 entries, 16 bytes extended
-	refcounts := addBytes(mulBytes(fileClusters, 8), mulBytes(cluster, 2)) // 64-bit refcounts, and their table
-	meta := addBytes(addBytes(mulBytes(l2, 2), mulBytes(refcounts, 2)), mulBytes(cluster, 16))
-	return addBytes(addBytes(fileSize, int64(virtual)), meta), nil
-}
+// qcow2OffSize is the header field of the guest's disk size.
+const qcow2OffSize = 24

@@ -136,8 +136,8 @@ func TestPrepareRefusesWhatDoesNotFit(t *testing.T) {
 			why: "more than the 270000000000 free"},
 		{name: "the second disk tips it over", volumes: []domainspec.VolumeMetadata{empty("a", gi), empty("b", gi)}, budget: 2*gi + serialAllowance - 1, free: 100 * gi,
 			why: "volume b (emptyDisk) may take 1073741824 bytes, which brings the VMI's files on the node to 2172649472 bytes"},
-		{name: "a containerDisk copy that could grow past the allowance", volumes: []domainspec.VolumeMetadata{{Name: "root", Kind: domainspec.VolumeContainerDisk}}, budget: serialAllowance + gi, free: 100 * gi,
-			why: "volume root (containerDisk copy of"},
+		{name: "a containerDisk overlay that could grow past the allowance", volumes: []domainspec.VolumeMetadata{{Name: "root", Kind: domainspec.VolumeContainerDisk}}, budget: serialAllowance + gi, free: 100 * gi,
+			why: "volume root (containerDisk overlay over"},
 		{name: "a cloud-init ISO: its files and the filesystem's", volumes: []domainspec.VolumeMetadata{{Name: "ci", Kind: domainspec.VolumeCloudInitNoCloud, UserData: "I2Nsb3VkLWNvbmZpZwo="}},
 			budget: serialAllowance + domainspec.ISOOverheadBytes, free: 100 * gi, why: "volume ci (cloudInitNoCloud) may take 1048626 bytes"},
 	} {

@@ -132,7 +132,9 @@ func (c *ImageCache) touch(root string) {
 }
 
 // prune removes the least recently used images until the cache fits
-// MaxCacheBytes; keep is never removed.
+// MaxCacheBytes; keep is never removed, nor an image that backs the
+// disks of a VMI on the node (Use): its overlays would lose their data's
+// base. The cache may then stay beyond its bound.
 func (c *ImageCache) prune(keep string) {
 	max := c.MaxCacheBytes
 	if max <= 0 {
@@ -160,7 +162,7 @@ func (c *ImageCache) prune(keep string) {
 		}
 		size := dirSize(dir)
 		total += size
-		if dir != filepath.Dir(keep) {
+		if dir != filepath.Dir(keep) && !inUse(dir) {
 			images = append(images, image{dir, info.ModTime(), size})
 		}
 	}

@@ -3,10 +3,13 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/nodeagent/failure"
@@ -34,20 +37,30 @@ type Volumes struct {
 // domainspec.Localize and the allowlist need.
 type Prepared struct {
 	// Formats is each disk file's format, by bare file name
-	// (domainspec.NodeFacts.DiskFormats).
+	// (domainspec.NodeFacts.DiskFormats): decided when the file was made,
+	// and read from RecordFile since.
 	Formats map[string]string
+	// Backings are the backing files of containerDisks' overlays, by
+	// bare file name (domainspec.NodeFacts.DiskBackings).
+	Backings map[string]domainspec.DiskBacking
 	// Verified are the qcow2 images whose headers were checked
-	// (allowlist.Options.VerifiedImages).
+	// (allowlist.Options.VerifiedImages): the overlays, and the qcow2
+	// images backing them.
 	Verified []string
+	// ReadOnlyDirs are the roots of the images backing the overlays, in
+	// the image cache (allowlist.Options.ReadOnlyDirs).
+	ReadOnlyDirs []string
 }
 
 // Prepare creates each volume's disk file in vmiDir (Dir: an emptyDisk as
-// a sparse raw file, a containerDisk as a private copy of the image's
-// disk, a cloudInitNoCloud volume as a cidata ISO) and finds its format by
-// its content. First it finds what each file may take and refuses
+// a sparse raw file, a containerDisk as a qcow2 overlay over the image's
+// disk in the image cache, which is never copied nor written, a
+// cloudInitNoCloud volume as a cidata ISO) and records its format
+// (RecordFile). First it finds what each file may take and refuses
 // (failure.ErrDiskQuota) files that would not fit the Pod's Budget or the
 // node's free space, so nothing is written for them. Existing files are
-// kept, so a restart reuses what the guest wrote.
+// kept, so a restart reuses what the guest wrote, with the formats
+// recorded when they were made.
 func (vs *Volumes) Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Metadata, vmiDir string) (Prepared, error) {
 	budget, err := Budget(p)
 	if err != nil {
@@ -56,10 +69,14 @@ func (vs *Volumes) Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Me
 	if err := ensureDir(vmiDir); err != nil {
 		return Prepared{}, err
 	}
+	recs, err := readRecords(vmiDir)
+	if err != nil {
+		return Prepared{}, err
+	}
 	plans := make([]plan, 0, len(md.Volumes))
 	files := []file{serialLog()}
 	for _, v := range md.Volumes {
-		pl, err := vs.planVolume(ctx, p, md, v, filepath.Join(vmiDir, domainspec.DiskFile(v.Name)))
+		pl, err := vs.planVolume(ctx, p, md, v, filepath.Join(vmiDir, domainspec.DiskFile(v.Name)), recs)
 		if err != nil {
 			return Prepared{}, fmt.Errorf("volume %s: %w", v.Name, err)
 		}
@@ -69,24 +86,42 @@ func (vs *Volumes) Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Me
 	if err := vs.fit(budget, vmiDir, files); err != nil {
 		return Prepared{}, err
 	}
-	out := Prepared{Formats: map[string]string{}}
+	// The decisions first, then the files: a file is never there
+	// without its record.
+	changed := false
+	for _, pl := range plans {
+		name := filepath.Base(pl.target)
+		if old, ok := recs.Disks[name]; !ok || old != pl.record {
+			recs.Disks[name], changed = pl.record, true
+		}
+	}
+	if changed {
+		if err := writeRecords(vmiDir, recs); err != nil {
+			return Prepared{}, err
+		}
+	}
+	out := Prepared{Formats: map[string]string{}, Backings: map[string]domainspec.DiskBacking{}}
 	for _, pl := range plans {
 		if !pl.exists {
 			if err := pl.write(); err != nil {
 				return Prepared{}, fmt.Errorf("volume %s: %w", pl.volume, err)
 			}
 		}
-		format, err := diskFormat(pl.target)
-		if err != nil {
-			return Prepared{}, fmt.Errorf("volume %s: %w", pl.volume, err)
-		}
-		if format == "qcow2" {
-			if err := checkQcow2(pl.target); err != nil {
+		rec := pl.record
+		if rec.BackingFile != "" {
+			if err := vs.checkBacked(pl.target, rec); err != nil {
 				return Prepared{}, fmt.Errorf("volume %s: %w", pl.volume, err)
 			}
 			out.Verified = append(out.Verified, pl.target)
+			if rec.BackingFormat == "qcow2" {
+				out.Verified = append(out.Verified, rec.BackingFile)
+			}
+			out.Backings[filepath.Base(pl.target)] = domainspec.DiskBacking{File: rec.BackingFile, Format: rec.BackingFormat}
+			if !slices.Contains(out.ReadOnlyDirs, rec.ImageRoot) {
+				out.ReadOnlyDirs = append(out.ReadOnlyDirs, rec.ImageRoot)
+			}
 		}
-		out.Formats[filepath.Base(pl.target)] = format
+		out.Formats[filepath.Base(pl.target)] = rec.Format
 	}
 	// Last, once everything fits: the serial log, readable by the launcher.
 	if err := ensureSerialLog(vmiDir); err != nil {
@@ -95,18 +130,37 @@ func (vs *Volumes) Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Me
 	return out, nil
 }
 
+// checkBacked checks a containerDisk's overlay and its backing image
+// before each define: the overlay is still the one the node agent made
+// (QEMU writes it), the backing image still names no other file, and
+// the image cache keeps the image while the VMI's directory exists.
+func (vs *Volumes) checkBacked(target string, rec diskRecord) error {
+	if err := checkOverlay(target, rec.BackingFile); err != nil {
+		return err
+	}
+	if rec.BackingFormat == "qcow2" {
+		if err := checkQcow2(rec.BackingFile); err != nil {
+			return err
+		}
+	}
+	return vs.Images.Use(rec.ImageRoot, filepath.Dir(target))
+}
+
 // plan is how one volume's file is made, once it is known to fit.
 type plan struct {
 	file
 	volume, target string
+	// record is what is decided about the file: recorded before, or now.
+	record diskRecord
 	// write makes the file (when it does not exist).
 	write func() error
 }
 
 // planVolume finds what volume v's file at target may take and how to
 // make it, writing nothing in the VMI's directory (a containerDisk's
-// image is pulled into the image cache).
-func (vs *Volumes) planVolume(ctx context.Context, p *corev1.Pod, md *domainspec.Metadata, v domainspec.VolumeMetadata, target string) (plan, error) {
+// image is pulled into the image cache). A file made before has its
+// record in recs.
+func (vs *Volumes) planVolume(ctx context.Context, p *corev1.Pod, md *domainspec.Metadata, v domainspec.VolumeMetadata, target string, recs diskRecords) (plan, error) {
 	pl := plan{volume: v.Name, target: target}
 	pl.what = "volume " + v.Name + " (" + v.Kind + ")"
 	if fi, err := os.Lstat(target); err == nil {
@@ -115,27 +169,23 @@ func (vs *Volumes) planVolume(ctx context.Context, p *corev1.Pod, md *domainspec
 		}
 		pl.exists = true
 	}
+	rec, recorded := recs.Disks[filepath.Base(target)]
 	switch v.Kind {
 	case domainspec.VolumeEmptyDisk:
 		if v.CapacityBytes < 0 {
 			return plan{}, fmt.Errorf("capacity %d bytes", v.CapacityBytes)
 		}
+		// Raw by construction (a node agent before RecordFile made
+		// emptyDisks raw too).
+		pl.record = diskRecord{Format: "raw"}
 		pl.bytes = v.CapacityBytes
 		pl.write = func() error { return createSparse(target, v.CapacityBytes) }
 	case domainspec.VolumeContainerDisk:
-		src := target // a copy made before: its own bound
-		var err error
-		if !pl.exists {
-			if src, err = vs.containerDiskSource(ctx, v); err != nil {
-				return plan{}, err
-			}
+		if err := vs.planContainerDisk(ctx, &pl, v, rec, recorded); err != nil {
+			return plan{}, err
 		}
-		if pl.bytes, err = diskMaxBytes(src); err != nil {
-			return plan{}, fmt.Errorf("image %s: %w", v.Image, err)
-		}
-		pl.what = "volume " + v.Name + " (containerDisk copy of " + v.Image + ")"
-		pl.write = func() error { return copyFile(src, target) }
 	case domainspec.VolumeCloudInitNoCloud:
+		pl.record = diskRecord{Format: "raw"} // an ISO, by construction
 		if pl.exists {
 			// Kept: the instance-id does not change, so neither does the
 			// disk.
@@ -155,7 +205,86 @@ func (vs *Volumes) planVolume(ctx context.Context, p *corev1.Pod, md *domainspec
 	default:
 		return plan{}, fmt.Errorf("%s volumes are %w", v.Kind, failure.ErrUnsupported)
 	}
+	if recorded && rec.Format != pl.record.Format {
+		return plan{}, fmt.Errorf("%w: %s was made %s, and a %s volume is %s", failure.ErrRefused, target, rec.Format, v.Kind, pl.record.Format)
+	}
 	return pl, nil
+}
+
+// planContainerDisk plans a containerDisk's overlay: over the image's
+// disk in the image cache, pulled now, the first time; over the image
+// recorded then, every time after (pulled again by digest should the
+// cache have lost it), whatever the image's tag names now.
+func (vs *Volumes) planContainerDisk(ctx context.Context, pl *plan, v domainspec.VolumeMetadata, rec diskRecord, recorded bool) error {
+	pl.what = "volume " + v.Name + " (containerDisk overlay over " + v.Image + ")"
+	if !recorded {
+		if pl.exists {
+			return fmt.Errorf("%w: %s was made by a node agent that recorded nothing about it (a copy of the image, whose format the guest's writes may have changed): delete the VMI to start it again", failure.ErrRefused, pl.target)
+		}
+		var err error
+		if rec, err = vs.backingRecord(ctx, v); err != nil {
+			return err
+		}
+	} else if err := vs.ensureBacking(ctx, rec); err != nil {
+		return err
+	}
+	if rec.Format != "qcow2" || rec.BackingFile == "" || (rec.BackingFormat != "raw" && rec.BackingFormat != "qcow2") {
+		return fmt.Errorf("%w: the record of %s is not a containerDisk overlay's: %+v", failure.ErrRefused, pl.target, rec)
+	}
+	pl.record = rec
+	pl.bytes = overlayMaxBytes(rec.VirtualBytes)
+	target := pl.target
+	pl.write = func() error { return writeOverlay(target, rec.BackingFile, rec.BackingFormat, rec.VirtualBytes) }
+	return nil
+}
+
+// backingRecord pulls a containerDisk's image and decides, once, what
+// backs its overlay: the image's disk in the cache, by the format its
+// magic says (a qcow2 image must name no other file), and its virtual
+// size.
+func (vs *Volumes) backingRecord(ctx context.Context, v domainspec.VolumeMetadata) (diskRecord, error) {
+	root, src, err := vs.containerDiskSource(ctx, v)
+	if err != nil {
+		return diskRecord{}, err
+	}
+	format, err := diskFormat(src)
+	if err != nil {
+		return diskRecord{}, fmt.Errorf("image %s: %w", v.Image, err)
+	}
+	virtual, err := virtualBytes(src, format)
+	if err != nil {
+		return diskRecord{}, fmt.Errorf("image %s: %w", v.Image, err)
+	}
+	ref, err := vs.Images.DigestRef(v.Image, root)
+	if err != nil {
+		return diskRecord{}, err
+	}
+	return diskRecord{Format: "qcow2", BackingFile: src, BackingFormat: format, ImageRoot: root, Image: ref, VirtualBytes: virtual}, nil
+}
+
+// ensureBacking makes sure the recorded backing image is in the cache,
+// where it was: pulled again by digest if the cache lost it.
+func (vs *Volumes) ensureBacking(ctx context.Context, rec diskRecord) error {
+	if !strings.HasPrefix(rec.BackingFile, rec.ImageRoot+string(filepath.Separator)) {
+		return fmt.Errorf("%w: the recorded backing file %s is not in its image's root %s", failure.ErrRefused, rec.BackingFile, rec.ImageRoot)
+	}
+	if _, err := vs.Images.DigestRef(rec.Image, rec.ImageRoot); err != nil {
+		return fmt.Errorf("%w: the recorded image root %s: %v", failure.ErrRefused, rec.ImageRoot, err)
+	}
+	if fi, err := os.Lstat(rec.BackingFile); err == nil && fi.Mode().IsRegular() {
+		return nil
+	}
+	root, err := vs.Images.Root(ctx, rec.Image, corev1.PullIfNotPresent)
+	if err != nil {
+		return err
+	}
+	if root != rec.ImageRoot {
+		return fmt.Errorf("%w: image %s is at %s, not at %s where the overlay's backing file was", failure.ErrRefused, rec.Image, root, rec.ImageRoot)
+	}
+	if fi, err := os.Lstat(rec.BackingFile); err != nil || !fi.Mode().IsRegular() {
+		return fmt.Errorf("%w: image %s has no regular file %s", failure.ErrRefused, rec.Image, rec.BackingFile)
+	}
+	return nil
 }
 
 // Check refuses, before anything is written or pulled, the volumes
@@ -201,36 +330,37 @@ func createSparse(path string, size int64) error {
 	return f.Close()
 }
 
-// containerDiskSource pulls a containerDisk's image and returns its disk
-// image (its path, or the only file under /disk) in the image cache.
-func (vs *Volumes) containerDiskSource(ctx context.Context, v domainspec.VolumeMetadata) (string, error) {
-	root, err := vs.Images.Root(ctx, v.Image, corev1.PullPolicy(v.PullPolicy))
+// containerDiskSource pulls a containerDisk's image and returns the root
+// of its files and its disk image (its path, or the only file under
+// /disk) in the image cache.
+func (vs *Volumes) containerDiskSource(ctx context.Context, v domainspec.VolumeMetadata) (root, disk string, err error) {
+	root, err = vs.Images.Root(ctx, v.Image, corev1.PullPolicy(v.PullPolicy))
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	src := v.Path
 	if src == "" {
 		entries, err := os.ReadDir(filepath.Join(root, "disk"))
 		if err != nil || len(entries) != 1 || !entries[0].Type().IsRegular() {
-			return "", fmt.Errorf("image %s: want exactly one file under /disk, or set containerDisk.path", v.Image)
+			return "", "", fmt.Errorf("image %s: want exactly one file under /disk, or set containerDisk.path", v.Image)
 		}
 		src = "/disk/" + entries[0].Name()
 	}
-	path := filepath.Join(root, filepath.Clean(src))
+	path := filepath.Join(root, filepath.Clean("/"+src))
 	fi, err := os.Lstat(path)
 	if err != nil {
-		return "", fmt.Errorf("image %s: %w", v.Image, err)
+		return "", "", fmt.Errorf("image %s: %w", v.Image, err)
 	}
 	if !fi.Mode().IsRegular() {
-		return "", fmt.Errorf("image %s: %s is not a regular file", v.Image, src)
+		return "", "", fmt.Errorf("image %s: %s is not a regular file", v.Image, src)
 	}
-	return path, nil
+	return root, path, nil
 }
 
-// diskMaxBytes is what a disk file may grow to as the guest writes: a raw
-// file never grows (the guest's disk is its size), a qcow2 file up to
-// qcow2MaxBytes.
-func diskMaxBytes(path string) (int64, error) {
+// virtualBytes is the size of the disk a guest sees in the image file at
+// path of format: a raw file's size, a qcow2 image's virtual size (its
+// header checked to name no other file).
+func virtualBytes(path, format string) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
@@ -240,40 +370,21 @@ func diskMaxBytes(path string) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	header := make([]byte, qcow2OffIncompatible+8)
-	n, _ := io.ReadFull(f, header)
-	if n < 4 || !bytes.Equal(header[:4], []byte{'Q', 'F', 'I', 0xfb}) {
+	if format == "raw" {
 		return fi.Size(), nil
 	}
-	return qcow2MaxBytes(header[:n], fi.Size())
+	header := make([]byte, qcow2OffIncompatible+8)
+	n, _ := io.ReadFull(f, header)
+	if err := checkQcow2Header(header[:n]); err != nil {
+		return 0, err
+	}
+	return int64(min(binary.BigEndian.Uint64(header[qcow2OffSize:]), 1<<62)), nil
 }
 
-// copyFile copies src (a containerDisk's image) to target, writing next
-// to it and renaming, so target never holds half a disk.
-func copyFile(src, target string) error {
-	in, err := os.Open(src)
-	if err != nil {
-		return err
-	}
-	defer in.Close()
-	tmp := target + ".tmp"
-	out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return fmt.Errorf("copying the disk image: %w", err)
-	}
-	if err := out.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, target)
-}
-
-// diskFormat tells qcow2 from raw by qcow2's magic, so the guest's data is
-// never reinterpreted (a raw image claiming to be qcow2 is the risk, and
-// that is why the format is not taken from the image's name).
+// diskFormat tells qcow2 from raw by qcow2's magic, not by the image's
+// name. It reads only images in the image cache, which nothing writes and
+// whose digest names them, so what it finds holds for good: never a
+// file a guest writes (RecordFile).
 func diskFormat(path string) (string, error) {
 	f, err := os.Open(path)
 	if err != nil {
