@@ -62,8 +62,9 @@ const richDomain = `<domain type="kvm">
       <readonly/>
     </disk>
     <disk type="file" device="disk">
+      <driver name="qemu" type="qcow2"/>
       <source file="` + vmiDir + `/overlay.img"/>
-      <backingStore type="file"><format type="raw"/><source file="` + imageRoot + `/base.img"/></backingStore>
+      <backingStore type="file"><format type="raw"/><source file="` + imageRoot + `/base.img"><seclabel model="dac" relabel="no"/></source><backingStore/></backingStore>
       <target dev="vdb" bus="virtio"/>
     </disk>
     <disk type="file" device="cdrom"><target dev="sdb" bus="sata"/><readonly/></disk>
@@ -104,6 +105,8 @@ func richOptions() Options {
 	o.ChardevSockets = append(o.ChardevSockets, vmiDir+"/qga.sock")
 	o.ChardevLogs = append(o.ChardevLogs, vmiDir+"/serial1.log")
 	o.PinnableCPUs = []int{1, 2}
+	o.AllowedDiskFormats = []string{"raw", "qcow2"}
+	o.VerifiedImages = []string{vmiDir + "/overlay.img"}
 	return o
 }
 
@@ -143,7 +146,7 @@ func TestOptionalKindsWhenAllowed(t *testing.T) {
 	for _, c := range []struct{ name, disk, path string }{
 		{"unchecked", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/other.qcow2"/><backingStore/><target dev="vda"/></disk>`, "devices.disk[0].source.file"},
 		{"no empty backing store", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/root.qcow2"/><target dev="vda"/></disk>`, "devices.disk[0].backingStore"},
-		{"a backing file, even an allowed one", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/root.qcow2"/><backingStore type="file"><source file="` + vmiDir + `/base.img"/></backingStore><target dev="vda"/></disk>`, "devices.disk[0].backingStore"},
+		{"a backing file without its own empty backing store", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/root.qcow2"/><backingStore type="file"><format type="raw"/><source file="` + imageRoot + `/base.img"/></backingStore><target dev="vda"/></disk>`, "devices.disk[0].backingStore.backingStore"},
 		{"over the network", `<disk type="network"><driver name="qemu" type="qcow2"/><source protocol="https" name="/images/x.qcow2"><host name="images.example" port="443"/></source><backingStore/><target dev="vda"/><readonly/></disk>`, "devices.disk[0].source.file"},
 	} {
 		if errs := Check(parse(t, withDevices(t, c.disk)), opts); !hasError(errs, c.path, "header") && !hasError(errs, c.path, "backing store") {
@@ -455,6 +458,60 @@ func TestMetadataMustBeBalanced(t *testing.T) {
 		dom := &libvirtxml.Domain{Type: "kvm", Metadata: &libvirtxml.DomainMetadata{XML: good}}
 		if errs := Check(dom, testOptions()); len(errs) != 0 {
 			t.Errorf("metadata %q refused:\n%s", good, dump(errs))
+		}
+	}
+}
+
+// A qcow2 overlay may have one backing file: a read-only image's, of an
+// explicit format, checked if qcow2, with an empty backing store of its
+// own; the only seclabel it may carry keeps libvirt from chowning it.
+func TestOneLevelBackingChain(t *testing.T) {
+	opts := testOptions()
+	opts.AllowedDiskFormats = []string{"raw", "qcow2"}
+	opts.VerifiedImages = []string{vmiDir + "/root.qcow2", imageRoot + "/disk/base.qcow2"}
+	disk := func(top, backing string) string {
+		return `<disk type="file"><driver name="qemu" type="` + top + `"/><source file="` + vmiDir + `/root.qcow2"/>` + backing + `<target dev="vda"/></disk>`
+	}
+	chain := func(format, file, seclabel, rest string) string {
+		return `<backingStore type="file"><format type="` + format + `"/><source file="` + file + `">` + seclabel + `</source>` + rest + `</backingStore>`
+	}
+	const norelabel = `<seclabel model="dac" relabel="no"/>`
+	for _, c := range []struct{ name, disk, path, why string }{
+		{"raw image, no relabel", disk("qcow2", chain("raw", imageRoot+"/disk/base.img", norelabel, "<backingStore/>")), "", ""},
+		{"raw image", disk("qcow2", chain("raw", imageRoot+"/disk/base.img", "", "<backingStore/>")), "", ""},
+		{"checked qcow2 image", disk("qcow2", chain("qcow2", imageRoot+"/disk/base.qcow2", norelabel, "<backingStore/>")), "", ""},
+		{"unchecked qcow2 image", disk("qcow2", chain("qcow2", imageRoot+"/disk/other.qcow2", norelabel, "<backingStore/>")),
+			"devices.disk[0].backingStore.source.file", "did not check"},
+		{"a file of the VMI's own directory", disk("qcow2", chain("raw", vmiDir+"/disk-data.img", norelabel, "<backingStore/>")),
+			"devices.disk[0].backingStore.source.file", "outside the read-only image directories"},
+		{"a host file", disk("qcow2", chain("raw", "/etc/shadow", norelabel, "<backingStore/>")),
+			"devices.disk[0].backingStore.source.file", "outside"},
+		{"no format: libvirt would probe", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/root.qcow2"/><backingStore type="file"><source file="` + imageRoot + `/disk/base.img"/><backingStore/></backingStore><target dev="vda"/></disk>`,
+			"devices.disk[0].backingStore.format.type", "Unsupported value"},
+		{"vmdk", disk("qcow2", chain("vmdk", imageRoot+"/disk/base.vmdk", norelabel, "<backingStore/>")),
+			"devices.disk[0].backingStore.format.type", "Unsupported value"},
+		{"two levels", disk("qcow2", chain("qcow2", imageRoot+"/disk/base.qcow2", norelabel, chain("raw", imageRoot+"/disk/base.img", "", "<backingStore/>"))),
+			"devices.disk[0].backingStore.backingStore", "one level"},
+		{"an open end: libvirt would probe the rest", disk("qcow2", chain("raw", imageRoot+"/disk/base.img", norelabel, "")),
+			"devices.disk[0].backingStore.backingStore", "one level"},
+		{"relabelled to a user", disk("qcow2", chain("raw", imageRoot+"/disk/base.img", `<seclabel model="dac" relabel="yes"><label>+0:+0</label></seclabel>`, "<backingStore/>")),
+			"devices.disk[0].backingStore.source.seclabel[0]", "only seclabel"},
+		{"an selinux label", disk("qcow2", chain("raw", imageRoot+"/disk/base.img", `<seclabel model="selinux" relabel="no"/>`, "<backingStore/>")),
+			"devices.disk[0].backingStore.source.seclabel[0]", "only seclabel"},
+		{"a raw disk with a backing file", `<disk type="file"><driver name="qemu" type="raw"/><source file="` + vmiDir + `/d.img"/>` + chain("raw", imageRoot+"/disk/base.img", norelabel, "<backingStore/>") + `<target dev="vda"/></disk>`,
+			"devices.disk[0].backingStore", "only for a qcow2 overlay"},
+		{"a network backing store", `<disk type="file"><driver name="qemu" type="qcow2"/><source file="` + vmiDir + `/root.qcow2"/><backingStore type="network"><format type="raw"/><source protocol="nbd" name="x"><host name="h"/></source><backingStore/></backingStore><target dev="vda"/></disk>`,
+			"devices.disk[0].backingStore.source", "file of a read-only image"},
+	} {
+		errs := Check(parse(t, withDevices(t, c.disk)), opts)
+		if c.path == "" {
+			if len(errs) != 0 {
+				t.Errorf("%s refused:\n%s", c.name, dump(errs))
+			}
+			continue
+		}
+		if !hasError(errs, c.path, c.why) {
+			t.Errorf("%s: want %s refused (%q):\n%s", c.name, c.path, c.why, dump(errs))
 		}
 	}
 }

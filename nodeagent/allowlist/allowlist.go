@@ -37,9 +37,12 @@ type Options struct {
 	// Nil means DefaultDiskFormats.
 	AllowedDiskFormats []string
 	// VerifiedImages are image files whose headers the caller checked name
-	// no other file (no backing file, no external data file). A disk of a
-	// format other than raw must be one of them and declare an empty
-	// backing store (<backingStore/>), so libvirt gives QEMU no backing.
+	// no other file (no external data file, and no backing file but, for
+	// an overlay the caller made, its backing image). A disk of a format
+	// other than raw must be one of them and declare its backing store:
+	// empty (<backingStore/>), so libvirt gives QEMU no backing, or one
+	// level over an image file inside ReadOnlyDirs (raw, or qcow2 and one
+	// of them) that declares an empty one of its own.
 	VerifiedImages []string
 	// AllowBlockDisks allows disks of type block; their device nodes must
 	// still be inside AllowedDirs (ReadOnlyDirs for read-only disks).
@@ -113,7 +116,9 @@ type checker struct {
 	opts    Options
 	resolve func(string) (string, error)
 	rw, ro  []allowedDir // ro holds both: writable directories are readable
-	errs    field.ErrorList
+	// imageDirs are Options.ReadOnlyDirs alone: where backing files may be.
+	imageDirs []allowedDir
+	errs      field.ErrorList
 }
 
 func newChecker(opts Options) *checker {
@@ -138,6 +143,7 @@ func newChecker(opts Options) *checker {
 			}
 		}
 	}
+	c.imageDirs = ro
 	c.ro = append(slices.Clone(c.rw), ro...)
 	return c
 }

@@ -180,21 +180,34 @@ func (c *checker) disk(p *field.Path, d *libvirtxml.DomainDisk) {
 	}
 	// Backing files are only read.
 	bp := p.Child("backingStore")
-	for b := d.BackingStore; b != nil; b = b.BackingStore {
+	for b, depth := d.BackingStore, 0; b != nil; b, depth = b.BackingStore, depth+1 {
 		c.rest(bp, b, nil, "Index", "Format", "Source", "BackingStore")
 		if b.Format != nil {
 			c.format(bp.Child("format", "type"), b.Format.Type)
 		}
 		if b.Source != nil {
-			c.diskSource(bp, b.Source, readOnly, true)
+			src := *b.Source
+			if depth == 0 && src.File != nil {
+				src.File = c.backingSecLabels(bp.Child("source", "seclabel"), src.File)
+			}
+			c.diskSource(bp, &src, readOnly, true)
 		}
 		bp = bp.Child("backingStore")
 	}
+	if d.BackingStore != nil && !emptyBackingStore(d.BackingStore) {
+		c.backingChain(p.Child("backingStore"), d)
+	}
+}
+
+// emptyBackingStore reports whether b is <backingStore/>: no backing file.
+// (libvirtxml reads it with an empty, zero source.)
+func emptyBackingStore(b *libvirtxml.DomainDiskBackingStore) bool {
+	return b != nil && (b.Source == nil || reflect.ValueOf(*b.Source).IsZero()) && b.Format == nil && b.BackingStore == nil
 }
 
 // verifiedImage refuses a disk of a format with headers (qcow2...) unless
-// its file is one of Options.VerifiedImages and it declares an empty
-// backing store.
+// its file is one of Options.VerifiedImages and it declares its backing
+// chain (backingChain), so libvirt gives QEMU that chain and no other.
 func (c *checker) verifiedImage(p *field.Path, d *libvirtxml.DomainDisk) {
 	file := ""
 	if d.Source != nil && d.Source.File != nil {
@@ -203,10 +216,65 @@ func (c *checker) verifiedImage(p *field.Path, d *libvirtxml.DomainDisk) {
 	if !slices.Contains(c.opts.VerifiedImages, file) {
 		c.forbid(p.Child("source", "file"), "a %s image whose header the node agent did not check: its header can name other host files", d.Driver.Type)
 	}
-	// (libvirtxml reads <backingStore/> with an empty, zero source)
-	if b := d.BackingStore; b == nil || (b.Source != nil && !reflect.ValueOf(*b.Source).IsZero()) || b.Format != nil || b.BackingStore != nil {
-		c.forbid(p.Child("backingStore"), "a %s disk must declare an empty backing store, so QEMU opens no backing file", d.Driver.Type)
+	if d.BackingStore == nil {
+		c.forbid(p.Child("backingStore"), "a %s disk must declare its backing store (empty, or one read-only image), so QEMU opens no backing file its header names", d.Driver.Type)
 	}
+}
+
+// backingChain refuses a backing store other than one level over a
+// read-only image: a qcow2 disk (an overlay) whose backing store is a
+// file strictly inside Options.ReadOnlyDirs (never a writable directory:
+// the image is shared and only read), of an explicit format raw or qcow2
+// (without one libvirt would probe the image's header), qcow2 only if
+// its header was checked (Options.VerifiedImages), which declares an
+// empty backing store of its own.
+func (c *checker) backingChain(p *field.Path, d *libvirtxml.DomainDisk) {
+	if d.Driver == nil || d.Driver.Type != "qcow2" {
+		typ := "raw"
+		if d.Driver != nil && d.Driver.Type != "" {
+			typ = d.Driver.Type
+		}
+		c.forbid(p, "a backing file only for a qcow2 overlay, not a %s disk", typ)
+	}
+	b := d.BackingStore
+	format := ""
+	if b.Format != nil {
+		format = b.Format.Type
+	}
+	if format != "raw" && format != "qcow2" {
+		c.add(field.NotSupported(p.Child("format", "type"), format, []string{"raw", "qcow2"}))
+	}
+	if b.Source == nil || b.Source.File == nil || b.Source.File.File == "" || len(kinds(b.Source)) != 1 {
+		c.forbid(p.Child("source"), "a backing store must be a file of a read-only image")
+	} else {
+		file := b.Source.File.File
+		c.fileIn(p.Child("source", "file"), file, c.imageDirs, "read-only image")
+		if format == "qcow2" && !slices.Contains(c.opts.VerifiedImages, file) {
+			c.forbid(p.Child("source", "file"), "a qcow2 backing image whose header the node agent did not check: its header can name other host files")
+		}
+	}
+	if !emptyBackingStore(b.BackingStore) {
+		c.forbid(p.Child("backingStore"), "a backing image must declare an empty backing store of its own: one level, so QEMU opens no other file")
+	}
+}
+
+// backingSecLabels allows a backing file one seclabel: <seclabel
+// model='dac' relabel='no'/>, which keeps libvirt from handing the
+// shared image to QEMU's user (with dynamic ownership it would chown
+// every file of the chain, and never give a backing file back). It only
+// takes access away. It returns f without it, for the other checks.
+func (c *checker) backingSecLabels(p *field.Path, f *libvirtxml.DomainDiskSourceFile) *libvirtxml.DomainDiskSourceFile {
+	if len(f.SecLabel) == 0 {
+		return f
+	}
+	for i, l := range f.SecLabel {
+		if l != (libvirtxml.DomainDeviceSecLabel{Model: "dac", Relabel: "no"}) {
+			c.forbid(p.Index(i), "a backing file's only seclabel is model='dac' relabel='no'")
+		}
+	}
+	out := *f
+	out.SecLabel = nil
+	return &out
 }
 
 // format refuses disk formats outside Options.AllowedDiskFormats.

@@ -69,7 +69,13 @@
 //     Options.AllowedDiskFormats (default raw). A format with headers
 //     (qcow2...) can name backing or external data files: such a disk
 //     must be a file in Options.VerifiedImages (headers checked by disk
-//     preparation) and declare an empty <backingStore/>. Of type file
+//     preparation) and declare its backing chain: an empty
+//     <backingStore/>, or, for a qcow2 overlay, exactly one level: a file
+//     strictly inside Options.ReadOnlyDirs (never a writable directory),
+//     of an explicit format raw or qcow2 (qcow2 only if verified too),
+//     with an empty <backingStore/> of its own, and no seclabel but
+//     <seclabel model='dac' relabel='no'/> (libvirt then leaves the
+//     shared image's owner alone). Of type file
 //     (or no source: an empty drive), block when Options.AllowBlockDisks
 //     (the device node still inside the directories), network when
 //     Options.AllowNetworkDisks (unix sockets inside the writable
@@ -114,7 +120,8 @@
 // idmap, a bootloader, host chardevs (dev, pipe, tcp, udp, spice, dbus,
 // stdio), directory and storage-pool disks, disk auth, encryption,
 // persistent reservations, mirrors and external data files, rawio and
-// sgio, seclabel type none or static, relabel='no', per-device seclabels,
+// sgio, seclabel type none or static, relabel='no', per-device seclabels
+(but the backing file's dac relabel='no' above: it only takes access away),
 // hugepages, locked memory and file-backed guest memory, realtime
 // scheduler policies, resctrl (cachetune, memorytune), perf events,
 // launch security, coredump actions, host SMBIOS, and a domain type or

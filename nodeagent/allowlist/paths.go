@@ -52,12 +52,17 @@ func (c *checker) dirs(p *field.Path, in []string) []allowedDir {
 // the directories a gives access to, before and after resolving symbolic
 // links. An empty path names no file and is not refused.
 func (c *checker) file(p *field.Path, path string, a access) {
-	if path == "" {
-		return
-	}
 	dirs, what := c.rw, "writable"
 	if a == readOnly {
 		dirs, what = c.ro, "readable"
+	}
+	c.fileIn(p, path, dirs, what)
+}
+
+// fileIn is file for the directories dirs, named what in refusals.
+func (c *checker) fileIn(p *field.Path, path string, dirs []allowedDir, what string) {
+	if path == "" {
+		return
 	}
 	if !filepath.IsAbs(path) {
 		c.add(field.Invalid(p, path, "must be an absolute path"))
