@@ -121,7 +121,7 @@
 // stdio), directory and storage-pool disks, disk auth, encryption,
 // persistent reservations, mirrors and external data files, rawio and
 // sgio, seclabel type none or static, relabel='no', per-device seclabels
-(but the backing file's dac relabel='no' above: it only takes access away),
+// (but the backing file's dac relabel='no' above: it only takes access away),
 // hugepages, locked memory and file-backed guest memory, realtime
 // scheduler policies, resctrl (cachetune, memorytune), perf events,
 // launch security, coredump actions, host SMBIOS, and a domain type or
