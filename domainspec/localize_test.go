@@ -228,6 +228,39 @@ func TestLocalizeDiskFormats(t *testing.T) {
 	}
 }
 
+// An overlay gets its backing chain, exactly one level over the node's
+// image, not relabelled, ended by an empty backing store; a qcow2 disk
+// without a backing keeps the empty one, and a raw disk none.
+func TestLocalizeBackingChain(t *testing.T) {
+	dom := tinyDomain(t)
+	image := "/var/lib/podvirt/images/sha256-ab/rootfs/disk/disk.img"
+	facts := NodeFacts{VMIDir: "/vmi",
+		DiskFormats:  map[string]string{DiskFile("root"): "qcow2", DiskFile("data"): "qcow2"},
+		DiskBackings: map[string]DiskBacking{DiskFile("root"): {File: image, Format: "raw"}, DiskFile("data"): {File: "/ignored", Format: "raw"}}}
+	facts.DiskFormats[DiskFile("data")] = "raw"
+	if err := Localize(dom, facts); err != nil {
+		t.Fatal(err)
+	}
+	out, err := dom.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `<source file="/vmi/disk-root.img"></source>
+      <backingStore type="file">
+        <format type="raw"></format>
+        <source file="` + image + `">
+          <seclabel model="dac" relabel="no"></seclabel>
+        </source>
+        <backingStore></backingStore>
+      </backingStore>`
+	if !strings.Contains(out, want) {
+		t.Errorf("the overlay's chain is not\n%s\nin\n%s", want, out)
+	}
+	if data := dom.Devices.Disks[0]; data.Driver.Type != "raw" || data.BackingStore != nil {
+		t.Errorf("a raw disk got a backing store: %+v", data.BackingStore)
+	}
+}
+
 // Every interface is given the tap.
 func TestLocalizeEveryInterface(t *testing.T) {
 	dom := tinyDomain(t)

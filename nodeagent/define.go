@@ -24,8 +24,9 @@ import (
 // (domainspec): verify the signature, parse, Localize with the node's
 // facts, check the result against the allowlist, and only then touch the
 // host (pulls, files, links, rules). Preparing the disks tells their
-// formats, so the signed domain is localized and checked a second time,
-// with every fact known, and exactly that is defined.
+// formats and backing images, so the signed domain is localized and
+// checked a second time, with every fact known, and exactly that is
+// defined.
 func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance, domName string) error {
 	if err := r.verifySignature(p); err != nil {
 		return err
@@ -65,7 +66,10 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	if err != nil {
 		return err
 	}
-	facts.DiskFormats, opts.VerifiedImages = prepared.Formats, prepared.Verified
+	// The disks' formats as decided when they were made, the overlays'
+	// backing images and, read-only, the roots of those images.
+	facts.DiskFormats, facts.DiskBackings, opts.VerifiedImages = prepared.Formats, prepared.Backings, prepared.Verified
+	opts.ReadOnlyDirs = append(slices.Clone(opts.ReadOnlyDirs), prepared.ReadOnlyDirs...)
 	if err := linkVMIDir(facts.SocketDir, facts.VMIDir); err != nil {
 		return err
 	}

@@ -28,6 +28,10 @@ type fakeStorage struct {
 	log     *hostLog
 	root    string
 	formats map[string]string
+	// backings and roDirs are the overlays' backing images and their
+	// roots, as Prepare tells them.
+	backings map[string]domainspec.DiskBacking
+	roDirs   []string
 	// podDirs is where Dir puts a Pod's files: podDirs/<Pod UID>/vmi.
 	podDirs string
 }
@@ -51,7 +55,7 @@ func (s *fakeStorage) Prepare(_ context.Context, _ *corev1.Pod, md *domainspec.M
 	if err := os.MkdirAll(vmiDir, 0o755); err != nil {
 		return storage.Prepared{}, err
 	}
-	out := storage.Prepared{Formats: s.formats}
+	out := storage.Prepared{Formats: s.formats, Backings: s.backings, ReadOnlyDirs: s.roDirs}
 	for file, f := range s.formats {
 		if f == "qcow2" {
 			out.Verified = append(out.Verified, filepath.Join(vmiDir, file))
@@ -180,6 +184,41 @@ func TestDefineOrderAndLocalizedDomain(t *testing.T) {
 	}
 	if !strings.HasPrefix(dom.OS.Kernel, filepath.Join(r.Options.StateDir, "images")) {
 		t.Errorf("kernel %q is not in the pulled image", dom.OS.Kernel)
+	}
+}
+
+// A containerDisk's overlay is defined with its one-level backing chain
+// over the image in the cache, which the domain may only read; a backing
+// image outside the images Prepare named is refused.
+func TestDefineGivesTheOverlayItsBackingChain(t *testing.T) {
+	r, c, hv, _ := defineSetup(t, signedDomain(t, nil))
+	fs := r.Storage.(*fakeStorage)
+	diskRoot := filepath.Join(r.Options.StateDir, "images", "sha256-cd", "rootfs")
+	image := filepath.Join(diskRoot, "disk", "disk.img")
+	fs.backings = map[string]domainspec.DiskBacking{domainspec.DiskFile("root"): {File: image, Format: "raw"}}
+	fs.roDirs = []string{diskRoot}
+	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Running {
+		t.Fatalf("phase %q reason %q, want Running", vmi.Status.Phase, vmi.Status.Reason)
+	}
+	dom, err := domainspec.Parse(hv.defined)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := dom.Devices.Disks[0].BackingStore
+	if b == nil || b.Format == nil || b.Format.Type != "raw" || b.Source == nil || b.Source.File == nil || b.Source.File.File != image ||
+		len(b.Source.File.SecLabel) != 1 || b.Source.File.SecLabel[0].Relabel != "no" || b.BackingStore == nil || b.BackingStore.Format != nil ||
+		(b.BackingStore.Source != nil && b.BackingStore.Source.File != nil) {
+		t.Errorf("backing store %+v: want %s (raw), not relabelled, then nothing", b, image)
+	}
+
+	r, c, hv, _ = defineSetup(t, signedDomain(t, nil))
+	fs = r.Storage.(*fakeStorage)
+	fs.backings = map[string]domainspec.DiskBacking{domainspec.DiskFile("root"): {File: "/etc/shadow", Format: "raw"}}
+	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Failed || vmi.Status.Reason != "DomainRefused" {
+		t.Errorf("a backing file outside the images: phase %q reason %q, want Failed DomainRefused", vmi.Status.Phase, vmi.Status.Reason)
+	}
+	if hv.defined != "" {
+		t.Error("a domain over a host file was defined")
 	}
 }
 
