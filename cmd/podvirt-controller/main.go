@@ -58,7 +58,7 @@ func main() {
 		domainType    = flag.String("domain-type", domain.DefaultType, "libvirt domain type: kvm, or qemu for software emulation")
 		launcherImage = flag.String("launcher-image", pod.DefaultOptions().Image, "podvirt-launcher image for launcher Pods")
 		launcherPull  = flag.String("launcher-image-pull-policy", string(corev1.PullIfNotPresent), "pull policy of the launcher image")
-		containerDisk = flag.String("container-disk-bytes", "1Gi", "ephemeral storage each containerDisk's writable copy counts in its launcher Pod; node agents refuse an image whose copy could grow past what the Pod declares (a VMI may raise its total with spec.domain.resources ephemeral-storage)")
+		containerDisk = flag.String("container-disk-bytes", "1Gi", "ephemeral storage each containerDisk's writable overlay counts in its launcher Pod: what the guest's writes may grow it to (the image's virtual size and about 0.2%); node agents refuse an image whose overlay could grow past what the Pod declares (a VMI may raise its total with spec.domain.resources ephemeral-storage)")
 		auditDir      = flag.String("audit-dir", "/var/lib/podvirt/audit", "directory of the admission audit log")
 		auditMaxBytes = flag.Int64("audit-max-file-bytes", 64<<20, "size at which an audit log file is rotated")
 		replica       = flag.String("replica", os.Getenv("POD_NAME"), "this replica's name in audit log file names ($POD_NAME; the host name if empty)")

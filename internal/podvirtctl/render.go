@@ -81,7 +81,7 @@ the domain for the node once the Pod is scheduled.`,
 	f.StringVar(&opts.Domain.Type, "domain-type", opts.Domain.Type, "libvirt domain type: kvm, or qemu for software emulation (podvirt-controller --domain-type)")
 	f.StringVar(&opts.Pod.Image, "launcher-image", opts.Pod.Image, "podvirt-launcher image (podvirt-controller --launcher-image)")
 	f.StringVar(&pullPolicy, "launcher-image-pull-policy", string(opts.Pod.ImagePullPolicy), "pull policy of the launcher image (podvirt-controller --launcher-image-pull-policy)")
-	f.StringVar(&containerDisk, "container-disk-bytes", opts.Pod.ContainerDiskBytes.String(), "ephemeral storage each containerDisk's copy counts (podvirt-controller --container-disk-bytes)")
+	f.StringVar(&containerDisk, "container-disk-bytes", opts.Pod.ContainerDiskBytes.String(), "ephemeral storage each containerDisk's writable overlay counts (podvirt-controller --container-disk-bytes)")
 	f.StringVarP(&opts.Namespace, "namespace", "n", opts.Namespace, "namespace of manifests that name none")
 	f.StringVar(&uid, "uid", string(OfflineUID), "UID of manifests that have none")
 	return cmd

@@ -32,8 +32,9 @@ type Options struct {
 	// ExtraGracePeriodSeconds is added to the VMI's grace period for the
 	// Pod, so the node agent finishes the guest's shutdown first.
 	ExtraGracePeriodSeconds int64
-	// ContainerDiskBytes is what each containerDisk's writable copy
-	// counts in the Pod's ephemeral storage (see Storage).
+	// ContainerDiskBytes is what each containerDisk's writable overlay
+	// counts in the Pod's ephemeral storage (see Storage): what the
+	// guest's writes may grow it to.
 	ContainerDiskBytes resource.Quantity
 	// LauncherStorage is the launcher container's own ephemeral storage:
 	// its logs, which the kubelet rotates at 5 files of 10Mi by default.

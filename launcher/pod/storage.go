@@ -32,8 +32,14 @@ type Storage struct {
 // quota):
 //   - each emptyDisk: its capacity;
 //   - each containerDisk: Options.ContainerDiskBytes for its writable
-//     copy (the node agent refuses an image whose copy could grow beyond
-//     what the Pod declares);
+//     overlay. The node agent makes it a qcow2 overlay over the image in
+//     the node's shared, read-only image cache (which counts in no Pod,
+//     as KubeVirt's does not): a few clusters at the start, it grows
+//     with what the guest writes, up to the image's virtual size and its
+//     tables (about 1.7 MiB for 1Gi). The image's size is unknown here
+//     (the controller pulls nothing), so the allowance is declared, and
+//     the node agent refuses an image whose overlay could grow beyond
+//     what the Pod declares;
 //   - each cloudInitNoCloud volume: its ISO, the documents given inline
 //     (or domainspec.SecretMaxBytes for user data from a Secret) plus
 //     domainspec.CloudInitMetaDataBytes and domainspec.ISOOverheadBytes;
@@ -44,7 +50,7 @@ type Storage struct {
 // nothing here. An ephemeral-storage the user set in
 // spec.domain.resources (the larger of request and limit) raises the
 // total when it is larger: it is the most the VMI may take, never less
-// than its disks need (a qcow2 containerDisk that may grow past the
+// than its disks need (a containerDisk whose image is larger than the
 // default allowance needs it).
 func ephemeralStorage(vmi *v1alpha1.VirtualMachineInstance, opts Options) Storage {
 	files := *resource.NewQuantity(domainspec.SerialLogAllowanceBytes, resource.BinarySI)

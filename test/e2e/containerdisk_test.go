@@ -65,8 +65,8 @@ func TestQcow2ContainerDisk(t *testing.T) {
 	if err != nil || !strings.Contains(out, "backing file") {
 		t.Errorf("no event saying why (backing file): %v\n%s", err, out)
 	}
-	// The refused VMI's copy of the image goes with its launcher Pod; the
-	// good one's with the VMI.
+	// The refused VMI wrote nothing (its image is refused before any
+	// overlay is made); the good one's overlay goes with the VMI.
 	e.ExpectNoLeaks(t, footprints["evil"])
 	e.DeleteVMI(t, ns, "qcow2", 120*time.Second)
 	e.ExpectNoLeaks(t, footprints["qcow2"])

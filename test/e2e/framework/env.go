@@ -239,7 +239,15 @@ func (e *Env) GoBuild(t testing.TB, pkg string) string {
 // registry as podvirt/<nameTag> and returns its reference.
 func (e *Env) PushDisk(t testing.TB, file, nameTag string) string {
 	t.Helper()
+	return e.PushDiskAt(t, file, "/disk/root.qcow2", nameTag)
+}
+
+// PushDiskAt pushes an image holding file at diskPath (KubeVirt's
+// containerDisk layout: the disk alone under /disk/) to the local
+// registry as podvirt/<nameTag> and returns its reference.
+func (e *Env) PushDiskAt(t testing.TB, file, diskPath, nameTag string) string {
+	t.Helper()
 	image := e.Registry + "/podvirt/" + nameTag
-	e.GoRun(t, "./test/tools/ocipack", "--tag", image, "--file", file+":/disk/root.qcow2", "--push")
+	e.GoRun(t, "./test/tools/ocipack", "--tag", image, "--file", file+":"+diskPath, "--push")
 	return image
 }
