@@ -48,7 +48,7 @@ func TestOverlayIsAQcow2ImageOverItsBacking(t *testing.T) {
 				virtual = (virtual + 511) &^ 511
 			}
 			overlay := filepath.Join(dir, "overlay.qcow2")
-			if err := writeOverlay(overlay, base, format, int64(len(content))); err != nil {
+			if err := writeOverlay(overlay, base, format, virtual); err != nil {
 				t.Fatal(err)
 			}
 			var info struct {
