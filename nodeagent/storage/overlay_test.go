@@ -173,6 +173,9 @@ func TestOverlayFilledStaysInItsBound(t *testing.T) {
 		t.Fatalf("qemu-io: %v\n%s", err, out)
 	}
 	qemuImg(t, "check", "-f", "qcow2", overlay)
+	if err := checkOverlay(overlay, base); err != nil {
+		t.Errorf("the overlay QEMU wrote: %v", err)
+	}
 	fi, _ := os.Stat(overlay)
 	if bound := overlayMaxBytes(virtual); fi.Size() > bound {
 		t.Errorf("the filled overlay is %d bytes, beyond its bound %d", fi.Size(), bound)
