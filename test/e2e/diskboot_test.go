@@ -105,7 +105,7 @@ func TestBootFromDisk(t *testing.T) {
 				t.Errorf("the domain boots a kernel directly:\n%s", xml)
 			}
 			m := backing.FindStringSubmatch(xml)
-			if m == nil || m[1] != c.backingFormat || !strings.Contains(m[2], "/images/sha256-") || !strings.Contains(xml, "<driver name='qemu' type='qcow2'/>") {
+			if m == nil || m[1] != c.backingFormat || !strings.Contains(m[2], "/images/sha256-") || !strings.Contains(xml, "type='qcow2'") {
 				t.Fatalf("the running domain's disk is not a qcow2 overlay over the cached %s image:\n%s", c.backingFormat, xml)
 			}
 			if !strings.Contains(xml, "relabel='no'") {
