@@ -132,18 +132,15 @@ func (vs *Volumes) Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Me
 
 // checkBacked checks a containerDisk's overlay and its backing image
 // before each define: the overlay is still the one the node agent made
-// (QEMU writes it), the backing image still names no other file, and
-// the image cache keeps the image while the VMI's directory exists.
+// (QEMU writes it), and the backing image still names no other file.
 func (vs *Volumes) checkBacked(target string, rec diskRecord) error {
 	if err := checkOverlay(target, rec.BackingFile); err != nil {
 		return err
 	}
 	if rec.BackingFormat == "qcow2" {
-		if err := checkQcow2(rec.BackingFile); err != nil {
-			return err
-		}
+		return checkQcow2(rec.BackingFile)
 	}
-	return vs.Images.Use(rec.ImageRoot, filepath.Dir(target))
+	return nil
 }
 
 // plan is how one volume's file is made, once it is known to fit.
@@ -230,6 +227,11 @@ func (vs *Volumes) planContainerDisk(ctx context.Context, pl *plan, v domainspec
 	}
 	if rec.Format != "qcow2" || rec.BackingFile == "" || (rec.BackingFormat != "raw" && rec.BackingFormat != "qcow2") {
 		return fmt.Errorf("%w: the record of %s is not a containerDisk overlay's: %+v", failure.ErrRefused, pl.target, rec)
+	}
+	// From now on the image cache keeps the image while the VMI's
+	// directory exists (a VMI refused below keeps it until its Pod goes).
+	if err := vs.Images.Use(rec.ImageRoot, filepath.Dir(pl.target)); err != nil {
+		return err
 	}
 	pl.record = rec
 	pl.bytes = overlayMaxBytes(rec.VirtualBytes)
