@@ -26,6 +26,9 @@ NOOP_PORT=${BENCH_DEV_NOOP_PORT:-29443}
 PODVIRT_PORT=${BENCH_DEV_PODVIRT_PORT:-29444}
 PODVIRT_METRICS=${BENCH_DEV_PODVIRT_METRICS:-28080}
 PODVIRT_PROBES=$((PODVIRT_METRICS + 1))
+# net/http/pprof of podvirt-controller (loopback only): profile with
+#   go tool pprof http://127.0.0.1:28082/debug/pprof/profile?seconds=30
+PODVIRT_PPROF=$((PODVIRT_METRICS + 2))
 KYVERNO_PORT=${BENCH_DEV_KYVERNO_PORT:-29446}
 NICE=(nice -n "${BENCH_DEV_NICE:-10}")
 bin=$PODVIRT_STATE/bin
@@ -93,14 +96,14 @@ AUDIT
   kubectl_ create namespace podvirt-system --dry-run=client -o yaml | kubectl_ apply --server-side -f - >/dev/null
   # podvirt's webhook configurations, each pointed at the local controller.
   sed -E "s#service: \{name: podvirt-webhook, namespace: podvirt-system, path: ([^,]+), port: 443\}#url: https://127.0.0.1:$PODVIRT_PORT\1#" \
-    "$PODVIRT_REPO/deploy/base/webhooks.yaml" | kubectl_ apply --server-side -f - >/dev/null
+    "$PODVIRT_REPO/deploy/base/webhooks.yaml" | kubectl_ apply --server-side --force-conflicts -f - >/dev/null
   if ! running podvirt-controller; then
     (cd "$PODVIRT_REPO" && "${NICE[@]}" env CGO_ENABLED=0 go build -o "$bin/" ./cmd/podvirt-controller ./test/tools/noopwebhook ./test/bench/loadgen)
     start_daemon podvirt-controller "${NICE[@]}" env KUBECONFIG="$kc" "$bin/podvirt-controller" \
       --namespace podvirt-system --webhook-host 127.0.0.1 --webhook-port "$PODVIRT_PORT" --cert-dir "$PODVIRT_STATE/certs" \
       --cert-hosts 127.0.0.1 --audit-dir "$PODVIRT_STATE/audit" --replica bench-dev-0 --domain-type qemu \
       --metrics-bind-address "127.0.0.1:$PODVIRT_METRICS" --health-probe-bind-address "127.0.0.1:$PODVIRT_PROBES" \
-      --policy-audit-interval 30s
+      --policy-audit-interval 30s --pprof-addr "127.0.0.1:$PODVIRT_PPROF"
   fi
   wait_for "podvirt-controller /readyz (log: $PODVIRT_STATE/logs/podvirt-controller.log)" 90 curl -sf "http://127.0.0.1:$PODVIRT_PROBES/readyz"
   kubectl_ apply --server-side -k "$PODVIRT_REPO/deploy/default-policies" >/dev/null
