@@ -13,6 +13,12 @@
 #   dev.sh report              loadgen report of that run, beside it
 #   dev.sh kyverno             start Kyverno out of cluster (test/bench/kyverno.sh)
 #   dev.sh down                stop everything it started
+#
+# BENCH_DEV_BASELINE=<git revision> (for up, run and down) also runs that
+# revision's podvirt-controller beside this tree's, with webhook
+# configurations of its own (podvirt-baseline-vmi-defaulter and
+# -validator): `run` then measures scenarios baseline-0/1/16 too, CPU group
+# "baseline", so one run compares the two builds under the same load.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export PODVIRT_STATE=${BENCH_DEV_STATE:-/tmp/bench-dev/state}
@@ -30,6 +36,10 @@ PODVIRT_PROBES=$((PODVIRT_METRICS + 1))
 #   go tool pprof http://127.0.0.1:28082/debug/pprof/profile?seconds=30
 PODVIRT_PPROF=$((PODVIRT_METRICS + 2))
 KYVERNO_PORT=${BENCH_DEV_KYVERNO_PORT:-29446}
+BASELINE=${BENCH_DEV_BASELINE:-}
+BASELINE_PORT=${BENCH_DEV_BASELINE_PORT:-29447}
+BASELINE_METRICS=$((PODVIRT_METRICS + 10))
+BASELINE_PROBES=$((BASELINE_METRICS + 1))
 NICE=(nice -n "${BENCH_DEV_NICE:-10}")
 bin=$PODVIRT_STATE/bin
 kc=$PODVIRT_STATE/kubeconfig
@@ -106,6 +116,7 @@ AUDIT
       --policy-audit-interval 30s --pprof-addr "127.0.0.1:$PODVIRT_PPROF"
   fi
   wait_for "podvirt-controller /readyz (log: $PODVIRT_STATE/logs/podvirt-controller.log)" 90 curl -sf "http://127.0.0.1:$PODVIRT_PROBES/readyz"
+  [[ -z $BASELINE ]] || up_baseline
   kubectl_ apply --server-side -k "$PODVIRT_REPO/deploy/default-policies" >/dev/null
   if ! running noop; then
     start_daemon noop "${NICE[@]}" "$bin/noopwebhook" --listen "127.0.0.1:$NOOP_PORT" \
@@ -115,10 +126,49 @@ AUDIT
   log "bench dev environment up: KUBECONFIG=$kc (state $PODVIRT_STATE)"
 }
 
+# up_baseline builds $BASELINE's podvirt-controller (from git archive, not
+# a worktree) and runs it as "podvirt-baseline" with its own VMI webhook
+# configurations, CA Secret, audit directory and ports.
+up_baseline() {
+  local src=$PODVIRT_STATE/baseline-src rev
+  rev=$(git -C "$PODVIRT_REPO" rev-parse --verify "$BASELINE^{commit}")
+  if [[ $(cat "$src/.rev" 2>/dev/null) != "$rev" ]]; then
+    running podvirt-baseline && die "podvirt-baseline runs another revision: dev.sh down first"
+    rm -rf "$src" && mkdir -p "$src"
+    git -C "$PODVIRT_REPO" archive "$rev" | tar -x -C "$src"
+    echo "$rev" >"$src/.rev"
+  fi
+  awk 'BEGIN{RS="---\n"} /name: podvirt-vmi-(defaulter|validator)\n/ {printf "---\n%s", $0}' "$src/deploy/base/webhooks.yaml" |
+    sed -E -e 's/name: podvirt-vmi-(defaulter|validator)$/name: podvirt-baseline-vmi-\1/' \
+      -e 's/name: (defaulter|validator)\.vmi\.podvirt\.io$/name: \1.vmi.baseline.podvirt.io/' \
+      -e "s#service: \{name: podvirt-webhook, namespace: podvirt-system, path: ([^,]+), port: 443\}#url: https://127.0.0.1:$BASELINE_PORT\1#" |
+    kubectl_ apply --server-side --force-conflicts -f - >/dev/null
+  if ! running podvirt-baseline; then
+    mkdir -p "$bin/baseline" "$PODVIRT_STATE/audit-baseline" "$PODVIRT_STATE/certs-baseline"
+    (cd "$src" && "${NICE[@]}" env CGO_ENABLED=0 go build -o "$bin/baseline/" ./cmd/podvirt-controller)
+    start_daemon podvirt-baseline "${NICE[@]}" env KUBECONFIG="$kc" "$bin/baseline/podvirt-controller" \
+      --namespace podvirt-system --webhook-host 127.0.0.1 --webhook-port "$BASELINE_PORT" --cert-dir "$PODVIRT_STATE/certs-baseline" \
+      --cert-hosts 127.0.0.1 --ca-secret podvirt-baseline-webhook-ca --mutating-webhook-configuration podvirt-baseline-vmi-defaulter \
+      --validating-webhook-configurations podvirt-baseline-vmi-validator \
+      --audit-dir "$PODVIRT_STATE/audit-baseline" --replica bench-dev-baseline --domain-type qemu \
+      --metrics-bind-address "127.0.0.1:$BASELINE_METRICS" --health-probe-bind-address "127.0.0.1:$BASELINE_PROBES" \
+      --policy-audit-interval 30s
+  fi
+  wait_for "podvirt-baseline /readyz (log: $PODVIRT_STATE/logs/podvirt-baseline.log)" 90 curl -sf "http://127.0.0.1:$BASELINE_PROBES/readyz"
+  log "baseline podvirt-controller of $rev up on $BASELINE_PORT"
+}
+
 run() {
   mkdir -p "$PODVIRT_STATE/bench"
   local skip=()
   running bench-kyverno || skip=(--skip "kyverno-16=Kyverno not started in this dev run (dev.sh kyverno)")
+  local baseline=()
+  if [[ -n $BASELINE ]]; then
+    running podvirt-baseline || die "BENCH_DEV_BASELINE is set but podvirt-baseline is not running (dev.sh up with it)"
+    baseline=(--podvirt-install "baseline=podvirt-baseline-vmi-defaulter,podvirt-baseline-vmi-validator"
+      --cpu "baseline=pidfile:$PODVIRT_STATE/pids/podvirt-baseline.pid"
+      --note "baseline: podvirt-controller of $(cat "$PODVIRT_STATE/baseline-src/.rev"), beside this tree's (podvirt)")
+  fi
   "${NICE[@]}" "$bin/loadgen" run --kubeconfig "$kc" --out "$PODVIRT_STATE/bench/results.jsonl" \
     --state "$PODVIRT_STATE/bench/state.json" --rules "$PODVIRT_REPO/test/bench/testdata/rules-16.tsv" \
     --object "$PODVIRT_REPO/examples/vmi-tiny.yaml" \
@@ -128,7 +178,7 @@ run() {
     --cpu "noop=pidfile:$PODVIRT_STATE/pids/noop.pid" \
     --cpu "kyverno=pidfile:$PODVIRT_STATE/pids/bench-kyverno.pid" \
     --environment "DEVELOPMENT, out of cluster (test/bench/dev.sh): etcd + kube-apiserver v1.37.2 only, podvirt-controller as ONE local process, the no-op webhook and Kyverno as local processes, all called by url: on loopback, all under nice; not the benchmark's environment" \
-    --commit "$(cd "$PODVIRT_REPO" && git describe --always --dirty)" "${skip[@]}" "$@"
+    --commit "$(cd "$PODVIRT_REPO" && git describe --always --dirty)" "${skip[@]}" "${baseline[@]}" "$@"
 }
 
 case ${1:-} in
@@ -138,7 +188,7 @@ report) "$bin/loadgen" report --in "$PODVIRT_STATE/bench/results.jsonl" --md "$P
 kyverno) KUBECONFIG=$kc kyverno_up "$KYVERNO_PORT" ;;
 down)
   KUBECONFIG=$kc kyverno_down || true
-  stop_daemons 10 noop podvirt-controller
+  stop_daemons 10 noop podvirt-controller podvirt-baseline
   stop_daemons 15 kube-apiserver
   stop_daemons 10 etcd
   log "bench dev environment down (state kept in $PODVIRT_STATE)"
