@@ -113,7 +113,9 @@ func (e *Env) Prepare(ctx context.Context) error {
 		}
 	}
 	for _, in := range e.Installs {
-		if err := e.setRules(ctx, in, func(string, string) ([]admissionregistrationv1.RuleWithOperations, bool) { return DisabledRules(), true }); err != nil {
+		if err := e.setRules(ctx, in, func(string, string) ([]admissionregistrationv1.RuleWithOperations, bool) {
+			return DisabledRules(), true
+		}); err != nil {
 			return err
 		}
 	}
