@@ -45,6 +45,7 @@ func main() {
 		namespace     = flag.String("namespace", "podvirt-system", "namespace of the controller's own objects (webhook CA secret, leader lease)")
 		webhookHost   = flag.String("webhook-host", "", "address the webhook server listens on (all addresses if empty)")
 		webhookPort   = flag.Int("webhook-port", 9443, "port the webhook server listens on")
+		webhookHTTP2  = flag.Bool("webhook-http2", false, "also offer HTTP/2 on the webhook port; off, it speaks HTTP/1.1 only, which the kube-apiserver uses for webhooks behind a Service anyway")
 		certDir       = flag.String("cert-dir", "/tmp/podvirt-webhook-certs", "directory the serving certificate is written to at each rotation (the server serves it from memory)")
 		certValidity  = flag.Duration("serving-cert-validity", certs.DefaultValidity, "lifetime of each serving certificate; a new one is served once a third of it is left, checked every tenth of it (at most hourly)")
 		certHosts     = flag.String("cert-hosts", "podvirt-webhook.podvirt-system.svc", "comma-separated DNS names and IPs of the serving certificate")
@@ -116,7 +117,7 @@ func main() {
 	}
 
 	webhookServer := serving.NewServer(serving.Options{
-		Host: *webhookHost, Port: *webhookPort, DrainTimeout: *gracefulStop, Stopping: ctx.Done(), Log: ctrl.Log.WithName("webhook-server"),
+		Host: *webhookHost, Port: *webhookPort, HTTP2: *webhookHTTP2, DrainTimeout: *gracefulStop, Stopping: ctx.Done(), Log: ctrl.Log.WithName("webhook-server"),
 		TLSOpts: []func(*tls.Config){callers.TLS, func(c *tls.Config) { c.GetCertificate = rotator.GetCertificate }},
 	})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{

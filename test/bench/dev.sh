@@ -19,6 +19,14 @@
 # configurations of its own (podvirt-baseline-vmi-defaulter and
 # -validator): `run` then measures scenarios baseline-0/1/16 too, CPU group
 # "baseline", so one run compares the two builds under the same load.
+# BENCH_DEV_BASELINE_PATCH=<file> is applied to that revision first (say,
+# to give it a later fix that the comparison should not count).
+#
+# Webhooks are called by url: on 127.0.0.1, and the kube-apiserver speaks
+# HTTP/2 to a webhook URL on localhost but HTTP/1.1 to one behind a
+# Service (k8s.io/apiserver/pkg/util/webhook): podvirt-controller and the
+# no-op webhook serve HTTP/1.1 only by default, as the cluster calls them;
+# BENCH_DEV_HTTP2=1 makes both offer h2 too.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export PODVIRT_STATE=${BENCH_DEV_STATE:-/tmp/bench-dev/state}
@@ -37,6 +45,11 @@ PODVIRT_PROBES=$((PODVIRT_METRICS + 1))
 PODVIRT_PPROF=$((PODVIRT_METRICS + 2))
 KYVERNO_PORT=${BENCH_DEV_KYVERNO_PORT:-29446}
 BASELINE=${BENCH_DEV_BASELINE:-}
+BASELINE_PATCH=${BENCH_DEV_BASELINE_PATCH:-}
+[[ -z $BASELINE_PATCH ]] || BASELINE_PATCH=$(realpath "$BASELINE_PATCH")
+HTTP2=()
+NOOP_HTTP2=()
+if [[ ${BENCH_DEV_HTTP2:-} == 1 ]]; then HTTP2=(--webhook-http2); NOOP_HTTP2=(--http2); fi
 BASELINE_PORT=${BENCH_DEV_BASELINE_PORT:-29447}
 BASELINE_METRICS=$((PODVIRT_METRICS + 10))
 BASELINE_PROBES=$((BASELINE_METRICS + 1))
@@ -113,14 +126,14 @@ AUDIT
       --namespace podvirt-system --webhook-host 127.0.0.1 --webhook-port "$PODVIRT_PORT" --cert-dir "$PODVIRT_STATE/certs" \
       --cert-hosts 127.0.0.1 --audit-dir "$PODVIRT_STATE/audit" --replica bench-dev-0 --domain-type qemu \
       --metrics-bind-address "127.0.0.1:$PODVIRT_METRICS" --health-probe-bind-address "127.0.0.1:$PODVIRT_PROBES" \
-      --policy-audit-interval 30s --pprof-addr "127.0.0.1:$PODVIRT_PPROF"
+      --policy-audit-interval 30s --pprof-addr "127.0.0.1:$PODVIRT_PPROF" "${HTTP2[@]}"
   fi
   wait_for "podvirt-controller /readyz (log: $PODVIRT_STATE/logs/podvirt-controller.log)" 90 curl -sf "http://127.0.0.1:$PODVIRT_PROBES/readyz"
   [[ -z $BASELINE ]] || up_baseline
   kubectl_ apply --server-side -k "$PODVIRT_REPO/deploy/default-policies" >/dev/null
   if ! running noop; then
     start_daemon noop "${NICE[@]}" "$bin/noopwebhook" --listen "127.0.0.1:$NOOP_PORT" \
-      --tls-cert-file "$PODVIRT_PKI/noop.crt" --tls-private-key-file "$PODVIRT_PKI/noop.key"
+      --tls-cert-file "$PODVIRT_PKI/noop.crt" --tls-private-key-file "$PODVIRT_PKI/noop.key" "${NOOP_HTTP2[@]}"
   fi
   wait_for "the no-op webhook (log: $PODVIRT_STATE/logs/noop.log)" 30 curl -sf --cacert "$PODVIRT_PKI/ca.crt" "https://127.0.0.1:$NOOP_PORT/healthz"
   log "bench dev environment up: KUBECONFIG=$kc (state $PODVIRT_STATE)"
@@ -132,10 +145,12 @@ AUDIT
 up_baseline() {
   local src=$PODVIRT_STATE/baseline-src rev
   rev=$(git -C "$PODVIRT_REPO" rev-parse --verify "$BASELINE^{commit}")
+  [[ -z $BASELINE_PATCH ]] || rev="$rev + $(basename "$BASELINE_PATCH") ($(sha256sum <"$BASELINE_PATCH" | cut -c1-12))"
   if [[ $(cat "$src/.rev" 2>/dev/null) != "$rev" ]]; then
     running podvirt-baseline && die "podvirt-baseline runs another revision: dev.sh down first"
     rm -rf "$src" && mkdir -p "$src"
-    git -C "$PODVIRT_REPO" archive "$rev" | tar -x -C "$src"
+    git -C "$PODVIRT_REPO" archive "${rev%% *}" | tar -x -C "$src"
+    [[ -z $BASELINE_PATCH ]] || (cd "$src" && git apply "$BASELINE_PATCH")
     echo "$rev" >"$src/.rev"
   fi
   awk 'BEGIN{RS="---\n"} /name: podvirt-vmi-(defaulter|validator)\n/ {printf "---\n%s", $0}' "$src/deploy/base/webhooks.yaml" |
