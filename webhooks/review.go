@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -47,8 +48,15 @@ func (h *ReviewHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer r.Body.Close()
-	limited := &io.LimitedReader{R: r.Body, N: maxReviewBytes + 1}
-	body, err := io.ReadAll(limited)
+	// One allocation for the body when its length is known (the
+	// kube-apiserver sends Content-Length), where io.ReadAll would grow
+	// and copy.
+	var buf bytes.Buffer
+	if n := r.ContentLength; n > 0 && n <= maxReviewBytes {
+		buf.Grow(int(n) + bytes.MinRead)
+	}
+	_, err := buf.ReadFrom(&io.LimitedReader{R: r.Body, N: maxReviewBytes + 1})
+	body := buf.Bytes()
 	switch {
 	case err != nil:
 		h.fail(w, "", http.StatusBadRequest, fmt.Errorf("reading the request body: %w", err))
