@@ -216,3 +216,44 @@ func TestDefaulterTinyPatch(t *testing.T) {
 	oldJSON, _ := json.Marshal(old.Patches)
 	t.Logf("controller-runtime's defaulter sent: %s", oldJSON)
 }
+
+// TestDefaulterKeepsTheRequestsSpelling: a member defaulting leaves alone
+// stays as the request wrote it, a quantity's notation included
+// (controller-runtime's defaulter rewrote 1.5Gi as 1536Mi).
+func TestDefaulterKeepsTheRequestsSpelling(t *testing.T) {
+	body := strings.Replace(minimalVMI, `"guest":"128Mi"`, `"guest":"1.5Gi"`, 1)
+	resp := NewVMIDefaulter().Handle(context.Background(), request(t, admissionv1.Create, body))
+	patched, _, err := applyPatch(t, []byte(body), resp.Patches)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Spec struct {
+			Domain struct {
+				Memory struct {
+					Guest string `json:"guest"`
+				} `json:"memory"`
+				Resources struct {
+					Requests map[string]string `json:"requests"`
+				} `json:"resources"`
+			} `json:"domain"`
+		} `json:"spec"`
+	}
+	if err := json.Unmarshal(patched, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if g := doc.Spec.Domain.Memory.Guest; g != "1.5Gi" {
+		t.Errorf("guest memory %q after the patch, want the request's 1.5Gi", g)
+	}
+	if r := doc.Spec.Domain.Resources.Requests["memory"]; r != "1536Mi" {
+		t.Errorf("the defaulted memory request is %q, want 1536Mi", r)
+	}
+	old := controllerRuntimeDefaulter(scheme(t)).Handle(context.Background(), request(t, admissionv1.Create, body))
+	rewrote := false
+	for _, op := range old.Patches {
+		rewrote = rewrote || op.Path == "/spec/domain/memory/guest"
+	}
+	if !rewrote {
+		t.Log("controller-runtime's defaulter no longer rewrites the guest memory")
+	}
+}
