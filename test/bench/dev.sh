@@ -161,7 +161,8 @@ up_baseline() {
   if ! running podvirt-baseline; then
     mkdir -p "$bin/baseline" "$PODVIRT_STATE/audit-baseline" "$PODVIRT_STATE/certs-baseline"
     (cd "$src" && "${NICE[@]}" env CGO_ENABLED=0 go build -o "$bin/baseline/" ./cmd/podvirt-controller)
-    start_daemon podvirt-baseline "${NICE[@]}" env KUBECONFIG="$kc" "$bin/baseline/podvirt-controller" \
+    # PODVIRT_PPROF_ADDR: pprof, for a baseline patched to read it (testdata/baseline-http1-pprof.patch).
+    start_daemon podvirt-baseline "${NICE[@]}" env KUBECONFIG="$kc" PODVIRT_PPROF_ADDR="127.0.0.1:$((BASELINE_METRICS + 2))" "$bin/baseline/podvirt-controller" \
       --namespace podvirt-system --webhook-host 127.0.0.1 --webhook-port "$BASELINE_PORT" --cert-dir "$PODVIRT_STATE/certs-baseline" \
       --cert-hosts 127.0.0.1 --ca-secret podvirt-baseline-webhook-ca --mutating-webhook-configuration podvirt-baseline-vmi-defaulter \
       --validating-webhook-configurations podvirt-baseline-vmi-validator \
