@@ -6,7 +6,6 @@ import (
 	"io/fs"
 	"os"
 	"strings"
-	"syscall"
 	"testing"
 
 	jsonpatch "gopkg.in/evanphx/json-patch.v4"
@@ -19,14 +18,6 @@ import (
 
 	"github.com/podvirt/podvirt/crds"
 )
-
-// cpuTime is the process's user and system CPU time: on a shared machine
-// a fairer measure of work than wall time.
-func cpuTime() int64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return ru.Utime.Nano() + ru.Stime.Nano()
-}
 
 // BenchmarkAPIServerAppliesPatch measures what the kube-apiserver does
 // with a mutating webhook's JSON patch of examples/vmi-tiny.yaml
@@ -82,7 +73,7 @@ func BenchmarkAPIServerAppliesPatch(b *testing.B) {
 		p := "[" + strings.Join(ops[:n], ",") + "]"
 		b.Run(fmt.Sprint(n, "ops"), func(b *testing.B) {
 			b.ReportAllocs()
-			c0 := cpuTime()
+			c0 := processCPU()
 			for i := 0; i < b.N; i++ {
 				if n == 0 {
 					continue
@@ -103,7 +94,7 @@ func BenchmarkAPIServerAppliesPatch(b *testing.B) {
 				}
 				structuraldefaulting.Default(nu.Object, s)
 			}
-			b.ReportMetric(float64(cpuTime()-c0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(processCPU()-c0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }
