@@ -152,7 +152,7 @@ func loadDoc(t *testing.T, dir string, ref any) []byte {
 
 // compileVAP compiles a ValidatingAdmissionPolicy the way kube-apiserver's
 // validating admission policy plugin does (validating.compilePolicy).
-func compileVAP(t *testing.T, p *admissionregistrationv1.ValidatingAdmissionPolicy) validating.Validator {
+func compileVAP(t testing.TB, p *admissionregistrationv1.ValidatingAdmissionPolicy) validating.Validator {
 	t.Helper()
 	hasParam := p.Spec.ParamKind != nil
 	optionalVars := plugincel.OptionalVariableDeclarations{HasParams: hasParam, HasAuthorizer: true}

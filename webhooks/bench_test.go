@@ -162,27 +162,40 @@ func (r namespaceReader) List(context.Context, client.ObjectList, ...client.List
 }
 
 // BenchmarkMutatingHandler measures one admission through the defaulting
-// handler in-process: decode, Default, encode and the JSON patch, for the
-// realistic VMI as a user sends it (no audit log write). hand-written is
-// the handler NewVMIDefaulter replaced (defaulter_plumbing_test.go), side
-// by side so that one run under one load compares them.
+// handler in-process (no audit log write), for the realistic VMI as a user
+// sends it (a patch) and for it defaulted already (no patch), beside
+// controller-runtime's defaulter that VMIDefaulter replaced
+// (vmi_defaulter_test.go), so that one run under one load compares them.
 func BenchmarkMutatingHandler(b *testing.B) {
 	raw, err := os.ReadFile("../policies/testdata/vmi-realistic.json")
 	if err != nil {
 		b.Fatal(err)
 	}
-	req := request(b, admissionv1.Create, string(raw))
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := json.Unmarshal(raw, vmi); err != nil {
+		b.Fatal(err)
+	}
+	vmirules.Default(vmi)
+	defaulted, err := json.Marshal(vmi)
+	if err != nil {
+		b.Fatal(err)
+	}
 	s := scheme(b)
 	for _, bc := range []struct {
-		name string
-		h    admission.Handler
+		name  string
+		h     admission.Handler
+		body  []byte
+		patch bool
 	}{
-		{"controller-runtime", NewVMIDefaulter(s)},
-		{"hand-written", handWrittenDefaulter{admission.NewDecoder(s)}},
+		{"controller-runtime/patch", controllerRuntimeDefaulter(s), raw, true},
+		{"VMIDefaulter/patch", NewVMIDefaulter(), raw, true},
+		{"controller-runtime/defaulted", controllerRuntimeDefaulter(s), defaulted, false},
+		{"VMIDefaulter/defaulted", NewVMIDefaulter(), defaulted, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
-			if resp := bc.h.Handle(context.Background(), req); !resp.Allowed || len(resp.Patches) == 0 {
-				b.Fatalf("allowed=%v patches=%v, want a patch", resp.Allowed, resp.Patches)
+			req := request(b, admissionv1.Create, string(bc.body))
+			if resp := bc.h.Handle(context.Background(), req); !resp.Allowed || (len(resp.Patches) > 0) != bc.patch {
+				b.Fatalf("allowed=%v patches=%v, want a patch: %v", resp.Allowed, resp.Patches, bc.patch)
 			}
 			ctx := context.Background()
 			b.ReportAllocs()

@@ -2,8 +2,8 @@
 // kube-apiserver calls and their registration on the manager's webhook
 // server. It owns
 //
-//   - /mutate-vmi, NewVMIDefaulter: the JSON patch that applies
-//     vmirules.Default;
+//   - /mutate-vmi, VMIDefaulter: vmirules.Default as the smallest JSON
+//     patch of the request (none when nothing changes);
 //   - /validate-vmi, VMIValidator: vmirules.Validate / ValidateUpdate,
 //     then every matching VMIPolicy, from a single parse of the object;
 //   - /validate-vm, VMValidator: a VirtualMachine sets running or
@@ -14,8 +14,9 @@
 //   - /validate-launcher-pod, PodGuard: only the controller creates or
 //     changes Pods with podvirt.io/ labels or annotations;
 //   - Audited, the middleware that writes each decision to the audit log
-//     before the response leaves, and Register, which wraps every
-//     admission handler in it;
+//     before the response leaves, ReviewHandler, which serves an
+//     admission.Handler AdmissionReviews, and Register, which wraps every
+//     admission handler in both;
 //   - /authorize-nodeagent-pods, nodeauthz.Handler: not an admission but
 //     the kube-apiserver's authorization webhook for node agents' Pod
 //     reads, registered by Register behind CallerAuth and outside Audited.
@@ -42,7 +43,9 @@
 // Audited), not builder.WebhookManagedBy: the builder registers
 // controller-runtime's handler on the server itself, leaving no place for
 // the audit middleware, and derives paths that are not the ones deploy/
-// configures. The defaulter and the VMIPolicy validator use
-// admission.WithDefaulter and admission.WithValidator inside that wrapper;
-// the VMI validator does not (see VMIValidator).
+// configures. The VMIPolicy validator uses admission.WithValidator inside
+// that wrapper; the VMI defaulter and validator are hand-written (see
+// VMIDefaulter and VMIValidator), and reviews are decoded by
+// ReviewHandler rather than admission.Webhook: both for the cost of each
+// admission (issue #16, test/bench/README.md).
 package webhooks

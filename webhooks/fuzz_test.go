@@ -21,7 +21,7 @@ func FuzzVMIAdmission(f *testing.F) {
 	f.Add([]byte(`{"spec":{"domain":{"resources":{"limits":{"cpu":"2500m"}}},"networks":[{"name":"x"}]}}`))
 	f.Add([]byte(`{"spec":{"domain":{"memory":{"guest":"-1"}}}}`))
 	f.Add([]byte(`{"metadata":{"name":"\u0000<"},"spec":null}`))
-	def := NewVMIDefaulter(scheme(f))
+	def := NewVMIDefaulter()
 	val := &VMIValidator{}
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		for _, op := range []admissionv1.Operation{admissionv1.Create, admissionv1.Update} {

@@ -4,11 +4,9 @@ import (
 	"net/http"
 
 	"k8s.io/client-go/tools/events"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/webhook"
-	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
-
 	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/podvirt/podvirt/audit"
 	"github.com/podvirt/podvirt/policies"
@@ -38,14 +36,18 @@ type Options struct {
 }
 
 // Register serves the handlers on the manager's webhook server: the
-// admission handlers each wrapped so its decisions are audited, and the
+// admission handlers each wrapped so its decisions are audited, served by
+// a ReviewHandler behind the caller authentication, and the
 // node agent authorization webhook (nodeauthz) beside them.
 func Register(mgr manager.Manager, opts Options) {
 	srv := mgr.GetWebhookServer()
 	audited := func(name string, h admission.Handler) http.Handler {
-		return opts.Callers.Wrap(&webhook.Admission{Handler: &Audited{Webhook: name, Inner: h, Log: opts.AuditLog, Metrics: opts.Metrics, Events: opts.Events}})
+		return opts.Callers.Wrap(&ReviewHandler{
+			Handler: &Audited{Webhook: name, Inner: h, Log: opts.AuditLog, Metrics: opts.Metrics, Events: opts.Events},
+			Log:     log.Log.WithName("admission").WithValues("webhook", name),
+		})
 	}
-	srv.Register(MutateVMIPath, audited(audit.WebhookMutateVMI, NewVMIDefaulter(mgr.GetScheme())))
+	srv.Register(MutateVMIPath, audited(audit.WebhookMutateVMI, NewVMIDefaulter()))
 	srv.Register(ValidateVMIPath, audited(audit.WebhookValidateVMI, &VMIValidator{
 		Policies: opts.Policies, Namespaces: mgr.GetClient(), NamespacesLive: mgr.GetAPIReader(), Params: opts.Params,
 	}))

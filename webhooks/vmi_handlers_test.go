@@ -42,7 +42,7 @@ const minimalVMI = `{"apiVersion":"podvirt.io/v1alpha1","kind":"VirtualMachineIn
   "firmware":{"kernelBoot":{"container":{"image":"r.example/g:1","kernelPath":"/boot/vmlinuz"}}}}}}`
 
 func TestDefaulterPatches(t *testing.T) {
-	h := NewVMIDefaulter(scheme(t))
+	h := NewVMIDefaulter()
 	resp := h.Handle(context.Background(), request(t, admissionv1.Create, minimalVMI))
 	if !resp.Allowed {
 		t.Fatalf("denied: %v", resp.Result)
@@ -59,7 +59,7 @@ func TestDefaulterPatches(t *testing.T) {
 }
 
 func TestDefaulterRejectsGarbage(t *testing.T) {
-	h := NewVMIDefaulter(scheme(t))
+	h := NewVMIDefaulter()
 	resp := h.Handle(context.Background(), request(t, admissionv1.Create, `{"spec":`))
 	if resp.Allowed || resp.Result == nil || resp.Result.Code != 400 {
 		t.Fatalf("garbage: allowed=%v result=%v, want a 400", resp.Allowed, resp.Result)

@@ -7,6 +7,8 @@ import (
 	"crypto/tls"
 	"errors"
 	"flag"
+	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -43,6 +45,7 @@ func main() {
 		namespace     = flag.String("namespace", "podvirt-system", "namespace of the controller's own objects (webhook CA secret, leader lease)")
 		webhookHost   = flag.String("webhook-host", "", "address the webhook server listens on (all addresses if empty)")
 		webhookPort   = flag.Int("webhook-port", 9443, "port the webhook server listens on")
+		webhookHTTP2  = flag.Bool("webhook-http2", false, "also offer HTTP/2 on the webhook port; off, it speaks HTTP/1.1 only, which the kube-apiserver uses for webhooks behind a Service anyway")
 		certDir       = flag.String("cert-dir", "/tmp/podvirt-webhook-certs", "directory the serving certificate is written to at each rotation (the server serves it from memory)")
 		certValidity  = flag.Duration("serving-cert-validity", certs.DefaultValidity, "lifetime of each serving certificate; a new one is served once a third of it is left, checked every tenth of it (at most hourly)")
 		certHosts     = flag.String("cert-hosts", "podvirt-webhook.podvirt-system.svc", "comma-separated DNS names and IPs of the serving certificate")
@@ -71,6 +74,7 @@ func main() {
 		gracefulStop  = flag.Duration("graceful-shutdown-timeout", 30*time.Second, "after the shutdown delay, how long in-flight admissions and the controllers get to finish")
 		metricsAddr   = flag.String("metrics-bind-address", ":8080", "metrics address, 0 to disable")
 		probeAddr     = flag.String("health-probe-bind-address", ":8081", "health probe address")
+		pprofAddr     = flag.String("pprof-addr", "", "serve net/http/pprof at this loopback address (host:port, host 127.0.0.1, ::1 or localhost), for profiling; empty (the default) serves none")
 		unknownAfter  = flag.Duration("node-unknown-timeout", controller.DefaultUnknownTimeout, "how long the VMIs of a node whose heartbeat Lease (in --namespace) ran out stay Unknown before they fail (NodeLost), and then only once the node is fenced (docs/operations.md); 0 fails them as soon as it is")
 	)
 	opts := zap.Options{}
@@ -82,6 +86,7 @@ func main() {
 		err = errors.New("want a positive quantity")
 	}
 	exitOn(err, "parsing --container-disk-bytes")
+	exitOn(checkLoopback(*pprofAddr), "checking --pprof-addr")
 	log := ctrl.Log.WithName("setup")
 
 	scheme := runtime.NewScheme()
@@ -112,7 +117,7 @@ func main() {
 	}
 
 	webhookServer := serving.NewServer(serving.Options{
-		Host: *webhookHost, Port: *webhookPort, DrainTimeout: *gracefulStop, Stopping: ctx.Done(), Log: ctrl.Log.WithName("webhook-server"),
+		Host: *webhookHost, Port: *webhookPort, HTTP2: *webhookHTTP2, DrainTimeout: *gracefulStop, Stopping: ctx.Done(), Log: ctrl.Log.WithName("webhook-server"),
 		TLSOpts: []func(*tls.Config){callers.TLS, func(c *tls.Config) { c.GetCertificate = rotator.GetCertificate }},
 	})
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
@@ -122,6 +127,7 @@ func main() {
 		Cache:                         cache.Options{ByObject: map[client.Object]cache.ByObject{&coordinationv1.Lease{}: {Namespaces: map[string]cache.Config{*namespace: {}}}}},
 		Metrics:                       metricsserver.Options{BindAddress: *metricsAddr},
 		HealthProbeBindAddress:        *probeAddr,
+		PprofBindAddress:              *pprofAddr,
 		LeaderElection:                *leaderElect,
 		LeaderElectionID:              "podvirt-controller",
 		LeaderElectionNamespace:       *namespace,
@@ -212,6 +218,26 @@ func exitOn(err error, what string) {
 		ctrl.Log.WithName("setup").Error(err, what)
 		os.Exit(1)
 	}
+}
+
+// checkLoopback accepts "" (no pprof) or a host:port whose host is a
+// loopback address: profiles show request contents and cost CPU to take,
+// so they are never served beyond the machine.
+func checkLoopback(addr string) error {
+	if addr == "" {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	if host == "localhost" {
+		return nil
+	}
+	if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("%q is not a loopback address (127.0.0.1, ::1 or localhost)", host)
+	}
+	return nil
 }
 
 func splitNonEmpty(s string) []string {

@@ -135,7 +135,7 @@ func (f *fixture) admit(name string) result {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != http.StatusOK || resp.ProtoMajor != 2 {
+	if wantMajor := map[bool]int{false: 1, true: 2}[f.srv.opts.HTTP2]; resp.StatusCode != http.StatusOK || resp.ProtoMajor != wantMajor {
 		return result{err: fmt.Errorf("%s %s: %s", resp.Proto, resp.Status, data)}
 	}
 	var out admissionv1.AdmissionReview

@@ -49,6 +49,15 @@ type Options struct {
 	// so idle connections are not closed here, only told to close after
 	// their next answer.
 	Stopping <-chan struct{}
+	// HTTP2 also offers HTTP/2 (ALPN h2). Off, the server speaks HTTP/1.1
+	// only: what the kube-apiserver uses for a webhook behind a Service
+	// anyway (k8s.io/apiserver/pkg/util/webhook asks for http/1.1 unless
+	// the webhook's URL is on localhost, so that concurrent calls spread
+	// over the Service's endpoints), cheaper per request than Go's HTTP/2
+	// server, and without HTTP/2's exposure to rapid-reset floods
+	// (CVE-2023-44487), which is why controller-runtime's scaffolding
+	// turns it off too.
+	HTTP2 bool
 	// Log receives the server's messages (discarded if zero).
 	Log logr.Logger
 }
@@ -143,6 +152,7 @@ func (s *Server) Start(ctx context.Context) error {
 	defer cancelBase()
 	srv := &http.Server{
 		BaseContext:       func(net.Listener) context.Context { return base },
+		Protocols:         s.protocols(),
 		Handler:           s.track(s.inner.WebhookMux()),
 		MaxHeaderBytes:    1 << 20,
 		IdleTimeout:       90 * time.Second,
@@ -188,8 +198,19 @@ func (s *Server) Start(ctx context.Context) error {
 	return nil
 }
 
+// protocols are what the server speaks (HTTP/2 only with Options.HTTP2).
+func (s *Server) protocols() *http.Protocols {
+	p := &http.Protocols{}
+	p.SetHTTP1(true)
+	p.SetHTTP2(s.opts.HTTP2)
+	return p
+}
+
 func (s *Server) listen() (net.Listener, error) {
-	cfg := &tls.Config{NextProtos: []string{"h2", "http/1.1"}, MinVersion: tls.VersionTLS12}
+	cfg := &tls.Config{NextProtos: []string{"http/1.1"}, MinVersion: tls.VersionTLS12}
+	if s.opts.HTTP2 {
+		cfg.NextProtos = []string{"h2", "http/1.1"}
+	}
 	for _, op := range s.opts.TLSOpts {
 		op(cfg)
 	}

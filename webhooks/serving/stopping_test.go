@@ -18,7 +18,7 @@ import (
 // riding a connection the drain will cut.
 func TestStoppingClosesKeptConnections(t *testing.T) {
 	stopping := make(chan struct{})
-	f := newFixture(t, Options{Stopping: stopping})
+	f := newFixture(t, Options{Stopping: stopping, HTTP2: true})
 	var dials atomic.Int32
 	tr := f.client.Transport.(*http.Transport)
 	tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
@@ -49,7 +49,8 @@ func TestStoppingClosesKeptConnections(t *testing.T) {
 	t.Logf("a new connection after %d request(s) once stopping", requests)
 }
 
-// TestStoppingHTTP1: the kube-apiserver calls webhooks over HTTP/1.1. Once
+// TestStoppingHTTP1: the kube-apiserver calls webhooks behind a Service
+// over HTTP/1.1 (the server's default protocol, the only one). Once
 // stopping, an idle kept-alive connection is not cut (the client's next
 // request on it is answered), and that answer says Connection: close.
 func TestStoppingHTTP1(t *testing.T) {
@@ -90,5 +91,28 @@ func TestStoppingHTTP1(t *testing.T) {
 	get()
 	if n := dials.Load(); n != 2 {
 		t.Errorf("%d dials after a Connection: close answer, want a new connection", n)
+	}
+}
+
+// TestServesHTTP1OnlyByDefault: the server offers HTTP/2 only when asked
+// to (Options.HTTP2); by default a client that offers h2 gets HTTP/1.1.
+func TestServesHTTP1OnlyByDefault(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		f := newFixture(t, Options{HTTP2: h2})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := f.start(t, ctx)
+		conn, err := tls.Dial("tcp", f.srv.Addr().String(), &tls.Config{InsecureSkipVerify: true, NextProtos: []string{"h2", "http/1.1"}}) //nolint:gosec // only the protocol is checked
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := conn.ConnectionState().NegotiatedProtocol
+		_ = conn.Close()
+		want := map[bool]string{false: "http/1.1", true: "h2"}[h2]
+		if got != want {
+			t.Errorf("HTTP2=%v: negotiated %q, want %q", h2, got, want)
+		}
+		mustAllow(t, f.admit("x"), "x")
+		cancel()
+		<-done
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/podvirt/podvirt/test/bench/internal/scenario"
 )
 
 // multi is a repeatable string flag.
@@ -27,6 +29,19 @@ func parseService(s string) (ns, name string, port int32, err error) {
 		return "", "", 0, fmt.Errorf("service %q: bad port %q", s, p)
 	}
 	return ns, name, int32(n), nil
+}
+
+// parseInstall parses NAME=MUTATING,VALIDATING.
+func parseInstall(s string) (scenario.Install, error) {
+	name, cfgs, ok := strings.Cut(s, "=")
+	m, v, ok2 := strings.Cut(cfgs, ",")
+	if !ok || !ok2 || name == "" || m == "" || v == "" || strings.Contains(v, ",") {
+		return scenario.Install{}, fmt.Errorf("--podvirt-install %q: want NAME=MUTATING,VALIDATING", s)
+	}
+	if name == scenario.WebhookPodvirt || name == scenario.WebhookNoop || name == scenario.WebhookKyverno || name == "apiserver" {
+		return scenario.Install{}, fmt.Errorf("--podvirt-install %q: %s is taken", s, name)
+	}
+	return scenario.Install{Name: name, Mutating: m, Validating: v}, nil
 }
 
 // parseSkips parses NAME=REASON flags.

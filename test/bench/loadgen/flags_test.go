@@ -25,3 +25,15 @@ func TestParseSkips(t *testing.T) {
 		}
 	}
 }
+
+func TestParseInstall(t *testing.T) {
+	in, err := parseInstall("baseline=podvirt-baseline-vmi-defaulter,podvirt-baseline-vmi-validator")
+	if err != nil || in.Name != "baseline" || in.Mutating != "podvirt-baseline-vmi-defaulter" || in.Validating != "podvirt-baseline-vmi-validator" {
+		t.Errorf("parseInstall = %+v %v", in, err)
+	}
+	for _, s := range []string{"", "x", "x=m", "x=m,", "=m,v", "x=,v", "x=m,v,w", "podvirt=m,v", "noop=m,v"} {
+		if _, err := parseInstall(s); err == nil {
+			t.Errorf("parseInstall(%q) did not fail", s)
+		}
+	}
+}

@@ -30,7 +30,7 @@ type runFlags struct {
 	n, warmup, reps                                      int
 	cs, scenarios                                        string
 	noopService, noopURL, noopCA                         string
-	cpu, skip, notes                                     multi
+	cpu, skip, notes, installs                           multi
 	settle, timeout                                      time.Duration
 	environment, commit                                  string
 }
@@ -53,6 +53,7 @@ func (f *runFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.cpu, "cpu", "NAME=SPEC: processes of CPU group NAME (apiserver, podvirt, noop, kyverno); SPEC pid:1,2 | pidfile:F,G | pod:NS/SELECTOR (repeatable)")
 	fs.Var(&f.skip, "skip", "NAME=REASON: do not measure scenario NAME, and say why in the report (repeatable)")
 	fs.Var(&f.notes, "note", "a line for the report's header (repeatable)")
+	fs.Var(&f.installs, "podvirt-install", "NAME=MUTATING,VALIDATING: another podvirt beside the cluster's, its VMI webhook configurations; scenarios NAME-0, NAME-1, NAME-16, CPU group NAME (repeatable; development: test/bench/dev.sh BENCH_DEV_BASELINE)")
 	fs.DurationVar(&f.settle, "settle", 2*time.Second, "time given to a webhook registration no probe can confirm")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "timeout of each create")
 	fs.StringVar(&f.environment, "environment", "unspecified", "what the cluster is, for the report")
@@ -92,8 +93,16 @@ func (f *runFlags) env(cfg *rest.Config) (*scenario.Env, error) {
 			return nil, fmt.Errorf("reading the no-op webhook's CA: %w", err)
 		}
 	}
+	installs := []scenario.Install{scenario.DefaultInstall}
+	for _, spec := range f.installs {
+		in, err := parseInstall(spec)
+		if err != nil {
+			return nil, err
+		}
+		installs = append(installs, in)
+	}
 	return scenario.New(cfg, scenario.Options{
-		Namespace: f.namespace, Rules: rs, Body: body, Noop: noop, Settle: f.settle, StateFile: f.state, Log: logf,
+		Namespace: f.namespace, Rules: rs, Body: body, Noop: noop, Installs: installs, Settle: f.settle, StateFile: f.state, Log: logf,
 	})
 }
 

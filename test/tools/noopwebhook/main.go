@@ -3,8 +3,12 @@
 // encoding/json; the object stays raw bytes) and allows it, with no
 // patch, on every path (register it as both mutating and validating).
 // What any webhook costs beyond this one is its own work. It serves TLS
-// (HTTP/2 as the kube-apiserver speaks it) from the given certificate and
-// key, asks for no client certificate, and stops on SIGTERM or SIGINT.
+// from the given certificate and key, HTTP/1.1 only by default: what the
+// kube-apiserver speaks to a webhook behind a Service (it asks for
+// http/1.1 unless the webhook's URL is on localhost, k8s.io/apiserver's
+// pkg/util/webhook), and what podvirt-controller serves; --http2 offers
+// h2 too, as a URL on localhost would use. It asks for no client
+// certificate, and stops on SIGTERM or SIGINT.
 // /healthz answers 200 for probes.
 //
 // Build it static (CGO_ENABLED=0) and pack it with test/tools/ocipack:
@@ -33,13 +37,14 @@ func main() {
 	listen := flag.String("listen", ":9443", "address to serve on")
 	certFile := flag.String("tls-cert-file", "", "serving certificate (PEM)")
 	keyFile := flag.String("tls-private-key-file", "", "serving key (PEM)")
+	h2 := flag.Bool("http2", false, "also offer HTTP/2 (HTTP/1.1 only if false)")
 	flag.Parse()
-	if err := run(*listen, *certFile, *keyFile); err != nil {
+	if err := run(*listen, *certFile, *keyFile, *h2); err != nil {
 		log.Fatalf("noopwebhook: %v", err)
 	}
 }
 
-func run(listen, certFile, keyFile string) error {
+func run(listen, certFile, keyFile string, h2 bool) error {
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
 		return fmt.Errorf("loading the serving certificate: %w", err)
@@ -49,7 +54,10 @@ func run(listen, certFile, keyFile string) error {
 		Handler:           Handler(),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
+		Protocols:         &http.Protocols{},
 	}
+	srv.Protocols.SetHTTP1(true)
+	srv.Protocols.SetHTTP2(h2)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	errc := make(chan error, 1)

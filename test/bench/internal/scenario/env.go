@@ -42,6 +42,20 @@ type Noop struct {
 	CABundle []byte
 }
 
+// Install is one podvirt whose VMI webhooks a scenario puts in the path:
+// its two webhook configurations, and the name of its scenarios and CPU
+// group. The cluster's podvirt is DefaultInstall; a development run may
+// add another build beside it (test/bench/dev.sh BENCH_DEV_BASELINE), to
+// measure two builds side by side under the same load.
+type Install struct {
+	// Name prefixes the scenarios ("<name>-16") and names the CPU group.
+	Name                 string
+	Mutating, Validating string
+}
+
+// DefaultInstall is podvirt as deploy/ installs it.
+var DefaultInstall = Install{Name: WebhookPodvirt, Mutating: PodvirtMutating, Validating: PodvirtValidating}
+
 // Options configure an Env.
 type Options struct {
 	// Namespace the VMIs are created in (dry run); made if missing.
@@ -49,6 +63,8 @@ type Options struct {
 	Rules     []rules.Rule
 	Body      *load.VMIBody
 	Noop      Noop
+	// Installs are the podvirts measured ([DefaultInstall] if empty).
+	Installs []Install
 	// Settle is how long a switch that no probe can confirm (the no-op
 	// webhook) is given to reach the kube-apiserver.
 	Settle time.Duration
@@ -80,6 +96,9 @@ func New(cfg *rest.Config, opts Options) (*Env, error) {
 	}
 	if opts.Log == nil {
 		opts.Log = func(string, ...any) {}
+	}
+	if len(opts.Installs) == 0 {
+		opts.Installs = []Install{DefaultInstall}
 	}
 	if opts.ProbeTimeout == 0 {
 		opts.ProbeTimeout = 90 * time.Second

@@ -19,7 +19,8 @@ const ProbeCores = 9
 
 // Probes are dry-run creates that tell whether a switch reached the
 // kube-apiserver: the benchmark's VMI (podvirt's defaulter, when in the
-// path, sets spec.domain.machine.type) and a violating one (no labels,
+// path, sets spec.domain.resources.requests.memory from the guest memory,
+// a default no CRD schema can give) and a violating one (no labels,
 // ProbeCores cores), which the loaded rules deny.
 type probes struct {
 	valid, violating map[string]any
@@ -65,8 +66,8 @@ func (e *Env) waitDefaulted(ctx context.Context, on bool) error {
 			streak = 0
 			return false, err
 		}
-		machine, _, _ := unstructured.NestedString(got.Object, "spec", "domain", "machine", "type")
-		if (machine != "") == on {
+		memory, _, _ := unstructured.NestedString(got.Object, "spec", "domain", "resources", "requests", "memory")
+		if (memory != "") == on {
 			streak++
 		} else {
 			streak = 0

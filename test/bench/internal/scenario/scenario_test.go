@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -242,5 +243,27 @@ func TestStateRoundTripAndClean(t *testing.T) {
 	}
 	if obj["metadata"].(map[string]any)["uid"] != "u" {
 		t.Error("cleanForCreate changed its input")
+	}
+}
+
+// A second podvirt install gets its own scenarios, CPU group and path.
+func TestCatalogWithAnotherInstall(t *testing.T) {
+	base := Install{Name: "baseline", Mutating: "podvirt-baseline-vmi-defaulter", Validating: "podvirt-baseline-vmi-validator"}
+	e := &Env{Options: Options{Rules: make([]rules.Rule, 16), Installs: []Install{DefaultInstall, base}}}
+	got := map[string]Scenario{}
+	for _, s := range e.Catalog() {
+		got[s.Name] = s
+	}
+	want := []string{"none", "noop", "podvirt-0", "podvirt-1", "podvirt-16", "baseline-0", "baseline-1", "baseline-16", "vap-16", "kyverno-16"}
+	if names := Names(e.Catalog()); !slices.Equal(names, want) {
+		t.Fatalf("scenarios %v, want %v", names, want)
+	}
+	b := got["baseline-16"]
+	if b.Webhook != "baseline" || b.Label != "baseline, 16 VMIPolicies" ||
+		!slices.Equal(b.Expect.Configurations, []string{"mutating/podvirt-baseline-vmi-defaulter", "validating/podvirt-baseline-vmi-validator"}) {
+		t.Errorf("baseline-16: %+v", b)
+	}
+	if p := got["podvirt-16"]; p.Webhook != WebhookPodvirt || p.Label != "podvirt, 16 VMIPolicies" || p.Expect.Configurations[0] != "mutating/"+PodvirtMutating {
+		t.Errorf("podvirt-16: %+v", p)
 	}
 }

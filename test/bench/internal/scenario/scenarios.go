@@ -28,18 +28,17 @@ type Scenario struct {
 func (e *Env) Catalog() []Scenario {
 	n := len(e.Rules)
 	one := e.Rules[:min(1, n)]
-	podvirtPath := Expect{Configurations: []string{"mutating/" + PodvirtMutating, "validating/" + PodvirtValidating}, AtLeastOne: true}
-	podvirt := func(k int) Scenario {
+	podvirt := func(in Install, k int) Scenario {
 		rs := e.Rules[:k]
-		label := fmt.Sprintf("podvirt, %d VMIPolicies", k)
+		label := fmt.Sprintf("%s, %d VMIPolicies", in.Name, k)
 		if k == 1 {
-			label = "podvirt, 1 VMIPolicy"
+			label = in.Name + ", 1 VMIPolicy"
 		}
 		return Scenario{
-			ScenarioInfo: report.ScenarioInfo{Name: fmt.Sprintf("podvirt-%d", k), Label: label, Webhook: WebhookPodvirt},
-			Expect:       podvirtPath,
+			ScenarioInfo: report.ScenarioInfo{Name: fmt.Sprintf("%s-%d", in.Name, k), Label: label, Webhook: in.Name},
+			Expect:       Expect{Configurations: []string{"mutating/" + in.Mutating, "validating/" + in.Validating}, AtLeastOne: true},
 			Setup: func(ctx context.Context) error {
-				if err := e.SetPodvirt(ctx, true); err != nil {
+				if err := e.SetPodvirt(ctx, in, true); err != nil {
 					return err
 				}
 				if k == 0 {
@@ -53,12 +52,16 @@ func (e *Env) Catalog() []Scenario {
 						return err
 					}
 				}
-				return e.SetPodvirt(ctx, false)
+				return e.SetPodvirt(ctx, in, false)
 			},
 		}
 	}
 	nothing := func(context.Context) error { return nil }
-	return []Scenario{
+	var podvirts []Scenario
+	for _, in := range e.Installs {
+		podvirts = append(podvirts, podvirt(in, 0), podvirt(in, len(one)), podvirt(in, n))
+	}
+	return append(append([]Scenario{
 		{
 			ScenarioInfo: report.ScenarioInfo{Name: report.BaselineNone, Label: "no webhooks"},
 			Setup:        nothing, Teardown: nothing,
@@ -69,9 +72,7 @@ func (e *Env) Catalog() []Scenario {
 			Setup:        func(ctx context.Context) error { return e.SetNoop(ctx, true) },
 			Teardown:     func(ctx context.Context) error { return e.SetNoop(ctx, false) },
 		},
-		podvirt(0),
-		podvirt(len(one)),
-		podvirt(n),
+	}, podvirts...), []Scenario{
 		{
 			ScenarioInfo: report.ScenarioInfo{Name: fmt.Sprintf("vap-%d", n), Label: fmt.Sprintf("%d native ValidatingAdmissionPolicies", n)},
 			Expect:       Expect{VAPs: n},
@@ -84,7 +85,7 @@ func (e *Env) Catalog() []Scenario {
 			Setup:        func(ctx context.Context) error { return e.LoadKyverno(ctx, e.Rules) },
 			Teardown:     func(ctx context.Context) error { return e.Unload(ctx, KyvernoPolicies) },
 		},
-	}
+	}...)
 }
 
 // Names lists the catalogue's scenario names.

@@ -83,28 +83,10 @@ func (e *Env) Prepare(ctx context.Context) error {
 		}
 	}
 	s := &State{Rules: map[string]map[string][]admissionregistrationv1.RuleWithOperations{}}
-	ar := e.Kube.AdmissionregistrationV1()
-	m, err := ar.MutatingWebhookConfigurations().Get(ctx, PodvirtMutating, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("reading podvirt's mutating webhook: %w", err)
-	}
-	s.Rules["mutating/"+m.Name] = map[string][]admissionregistrationv1.RuleWithOperations{}
-	for _, w := range m.Webhooks {
-		if isDisabled(w.Rules) {
-			return fmt.Errorf("podvirt's webhook %s/%s is already disabled by a benchmark and no state was saved: re-install podvirt (test/local/install.sh)", m.Name, w.Name)
+	for _, in := range e.Installs {
+		if err := e.saveRules(ctx, in, s); err != nil {
+			return err
 		}
-		s.Rules["mutating/"+m.Name][w.Name] = w.Rules
-	}
-	v, err := ar.ValidatingWebhookConfigurations().Get(ctx, PodvirtValidating, metav1.GetOptions{})
-	if err != nil {
-		return fmt.Errorf("reading podvirt's validating webhook: %w", err)
-	}
-	s.Rules["validating/"+v.Name] = map[string][]admissionregistrationv1.RuleWithOperations{}
-	for _, w := range v.Webhooks {
-		if isDisabled(w.Rules) {
-			return fmt.Errorf("podvirt's webhook %s/%s is already disabled by a benchmark and no state was saved: re-install podvirt (test/local/install.sh)", v.Name, w.Name)
-		}
-		s.Rules["validating/"+v.Name][w.Name] = w.Rules
 	}
 	pols, err := e.Dyn.Resource(VMIPolicies).List(ctx, metav1.ListOptions{LabelSelector: "!" + benchLabel})
 	if err != nil {
@@ -130,7 +112,42 @@ func (e *Env) Prepare(ctx context.Context) error {
 			return fmt.Errorf("deleting VMIPolicy %s for the run: %w", p.GetName(), err)
 		}
 	}
-	return e.SetPodvirt(ctx, false)
+	for _, in := range e.Installs {
+		if err := e.setRules(ctx, in, func(string, string) ([]admissionregistrationv1.RuleWithOperations, bool) {
+			return DisabledRules(), true
+		}); err != nil {
+			return err
+		}
+	}
+	return e.waitDefaulted(ctx, false)
+}
+
+// saveRules adds the rules of in's VMI webhooks to s.
+func (e *Env) saveRules(ctx context.Context, in Install, s *State) error {
+	ar := e.Kube.AdmissionregistrationV1()
+	m, err := ar.MutatingWebhookConfigurations().Get(ctx, in.Mutating, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading %s's mutating webhook: %w", in.Name, err)
+	}
+	s.Rules["mutating/"+m.Name] = map[string][]admissionregistrationv1.RuleWithOperations{}
+	for _, w := range m.Webhooks {
+		if isDisabled(w.Rules) {
+			return fmt.Errorf("%s's webhook %s/%s is already disabled by a benchmark and no state was saved: re-install podvirt (test/local/install.sh)", in.Name, m.Name, w.Name)
+		}
+		s.Rules["mutating/"+m.Name][w.Name] = w.Rules
+	}
+	v, err := ar.ValidatingWebhookConfigurations().Get(ctx, in.Validating, metav1.GetOptions{})
+	if err != nil {
+		return fmt.Errorf("reading %s's validating webhook: %w", in.Name, err)
+	}
+	s.Rules["validating/"+v.Name] = map[string][]admissionregistrationv1.RuleWithOperations{}
+	for _, w := range v.Webhooks {
+		if isDisabled(w.Rules) {
+			return fmt.Errorf("%s's webhook %s/%s is already disabled by a benchmark and no state was saved: re-install podvirt (test/local/install.sh)", in.Name, v.Name, w.Name)
+		}
+		s.Rules["validating/"+v.Name][w.Name] = w.Rules
+	}
+	return nil
 }
 
 // Restore undoes Prepare and every scenario: podvirt's webhook rules as

@@ -3,6 +3,7 @@ package scenario
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
@@ -68,12 +69,12 @@ func rulesPatch(names []string, rulesOf func(name string) ([]admissionregistrati
 	return b, nil
 }
 
-// setRules patches podvirt's two VMI webhook configurations.
-func (e *Env) setRules(ctx context.Context, rulesOf func(cfg, webhook string) ([]admissionregistrationv1.RuleWithOperations, bool)) error {
+// setRules patches the two VMI webhook configurations of in.
+func (e *Env) setRules(ctx context.Context, in Install, rulesOf func(cfg, webhook string) ([]admissionregistrationv1.RuleWithOperations, bool)) error {
 	ar := e.Kube.AdmissionregistrationV1()
-	m, err := ar.MutatingWebhookConfigurations().Get(ctx, PodvirtMutating, metav1.GetOptions{})
+	m, err := ar.MutatingWebhookConfigurations().Get(ctx, in.Mutating, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", PodvirtMutating, err)
+		return fmt.Errorf("reading %s: %w", in.Mutating, err)
 	}
 	var names []string
 	for _, w := range m.Webhooks {
@@ -88,9 +89,9 @@ func (e *Env) setRules(ctx context.Context, rulesOf func(cfg, webhook string) ([
 	if _, err := ar.MutatingWebhookConfigurations().Patch(ctx, m.Name, types.JSONPatchType, p, metav1.PatchOptions{FieldManager: "podvirt-bench"}); err != nil {
 		return fmt.Errorf("patching %s: %w", m.Name, err)
 	}
-	v, err := ar.ValidatingWebhookConfigurations().Get(ctx, PodvirtValidating, metav1.GetOptions{})
+	v, err := ar.ValidatingWebhookConfigurations().Get(ctx, in.Validating, metav1.GetOptions{})
 	if err != nil {
-		return fmt.Errorf("reading %s: %w", PodvirtValidating, err)
+		return fmt.Errorf("reading %s: %w", in.Validating, err)
 	}
 	names = nil
 	for _, w := range v.Webhooks {
@@ -108,10 +109,10 @@ func (e *Env) setRules(ctx context.Context, rulesOf func(cfg, webhook string) ([
 	return nil
 }
 
-// SetPodvirt puts podvirt's VMI webhooks in the path with their saved
+// SetPodvirt puts the VMI webhooks of in in the path with their saved
 // rules (on) or takes them out, and waits until the apiserver calls (or
-// stops calling) the defaulter.
-func (e *Env) SetPodvirt(ctx context.Context, on bool) error {
+// stops calling) a defaulter. Only one install is in the path at a time.
+func (e *Env) SetPodvirt(ctx context.Context, in Install, on bool) error {
 	var saved *State
 	if on {
 		s, err := readState(e.StateFile)
@@ -123,7 +124,7 @@ func (e *Env) SetPodvirt(ctx context.Context, on bool) error {
 		}
 		saved = s
 	}
-	err := e.setRules(ctx, func(cfg, w string) ([]admissionregistrationv1.RuleWithOperations, bool) {
+	err := e.setRules(ctx, in, func(cfg, w string) ([]admissionregistrationv1.RuleWithOperations, bool) {
 		if !on {
 			return DisabledRules(), true
 		}
@@ -137,10 +138,17 @@ func (e *Env) SetPodvirt(ctx context.Context, on bool) error {
 }
 
 func (e *Env) restoreRules(ctx context.Context, s *State) error {
-	return e.setRules(ctx, func(cfg, w string) ([]admissionregistrationv1.RuleWithOperations, bool) {
-		rs, ok := s.Rules[cfg][w]
-		return rs, ok
-	})
+	var errs []error
+	for _, in := range e.Installs {
+		if _, saved := s.Rules["mutating/"+in.Mutating]; !saved {
+			continue // not saved: Prepare never changed it
+		}
+		errs = append(errs, e.setRules(ctx, in, func(cfg, w string) ([]admissionregistrationv1.RuleWithOperations, bool) {
+			rs, ok := s.Rules[cfg][w]
+			return rs, ok
+		}))
+	}
+	return errors.Join(errs...)
 }
 
 func noopRules() []admissionregistrationv1.RuleWithOperations {
