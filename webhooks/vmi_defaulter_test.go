@@ -205,6 +205,7 @@ func TestDefaulterTinyPatch(t *testing.T) {
 	t.Logf("vmi-tiny's patch: %s", got)
 	want := `[{"op":"add","path":"/spec/domain/cpu/sockets","value":1},{"op":"add","path":"/spec/domain/cpu/threads","value":1},` +
 		`{"op":"add","path":"/spec/domain/devices/autoattachSerialConsole","value":true},` +
+		`{"op":"add","path":"/spec/domain/features","value":{"acpi":{"enabled":true}}},` +
 		`{"op":"add","path":"/spec/domain/firmware/kernelBoot/container/imagePullPolicy","value":"Always"},` +
 		`{"op":"add","path":"/spec/domain/machine","value":{"type":"q35"}},` +
 		`{"op":"add","path":"/spec/domain/resources","value":{"requests":{"memory":"128Mi"}}},` +
