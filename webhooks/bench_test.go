@@ -176,7 +176,19 @@ func BenchmarkMutatingHandler(b *testing.B) {
 		b.Fatal(err)
 	}
 	vmirules.Default(vmi)
-	defaulted, err := json.Marshal(vmi)
+	// As the kube-apiserver would send it: no status, no null
+	// creationTimestamp (and members in another order than Go's).
+	encoded, err := json.Marshal(vmi)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(encoded, &doc); err != nil {
+		b.Fatal(err)
+	}
+	delete(doc, "status")
+	delete(doc["metadata"].(map[string]any), "creationTimestamp")
+	defaulted, err := json.Marshal(doc)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -189,7 +201,7 @@ func BenchmarkMutatingHandler(b *testing.B) {
 	}{
 		{"controller-runtime/patch", controllerRuntimeDefaulter(s), raw, true},
 		{"VMIDefaulter/patch", NewVMIDefaulter(), raw, true},
-		{"controller-runtime/defaulted", controllerRuntimeDefaulter(s), defaulted, false},
+		{"controller-runtime/defaulted", controllerRuntimeDefaulter(s), defaulted, true}, // add /status
 		{"VMIDefaulter/defaulted", NewVMIDefaulter(), defaulted, false},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
@@ -199,10 +211,13 @@ func BenchmarkMutatingHandler(b *testing.B) {
 			}
 			ctx := context.Background()
 			b.ReportAllocs()
+			c0 := processCPU()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
 				bc.h.Handle(ctx, req)
 			}
+			b.StopTimer()
+			b.ReportMetric(float64(processCPU()-c0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

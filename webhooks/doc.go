@@ -30,9 +30,10 @@
 // top-level package audit.
 //
 // Imports: audit, crds/v1alpha1, policies, webhooks/vmirules, webhooks/nodeauthz,
-// controller-runtime's webhook and admission packages, k8s.io/api and
-// apimachinery. Not certs, policycontroller or serving (cmd/podvirt-controller
-// wires those next to it), never launcher, nodeagent or the controllers.
+// controller-runtime's webhook and admission packages, k8s.io/api,
+// apimachinery and sigs.k8s.io/json. Not certs, policycontroller or serving
+// (cmd/podvirt-controller wires those next to it), never launcher, nodeagent
+// or the controllers.
 //
 // The handlers stay in this package rather than moving to
 // webhooks/admission: they are what "webhooks" names, and a package called
