@@ -50,15 +50,7 @@ typed into it waits, until the first leaves.`,
   kubectl podvirt console vm/web --context prod`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := vmiName(args[0])
-			if err != nil {
-				return err
-			}
-			cs, cfg, ns, err := cluster.clientset()
-			if err != nil {
-				return err
-			}
-			p, err := launcherPod(cmd.Context(), cs, ns, name)
+			cs, cfg, p, err := cluster.launcherOf(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

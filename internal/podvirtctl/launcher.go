@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/httpstream"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 
 	"github.com/podvirt/podvirt/domainspec"
 )
@@ -26,6 +27,25 @@ func vmiName(arg string) (string, error) {
 		return "", fmt.Errorf("%q: name a VMI as NAME, vmi/NAME or vm/NAME, with -n for its namespace", arg)
 	}
 	return name, nil
+}
+
+// launcherOf resolves a VMI argument (vmiName) to its running launcher Pod
+// in the flags' namespace, with a client of the flags' cluster: what
+// console, port-forward and ssh each start from.
+func (f *clusterFlags) launcherOf(ctx context.Context, arg string) (kubernetes.Interface, *rest.Config, *corev1.Pod, error) {
+	name, err := vmiName(arg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	cs, cfg, ns, err := f.clientset()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	p, err := launcherPod(ctx, cs, ns, name)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return cs, cfg, p, nil
 }
 
 // launcherPod reads the VMI's launcher Pod by its name, with a GET of the

@@ -35,15 +35,7 @@ number locally. It runs until interrupted (Ctrl+C).`,
   podvirtctl port-forward vm/web :22 --address 127.0.0.1`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			name, err := vmiName(args[0])
-			if err != nil {
-				return err
-			}
-			cs, cfg, ns, err := cluster.clientset()
-			if err != nil {
-				return err
-			}
-			p, err := launcherPod(cmd.Context(), cs, ns, name)
+			cs, cfg, p, err := cluster.launcherOf(cmd.Context(), args[0])
 			if err != nil {
 				return err
 			}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/podvirt/podvirt/domainspec"
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/tools/portforward"
 )
@@ -37,15 +38,7 @@ ssh -p 2222 USER@127.0.0.1.`,
 			if i := strings.LastIndex(target, "@"); i >= 0 {
 				user, target = target[:i], target[i+1:]
 			}
-			name, err := vmiName(target)
-			if err != nil {
-				return err
-			}
-			cs, cfg, ns, err := cluster.clientset()
-			if err != nil {
-				return err
-			}
-			p, err := launcherPod(cmd.Context(), cs, ns, name)
+			cs, cfg, p, err := cluster.launcherOf(cmd.Context(), target)
 			if err != nil {
 				return err
 			}
@@ -70,7 +63,7 @@ ssh -p 2222 USER@127.0.0.1.`,
 				}
 				return err
 			}
-			return runSSH(ctx, sshBin, sshArgs(user, name, ns, lp, args[1:]), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			return runSSH(ctx, sshBin, sshArgs(user, p.Labels[domainspec.LabelVMI], p.Namespace, lp, args[1:]), cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
 		},
 	}
 	cluster.bind(cmd.Flags())

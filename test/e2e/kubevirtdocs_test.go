@@ -38,18 +38,8 @@ func TestKubeVirtDocsAdmitted(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := e.Kubectl(string(raw), "apply", "--dry-run=server", "-o", "json", "-n", ns, "-f", "-")
-			if err != nil {
-				t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
-			}
 			vmi := &v1alpha1.VirtualMachineInstance{}
-			if err := json.Unmarshal([]byte(out), vmi); err != nil {
-				t.Fatalf("the server's answer: %v\n%s", err, out)
-			}
+			e.dryRunApplyFile(t, ns, file, vmi)
 			d := vmi.Spec.Domain
 			if d.Machine == nil || d.Machine.Type == "" || d.Memory == nil || d.Memory.Guest == nil {
 				t.Errorf("not defaulted: machine %+v memory %+v", d.Machine, d.Memory)
@@ -98,8 +88,8 @@ func TestKubeVirtDocsAdmitted(t *testing.T) {
 // TestKubeVirtDocsVMsAdmitted sends the VirtualMachines of
 // testdata/kubevirt-docs-vms (written as KubeVirt's user guide and labs
 // write them, apiVersion changed) through the real API server with a
-// server-side dry run: each is admitted, and its template comes back
-// defaulted as a VMI would be.
+// server-side dry run: each is admitted, keeps its run strategy (or
+// spec.running) and its template's disks.
 func TestKubeVirtDocsVMsAdmitted(t *testing.T) {
 	e := newEnv(t)
 	ns := e.Namespace(t)
@@ -109,18 +99,8 @@ func TestKubeVirtDocsVMsAdmitted(t *testing.T) {
 	}
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
-			raw, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatal(err)
-			}
-			out, err := e.Kubectl(string(raw), "apply", "--dry-run=server", "-o", "json", "-n", ns, "-f", "-")
-			if err != nil {
-				t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
-			}
 			vm := &v1alpha1.VirtualMachine{}
-			if err := json.Unmarshal([]byte(out), vm); err != nil {
-				t.Fatalf("the server's answer: %v\n%s", err, out)
-			}
+			e.dryRunApplyFile(t, ns, file, vm)
 			if vm.Spec.RunStrategy == nil && vm.Spec.Running == nil {
 				t.Errorf("neither runStrategy nor running survived admission: %+v", vm.Spec)
 			}
@@ -128,5 +108,23 @@ func TestKubeVirtDocsVMsAdmitted(t *testing.T) {
 				t.Errorf("the template lost its disks: %+v", vm.Spec.Template.Spec.Domain.Devices)
 			}
 		})
+	}
+}
+
+// dryRunApplyFile sends the manifest in file through the API server with
+// a server-side dry run (schema, webhooks, policies; nothing stored) and
+// decodes the server's answer into obj.
+func (e *env) dryRunApplyFile(t *testing.T, ns, file string, obj any) {
+	t.Helper()
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := e.Kubectl(string(raw), "apply", "--dry-run=server", "-o", "json", "-n", ns, "-f", "-")
+	if err != nil {
+		t.Fatalf("kubectl apply --dry-run=server: %v\n%s", err, out)
+	}
+	if err := json.Unmarshal([]byte(out), obj); err != nil {
+		t.Fatalf("the server's answer: %v\n%s", err, out)
 	}
 }
