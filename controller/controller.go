@@ -108,7 +108,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 			}
 			return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Failed, "LauncherPodDeleted", "the launcher Pod was deleted")
 		}
-		return ctrl.Result{}, r.createLauncher(ctx, vmi)
+		return r.createLauncher(ctx, vmi)
 	}
 
 	if vmi.Status.Phase == v1alpha1.Pending {
@@ -127,23 +127,33 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	return ctrl.Result{}, nil
 }
 
-func (r *Reconciler) createLauncher(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) error {
+func (r *Reconciler) createLauncher(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) (ctrl.Result, error) {
 	xml, err := domain.RenderXML(vmi, r.Domain)
 	if err != nil {
-		return r.setPhase(ctx, vmi, v1alpha1.Failed, "RenderFailed", err.Error())
+		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Failed, "RenderFailed", err.Error())
 	}
-	p, err := pod.Render(vmi, xml, r.Pod)
+	claims, waiting, err := r.claims(ctx, vmi)
 	if err != nil {
-		return r.setPhase(ctx, vmi, v1alpha1.Failed, "RenderFailed", err.Error())
+		return ctrl.Result{}, err
+	}
+	if len(waiting) > 0 {
+		// As KubeVirt: the VMI waits, Pending, for its claims to exist
+		// (a claim made after the VMI is a common order in manifests).
+		return ctrl.Result{RequeueAfter: claimRetry}, r.waitForClaims(ctx, vmi, waiting)
+	}
+	p, err := pod.RenderWithClaims(vmi, xml, claims, r.Pod)
+	if err != nil {
+		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Failed, "RenderFailed", err.Error())
 	}
 	if err := r.Client.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
 		r.event(vmi, corev1.EventTypeWarning, "FailedCreate", "Create", "creating launcher Pod %s: %v", p.Name, err)
-		return fmt.Errorf("creating the launcher Pod: %w", err)
+		return ctrl.Result{}, fmt.Errorf("creating the launcher Pod: %w", err)
 	}
 	r.event(vmi, corev1.EventTypeNormal, "SuccessfulCreate", "Create", "created launcher Pod %s", p.Name)
 	log.FromContext(ctx).Info("created launcher Pod", "pod", p.Name)
 	vmi.Status.LauncherPodName = p.Name
-	return r.setPhase(ctx, vmi, v1alpha1.Scheduling, "", "")
+	meta.RemoveStatusCondition(&vmi.Status.Conditions, v1alpha1.ConditionSynchronized)
+	return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Scheduling, "", "")
 }
 
 // finalize deletes the launcher Pod and releases the VMI once the Pod is

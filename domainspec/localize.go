@@ -44,6 +44,15 @@ type NodeFacts struct {
 	// libvirt is told not to change its owner (the file is shared by the
 	// VMIs of the image, and only read).
 	DiskBackings map[string]DiskBacking
+	// DiskFiles are disk files that are not the VMI's own but a volume's
+	// on the node (a persistentVolumeClaim's disk.img in the kubelet's
+	// mount of the claim, a hostDisk's image), by the bare file name the
+	// renderer wrote (DiskFile): absolute paths, given as they are.
+	DiskFiles map[string]string
+	// DiskDevices are the block devices of block-mode
+	// persistentVolumeClaims, by the same bare file names: the disk
+	// becomes <disk type='block'> with <source dev=...>.
+	DiskDevices map[string]string
 	// CPUPins are the host CPUs of a domain with dedicated CPUs
 	// (Metadata.DedicatedCPUs): the CPUs the kubelet gave the launcher
 	// container exclusively. Nil leaves the domain unpinned.
@@ -69,7 +78,8 @@ type CPUPins struct {
 // Localize makes every node-side rewrite of a rendered domain, and nothing
 // else changes it on the node: kernel and initrd under ImageRoot; the
 // vCPU and emulator pins of dedicated CPUs (CPUPins); disk
-// files, each with its format and backing chain, file-backed serial consoles and chardev
+// files, each with its format and backing chain, under VMIDir, or where
+// DiskFiles and DiskDevices put a volume's; file-backed serial consoles and chardev
 // logs under VMIDir; the VNC socket under SocketDir; chardev sockets under
 // SocketDir/VMIDirLink (VMIDir when SocketDir is empty); the interface onto
 // the existing Tap. Rendered paths are
@@ -93,9 +103,18 @@ func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
 	if dom.Devices == nil {
 		return nil
 	}
+	volumeDisks := map[int]bool{}
 	for i := range dom.Devices.Disks {
 		d := &dom.Devices.Disks[i]
 		if d.Source == nil || d.Source.File == nil {
+			continue
+		}
+		placed, err := volumeDisk(d, facts)
+		if err != nil {
+			return fmt.Errorf("domain %q: %w", dom.Name, err)
+		}
+		if placed {
+			volumeDisks[i] = true
 			continue
 		}
 		if f, ok := facts.DiskFormats[d.Source.File.File]; ok && d.Driver != nil {
@@ -112,7 +131,37 @@ func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
 			nic.Target = &libvirtxml.DomainInterfaceTarget{Dev: facts.Tap, Managed: "no"}
 		}
 	}
-	return inVMIDir(dom, facts.VMIDir, facts.SocketDir)
+	return inVMIDir(dom, facts.VMIDir, facts.SocketDir, volumeDisks)
+}
+
+// volumeDisk puts a disk rendered as the bare file name of a volume that
+// is not the VMI's own file where the node has it: a file (DiskFiles) or a
+// block device (DiskDevices), raw, with no backing chain (a raw file
+// has no header to name one). placed says it did: inVMIDir then leaves
+// the disk alone.
+func volumeDisk(d *libvirtxml.DomainDisk, facts NodeFacts) (placed bool, err error) {
+	name := d.Source.File.File
+	file, isFile := facts.DiskFiles[name]
+	dev, isDev := facts.DiskDevices[name]
+	if !isFile && !isDev {
+		return false, nil
+	}
+	path := file
+	if isDev {
+		path = dev
+	}
+	if isFile && isDev || !filepath.IsAbs(path) || filepath.Clean(path) != path {
+		return false, fmt.Errorf("disk file %q: the node's path %q is not one clean absolute path", name, path)
+	}
+	if d.Driver != nil {
+		d.Driver.Type = "raw"
+	}
+	if isDev {
+		d.Source = &libvirtxml.DomainDiskSource{Block: &libvirtxml.DomainDiskSourceBlock{Dev: dev}}
+		return true, nil
+	}
+	d.Source.File.File = file
+	return true, nil
 }
 
 // backingStore is the explicit backing chain of the disk file: its
@@ -168,9 +217,9 @@ func pin(dom *libvirtxml.Domain, pins *CPUPins) error {
 	return nil
 }
 
-// inVMIDir puts every VMI-relative path under dir: the renderer writes bare
-// file names only; sockets go under socketDir when it is set.
-func inVMIDir(dom *libvirtxml.Domain, dir, socketDir string) error {
+// inVMIDir puts every VMI-relative path under dir (but the disks placed
+// where a volume is): the renderer writes bare file names only; sockets go under socketDir when it is set.
+func inVMIDir(dom *libvirtxml.Domain, dir, socketDir string, placed map[int]bool) error {
 	if socketDir == "" {
 		socketDir = dir
 	}
@@ -180,7 +229,7 @@ func inVMIDir(dom *libvirtxml.Domain, dir, socketDir string) error {
 	}
 	var paths, sockets, chardevSockets []*string
 	for i := range dom.Devices.Disks {
-		if src := dom.Devices.Disks[i].Source; src != nil && src.File != nil {
+		if src := dom.Devices.Disks[i].Source; src != nil && src.File != nil && !placed[i] {
 			paths = append(paths, &src.File.File)
 		}
 	}

@@ -389,3 +389,52 @@ func TestLocalizeCPUPins(t *testing.T) {
 		t.Errorf("no pins: cputune %+v, %v", dom.CPUTune, err)
 	}
 }
+
+// A persistentVolumeClaim's or hostDisk's disk goes where the node has it:
+// a file at its absolute path, or a block device; raw, with no backing
+// chain, and not under the VMI's directory. Its rendered bare name is all
+// the signed domain says, so nothing else can be placed this way.
+func TestLocalizeVolumeDisks(t *testing.T) {
+	dom := tinyDomain(t)
+	dom.Devices.Disks = append(dom.Devices.Disks, libvirtxml.DomainDisk{
+		Source: &libvirtxml.DomainDiskSource{File: &libvirtxml.DomainDiskSourceFile{File: DiskFile("blk")}},
+		Driver: &libvirtxml.DomainDiskDriver{Name: "qemu", Type: "qcow2"},
+	})
+	facts := NodeFacts{
+		ImageRoot: "/img", VMIDir: "/vmi",
+		DiskFormats: map[string]string{DiskFile("data"): "qcow2"},
+		DiskFiles:   map[string]string{DiskFile("data"): "/var/lib/kubelet/pods/u/volumes/kubernetes.io~local-volume/pv1/disk.img"},
+		DiskDevices: map[string]string{DiskFile("blk"): "/dev/loop7"},
+	}
+	if err := Localize(dom, facts); err != nil {
+		t.Fatal(err)
+	}
+	data, root, blk := dom.Devices.Disks[0], dom.Devices.Disks[1], dom.Devices.Disks[2]
+	if data.Source.File == nil || data.Source.File.File != facts.DiskFiles[DiskFile("data")] || data.Driver.Type != "raw" || data.BackingStore != nil {
+		t.Errorf("PVC file disk: %+v %+v %+v", data.Source.File, data.Driver, data.BackingStore)
+	}
+	if blk.Source.File != nil || blk.Source.Block == nil || blk.Source.Block.Dev != "/dev/loop7" || blk.Driver.Type != "raw" {
+		t.Errorf("block disk: %+v %+v", blk.Source, blk.Driver)
+	}
+	if root.Source.File.File != "/vmi/disk-root.img" {
+		t.Errorf("the VMI's own disk: %q", root.Source.File.File)
+	}
+	out, err := dom.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out, `<disk type="block"`) || !strings.Contains(out, `<source dev="/dev/loop7"`) {
+		t.Errorf("the block disk marshals as:\n%s", out)
+	}
+
+	for name, bad := range map[string]NodeFacts{
+		"relative file":  {DiskFiles: map[string]string{DiskFile("data"): "disk.img"}},
+		"unclean file":   {DiskFiles: map[string]string{DiskFile("data"): "/a/../etc/shadow"}},
+		"file and block": {DiskFiles: map[string]string{DiskFile("data"): "/a/disk.img"}, DiskDevices: map[string]string{DiskFile("data"): "/dev/loop0"}},
+	} {
+		bad.VMIDir, bad.ImageRoot = "/vmi", "/img"
+		if err := Localize(tinyDomain(t), bad); err == nil {
+			t.Errorf("%s: Localize accepted it", name)
+		}
+	}
+}

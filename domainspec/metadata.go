@@ -51,6 +51,11 @@ type VolumeMetadata struct {
 	// CapacityBytes is the size of an emptyDisk or a created hostDisk.
 	CapacityBytes int64  `xml:"capacityBytes,attr,omitempty"`
 	ClaimName     string `xml:"claimName,attr,omitempty"`
+	// ReadOnly is a persistentVolumeClaim attached read-only.
+	ReadOnly bool `xml:"readOnly,attr,omitempty"`
+	// Create is a hostDisk of type DiskOrCreate: its image is made
+	// (CapacityBytes, sparse) when absent.
+	Create bool `xml:"create,attr,omitempty"`
 	// UserData and NetworkData are a cloudInitNoCloud volume's documents,
 	// base64-encoded: user data may be binary (gzip), XML text may not.
 	UserData    string `xml:"userData,omitempty"`

@@ -45,3 +45,36 @@ const CloudInitMetaDataBytes = 4 << 10
 // size counted for user data from a Secret, unknown when the Pod is
 // rendered.
 const SecretMaxBytes = 1 << 20
+
+// Where the launcher container mounts the volumes whose disks are not the
+// VMI's own files, each under the VMI volume's name. The kubelet sets up
+// only what a container mounts; the node agent finds the kubelet's mount
+// on the host from the launcher container's mount table, so these are
+// the paths both sides agree on.
+const (
+	// ClaimMountDir holds the filesystem-mode persistentVolumeClaims:
+	// ClaimMountDir/<volume>/ClaimDiskFile is the disk.
+	ClaimMountDir = "/var/run/podvirt/volumes"
+	// ClaimDeviceDir holds the block-mode persistentVolumeClaims' devices:
+	// ClaimDeviceDir/<volume> is the disk.
+	ClaimDeviceDir = "/var/run/podvirt/devices"
+	// HostDiskMountDir holds the directory of each hostDisk's image, a
+	// hostPath volume: so the namespace's Pod Security admission and
+	// whatever else judges Pods judges the host directory too.
+	HostDiskMountDir = "/var/run/podvirt/hostdisks"
+)
+
+// ClaimDiskFile is the disk image in a filesystem-mode claim, as KubeVirt
+// names it: made to fit the claim when absent.
+const ClaimDiskFile = "disk.img"
+
+// ClaimFilesystemOverhead is the share of a filesystem-mode claim kept
+// free of disk.img for the filesystem's own (KubeVirt's default, 5.5%),
+// in thousandths.
+const ClaimFilesystemOverhead = 55
+
+// AnnotationClaimBytes is the launcher Pod's annotation giving, for each
+// filesystem-mode persistentVolumeClaim, the claim's requested size in
+// bytes (a JSON object keyed by volume name): what the node agent sizes a
+// new disk.img to. Only the controller writes launcher Pods.
+const AnnotationClaimBytes = "podvirt.io/claim-bytes"

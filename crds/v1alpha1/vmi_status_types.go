@@ -29,6 +29,10 @@ const (
 const (
 	// ConditionReady is true while the guest runs.
 	ConditionReady = "Ready"
+	// ConditionSynchronized is false while the controller cannot make the
+	// launcher Pod yet, with the reason (as KubeVirt's: a
+	// persistentVolumeClaim that does not exist, FailedPvcNotFound).
+	ConditionSynchronized = "Synchronized"
 )
 
 // VirtualMachineInstanceStatus is what podvirt observed of the guest.

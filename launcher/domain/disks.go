@@ -58,6 +58,11 @@ func renderDisks(vmi *v1alpha1.VirtualMachineInstance, dom *libvirtxml.Domain) e
 			disk.Driver.Queues = ptr.To(VCPUs(vmi))
 		}
 		counters[prefix]++
+		if claimReadOnly(vmi, d.Name) {
+			// The kubelet mounts a read-only claim read-only: QEMU
+			// could not open its disk for writing.
+			readOnly = true
+		}
 		if readOnly {
 			disk.ReadOnly = &libvirtxml.DomainDiskReadOnly{}
 		}
@@ -86,4 +91,15 @@ func driveLetters(n int) string {
 func blockMultiQueue(vmi *v1alpha1.VirtualMachineInstance) bool {
 	mq := vmi.Spec.Domain.Devices.BlockMultiQueue
 	return mq != nil && *mq
+}
+
+// claimReadOnly reports whether the volume named volume is a
+// persistentVolumeClaim attached read-only.
+func claimReadOnly(vmi *v1alpha1.VirtualMachineInstance, volume string) bool {
+	for _, v := range vmi.Spec.Volumes {
+		if v.Name == volume {
+			return v.PersistentVolumeClaim != nil && v.PersistentVolumeClaim.ReadOnly
+		}
+	}
+	return false
 }

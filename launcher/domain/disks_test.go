@@ -155,3 +155,24 @@ func TestBlockMultiQueue(t *testing.T) {
 		t.Errorf("blockMultiQueue false: queues %v, %v", dom.Devices.Disks[0].Driver.Queues, err)
 	}
 }
+
+// A read-only claim's disk is read-only: the kubelet mounts the claim
+// read-only, and QEMU could not open the disk for writing.
+func TestReadOnlyClaimDisk(t *testing.T) {
+	vmi := tinyVMI()
+	vmi.Spec.Domain.Devices.Disks = []v1alpha1.Disk{
+		{Name: "ro", Disk: &v1alpha1.DiskTarget{Bus: v1alpha1.DiskBusVirtio}},
+		{Name: "rw", Disk: &v1alpha1.DiskTarget{Bus: v1alpha1.DiskBusVirtio}},
+	}
+	vmi.Spec.Volumes = []v1alpha1.Volume{
+		{Name: "ro", PersistentVolumeClaim: &v1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: "a", ReadOnly: true}},
+		{Name: "rw", PersistentVolumeClaim: &v1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: "b"}},
+	}
+	dom, err := Render(vmi, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom.Devices.Disks[0].ReadOnly == nil || dom.Devices.Disks[1].ReadOnly != nil {
+		t.Errorf("readonly: ro=%v rw=%v, want only the read-only claim's", dom.Devices.Disks[0].ReadOnly, dom.Devices.Disks[1].ReadOnly)
+	}
+}

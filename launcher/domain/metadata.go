@@ -50,9 +50,9 @@ func volumeMetadata(v v1alpha1.Volume) domainspec.VolumeMetadata {
 	case v.EmptyDisk != nil:
 		vm.Kind, vm.CapacityBytes = domainspec.VolumeEmptyDisk, v.EmptyDisk.Capacity.Value()
 	case v.PersistentVolumeClaim != nil:
-		vm.Kind, vm.ClaimName = domainspec.VolumePVC, v.PersistentVolumeClaim.ClaimName
+		vm.Kind, vm.ClaimName, vm.ReadOnly = domainspec.VolumePVC, v.PersistentVolumeClaim.ClaimName, v.PersistentVolumeClaim.ReadOnly
 	case v.HostDisk != nil:
-		vm.Kind, vm.Path = domainspec.VolumeHostDisk, v.HostDisk.Path
+		vm.Kind, vm.Path, vm.Create = domainspec.VolumeHostDisk, v.HostDisk.Path, v.HostDisk.Type == v1alpha1.HostDiskExistsOrCreate
 		if v.HostDisk.Capacity != nil {
 			vm.CapacityBytes = v.HostDisk.Capacity.Value()
 		}

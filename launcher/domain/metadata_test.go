@@ -84,7 +84,7 @@ func TestVolumeMetadata(t *testing.T) {
 		{Name: "root", Kind: domainspec.VolumeContainerDisk, Image: "r/d:1", Path: "/disk/root.qcow2", PullPolicy: "Always"},
 		{Name: "scratch", Kind: domainspec.VolumeEmptyDisk, CapacityBytes: 2 << 30},
 		{Name: "data", Kind: domainspec.VolumePVC, ClaimName: "claim-1"},
-		{Name: "host", Kind: domainspec.VolumeHostDisk, Path: "/var/disks/h.img", CapacityBytes: 1 << 20},
+		{Name: "host", Kind: domainspec.VolumeHostDisk, Path: "/var/disks/h.img", CapacityBytes: 1 << 20, Create: true},
 		{Name: "host-existing", Kind: domainspec.VolumeHostDisk, Path: "/var/disks/e.img"},
 	}
 	if !reflect.DeepEqual(md.Volumes, want) {

@@ -54,8 +54,17 @@ func DefaultOptions() Options {
 	}
 }
 
-// Render builds the launcher Pod of a defaulted VMI, carrying domainXML.
+// Render builds the launcher Pod of a defaulted VMI, carrying domainXML,
+// its persistentVolumeClaims taken as filesystem-mode claims of unknown
+// size (RenderWithClaims tells it what they are).
 func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options) (*corev1.Pod, error) {
+	return RenderWithClaims(vmi, domainXML, nil, opts)
+}
+
+// RenderWithClaims builds the launcher Pod of a defaulted VMI, carrying
+// domainXML; claims are the VMI's persistentVolumeClaims as the
+// controller read them, by claim name.
+func RenderWithClaims(vmi *v1alpha1.VirtualMachineInstance, domainXML string, claims map[string]Claim, opts Options) (*corev1.Pod, error) {
 	def := DefaultOptions()
 	if opts.Image == "" {
 		opts.Image = def.Image
@@ -83,9 +92,9 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 		return nil, err
 	}
 	for _, v := range vmi.Spec.Volumes {
-		if v.Name == domainspec.StateVolume && v.CloudInitNoCloud != nil && v.CloudInitNoCloud.UserDataSecretRef != nil {
-			// Its Secret would be mounted as a Pod volume of the same
-			// name as the state volume.
+		if v.Name == domainspec.StateVolume && (v.CloudInitNoCloud != nil && v.CloudInitNoCloud.UserDataSecretRef != nil || v.PersistentVolumeClaim != nil || v.HostDisk != nil) {
+			// Its Secret, claim or host directory would be mounted as a
+			// Pod volume of the same name as the state volume.
 			return nil, fmt.Errorf("spec.volumes[%s]: the name %q is the launcher Pod's own; rename the volume", v.Name, domainspec.StateVolume)
 		}
 	}
@@ -152,6 +161,9 @@ func Render(vmi *v1alpha1.VirtualMachineInstance, domainXML string, opts Options
 		},
 	}
 	addCloudInitSecrets(p, vmi)
+	if err := addVolumes(p, vmi, claims); err != nil {
+		return nil, err
+	}
 	addStorage(p, ephemeralStorage(vmi, opts))
 	return p, nil
 }
