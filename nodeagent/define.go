@@ -69,6 +69,7 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	// The disks' formats as decided when they were made, the overlays'
 	// backing images and, read-only, the roots of those images.
 	facts.DiskFormats, facts.DiskBackings, opts.VerifiedImages = prepared.Formats, prepared.Backings, prepared.Verified
+	facts.DiskFiles, facts.DiskDevices, opts.VolumeDisks = prepared.DiskFiles, prepared.DiskDevices, prepared.VolumeDisks
 	opts.ReadOnlyDirs = append(slices.Clone(opts.ReadOnlyDirs), prepared.ReadOnlyDirs...)
 	if err := linkVMIDir(facts.SocketDir, facts.VMIDir); err != nil {
 		return err

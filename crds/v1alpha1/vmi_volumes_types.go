@@ -27,6 +27,21 @@ type Volume struct {
 	// denies it; node agents accept only paths under their own directory.
 	// +optional
 	HostDisk *HostDisk `json:"hostDisk,omitempty"`
+	// DataVolume is KubeVirt's CDI DataVolume. podvirt runs no
+	// Containerized Data Importer, so it is refused at admission: import
+	// the image into a PersistentVolumeClaim (with CDI or any other tool)
+	// and use persistentVolumeClaim instead.
+	// +optional
+	DataVolume *DataVolumeSource `json:"dataVolume,omitempty"`
+}
+
+// DataVolumeSource names a CDI DataVolume (refused: see Volume.DataVolume).
+type DataVolumeSource struct {
+	// Name is the DataVolume's name in the VMI's namespace.
+	Name string `json:"name"`
+	// Hotpluggable is KubeVirt's hotplug flag.
+	// +optional
+	Hotpluggable bool `json:"hotpluggable,omitempty"`
 }
 
 // ContainerDiskSource is a disk image inside a container image.

@@ -44,6 +44,13 @@ type Options struct {
 	// level over an image file inside ReadOnlyDirs (raw, or qcow2 and one
 	// of them) that declares an empty one of its own.
 	VerifiedImages []string
+	// VolumeDisks are the disks of volumes that are not the VMI's own
+	// files, which the node agent found and opened without following a
+	// symbolic link: a persistentVolumeClaim's disk.img or block device,
+	// a hostDisk's image. Each may be a disk's source, exactly as named
+	// (it is outside the allowed directories, and its links were already
+	// refused where the agent sees the host's files).
+	VolumeDisks []string
 	// AllowBlockDisks allows disks of type block; their device nodes must
 	// still be inside AllowedDirs (ReadOnlyDirs for read-only disks).
 	AllowBlockDisks bool

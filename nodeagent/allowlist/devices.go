@@ -321,7 +321,7 @@ func (c *checker) diskSource(parent *field.Path, s *libvirtxml.DomainDiskSource,
 		c.file(p.Child("file"), f.File, a)
 	}
 	if b := s.Block; b != nil {
-		if !c.opts.AllowBlockDisks {
+		if !c.opts.AllowBlockDisks && !slices.Contains(c.opts.VolumeDisks, b.Dev) {
 			c.forbid(typ, `"block": block disks are not allowed on this node`)
 		}
 		c.rest(p, b, map[string]string{"SecLabel": "per-device seclabels change how QEMU's files are labelled"}, "Dev")

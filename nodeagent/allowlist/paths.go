@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -79,6 +80,9 @@ func (c *checker) fileIn(p *field.Path, path string, dirs []allowedDir, what str
 		}
 	}
 	clean := filepath.Clean(path)
+	if path == clean && slices.Contains(c.opts.VolumeDisks, path) {
+		return
+	}
 	if !inside(clean, dirs, func(d allowedDir) string { return d.clean }) {
 		c.forbid(p, "%q is outside the %s directories %s", path, what, list(dirs))
 		return

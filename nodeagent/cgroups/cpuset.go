@@ -18,16 +18,10 @@ import (
 // taken from every other container; with policy none every container may
 // run on all of them.
 func (c *Cgroups) ContainerCPUs(p *corev1.Pod, container string) (cpus, node []int, err error) {
-	id := ""
-	for _, s := range p.Status.ContainerStatuses {
-		if s.Name == container {
-			_, id, _ = strings.Cut(s.ContainerID, "://")
-		}
+	rel, err := c.containerPath(p, container)
+	if err != nil {
+		return nil, nil, err
 	}
-	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
-		return nil, nil, fmt.Errorf("container %s of Pod %s has no container id yet", container, p.Name)
-	}
-	rel := filepath.Join(c.podPath(p), id)
 	var dir, file, nodeFile string
 	if _, err := os.Stat(filepath.Join(c.Root, "cgroup.controllers")); err == nil {
 		dir, file, nodeFile = filepath.Join(c.Root, rel), "cpuset.cpus.effective", filepath.Join(c.Root, "cpuset.cpus.effective")
@@ -41,6 +35,42 @@ func (c *Cgroups) ContainerCPUs(p *corev1.Pod, container string) (cpus, node []i
 		return nil, nil, err
 	}
 	return cpus, node, nil
+}
+
+// containerPath is the cgroup of the named container of Pod p, relative to
+// a hierarchy's root.
+func (c *Cgroups) containerPath(p *corev1.Pod, container string) (string, error) {
+	id := ""
+	for _, s := range p.Status.ContainerStatuses {
+		if s.Name == container {
+			_, id, _ = strings.Cut(s.ContainerID, "://")
+		}
+	}
+	if id == "" || strings.ContainsAny(id, `/\`) || id == "." || id == ".." {
+		return "", fmt.Errorf("container %s of Pod %s has no container id yet", container, p.Name)
+	}
+	return filepath.Join(c.podPath(p), id), nil
+}
+
+// ContainerPID returns a process of the named container of Pod p: the
+// first in its cgroup (unified, else the memory hierarchy's).
+func (c *Cgroups) ContainerPID(p *corev1.Pod, container string) (int, error) {
+	rel, err := c.containerPath(p, container)
+	if err != nil {
+		return 0, err
+	}
+	for _, dir := range []string{filepath.Join(c.Root, rel), filepath.Join(c.Root, "memory", rel)} {
+		raw, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+		if err != nil {
+			continue
+		}
+		for _, f := range strings.Fields(string(raw)) {
+			if pid, err := strconv.Atoi(f); err == nil && pid > 0 {
+				return pid, nil
+			}
+		}
+	}
+	return 0, fmt.Errorf("container %s of Pod %s has no process in its cgroup %s", container, p.Name, rel)
 }
 
 func readCPUList(path string) ([]int, error) {

@@ -31,6 +31,9 @@ type Volumes struct {
 	// FreeBytes, when set, replaces statfs: the space left on the
 	// filesystem of a directory.
 	FreeBytes func(dir string) (int64, error)
+	// Host finds the persistentVolumeClaims and hostDisks; nil refuses
+	// them (Unsupported).
+	Host *HostVolumes
 }
 
 // Prepared is what preparing the volumes found out: the node facts that
@@ -50,6 +53,15 @@ type Prepared struct {
 	// ReadOnlyDirs are the roots of the images backing the overlays, in
 	// the image cache (allowlist.Options.ReadOnlyDirs).
 	ReadOnlyDirs []string
+	// DiskFiles and DiskDevices are the disks of persistentVolumeClaims
+	// and hostDisks, on the host (domainspec.NodeFacts.DiskFiles,
+	// DiskDevices), by bare file name.
+	DiskFiles, DiskDevices map[string]string
+	// VolumeDisks are their paths (allowlist.Options.VolumeDisks), and
+	// VolumeIDs the files they were when the agent opened them: what
+	// QEMU must have open (VerifyOpen).
+	VolumeDisks []string
+	VolumeIDs   map[string]FileID
 }
 
 // Prepare creates each volume's disk file in vmiDir (Dir: an emptyDisk as
@@ -76,6 +88,9 @@ func (vs *Volumes) Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Me
 	plans := make([]plan, 0, len(md.Volumes))
 	files := []file{serialLog()}
 	for _, v := range md.Volumes {
+		if onHost(v) {
+			continue
+		}
 		pl, err := vs.planVolume(ctx, p, md, v, filepath.Join(vmiDir, domainspec.DiskFile(v.Name)), recs)
 		if err != nil {
 			return Prepared{}, fmt.Errorf("volume %s: %w", v.Name, err)
@@ -101,6 +116,9 @@ func (vs *Volumes) Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Me
 		}
 	}
 	out := Prepared{Formats: map[string]string{}, Backings: map[string]domainspec.DiskBacking{}}
+	if err := vs.prepareOnHost(p, md, &out); err != nil {
+		return Prepared{}, err
+	}
 	for _, pl := range plans {
 		if !pl.exists {
 			if err := pl.write(); err != nil {
@@ -289,6 +307,73 @@ func (vs *Volumes) ensureBacking(ctx context.Context, rec diskRecord) error {
 	return nil
 }
 
+// onHost reports whether v's disk is not a file of the VMI's own but a
+// volume's on the host (HostVolumes).
+func onHost(v domainspec.VolumeMetadata) bool {
+	return v.Kind == domainspec.VolumePVC || v.Kind == domainspec.VolumeHostDisk
+}
+
+// prepareOnHost finds (and, where they are made, makes) the disks of the
+// persistentVolumeClaims and hostDisks: raw, by construction, so no
+// header of theirs is ever read, whatever the guest writes.
+func (vs *Volumes) prepareOnHost(p *corev1.Pod, md *domainspec.Metadata, out *Prepared) error {
+	for _, v := range md.Volumes {
+		if !onHost(v) {
+			continue
+		}
+		if vs.Host == nil {
+			return fmt.Errorf("volume %s: %s volumes are %w on this node agent", v.Name, v.Kind, failure.ErrUnsupported)
+		}
+		var d volumeDisk
+		var err error
+		switch {
+		case v.Kind == domainspec.VolumeHostDisk:
+			d, err = vs.Host.hostDisk(v)
+		case blockClaim(p, v.Name):
+			d, err = vs.Host.claimDevice(p, v)
+		default:
+			d, err = vs.Host.claimFile(p, v)
+		}
+		if err != nil {
+			return fmt.Errorf("volume %s: %w", v.Name, err)
+		}
+		name := domainspec.DiskFile(v.Name)
+		if d.block {
+			if out.DiskDevices == nil {
+				out.DiskDevices = map[string]string{}
+			}
+			out.DiskDevices[name] = d.path
+		} else {
+			if out.DiskFiles == nil {
+				out.DiskFiles = map[string]string{}
+			}
+			out.DiskFiles[name] = d.path
+		}
+		if out.VolumeIDs == nil {
+			out.VolumeIDs = map[string]FileID{}
+		}
+		out.VolumeDisks = append(out.VolumeDisks, d.path)
+		out.VolumeIDs[d.path] = d.id
+	}
+	return nil
+}
+
+// blockClaim reports whether the launcher Pod gets the claim volume as a
+// device (launcher/pod renders a block-mode claim so).
+func blockClaim(p *corev1.Pod, volume string) bool {
+	for _, c := range p.Spec.Containers {
+		if c.Name != domainspec.LauncherContainerName {
+			continue
+		}
+		for _, d := range c.VolumeDevices {
+			if d.Name == volume {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Check refuses, before anything is written or pulled, the volumes
 // Prepare cannot make, and the VMIs whose emptyDisks alone (their
 // capacity is in the signed metadata) would not fit their launcher Pod's
@@ -299,7 +384,7 @@ func Check(p *corev1.Pod, md *domainspec.Metadata) error {
 		switch v.Kind {
 		case domainspec.VolumeEmptyDisk:
 			files = append(files, file{what: "volume " + v.Name + " (" + v.Kind + ")", bytes: v.CapacityBytes})
-		case domainspec.VolumeContainerDisk, domainspec.VolumeCloudInitNoCloud:
+		case domainspec.VolumeContainerDisk, domainspec.VolumeCloudInitNoCloud, domainspec.VolumePVC, domainspec.VolumeHostDisk:
 		default:
 			return fmt.Errorf("volume %s: %s volumes are %w", v.Name, v.Kind, failure.ErrUnsupported)
 		}

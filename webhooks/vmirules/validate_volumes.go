@@ -49,6 +49,11 @@ func validateVolumes(spec *v1alpha1.VirtualMachineInstanceSpec) field.ErrorList 
 // validateVolumeSource checks the source of v, the i-th volume.
 func validateVolumeSource(v *v1alpha1.Volume, i int) field.ErrorList {
 	var errs field.ErrorList
+	if v.DataVolume != nil {
+		errs = append(errs, field.Forbidden(volumesPath.Index(i).Child("dataVolume"),
+			"a DataVolume needs KubeVirt's Containerized Data Importer (CDI), which podvirt does not run: import the disk image into a PersistentVolumeClaim (CDI, or any tool that writes disk.img into it) and use persistentVolumeClaim instead (docs/api.md)"))
+		return errs
+	}
 	if countSet(v.ContainerDisk != nil, v.CloudInitNoCloud != nil, v.EmptyDisk != nil, v.PersistentVolumeClaim != nil, v.HostDisk != nil) != 1 {
 		errs = append(errs, field.Invalid(volumesPath.Index(i), v.Name, "set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim and hostDisk"))
 	}

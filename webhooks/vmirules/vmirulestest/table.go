@@ -229,6 +229,9 @@ var Invalid = []Case{
 	{"pvc no name", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Volumes[2] = v1alpha1.Volume{Name: "scratch", PersistentVolumeClaim: &v1alpha1.PersistentVolumeClaimVolumeSource{}}
 	}, []string{`spec.volumes[2].persistentVolumeClaim.claimName: Invalid value: "": a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')`}},
+	{"data volume", func(v *v1alpha1.VirtualMachineInstance) {
+		v.Spec.Volumes[2] = v1alpha1.Volume{Name: "scratch", DataVolume: &v1alpha1.DataVolumeSource{Name: "fedora-dv"}}
+	}, []string{"spec.volumes[2].dataVolume: Forbidden: a DataVolume needs KubeVirt's Containerized Data Importer (CDI), which podvirt does not run: import the disk image into a PersistentVolumeClaim (CDI, or any tool that writes disk.img into it) and use persistentVolumeClaim instead (docs/api.md)"}},
 	{"host disk relative", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Volumes[2] = v1alpha1.Volume{Name: "scratch", HostDisk: &v1alpha1.HostDisk{Path: "data/x.img", Type: "Disk"}}
 	}, []string{`spec.volumes[2].hostDisk.path: Invalid value: "data/x.img": must be an absolute, clean path (no '..', no trailing '/')`}},
