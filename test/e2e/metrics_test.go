@@ -27,25 +27,27 @@ func TestNodeAgentMetrics(t *testing.T) {
 	e := newEnv(t)
 	ns := e.Namespace(t)
 	startups := func() float64 { return scrape(t, "podvirt_nodeagent_vmi_startup_seconds", nil) }
-	unsupported := func() float64 {
-		return scrape(t, "podvirt_nodeagent_vmi_failures_total", map[string]string{"reason": "Unsupported"})
+	refused := func() float64 {
+		return scrape(t, "podvirt_nodeagent_vmi_failures_total", map[string]string{"reason": "Refused"})
 	}
-	startupsBefore, unsupportedBefore := startups(), unsupported()
+	startupsBefore, refusedBefore := startups(), refused()
 
 	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("counted")))
-	// PVC volumes are not supported on the node yet: such a VMI fails.
-	unsupportedFootprint := e.Track(t, ns, "unsupported")
-	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("unsupported"), libvmi.WithPersistentVolumeClaim("data", "data")))
+	// A hostDisk that admission lets through and the node refuses (it
+	// leads, by a symbolic link, out of the agent's --host-disk-dirs).
+	hostNS, link, _ := e.hostDiskNamespace(t)
+	refusedFootprint := e.Track(t, hostNS, "refused")
+	e.Apply(t, hostNS, withHostDisk("refused", link+"/a.img"))
 	e.WaitForVMIPhase(t, ns, "counted", 120*time.Second, v1alpha1.Running)
-	e.WaitForVMIPhase(t, ns, "unsupported", 120*time.Second, v1alpha1.Failed)
+	e.WaitForVMIPhase(t, hostNS, "refused", 120*time.Second, v1alpha1.Failed)
 	if got := startups() - startupsBefore; got != 1 {
 		t.Errorf("startup observations grew by %v, want 1", got)
 	}
-	if got := unsupported() - unsupportedBefore; got != 1 {
-		t.Errorf("Unsupported failures grew by %v, want 1", got)
+	if got := refused() - refusedBefore; got != 1 {
+		t.Errorf("Refused failures grew by %v, want 1", got)
 	}
 	// What the node agent prepared before it gave up goes with the Pod.
-	e.ExpectNoLeaks(t, unsupportedFootprint)
+	e.ExpectNoLeaks(t, refusedFootprint)
 }
 
 // scrape returns the node agent's value of a counter, or the sample count
