@@ -16,6 +16,7 @@ import (
 	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/nodeagent/allowlist"
 	"github.com/podvirt/podvirt/nodeagent/failure"
+	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 	"github.com/podvirt/podvirt/nodeagent/network"
 	"github.com/podvirt/podvirt/nodeagent/storage"
 )
@@ -27,21 +28,24 @@ import (
 // formats and backing images, so the signed domain is localized and
 // checked a second time, with every fact known, and exactly that is
 // defined.
-func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance, domName string) error {
+//
+// It returns the volume disks outside the VMI's directory that QEMU must
+// hold once started (storage.VerifyOpen).
+func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance, domName string) (map[string]storage.FileID, error) {
 	if err := r.verifySignature(p); err != nil {
-		return err
+		return nil, err
 	}
 	signed := p.Annotations[domainspec.AnnotationDomain]
 	dom, md, err := parseOwn(signed, vmi, domName)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	facts, opts, err := r.plan(ctx, p, dom, md, domName)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := localizeAndCheck(dom, facts, opts); err != nil {
-		return err
+		return nil, err
 	}
 
 	// Checked: from here on the host changes.
@@ -49,22 +53,22 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 		start := time.Now()
 		root, err := r.Storage.PullImage(ctx, md.KernelBoot.Image, corev1.PullPolicy(md.KernelBoot.PullPolicy))
 		if err != nil {
-			return err
+			return nil, err
 		}
 		facts.ImageRoot, opts.ReadOnlyDirs = root, []string{root}
 		log.FromContext(ctx).Info("image ready", "image", md.KernelBoot.Image, "took", time.Since(start).String())
 	}
 	if err := os.MkdirAll(facts.SocketDir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", facts.SocketDir, err)
+		return nil, fmt.Errorf("creating %s: %w", facts.SocketDir, err)
 	}
 	if facts.Tap != "" {
 		if err := r.Network.Prepare(ctx, p, domName); err != nil {
-			return fmt.Errorf("making the guest's tap: %w", err)
+			return nil, fmt.Errorf("making the guest's tap: %w", err)
 		}
 	}
 	prepared, err := r.Storage.Prepare(ctx, p, md, facts.VMIDir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The disks' formats as decided when they were made, the overlays'
 	// backing images and, read-only, the roots of those images.
@@ -72,25 +76,25 @@ func (r *Reconciler) define(ctx context.Context, p *corev1.Pod, vmi *v1alpha1.Vi
 	facts.DiskFiles, facts.DiskDevices, opts.VolumeDisks = prepared.DiskFiles, prepared.DiskDevices, prepared.VolumeDisks
 	opts.ReadOnlyDirs = append(slices.Clone(opts.ReadOnlyDirs), prepared.ReadOnlyDirs...)
 	if err := linkVMIDir(facts.SocketDir, facts.VMIDir); err != nil {
-		return err
+		return nil, err
 	}
 
 	final, _, err := parseOwn(signed, vmi, domName)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if err := localizeAndCheck(final, facts, opts); err != nil {
-		return err
+		return nil, err
 	}
 	xml, err := final.Marshal()
 	if err != nil {
-		return fmt.Errorf("marshalling the localized domain: %w", err)
+		return nil, fmt.Errorf("marshalling the localized domain: %w", err)
 	}
 	if err := r.Hypervisor.Define(xml); err != nil {
-		return err
+		return nil, err
 	}
 	log.FromContext(ctx).Info("defined domain")
-	return nil
+	return prepared.VolumeIDs, nil
 }
 
 // parseOwn parses the signed domain and its metadata, and refuses a domain
@@ -278,4 +282,31 @@ func hasUNIXChardev(dom *libvirtxml.Domain) bool {
 		}
 	}
 	return false
+}
+
+// start starts the defined domain. A domain with disks outside the VMI's
+// directory (claims, host disks) starts paused: once QEMU holds them, the
+// agent checks they are the files it checked (storage.VerifyOpen), and
+// only then lets the guest run; any other file, and the domain is
+// destroyed before its first instruction.
+func (r *Reconciler) start(ctx context.Context, p *corev1.Pod, domName string, volumeDisks map[string]storage.FileID) error {
+	ps, ok := r.Hypervisor.(hypervisor.PausedStarter)
+	if len(volumeDisks) == 0 || !ok || r.QEMU == nil {
+		return r.Hypervisor.Start(domName)
+	}
+	if err := ps.StartPaused(domName); err != nil {
+		return err
+	}
+	pid, err := r.QEMU.QEMUPID(domName)
+	if err == nil {
+		err = storage.VerifyOpen("/proc", pid, volumeDisks)
+	}
+	if err != nil {
+		if derr := r.Hypervisor.Destroy(domName); derr != nil {
+			log.FromContext(ctx).Error(derr, "destroying the paused domain")
+		}
+		return err
+	}
+	log.FromContext(ctx).Info("QEMU holds the volume disks the node agent checked", "disks", len(volumeDisks))
+	return ps.Resume(domName)
 }

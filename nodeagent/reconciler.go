@@ -127,6 +127,8 @@ type CPUSets interface {
 // (cgroups.QEMU).
 type QEMUPlacer interface {
 	PlaceQEMU(p *corev1.Pod, domName string) (pid int, placed []string, err error)
+	// QEMUPID is the pid of the domain's running QEMU.
+	QEMUPID(domName string) (int, error)
 }
 
 // SetupWithManager registers the reconciler for launcher Pods. The
@@ -230,6 +232,20 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// treated as running. Found running, it is adopted and reported
 	// Running again, never restarted; found gone, it is DomainLost.
 	running := vmi.Status.Phase == v1alpha1.Running || vmi.Status.Phase == v1alpha1.Unknown
+	if state == hypervisor.StateRunning && !running {
+		// Started paused and never resumed (the agent stopped in
+		// between): the guest never ran, so it is started again,
+		// checked again.
+		if ps, ok := r.Hypervisor.(hypervisor.PausedStarter); ok {
+			if paused, err := ps.Paused(domName); err == nil && paused {
+				log.FromContext(ctx).Info("destroying a domain that was started paused and never resumed")
+				if err := r.Hypervisor.Destroy(domName); err != nil {
+					return ctrl.Result{}, err
+				}
+				return ctrl.Result{Requeue: true}, nil
+			}
+		}
+	}
 	switch {
 	case state == hypervisor.StateAbsent && running:
 		// Never start a second life for a guest that vanished (host
@@ -242,13 +258,17 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// define and start): define it now, so what starts is verified
 		// and checked now, whatever was defined before.
 		start := time.Now()
-		err := r.define(ctx, p, vmi, domName)
+		volumeDisks, err := r.define(ctx, p, vmi, domName)
 		r.Metrics.observePrepare(time.Since(start))
 		if err != nil {
 			return ctrl.Result{}, r.fail(ctx, vmi, failure.Reason(err), err)
 		}
-		if err := r.Hypervisor.Start(domName); err != nil {
-			return ctrl.Result{}, r.fail(ctx, vmi, failure.ReasonStartFailed, err)
+		if err := r.start(ctx, p, domName, volumeDisks); err != nil {
+			reason := failure.ReasonStartFailed
+			if errors.Is(err, failure.ErrRefused) {
+				reason = failure.ReasonRefused
+			}
+			return ctrl.Result{}, r.fail(ctx, vmi, reason, err)
 		}
 		log.FromContext(ctx).Info("started domain")
 		r.event(vmi, corev1.EventTypeNormal, "Started", "Start", "started domain %s on node %s", domName, r.Options.NodeName)

@@ -49,7 +49,7 @@ func main() {
 		maxImage      = flag.Int64("max-image-bytes", 8<<30, "largest image, compressed and extracted, a pull may take")
 		maxCache      = flag.Int64("max-image-cache-bytes", 32<<30, "bound of the image cache; least recently used images go first")
 		hostDiskDirs  = flag.String("host-disk-dirs", "", "comma-separated directories that hostDisk images may be inside (the same as the allowed-host-disk-dirs VMIPolicy's); empty refuses every hostDisk")
-		hostProcRoot  = flag.String("host-root", "/proc/1/root", "the host's root directory as this agent sees it (its process 1's, in the host's PID namespace): where it opens persistentVolumeClaims' and hostDisks' disks, following no symbolic link")
+		hostProcRoot  = flag.String("host-root", "/host", "the host's root directory as this agent sees it (a hostPath volume of /, or /proc/1/root where the agent may ptrace the host's init): where it opens persistentVolumeClaims' and hostDisks' disks, following no symbolic link")
 		workers       = flag.Int("workers", 4, "launcher Pods reconciled at once")
 		leaseNS       = flag.String("lease-namespace", "podvirt-system", "podvirt's namespace, where this node's heartbeat Lease podvirt-nodeagent-<node> is renewed")
 		leaseDuration = flag.Duration("lease-duration", 40*time.Second, "how long the heartbeat Lease holds without renewal (whole seconds); past it the controller marks this node's running VMIs Unknown")

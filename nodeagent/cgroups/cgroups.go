@@ -159,6 +159,9 @@ func (q *QEMU) PlaceQEMU(p *corev1.Pod, domName string) (pid int, placed []strin
 	return pid, placed, err
 }
 
+// QEMUPID reads the pid libvirt recorded for the running domain.
+func (q *QEMU) QEMUPID(domName string) (int, error) { return qemuPID(q.LibvirtRunDir, domName) }
+
 // qemuPID reads the pid libvirt recorded for a running domain.
 func qemuPID(runDir, domName string) (int, error) {
 	data, err := os.ReadFile(filepath.Join(runDir, domName+".pid"))

@@ -135,6 +135,54 @@ func (l *Libvirt) Start(name string) error {
 	return nil
 }
 
+// PausedStarter is a Hypervisor that can start a domain with its vCPUs
+// paused: QEMU runs and has opened its disks, and the guest has not run
+// an instruction. The node agent checks what QEMU opened before it lets
+// the guest run.
+type PausedStarter interface {
+	StartPaused(name string) error
+	Resume(name string) error
+	// Paused reports whether the domain runs paused.
+	Paused(name string) (bool, error)
+}
+
+// StartPaused implements PausedStarter.
+func (l *Libvirt) StartPaused(name string) error {
+	c, d, err := l.lookup(name)
+	if err != nil {
+		return fmt.Errorf("starting domain %s paused: %w", name, err)
+	}
+	if _, err := c.DomainCreateWithFlags(d, uint32(libvirt.DomainStartPaused)); err != nil {
+		return fmt.Errorf("starting domain %s paused: %w", name, err)
+	}
+	return nil
+}
+
+// Resume implements PausedStarter.
+func (l *Libvirt) Resume(name string) error {
+	c, d, err := l.lookup(name)
+	if err != nil {
+		return fmt.Errorf("resuming domain %s: %w", name, err)
+	}
+	if err := c.DomainResume(d); err != nil {
+		return fmt.Errorf("resuming domain %s: %w", name, err)
+	}
+	return nil
+}
+
+// Paused implements PausedStarter.
+func (l *Libvirt) Paused(name string) (bool, error) {
+	c, d, err := l.lookup(name)
+	if err != nil {
+		return false, fmt.Errorf("looking up domain %s: %w", name, err)
+	}
+	state, _, err := c.DomainGetState(d, 0)
+	if err != nil {
+		return false, fmt.Errorf("reading the state of domain %s: %w", name, err)
+	}
+	return libvirt.DomainState(state) == libvirt.DomainPaused, nil
+}
+
 // State implements Hypervisor.
 func (l *Libvirt) State(name string) (DomainState, error) {
 	c, d, err := l.lookup(name)

@@ -251,3 +251,39 @@ func claimDiskBytes(p *corev1.Pod, volume string, dirFD int) (int64, error) {
 	}
 	return want, nil
 }
+
+// VerifyOpen checks that the process pid (QEMU, started paused) has each
+// of the files want open: the very files the node agent opened when it
+// prepared them, whatever their names lead to now. A claim is writable by
+// every Pod that mounts it, so between the agent's check and QEMU's open
+// its disk.img may have become a link to another file: QEMU would then
+// hold that file, not the one checked, and the guest must never run.
+func VerifyOpen(proc string, pid int, want map[string]FileID) error {
+	if len(want) == 0 {
+		return nil
+	}
+	dir := filepath.Join(proc, strconv.Itoa(pid), "fd")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("reading QEMU's open files: %w", err)
+	}
+	open := map[FileID]bool{}
+	for _, e := range entries {
+		var st unix.Stat_t
+		// Stat follows the fd's magic link to the open file itself.
+		if err := unix.Stat(filepath.Join(dir, e.Name()), &st); err == nil {
+			open[FileID{Dev: uint64(st.Dev), Ino: st.Ino}] = true
+		}
+	}
+	var missing []string
+	for path, id := range want {
+		if !open[id] {
+			missing = append(missing, path)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return fmt.Errorf("%w: QEMU (pid %d) does not hold the disk the node agent checked at %s: the path was changed in between", failure.ErrRefused, pid, strings.Join(missing, ", "))
+	}
+	return nil
+}

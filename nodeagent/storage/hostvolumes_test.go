@@ -177,3 +177,28 @@ func TestHostDisk(t *testing.T) {
 		t.Errorf("through a symlink: %v, want ErrRefused", err)
 	}
 }
+
+// VerifyOpen finds the checked files among a process's open files by
+// device and inode: a file swapped in under the same name is not one.
+func TestVerifyOpen(t *testing.T) {
+	dir := t.TempDir()
+	checked := filepath.Join(dir, "disk.img")
+	write(t, checked, "checked")
+	f, err := os.Open(checked)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var st unix.Stat_t
+	if err := unix.Stat(checked, &st); err != nil {
+		t.Fatal(err)
+	}
+	id := FileID{Dev: uint64(st.Dev), Ino: st.Ino}
+	if err := VerifyOpen("/proc", os.Getpid(), map[string]FileID{checked: id}); err != nil {
+		t.Errorf("the open file: %v", err)
+	}
+	swapped := FileID{Dev: id.Dev, Ino: id.Ino + 1<<40}
+	if err := VerifyOpen("/proc", os.Getpid(), map[string]FileID{checked: swapped}); !errors.Is(err, failure.ErrRefused) {
+		t.Errorf("a file the process does not hold: %v, want ErrRefused", err)
+	}
+}
