@@ -119,7 +119,7 @@ func main() {
 				LauncherPID: func(p *corev1.Pod) (int, error) {
 					return podCgroups.ContainerPID(p, domainspec.LauncherContainerName)
 				},
-				HostDiskDirs: splitList(*hostDiskDirs),
+				HostDiskDirs: splitList(*hostDiskDirs), KubeletRootDir: *kubeletRoot,
 			},
 		},
 		Network: &network.PodNetwork{Pods: podCgroups},

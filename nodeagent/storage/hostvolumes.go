@@ -36,6 +36,22 @@ type HostVolumes struct {
 	// HostDiskDirs are the directories hostDisk images may be inside;
 	// none refuses every hostDisk.
 	HostDiskDirs []string
+	// KubeletRootDir is the kubelet's --root-dir, which the agent sees at
+	// the same path with the kubelet's later mounts (mount propagation):
+	// a path inside it is opened there rather than under HostRoot, whose
+	// mount may not propagate them.
+	KubeletRootDir string
+}
+
+// rootOf is the directory a host path is opened in: "/" for a path in
+// the kubelet's directory, else HostRoot.
+func (h *HostVolumes) rootOf(hostPath string) string {
+	if h.KubeletRootDir != "" {
+		if rel, ok := under(hostPath, h.KubeletRootDir); ok && rel != "." {
+			return "/"
+		}
+	}
+	return h.HostRoot
 }
 
 // FileID is a file's device and inode: what QEMU must have open once it
@@ -148,9 +164,10 @@ func (h *HostVolumes) containerMountOnHost(p *corev1.Pod, point string) (string,
 // returns its device and inode. An absent file is made, sparse, when
 // size says how large (and not readOnly).
 func (h *HostVolumes) openDisk(disk string, readOnly bool, size func(dirFD int) (int64, error)) (FileID, error) {
-	root, err := unix.Open(h.HostRoot, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	rootDir := h.rootOf(disk)
+	root, err := unix.Open(rootDir, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return FileID{}, fmt.Errorf("opening the host's root %s: %w", h.HostRoot, err)
+		return FileID{}, fmt.Errorf("opening the host's root %s: %w", rootDir, err)
 	}
 	defer unix.Close(root)
 	resolve := uint64(unix.RESOLVE_IN_ROOT | unix.RESOLVE_NO_SYMLINKS | unix.RESOLVE_NO_MAGICLINKS)

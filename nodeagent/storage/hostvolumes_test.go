@@ -202,3 +202,16 @@ func TestVerifyOpen(t *testing.T) {
 		t.Errorf("a file the process does not hold: %v, want ErrRefused", err)
 	}
 }
+
+func TestRootOf(t *testing.T) {
+	h := &HostVolumes{HostRoot: "/host", KubeletRootDir: "/var/lib/kubelet"}
+	for path, want := range map[string]string{
+		"/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/pv/mount/disk.img": "/",
+		"/var/lib/kubelet-other/disk.img":                                      "/host",
+		"/opt/local-path/pvc-1/disk.img":                                       "/host",
+	} {
+		if got := h.rootOf(path); got != want {
+			t.Errorf("rootOf(%s) = %s, want %s", path, got, want)
+		}
+	}
+}
