@@ -4,12 +4,15 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/test/e2e/framework"
 )
 
 // TestKubeVirtDocsAdmitted sends every VMI of testdata/kubevirt-docs (KubeVirt's
@@ -32,6 +35,10 @@ func TestKubeVirtDocsAdmitted(t *testing.T) {
 	if out, err := e.Kubectl("", "label", "namespace", ns, "podvirt.io/host-disk=allowed"); err != nil {
 		t.Fatalf("labeling the namespace: %v\n%s", err, out)
 	}
+	// Its image is in /data, outside the directories the default policy
+	// allowed-host-disk-dirs lists: the test adds /data/ to them, as a
+	// cluster admin would, until it ends.
+	e.allowHostDiskDir(t, ns, "/data/", "testdata/kubevirt-docs/disks-hostdisk.yaml")
 	files, err := filepath.Glob("testdata/kubevirt-docs/*.yaml")
 	if err != nil || len(files) < 15 {
 		t.Fatalf("kubevirt-docs VMIs: %v, %v", files, err)
@@ -114,6 +121,37 @@ func TestKubeVirtDocsVMsAdmitted(t *testing.T) {
 // dryRunApplyFile sends the manifest in file through the API server with
 // a server-side dry run (schema, webhooks, policies; nothing stored) and
 // decodes the server's answer into obj.
+// allowHostDiskDir adds dir to the allowed-host-disk-dirs VMIPolicy's
+// directories until the test ends, and waits until the webhook admits
+// file (a VMI with a hostDisk there) in ns.
+func (e *env) allowHostDiskDir(t *testing.T, ns, dir, file string) {
+	t.Helper()
+	patch := fmt.Sprintf(`[{"op":"add","path":"/spec/params/dirs/-","value":%q}]`, dir)
+	if out, err := e.Kubectl("", "patch", "vmipolicy", "allowed-host-disk-dirs", "--type=json", "-p", patch); err != nil {
+		t.Fatalf("allowing %s for hostDisks: %v\n%s", dir, err, out)
+	}
+	t.Cleanup(func() {
+		out, err := e.Kubectl("", "get", "vmipolicy", "allowed-host-disk-dirs", "-o", "jsonpath={.spec.params.dirs}")
+		var dirs []string
+		if err == nil && json.Unmarshal([]byte(out), &dirs) == nil {
+			for i, d := range dirs {
+				if d == dir {
+					_, _ = e.Kubectl("", "patch", "vmipolicy", "allowed-host-disk-dirs", "--type=json", "-p", fmt.Sprintf(`[{"op":"remove","path":"/spec/params/dirs/%d"}]`, i))
+					break
+				}
+			}
+		}
+	})
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the webhook to take the policy's new directory", 60*time.Second, func() (bool, error) {
+		_, err := e.Kubectl(string(raw), "apply", "--dry-run=server", "-n", ns, "-f", "-")
+		return err == nil, nil
+	})
+}
+
 func (e *env) dryRunApplyFile(t *testing.T, ns, file string, obj any) {
 	t.Helper()
 	raw, err := os.ReadFile(file)
