@@ -29,7 +29,7 @@ var registryRE = regexp.MustCompile(`(registry\.example|quay\.io)/`)
 // deniedByDefault are the examples the default policies (deploy/base)
 // deny, and the message saying so.
 var deniedByDefault = map[string]string{
-	"vmi-hostdisk.yaml": "VMIPolicy 'deny-host-disk' denied request: hostDisk volumes are not allowed: data (/var/lib/podvirt/hostdisks/data.img)",
+	"vmi-hostdisk.yaml": "VMIPolicy 'deny-host-disk' denied request: hostDisk volumes are not allowed: data (/var/lib/podvirt-hostdisks/data.img)",
 }
 
 // TestExamplesAdmittedDefaultedRendered applies every examples/vmi-*.yaml
@@ -54,6 +54,8 @@ func TestExamplesAdmittedDefaultedRendered(t *testing.T) {
 				if err == nil || !strings.Contains(out, want) {
 					t.Fatalf("want the default policy to deny it with %q; err=%v\n%s", want, err, out)
 				}
+				// The image the node agent makes stays when the VMI ends.
+				t.Cleanup(func() { os.Remove(hostDiskDir + "/data.img") })
 				// The policy exempts namespaces labeled for host disks.
 				if out, err := e.Kubectl("", "label", "namespace", ns, "podvirt.io/host-disk=allowed"); err != nil {
 					t.Fatalf("labeling the namespace: %v\n%s", err, out)
