@@ -22,7 +22,10 @@ die() { log "error: $*"; exit 1; }
 start_daemon() {
   local name=$1; shift
   mkdir -p "$PODVIRT_STATE/pids" "$PODVIRT_STATE/logs"
-  setsid "$@" >>"$PODVIRT_STATE/logs/$name.log" 2>&1 < /dev/null &
+  # No descriptor of the caller's beyond the standard three: a daemon
+  # holding, say, a caller's lock file would hold the lock as long as it
+  # runs.
+  setsid "$@" >>"$PODVIRT_STATE/logs/$name.log" 2>&1 </dev/null 3>&- 4>&- 5>&- 6>&- 7>&- 8>&- 9>&- &
   echo $! >"$PODVIRT_STATE/pids/$name.pid"
 }
 
