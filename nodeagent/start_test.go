@@ -37,8 +37,10 @@ func (h *pausingHypervisor) Paused(n string) (bool, error) { return h.paused[n],
 // thisProcess is a QEMU whose pid is the test's own.
 type thisProcess struct{}
 
-func (thisProcess) PlaceQEMU(*corev1.Pod, string) (int, []string, error) { return os.Getpid(), nil, nil }
-func (thisProcess) QEMUPID(string) (int, error)                          { return os.Getpid(), nil }
+func (thisProcess) PlaceQEMU(*corev1.Pod, string) (int, []string, error) {
+	return os.Getpid(), nil, nil
+}
+func (thisProcess) QEMUPID(string) (int, error) { return os.Getpid(), nil }
 
 // A domain with volume disks starts paused and runs only once QEMU holds
 // the very files the agent checked; otherwise it is destroyed before the

@@ -207,8 +207,8 @@ func TestRootOf(t *testing.T) {
 	h := &HostVolumes{HostRoot: "/host", KubeletRootDir: "/var/lib/kubelet"}
 	for path, want := range map[string]string{
 		"/var/lib/kubelet/pods/u/volumes/kubernetes.io~csi/pv/mount/disk.img": "/",
-		"/var/lib/kubelet-other/disk.img":                                      "/host",
-		"/opt/local-path/pvc-1/disk.img":                                       "/host",
+		"/var/lib/kubelet-other/disk.img":                                     "/host",
+		"/opt/local-path/pvc-1/disk.img":                                      "/host",
 	} {
 		if got := h.rootOf(path); got != want {
 			t.Errorf("rootOf(%s) = %s, want %s", path, got, want)

@@ -28,7 +28,7 @@ func TestNodeAgentMetrics(t *testing.T) {
 	ns := e.Namespace(t)
 	startups := func() float64 { return scrape(t, "podvirt_nodeagent_vmi_startup_seconds", nil) }
 	refused := func() float64 {
-		return scrape(t, "podvirt_nodeagent_vmi_failures_total", map[string]string{"reason": "Refused"})
+		return scrape(t, "podvirt_nodeagent_vmi_failures_total", map[string]string{"reason": "DomainRefused"})
 	}
 	startupsBefore, refusedBefore := startups(), refused()
 

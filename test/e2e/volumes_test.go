@@ -216,8 +216,8 @@ func TestHostDiskOnlyInsideAllowedDirs(t *testing.T) {
 	footprint = e.Track(t, ns, "linked")
 	e.Apply(t, ns, withHostDisk("linked", filepath.Join(link, "a.img")))
 	vmi := e.WaitForVMIPhase(t, ns, "linked", 2*time.Minute, v1alpha1.Failed)
-	if vmi.Status.Reason != "Refused" {
-		t.Errorf("a hostDisk through a symbolic link failed %q, want Refused", vmi.Status.Reason)
+	if vmi.Status.Reason != "DomainRefused" {
+		t.Errorf("a hostDisk through a symbolic link failed %q, want DomainRefused", vmi.Status.Reason)
 	}
 	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
 		t.Errorf("the node agent made %v where the link points", entries)
