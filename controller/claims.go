@@ -28,10 +28,15 @@ const ReasonClaimNotFound = "FailedPvcNotFound"
 // request). missing names the claims that do not exist yet.
 func (r *Reconciler) claims(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) (claims map[string]pod.Claim, missing []string, err error) {
 	for _, v := range vmi.Spec.Volumes {
-		if v.PersistentVolumeClaim == nil {
+		var name string
+		switch {
+		case v.PersistentVolumeClaim != nil:
+			name = v.PersistentVolumeClaim.ClaimName
+		case v.Ephemeral != nil && v.Ephemeral.PersistentVolumeClaim != nil:
+			name = v.Ephemeral.PersistentVolumeClaim.ClaimName
+		default:
 			continue
 		}
-		name := v.PersistentVolumeClaim.ClaimName
 		if _, done := claims[name]; done {
 			continue
 		}

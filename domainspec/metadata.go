@@ -39,6 +39,7 @@ const (
 	VolumeEmptyDisk        = "emptyDisk"
 	VolumePVC              = "persistentVolumeClaim"
 	VolumeHostDisk         = "hostDisk"
+	VolumeEphemeral        = "ephemeral"
 )
 
 // VolumeMetadata is one volume's source.

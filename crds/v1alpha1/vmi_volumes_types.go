@@ -27,12 +27,23 @@ type Volume struct {
 	// denies it; node agents accept only paths under their own directory.
 	// +optional
 	HostDisk *HostDisk `json:"hostDisk,omitempty"`
+	// Ephemeral is a persistentVolumeClaim's disk.img used read-only: the
+	// guest writes to an overlay that is discarded with the VMI.
+	// +optional
+	Ephemeral *EphemeralVolumeSource `json:"ephemeral,omitempty"`
 	// DataVolume is KubeVirt's CDI DataVolume. podvirt runs no
 	// Containerized Data Importer, so it is refused at admission: import
 	// the image into a PersistentVolumeClaim (with CDI or any other tool)
 	// and use persistentVolumeClaim instead.
 	// +optional
 	DataVolume *DataVolumeSource `json:"dataVolume,omitempty"`
+}
+
+// EphemeralVolumeSource is a claim whose disk backs a per-VMI overlay.
+type EphemeralVolumeSource struct {
+	// PersistentVolumeClaim is the claim, in filesystem mode, holding
+	// disk.img; it is attached read-only.
+	PersistentVolumeClaim *PersistentVolumeClaimVolumeSource `json:"persistentVolumeClaim"`
 }
 
 // DataVolumeSource names a CDI DataVolume (refused: see Volume.DataVolume).

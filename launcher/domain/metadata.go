@@ -51,6 +51,8 @@ func volumeMetadata(v v1alpha1.Volume) domainspec.VolumeMetadata {
 		vm.Kind, vm.CapacityBytes = domainspec.VolumeEmptyDisk, v.EmptyDisk.Capacity.Value()
 	case v.PersistentVolumeClaim != nil:
 		vm.Kind, vm.ClaimName, vm.ReadOnly = domainspec.VolumePVC, v.PersistentVolumeClaim.ClaimName, v.PersistentVolumeClaim.ReadOnly
+	case v.Ephemeral != nil && v.Ephemeral.PersistentVolumeClaim != nil:
+		vm.Kind, vm.ClaimName, vm.ReadOnly = domainspec.VolumeEphemeral, v.Ephemeral.PersistentVolumeClaim.ClaimName, true
 	case v.HostDisk != nil:
 		vm.Kind, vm.Path, vm.Create = domainspec.VolumeHostDisk, v.HostDisk.Path, v.HostDisk.Type == v1alpha1.HostDiskExistsOrCreate
 		if v.HostDisk.Capacity != nil {

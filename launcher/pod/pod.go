@@ -92,7 +92,7 @@ func RenderWithClaims(vmi *v1alpha1.VirtualMachineInstance, domainXML string, cl
 		return nil, err
 	}
 	for _, v := range vmi.Spec.Volumes {
-		if v.Name == domainspec.StateVolume && (v.CloudInitNoCloud != nil && v.CloudInitNoCloud.UserDataSecretRef != nil || v.PersistentVolumeClaim != nil || v.HostDisk != nil) {
+		if v.Name == domainspec.StateVolume && (v.CloudInitNoCloud != nil && v.CloudInitNoCloud.UserDataSecretRef != nil || v.PersistentVolumeClaim != nil || v.Ephemeral != nil || v.HostDisk != nil) {
 			// Its Secret, claim or host directory would be mounted as a
 			// Pod volume of the same name as the state volume.
 			return nil, fmt.Errorf("spec.volumes[%s]: the name %q is the launcher Pod's own; rename the volume", v.Name, domainspec.StateVolume)

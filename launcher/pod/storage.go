@@ -31,7 +31,7 @@ type Storage struct {
 // since that is what a guest may fill (a sparse file is no smaller to
 // quota):
 //   - each emptyDisk: its capacity;
-//   - each containerDisk: Options.ContainerDiskBytes for its writable
+//   - each containerDisk and ephemeral volume: Options.ContainerDiskBytes for its writable
 //     overlay. The node agent makes it a qcow2 overlay over the image in
 //     the node's shared, read-only image cache (which counts in no Pod,
 //     as KubeVirt's does not): a few clusters at the start, it grows
@@ -58,7 +58,7 @@ func ephemeralStorage(vmi *v1alpha1.VirtualMachineInstance, opts Options) Storag
 		switch {
 		case v.EmptyDisk != nil:
 			files.Add(v.EmptyDisk.Capacity)
-		case v.ContainerDisk != nil:
+		case v.ContainerDisk != nil, v.Ephemeral != nil:
 			files.Add(opts.ContainerDiskBytes)
 		case v.CloudInitNoCloud != nil:
 			files.Add(*resource.NewQuantity(cloudInitBytes(v.CloudInitNoCloud), resource.BinarySI))

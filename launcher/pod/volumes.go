@@ -44,6 +44,17 @@ func addVolumes(p *corev1.Pod, vmi *v1alpha1.VirtualMachineInstance, claims map[
 	sizes := map[string]int64{}
 	for _, v := range vmi.Spec.Volumes {
 		switch {
+		case v.Ephemeral != nil && v.Ephemeral.PersistentVolumeClaim != nil:
+			// Read-only, whatever the spec says: the guest writes to
+			// its overlay in the state volume.
+			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: v.Name, VolumeSource: corev1.VolumeSource{
+				PersistentVolumeClaim: &corev1.PersistentVolumeClaimVolumeSource{ClaimName: v.Ephemeral.PersistentVolumeClaim.ClaimName, ReadOnly: true},
+			}})
+			if claims[v.Ephemeral.PersistentVolumeClaim.ClaimName].Block {
+				c.VolumeDevices = append(c.VolumeDevices, corev1.VolumeDevice{Name: v.Name, DevicePath: path.Join(domainspec.ClaimDeviceDir, v.Name)})
+				continue
+			}
+			c.VolumeMounts = append(c.VolumeMounts, corev1.VolumeMount{Name: v.Name, MountPath: path.Join(domainspec.ClaimMountDir, v.Name), ReadOnly: true})
 		case v.PersistentVolumeClaim != nil:
 			pvc := v.PersistentVolumeClaim
 			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: v.Name, VolumeSource: corev1.VolumeSource{

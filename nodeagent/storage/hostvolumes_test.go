@@ -215,3 +215,39 @@ func TestRootOf(t *testing.T) {
 		}
 	}
 }
+
+// An ephemeral volume is a qcow2 overlay in the VMI's directory over its
+// claim's disk.img, which is only read: the overlay goes with the VMI.
+func TestEphemeralOverlayOverTheClaim(t *testing.T) {
+	h := fakeHost(t, "pvs/pvc-1")
+	disk := filepath.Join(h.HostRoot, "pvs/pvc-1/disk.img")
+	write(t, disk, "the claim's disk")
+	vs := &Volumes{Host: h, FreeBytes: freeBytes(1 << 30)}
+	md := &domainspec.Metadata{Volumes: []domainspec.VolumeMetadata{{Name: "data", Kind: domainspec.VolumeEphemeral, ClaimName: "c", ReadOnly: true}}}
+	dir := t.TempDir()
+	out, err := vs.Prepare(context.Background(), claimPod(""), md, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := domainspec.DiskFile("data")
+	if out.Formats[name] != "qcow2" || out.Backings[name] != (domainspec.DiskBacking{File: "/pvs/pvc-1/disk.img", Format: "raw"}) {
+		t.Errorf("formats %v backings %v", out.Formats, out.Backings)
+	}
+	if len(out.VolumeDisks) != 1 || out.VolumeDisks[0] != "/pvs/pvc-1/disk.img" || out.DiskFiles[name] != "" {
+		t.Errorf("volume disks %v, disk files %v: the backing file only", out.VolumeDisks, out.DiskFiles)
+	}
+	if err := checkOverlay(filepath.Join(dir, name), "/pvs/pvc-1/disk.img"); err != nil {
+		t.Errorf("the overlay: %v", err)
+	}
+	if got, _ := os.ReadFile(disk); string(got) != "the claim's disk" {
+		t.Errorf("the claim's disk changed: %q", got)
+	}
+	// A second start keeps the overlay (and what the guest wrote to it).
+	if _, err := vs.Prepare(context.Background(), claimPod(""), md, dir); err != nil {
+		t.Errorf("the second start: %v", err)
+	}
+	os.Remove(disk)
+	if _, err := vs.Prepare(context.Background(), claimPod(""), md, t.TempDir()); err == nil {
+		t.Error("an ephemeral volume over a claim without disk.img was prepared")
+	}
+}

@@ -135,8 +135,15 @@ func (vs *Volumes) Prepare(ctx context.Context, p *corev1.Pod, md *domainspec.Me
 				out.Verified = append(out.Verified, rec.BackingFile)
 			}
 			out.Backings[filepath.Base(pl.target)] = domainspec.DiskBacking{File: rec.BackingFile, Format: rec.BackingFormat}
-			if !slices.Contains(out.ReadOnlyDirs, rec.ImageRoot) {
+			if rec.ImageRoot != "" && !slices.Contains(out.ReadOnlyDirs, rec.ImageRoot) {
 				out.ReadOnlyDirs = append(out.ReadOnlyDirs, rec.ImageRoot)
+			}
+			if b := pl.backing; b != nil {
+				if out.VolumeIDs == nil {
+					out.VolumeIDs = map[string]FileID{}
+				}
+				out.VolumeDisks = append(out.VolumeDisks, b.path)
+				out.VolumeIDs[b.path] = b.id
 			}
 		}
 		out.Formats[filepath.Base(pl.target)] = rec.Format
@@ -169,6 +176,9 @@ type plan struct {
 	record diskRecord
 	// write makes the file (when it does not exist).
 	write func() error
+	// backing is the claim's disk an ephemeral volume's overlay is over,
+	// which QEMU must hold (Prepared.VolumeIDs).
+	backing *volumeDisk
 }
 
 // planVolume finds what volume v's file at target may take and how to
@@ -197,6 +207,10 @@ func (vs *Volumes) planVolume(ctx context.Context, p *corev1.Pod, md *domainspec
 		pl.write = func() error { return createSparse(target, v.CapacityBytes) }
 	case domainspec.VolumeContainerDisk:
 		if err := vs.planContainerDisk(ctx, &pl, v, rec, recorded); err != nil {
+			return plan{}, err
+		}
+	case domainspec.VolumeEphemeral:
+		if err := vs.planEphemeral(p, &pl, v, rec, recorded); err != nil {
 			return plan{}, err
 		}
 	case domainspec.VolumeCloudInitNoCloud:
@@ -255,6 +269,37 @@ func (vs *Volumes) planContainerDisk(ctx context.Context, pl *plan, v domainspec
 	pl.bytes = overlayMaxBytes(rec.VirtualBytes)
 	target := pl.target
 	pl.write = func() error { return writeOverlay(target, rec.BackingFile, rec.BackingFormat, rec.VirtualBytes) }
+	return nil
+}
+
+// planEphemeral plans an ephemeral volume's overlay: over its claim's
+// disk.img (raw, never written), where the kubelet mounted the claim,
+// opened following no symbolic link. A restart finds the same file or
+// refuses: the overlay names its backing file.
+func (vs *Volumes) planEphemeral(p *corev1.Pod, pl *plan, v domainspec.VolumeMetadata, rec diskRecord, recorded bool) error {
+	if vs.Host == nil {
+		return fmt.Errorf("ephemeral volumes are %w on this node agent", failure.ErrUnsupported)
+	}
+	if blockClaim(p, v.Name) {
+		return fmt.Errorf("an ephemeral volume on a block-mode claim is %w: its disk must be a claim's disk.img", failure.ErrUnsupported)
+	}
+	d, err := vs.Host.claimFile(p, v)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(filepath.Join(vs.Host.rootOf(d.path), d.path))
+	if err != nil {
+		return fmt.Errorf("persistentVolumeClaim %s: %w", v.ClaimName, err)
+	}
+	if recorded && (rec.BackingFile != d.path || rec.BackingFormat != "raw") {
+		return fmt.Errorf("%w: %s was made over %s, and the claim's disk is now %s", failure.ErrRefused, pl.target, rec.BackingFile, d.path)
+	}
+	pl.what = "volume " + v.Name + " (ephemeral overlay over claim " + v.ClaimName + ")"
+	pl.record = diskRecord{Format: "qcow2", BackingFile: d.path, BackingFormat: "raw", VirtualBytes: fi.Size()}
+	pl.backing = &d
+	pl.bytes = overlayMaxBytes(fi.Size())
+	target := pl.target
+	pl.write = func() error { return writeOverlay(target, d.path, "raw", fi.Size()) }
 	return nil
 }
 
@@ -384,7 +429,7 @@ func Check(p *corev1.Pod, md *domainspec.Metadata) error {
 		switch v.Kind {
 		case domainspec.VolumeEmptyDisk:
 			files = append(files, file{what: "volume " + v.Name + " (" + v.Kind + ")", bytes: v.CapacityBytes})
-		case domainspec.VolumeContainerDisk, domainspec.VolumeCloudInitNoCloud, domainspec.VolumePVC, domainspec.VolumeHostDisk:
+		case domainspec.VolumeContainerDisk, domainspec.VolumeCloudInitNoCloud, domainspec.VolumePVC, domainspec.VolumeHostDisk, domainspec.VolumeEphemeral:
 		default:
 			return fmt.Errorf("volume %s: %s volumes are %w", v.Name, v.Kind, failure.ErrUnsupported)
 		}

@@ -54,8 +54,17 @@ func validateVolumeSource(v *v1alpha1.Volume, i int) field.ErrorList {
 			"a DataVolume needs KubeVirt's Containerized Data Importer (CDI), which podvirt does not run: import the disk image into a PersistentVolumeClaim (CDI, or any tool that writes disk.img into it) and use persistentVolumeClaim instead (docs/api.md)"))
 		return errs
 	}
-	if countSet(v.ContainerDisk != nil, v.CloudInitNoCloud != nil, v.EmptyDisk != nil, v.PersistentVolumeClaim != nil, v.HostDisk != nil) != 1 {
-		errs = append(errs, field.Invalid(volumesPath.Index(i), v.Name, "set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim and hostDisk"))
+	if countSet(v.ContainerDisk != nil, v.CloudInitNoCloud != nil, v.EmptyDisk != nil, v.PersistentVolumeClaim != nil, v.HostDisk != nil, v.Ephemeral != nil) != 1 {
+		errs = append(errs, field.Invalid(volumesPath.Index(i), v.Name, "set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim, ephemeral and hostDisk"))
+	}
+	if eph := v.Ephemeral; eph != nil {
+		if eph.PersistentVolumeClaim == nil {
+			errs = append(errs, field.Required(volumesPath.Index(i).Child("ephemeral", "persistentVolumeClaim"), "an ephemeral volume is a claim's disk under an overlay"))
+		} else {
+			for _, msg := range validation.IsDNS1123Subdomain(eph.PersistentVolumeClaim.ClaimName) {
+				errs = append(errs, field.Invalid(volumesPath.Index(i).Child("ephemeral", "persistentVolumeClaim", "claimName"), eph.PersistentVolumeClaim.ClaimName, msg))
+			}
+		}
 	}
 	if cd := v.ContainerDisk; cd != nil {
 		errs = append(errs, validateImage(cd.Image, func() *field.Path { return volumesPath.Index(i).Child("containerDisk", "image") })...)

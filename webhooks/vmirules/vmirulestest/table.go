@@ -186,9 +186,9 @@ var Invalid = []Case{
 	// volumes
 	{"volume with two sources", func(v *v1alpha1.VirtualMachineInstance) {
 		v.Spec.Volumes[2].ContainerDisk = &v1alpha1.ContainerDiskSource{Image: "x"}
-	}, []string{`spec.volumes[2]: Invalid value: "scratch": set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim and hostDisk`}},
+	}, []string{`spec.volumes[2]: Invalid value: "scratch": set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim, ephemeral and hostDisk`}},
 	{"volume with no source", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[2].EmptyDisk = nil },
-		[]string{`spec.volumes[2]: Invalid value: "scratch": set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim and hostDisk`}},
+		[]string{`spec.volumes[2]: Invalid value: "scratch": set exactly one of containerDisk, cloudInitNoCloud, emptyDisk, persistentVolumeClaim, ephemeral and hostDisk`}},
 	{"container disk without image", func(v *v1alpha1.VirtualMachineInstance) { v.Spec.Volumes[0].ContainerDisk.Image = "" },
 		[]string{"spec.volumes[0].containerDisk.image: Required value"}},
 	{"container disk image with quotes", func(v *v1alpha1.VirtualMachineInstance) {
