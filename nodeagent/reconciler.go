@@ -124,9 +124,14 @@ type CPUSets interface {
 }
 
 // QEMUPlacer moves a domain's QEMU into its launcher Pod's cgroup
-// (cgroups.QEMU).
+// (cgroups.QEMU), and removes what libvirt left of the domain's own
+// cgroups once it is gone: a libvirtd restarted while the guest ran no
+// longer finds its QEMU there, and leaves them behind.
 type QEMUPlacer interface {
 	PlaceQEMU(p *corev1.Pod, domName string) (pid int, placed []string, err error)
+	// RemoveLibvirtCgroups is called only when no domain of that name is
+	// defined.
+	RemoveLibvirtCgroups(domName string) (removed []string, err error)
 }
 
 // SetupWithManager registers the reconciler for launcher Pods. The
@@ -323,6 +328,7 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 		}
 		log.FromContext(ctx).Info("undefined domain")
 	}
+	r.removeLibvirtCgroups(ctx, domName)
 	if r.Network != nil {
 		if err := r.Network.Disconnect(ctx, domName); err != nil {
 			return ctrl.Result{}, err
