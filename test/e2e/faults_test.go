@@ -270,8 +270,13 @@ func TestNodeAgentKilledDuringStarts(t *testing.T) {
 	}
 	e.KillNodeAgent(t)
 	killed := time.Now()
-	t.Logf("killed the node agent (pid %d) %s after the apply, with %d of %d VMIs Running", agentBefore, killed.Sub(applied).Round(time.Millisecond), len(atKill), count)
+	domsAtKill, _ := e.NamespaceDomains(ns)
+	t.Logf("killed the node agent (pid %d) %s after the apply, with %d of %d VMIs Running and %d domains defined (%v)",
+		agentBefore, killed.Sub(applied).Round(time.Millisecond), len(atKill), count, len(domsAtKill), domsAtKill)
 	t.Logf("node agent back in %s", e.WaitPodvirtReady(t).Round(time.Millisecond))
+	if after, err := e.DaemonPID(framework.NodeAgentName); err != nil || after == agentBefore {
+		t.Fatalf("the node agent is pid %d (%v), was %d: it was not restarted", after, err, agentBefore)
+	}
 
 	framework.Eventually(t, "all VMIs Running", 3*time.Minute, func() (bool, error) {
 		r, err := running()
