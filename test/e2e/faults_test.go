@@ -159,21 +159,29 @@ func TestLauncherPodDeletedEndsVMI(t *testing.T) {
 // again, Unknown at most while libvirtd was away, with exactly one domain
 // each; and the node agent is connected again, events included: a guest
 // powered off right after is Succeeded within seconds, another is deleted
-// with its ACPI shutdown, and nothing is left.
+// with its ACPI shutdown, and nothing is left. A fourth guest's QEMU is
+// killed while libvirtd is down: libvirtd, back, finds it gone and sends
+// no event anyone hears, so only the agent's resync after it subscribes
+// again reports it, Failed GuestCrashed, within seconds rather than at
+// its next poll.
 func TestLibvirtdRestartKeepsGuests(t *testing.T) {
 	e := newEnv(t)
 	began := time.Now()
 	ns := e.Namespace(t)
 	names := []string{"lv-a", "lv-b", "lv-c"}
-	_, fps := e.startTiny(t, ns, names...)
+	const lost = "lv-lost"
+	_, fps := e.startTiny(t, ns, append(names, lost)...)
 	pids := map[string]int{}
-	for _, n := range names {
+	for _, n := range append(names, lost) {
 		pids[n] = e.expectOneGuest(t, ns, n)
 	}
 
 	phases := e.RecordPhases(t, ns)
-	away := e.RestartLibvirtd(t, 3*time.Second)
+	away := e.RestartLibvirtd(t, 3*time.Second, func() { framework.KillProcess(t, pids[lost]) })
 	back := time.Now()
+	vmi := e.WaitForVMIPhase(t, ns, lost, 15*time.Second, v1alpha1.Failed)
+	t.Logf("libvirtd back -> %s, killed while it was down, Failed %s later", lost, time.Since(back).Round(time.Millisecond))
+	expectEnded(t, vmi, v1alpha1.Failed, "GuestCrashed", "QEMU process ended without the guest shutting down")
 	for _, n := range names {
 		e.WaitForVMIPhase(t, ns, n, 60*time.Second, v1alpha1.Running)
 	}
@@ -193,8 +201,9 @@ func TestLibvirtdRestartKeepsGuests(t *testing.T) {
 			t.Errorf("%s's QEMU is pid %d, was %d: the guest was restarted", n, pid, pids[n])
 		}
 	}
+	e.WaitForLauncherPodsGone(t, ns, lost, 60*time.Second)
 	if doms, err := e.NamespaceDomains(ns); err != nil || len(doms) != len(names) {
-		t.Errorf("domains of the namespace: %v (%v), want exactly one per VMI", doms, err)
+		t.Errorf("domains of the namespace: %v (%v), want exactly one per running VMI", doms, err)
 	}
 
 	// The agent hears libvirt again: a power-off is Succeeded within
@@ -202,13 +211,13 @@ func TestLibvirtdRestartKeepsGuests(t *testing.T) {
 	if err := e.ShutdownDomain(domainspec.Name(ns, "lv-c")); err != nil {
 		t.Fatal(err)
 	}
-	vmi := e.WaitForVMIPhase(t, ns, "lv-c", 20*time.Second, v1alpha1.Succeeded)
+	vmi = e.WaitForVMIPhase(t, ns, "lv-c", 20*time.Second, v1alpha1.Succeeded)
 	t.Logf("libvirtd back -> power-off of lv-c reported Succeeded %s later", time.Since(back).Round(time.Millisecond))
 	expectEnded(t, vmi, v1alpha1.Succeeded, "GuestShutdown", "the guest powered off")
 	for _, n := range names[:2] {
 		e.DeleteVMI(t, ns, n, 90*time.Second)
 	}
-	for _, n := range names {
+	for _, n := range append(names, lost) {
 		e.ExpectNoLeaks(t, fps[n])
 	}
 	t.Logf("wall time %s", time.Since(began).Round(time.Second))

@@ -44,14 +44,15 @@ func (e *Env) LibvirtdPID() (int, error) {
 
 // RestartLibvirtd stops the node's libvirtd as a service manager would
 // (SIGTERM; running guests keep running, libvirtd does not stop them),
-// keeps it down for down, and starts it again with the very command line
-// it ran with, as test/local/up-libvirt.sh started it. It returns how long
-// libvirtd was away: from the SIGTERM until it answers on its socket again.
+// runs whileDown (when not nil) and keeps it down for at least down, and
+// starts it again with the very command line it ran with, as
+// test/local/up-libvirt.sh started it. It returns how long libvirtd was
+// away: from the SIGTERM until it answers on its socket again.
 //
 // The environment is shared by every test and the people using it: when
 // the test fails between the stop and the start, its cleanup starts
 // libvirtd again.
-func (e *Env) RestartLibvirtd(t testing.TB, down time.Duration) time.Duration {
+func (e *Env) RestartLibvirtd(t testing.TB, down time.Duration, whileDown func()) time.Duration {
 	t.Helper()
 	pid, err := e.LibvirtdPID()
 	if err != nil {
@@ -84,7 +85,10 @@ func (e *Env) RestartLibvirtd(t testing.TB, down time.Duration) time.Duration {
 		t.Fatalf("libvirtd (pid %d) still runs 30s after SIGTERM", pid)
 	}
 	t.Logf("libvirtd (pid %d) stopped in %s", pid, time.Since(stopped).Round(time.Millisecond))
-	time.Sleep(down)
+	if whileDown != nil {
+		whileDown()
+	}
+	time.Sleep(time.Until(stopped.Add(down)))
 	if err := e.startLibvirtd(argv); err != nil {
 		t.Fatal(err)
 	}
