@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 
+	"sigs.k8s.io/controller-runtime/pkg/log"
+
 	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 )
@@ -45,6 +47,7 @@ func (r *Reconciler) remove(ctx context.Context, domName, uid string) error {
 			return err
 		}
 	}
+	r.removeLibvirtCgroups(ctx, domName)
 	if r.Network != nil {
 		if err := r.Network.Disconnect(ctx, domName); err != nil {
 			return err
@@ -56,4 +59,22 @@ func (r *Reconciler) remove(ctx context.Context, domName, uid string) error {
 		}
 	}
 	return nil
+}
+
+// removeLibvirtCgroups removes what libvirt left of the cgroups of the
+// domain, which is no longer defined. A cgroup that stays is logged, not
+// returned: it holds no guest of podvirt's any more (the domain is gone),
+// and holding the launcher Pod for it would keep the Pod's resources for
+// nothing.
+func (r *Reconciler) removeLibvirtCgroups(ctx context.Context, domName string) {
+	if r.QEMU == nil {
+		return
+	}
+	removed, err := r.QEMU.RemoveLibvirtCgroups(domName)
+	if len(removed) > 0 {
+		log.FromContext(ctx).Info("removed the cgroups libvirt left of the domain", "domain", domName, "cgroups", removed)
+	}
+	if err != nil {
+		log.FromContext(ctx).Error(err, "libvirt's cgroups of the domain stay", "domain", domName)
+	}
 }

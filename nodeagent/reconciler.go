@@ -124,11 +124,16 @@ type CPUSets interface {
 }
 
 // QEMUPlacer moves a domain's QEMU into its launcher Pod's cgroup
-// (cgroups.QEMU).
+// (cgroups.QEMU), and removes what libvirt left of the domain's own
+// cgroups once it is gone: a libvirtd restarted while the guest ran no
+// longer finds its QEMU there, and leaves them behind.
 type QEMUPlacer interface {
 	PlaceQEMU(p *corev1.Pod, domName string) (pid int, placed []string, err error)
 	// QEMUPID is the pid of the domain's running QEMU.
 	QEMUPID(domName string) (int, error)
+	// RemoveLibvirtCgroups is called only when no domain of that name is
+	// defined.
+	RemoveLibvirtCgroups(domName string) (removed []string, err error)
 }
 
 // SetupWithManager registers the reconciler for launcher Pods. The
@@ -147,7 +152,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Channel(r.resync, &handler.EnqueueRequestForObject{}))
 	if src, ok := r.Hypervisor.(hypervisor.EventSource); ok {
 		// Lifecycle events drive the agent; polling is the safety net.
-		pump := &eventPump{source: src, out: make(chan event.TypedGenericEvent[client.Object])}
+		pump := &eventPump{source: src, out: make(chan event.TypedGenericEvent[client.Object]), resync: r.Resync}
 		if err := mgr.Add(pump); err != nil {
 			return err
 		}
@@ -321,10 +326,21 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 			log.FromContext(ctx).Info("sent ACPI shutdown", "grace", grace.String())
 			return ctrl.Result{RequeueAfter: min(r.Options.ShutdownRetryInterval, time.Until(since.Add(grace))+10*time.Millisecond)}, nil
 		}
+		// Said before the destroy: once destroyed, the domain reads as
+		// one that was shut off, and a retry would record a clean end.
+		if err := r.reportStopped(ctx, p, state, grace); err != nil {
+			return ctrl.Result{}, err
+		}
 		if err := r.Hypervisor.Destroy(domName); err != nil {
 			return ctrl.Result{}, err
 		}
 		log.FromContext(ctx).Info("grace period over: destroyed domain")
+	}
+	if state == hypervisor.StateShutoff || state == hypervisor.StateCrashed {
+		// Said before the undefine, while libvirt still tells how it ended.
+		if err := r.reportStopped(ctx, p, state, 0); err != nil {
+			return ctrl.Result{}, err
+		}
 	}
 	if state != hypervisor.StateAbsent {
 		if err := r.Hypervisor.Undefine(domName); err != nil {
@@ -332,6 +348,7 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 		}
 		log.FromContext(ctx).Info("undefined domain")
 	}
+	r.removeLibvirtCgroups(ctx, domName)
 	if r.Network != nil {
 		if err := r.Network.Disconnect(ctx, domName); err != nil {
 			return ctrl.Result{}, err
@@ -359,6 +376,38 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 	return ctrl.Result{}, nil
 }
 
+// reportStopped records on the VMI how its guest ended when its launcher
+// Pod went first (deleted by hand, evicted, or its container ended) while
+// the VMI itself stays: as KubeVirt's virt-handler does, a guest that
+// powered off within its grace period Succeeded, one that had to be
+// destroyed (grace over, the running state given) or that crashed
+// Failed. Without it the VMI would read Running until the Pod is gone,
+// and then only "the Pod was deleted". A VMI being deleted, already
+// ended, not yet Running (its guest never ran) or of another UID is left
+// to the controller. grace is the grace period that ran out.
+func (r *Reconciler) reportStopped(ctx context.Context, p *corev1.Pod, state hypervisor.DomainState, grace time.Duration) error {
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: p.Labels[domainspec.LabelVMI]}, vmi); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if string(vmi.UID) != p.Labels[domainspec.LabelVMIUID] || !vmi.DeletionTimestamp.IsZero() ||
+		(vmi.Status.Phase != v1alpha1.Running && vmi.Status.Phase != v1alpha1.Unknown) {
+		return nil
+	}
+	why, reason := fmt.Sprintf("its launcher Pod %s was deleted", p.Name), failure.ReasonLauncherPodDeleted
+	if p.DeletionTimestamp.IsZero() {
+		why, reason = fmt.Sprintf("its launcher Pod %s ended (%s)", p.Name, p.Status.Phase), failure.ReasonLauncherPodEnded
+	}
+	switch state {
+	case hypervisor.StateRunning:
+		return r.end(ctx, vmi, v1alpha1.Failed, reason,
+			fmt.Sprintf("%s and the guest did not power off within its grace period of %s: destroyed", why, grace), "Stop")
+	case hypervisor.StateCrashed:
+		return r.end(ctx, vmi, v1alpha1.Failed, failure.ReasonGuestCrashed, crashedMessage, "Stop")
+	}
+	return r.end(ctx, vmi, v1alpha1.Succeeded, failure.ReasonGuestShutdown, "the guest powered off: "+why, "Stop")
+}
+
 // gracePeriod is the VMI's termination grace period, as carried in the
 // domain metadata.
 func (r *Reconciler) gracePeriod(p *corev1.Pod) time.Duration {
@@ -371,10 +420,21 @@ func (r *Reconciler) gracePeriod(p *corev1.Pod) time.Duration {
 }
 
 // stopRequestedAt is when the Pod's deletion was requested (its deletion
-// timestamp minus its grace period), or now for a Pod that ended on its own.
+// timestamp minus its grace period), or, for a Pod that ended on its own,
+// when its last container ended (now if none says): a guest that ignores
+// ACPI is destroyed a grace period later, not asked again forever.
 func stopRequestedAt(p *corev1.Pod) time.Time {
 	if p.DeletionTimestamp == nil {
-		return time.Now()
+		var ended time.Time
+		for _, cs := range p.Status.ContainerStatuses {
+			if term := cs.State.Terminated; term != nil && term.FinishedAt.After(ended) {
+				ended = term.FinishedAt.Time
+			}
+		}
+		if ended.IsZero() {
+			return time.Now()
+		}
+		return ended
 	}
 	t := p.DeletionTimestamp.Time
 	if g := p.DeletionGracePeriodSeconds; g != nil {
@@ -415,10 +475,16 @@ func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachin
 	return nil
 }
 
+// crashedMessage says what libvirt's "shut off, crashed" means: QEMU went
+// away without the guest shutting down. kill -9 of QEMU, the OOM killer
+// and a QEMU crash look the same to libvirt; a guest panic with
+// on_crash=destroy too.
+const crashedMessage = "the guest's QEMU process ended without the guest shutting down (killed, crashed, or a guest panic)"
+
 // finished records that a running guest stopped by itself.
 func (r *Reconciler) finished(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, state hypervisor.DomainState) error {
 	if state == hypervisor.StateCrashed {
-		return r.end(ctx, vmi, v1alpha1.Failed, failure.ReasonGuestCrashed, "the guest crashed", "Stop")
+		return r.end(ctx, vmi, v1alpha1.Failed, failure.ReasonGuestCrashed, crashedMessage, "Stop")
 	}
 	return r.end(ctx, vmi, v1alpha1.Succeeded, failure.ReasonGuestShutdown, "the guest powered off", "Stop")
 }

@@ -94,6 +94,13 @@ func (f *fakeHypervisor) Undefine(n string) error {
 
 func setup(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state hypervisor.DomainState) (*Reconciler, client.Client, *fakeHypervisor) {
 	t.Helper()
+	return setupWith(t, phase, state, nil)
+}
+
+// setupWith is setup with the VMI and the launcher Pod changed by edit
+// before they are stored (a Pod already being deleted, say).
+func setupWith(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state hypervisor.DomainState, edit func(*v1alpha1.VirtualMachineInstance, *corev1.Pod)) (*Reconciler, client.Client, *fakeHypervisor) {
+	t.Helper()
 	s := runtime.NewScheme()
 	_ = clientgoscheme.AddToScheme(s)
 	_ = v1alpha1.AddToScheme(s)
@@ -115,6 +122,9 @@ func setup(t *testing.T, phase v1alpha1.VirtualMachineInstancePhase, state hyper
 	p.Spec.Containers = []corev1.Container{{Name: domainspec.LauncherContainerName, Resources: corev1.ResourceRequirements{
 		Limits: corev1.ResourceList{corev1.ResourceEphemeralStorage: resource.MustParse("2Gi")}}}}
 	p.Spec.Volumes = []corev1.Volume{{Name: domainspec.StateVolume, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &files}}}}
+	if edit != nil {
+		edit(vmi, p)
+	}
 	c := fake.NewClientBuilder().WithScheme(s).WithObjects(vmi, p).WithStatusSubresource(vmi).Build()
 	hv := &fakeHypervisor{states: map[string]hypervisor.DomainState{}, owners: map[string]string{}}
 	if state != hypervisor.StateAbsent {

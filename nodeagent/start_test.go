@@ -41,6 +41,9 @@ func (thisProcess) PlaceQEMU(*corev1.Pod, string) (int, []string, error) {
 	return os.Getpid(), nil, nil
 }
 func (thisProcess) QEMUPID(string) (int, error) { return os.Getpid(), nil }
+func (thisProcess) RemoveLibvirtCgroups(string) ([]string, error) {
+	return nil, nil
+}
 
 // A domain with volume disks starts paused and runs only once QEMU holds
 // the very files the agent checked; otherwise it is destroyed before the

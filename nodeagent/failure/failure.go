@@ -50,6 +50,16 @@ const (
 	ReasonRegistryRefused  = "RegistryRefused"
 	ReasonImageTooLarge    = "ImageTooLarge"
 	ReasonDiskQuota        = "DiskQuotaExceeded"
+
+	// ReasonLauncherPodDeleted: the launcher Pod was deleted while the
+	// VMI stayed, and the guest did not power off within its grace
+	// period: it was destroyed. (The controller says the same when the
+	// Pod is gone before any agent could say more.)
+	ReasonLauncherPodDeleted = "LauncherPodDeleted"
+	// ReasonLauncherPodEnded: the launcher Pod's container ended on its
+	// own, and the guest did not power off within its grace period: it
+	// was destroyed.
+	ReasonLauncherPodEnded = "LauncherPodEnded"
 )
 
 // Reason is the status reason of an error from preparing or defining a

@@ -4,7 +4,10 @@ package framework
 // file, so that a move of those packages is a change of imports here.
 
 import (
+	"fmt"
+
 	corev1 "k8s.io/api/core/v1"
+	"libvirt.org/go/libvirtxml"
 
 	libvirt "github.com/podvirt/podvirt/nodeagent/hypervisor"
 	"github.com/podvirt/podvirt/nodeagent/network"
@@ -56,3 +59,19 @@ func (e *Env) PodVMIDir(p *corev1.Pod) (string, error) {
 // the host for a domain on the Pod network (its tap before it moves into
 // the Pod; the bridge and veth of earlier node agents), as it names them.
 func PodNetworkLinks(domName string) []string { return network.HostLinkNames(domName) }
+
+// Domains names every domain libvirt has defined, podvirt's or not.
+func (e *Env) Domains() ([]string, error) { return e.hv.lv.List() }
+
+// DomainUUID is the UUID in the domain's definition ("" when absent).
+func (e *Env) DomainUUID(domName string) (string, error) {
+	xml, err := e.hv.lv.XML(domName)
+	if err != nil || xml == "" {
+		return "", err
+	}
+	var d libvirtxml.Domain
+	if err := d.Unmarshal(xml); err != nil {
+		return "", fmt.Errorf("parsing the definition of domain %s: %w", domName, err)
+	}
+	return d.UUID, nil
+}
