@@ -33,7 +33,9 @@ const hostDiskDir = "/var/lib/podvirt-hostdisks"
 // Pending with KubeVirt's Synchronized=False FailedPvcNotFound; the claim
 // (local-path, dynamically provisioned where the launcher Pod lands) gets
 // a disk.img made to fit it; the guest writes a marker to that disk; the
-// VMI is deleted; a second VMI on the same claim reads the marker back.
+// VMI is deleted; a second VMI on the same claim reads the marker back;
+// a third, with the claim as an ephemeral volume, overwrites it and
+// leaves the claim as it was.
 func TestPersistentVolumeClaimDiskPersists(t *testing.T) {
 	e := newEnv(t)
 	ns := e.Namespace(t)
@@ -116,6 +118,22 @@ func TestPersistentVolumeClaimDiskPersists(t *testing.T) {
 	}
 	e.DeleteVMI(t, ns, "reader", 2*time.Minute)
 	e.ExpectNoLeaks(t, footprint)
+
+	// An ephemeral volume on the same claim: the guest reads the claim's
+	// marker and overwrites it, in an overlay that goes with the VMI.
+	footprint = e.Track(t, ns, "scratch")
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("scratch"), libvmi.WithEphemeralClaim("data", "data")), "--as", "alice")
+	e.WaitForVMIPhase(t, ns, "scratch", 3*time.Minute, v1alpha1.Running)
+	e.GuestConsole(t, domainspec.Name(ns, "scratch"))
+	s = e.startConsole(t, ctl, ns, "alice", "scratch")
+	s.typeUntil(t, "head -c 15 /dev/vda | tr P Q\n", "QODVIRT-QVC-42", 90*time.Second)
+	s.typeUntil(t, "printf 'SCRATCH-%s' $((2*4)) | dd of=/dev/vda conv=fsync 2>/dev/null; head -c 9 /dev/vda | tr S Z\n", "ZCRATCH-8", 90*time.Second)
+	s.escape(t)
+	e.DeleteVMI(t, ns, "scratch", 2*time.Minute)
+	e.ExpectNoLeaks(t, footprint)
+	if b, err := os.ReadFile(disk); err != nil || !strings.HasPrefix(string(b), "PODVIRT-PVC-42\n") {
+		t.Errorf("the ephemeral VMI's writes reached the claim's disk.img (%v): it starts %q", err, b[:min(len(b), 15)])
+	}
 }
 
 // hostDiskNamespace is a namespace that allows hostDisks (labelled

@@ -391,6 +391,13 @@ func WithPersistentVolumeClaim(name, claim string) Option {
 	return WithDisk(name, v1alpha1.Volume{PersistentVolumeClaim: &v1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: claim}})
 }
 
+// WithEphemeralClaim adds a virtio disk backed by an ephemeral volume: the
+// claim's disk.img under an overlay discarded with the VMI.
+func WithEphemeralClaim(name, claim string) Option {
+	return WithDisk(name, v1alpha1.Volume{Ephemeral: &v1alpha1.EphemeralVolumeSource{
+		PersistentVolumeClaim: &v1alpha1.PersistentVolumeClaimVolumeSource{ClaimName: claim}}})
+}
+
 // WithHostDisk adds a virtio disk backed by a hostDisk volume.
 func WithHostDisk(name, path string, typ v1alpha1.HostDiskType) Option {
 	return WithDisk(name, v1alpha1.Volume{HostDisk: &v1alpha1.HostDisk{Path: path, Type: typ}})
