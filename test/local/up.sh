@@ -42,6 +42,13 @@ log "environment up in $(since "$t0")"
 
 if $example; then
   t1=$(now)
+  # A VMI that ended (its guest powered off, or the host rebooted under
+  # it) never runs again: start the example afresh rather than wait on it.
+  phase=$(kubectl_ get vmi tiny -o jsonpath='{.status.phase}' 2>/dev/null || true)
+  if [[ $phase == Failed || $phase == Succeeded ]]; then
+    log "vmi/tiny had ended ($phase): deleting it to start it again"
+    kubectl_ delete vmi tiny --wait=true --timeout=120s >/dev/null
+  fi
   kubectl_ apply -f "$PODVIRT_REPO/examples/vmi-tiny.yaml"
   kubectl_ wait --for=jsonpath='{.status.phase}'=Running vmi/tiny --timeout=180s >/dev/null
   log "vmi/tiny Running $(since "$t1") after apply"
