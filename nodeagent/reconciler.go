@@ -238,11 +238,21 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	// Running again, never restarted; found gone, it is DomainLost.
 	running := vmi.Status.Phase == v1alpha1.Running || vmi.Status.Phase == v1alpha1.Unknown
 	if state == hypervisor.StateRunning && !running {
-		// Started paused and never resumed (the agent stopped in
-		// between): the guest never ran, so it is started again,
-		// checked again.
 		if ps, ok := r.Hypervisor.(hypervisor.PausedStarter); ok {
-			if paused, err := ps.Paused(domName); err == nil && paused {
+			pause, err := ps.Paused(domName)
+			if err != nil {
+				return ctrl.Result{}, err
+			}
+			switch pause {
+			case hypervisor.PausedStartingUp:
+				// libvirt is still starting it (an earlier agent asked and
+				// was killed): wait for that start to end, either way.
+				log.FromContext(ctx).Info("the domain is still starting; waiting")
+				return ctrl.Result{RequeueAfter: time.Second}, nil
+			case hypervisor.PausedHeld:
+				// Started paused and never resumed (the agent stopped in
+				// between): the guest never ran, so it is started again,
+				// checked again.
 				log.FromContext(ctx).Info("destroying a domain that was started paused and never resumed")
 				if err := r.Hypervisor.Destroy(domName); err != nil {
 					return ctrl.Result{}, err

@@ -142,9 +142,28 @@ func (l *Libvirt) Start(name string) error {
 type PausedStarter interface {
 	StartPaused(name string) error
 	Resume(name string) error
-	// Paused reports whether the domain runs paused.
-	Paused(name string) (bool, error)
+	// Paused reports whether, and why, the domain is paused.
+	Paused(name string) (Pause, error)
 }
+
+// Pause is why a domain's vCPUs are stopped, as far as the node agent
+// cares.
+type Pause int
+
+const (
+	// NotPaused: the domain is not paused (running, or not running at all).
+	NotPaused Pause = iota
+	// PausedStartingUp: libvirt is still starting the domain (it runs
+	// every QEMU paused until its start is done), whether it will then run
+	// or stay paused. An agent restarted in the middle of another start
+	// sees this: it must wait, neither adopt nor destroy.
+	PausedStartingUp
+	// PausedHeld: the domain was started paused (StartPaused) and is held
+	// so; its guest has not run.
+	PausedHeld
+	// PausedOther: paused for another reason (I/O error, a save, by hand).
+	PausedOther
+)
 
 // StartPaused implements PausedStarter.
 func (l *Libvirt) StartPaused(name string) error {
@@ -171,16 +190,28 @@ func (l *Libvirt) Resume(name string) error {
 }
 
 // Paused implements PausedStarter.
-func (l *Libvirt) Paused(name string) (bool, error) {
+func (l *Libvirt) Paused(name string) (Pause, error) {
 	c, d, err := l.lookup(name)
 	if err != nil {
-		return false, fmt.Errorf("looking up domain %s: %w", name, err)
+		return NotPaused, fmt.Errorf("looking up domain %s: %w", name, err)
 	}
-	state, _, err := c.DomainGetState(d, 0)
+	state, reason, err := c.DomainGetState(d, 0)
 	if err != nil {
-		return false, fmt.Errorf("reading the state of domain %s: %w", name, err)
+		return NotPaused, fmt.Errorf("reading the state of domain %s: %w", name, err)
 	}
-	return libvirt.DomainState(state) == libvirt.DomainPaused, nil
+	if libvirt.DomainState(state) != libvirt.DomainPaused {
+		return NotPaused, nil
+	}
+	// libvirt's QEMU driver marks a domain paused "starting up" while it
+	// launches it, and "user" once a start with VIR_DOMAIN_START_PAUSED
+	// is done (qemuProcessLaunch, qemuProcessFinishStartup).
+	switch libvirt.DomainPausedReason(reason) {
+	case libvirt.DomainPausedStartingUp:
+		return PausedStartingUp, nil
+	case libvirt.DomainPausedUser:
+		return PausedHeld, nil
+	}
+	return PausedOther, nil
 }
 
 // State implements Hypervisor.
