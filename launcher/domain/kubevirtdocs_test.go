@@ -23,6 +23,7 @@ import (
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/domainspec"
 	"github.com/podvirt/podvirt/launcher/domain"
+	"github.com/podvirt/podvirt/test/kvdocs"
 	"github.com/podvirt/podvirt/webhooks/vmirules"
 )
 
@@ -59,6 +60,19 @@ func TestKubeVirtDocsVMIsAdmittedAndBootable(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatalf("refused:\n  %s", strings.Join(errs, "\n  "))
 			}
+			// Field by field against the file's default lines (the e2e
+			// test checks the same lines against the API server's answer).
+			h, err := kvdocs.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			changed, err := kvdocs.Changes(asDecoded(t, raw), mustJSON(t, vmi))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range kvdocs.Check(h, changed) {
+				t.Error(p)
+			}
 			// What the mutating webhook patches in must itself pass the
 			// schema, as the API server checks it again after mutation.
 			if errs := s.schemaErrors(t, mustJSON(t, vmi)); len(errs) > 0 {
@@ -93,7 +107,11 @@ func TestKubeVirtDocsRefusedNameTheField(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			wants := wantLines(string(raw))
+			h, err := kvdocs.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wants := h.Wants
 			if len(wants) == 0 {
 				t.Fatal(`no "# want:" line`)
 			}
@@ -108,14 +126,19 @@ func TestKubeVirtDocsRefusedNameTheField(t *testing.T) {
 	}
 }
 
-func wantLines(manifest string) []string {
-	var wants []string
-	for _, line := range strings.Split(manifest, "\n") {
-		if w, ok := strings.CutPrefix(line, "# want: "); ok {
-			wants = append(wants, w)
-		}
+// asDecoded is the manifest as the Go types read and write it, so that
+// what defaulting changes is all that differs from a VMI encoded after it.
+func asDecoded(t *testing.T, manifest []byte) []byte {
+	t.Helper()
+	js, err := yaml.YAMLToJSON(manifest)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return wants
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := json.Unmarshal(js, vmi); err != nil {
+		t.Fatal(err)
+	}
+	return mustJSON(t, vmi)
 }
 
 // bootable: the XML libvirt gets boots a kernel, has an <os><boot>
@@ -262,9 +285,13 @@ func TestInvalidManifestsRefusedOffline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			h, err := kvdocs.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
 			_, errs := s.admit(t, raw)
 			all := strings.Join(errs, "\n")
-			for _, w := range wantLines(string(raw)) {
+			for _, w := range h.Wants {
 				if !strings.Contains(all, w) {
 					t.Errorf("errors lack %q:\n%s", w, all)
 				}

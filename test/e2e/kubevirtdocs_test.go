@@ -11,8 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/test/e2e/framework"
+	"github.com/podvirt/podvirt/test/kvdocs"
 )
 
 // TestKubeVirtDocsAdmitted sends every VMI of testdata/kubevirt-docs (KubeVirt's
@@ -21,7 +24,10 @@ import (
 // server-side dry run: the CRD schema, the mutating and the validating
 // webhooks and the default policies all run, nothing is stored, so no PVC,
 // Secret or image the examples name needs to exist. Each is admitted, and
-// comes back defaulted with a disk per volume on a bus. Those of refused/
+// comes back defaulted with a disk per volume on a bus; its spec differs
+// from the file's exactly by the file's "# default:" lines (KubeVirt's
+// defaults, and podvirt's where they differ), never at a path of its
+// "# kubevirt only:" lines (package test/kvdocs). Those of refused/
 // use fields outside podvirt's subset, or values it refuses, and are
 // refused naming the field
 // (their "# want:" lines). launcher/domain's TestKubeVirtDocsVMIsAdmittedAndBootable
@@ -46,7 +52,32 @@ func TestKubeVirtDocsAdmitted(t *testing.T) {
 	for _, file := range files {
 		t.Run(filepath.Base(file), func(t *testing.T) {
 			vmi := &v1alpha1.VirtualMachineInstance{}
-			e.dryRunApplyFile(t, ns, file, vmi)
+			stored := e.dryRunApplyFile(t, ns, file, vmi)
+			// Field by field: what the server stored under spec differs
+			// from the file exactly by the file's default lines, and
+			// leaves alone what only KubeVirt sets.
+			raw, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, err := kvdocs.Parse(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sent, err := yaml.YAMLToJSON(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			changed, err := kvdocs.Changes(sent, stored)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, p := range kvdocs.Check(h, changed) {
+				t.Error(p)
+			}
+			if len(h.Defaults) == 0 {
+				t.Error(`no "# default:" line: every VMI here gets some default`)
+			}
 			d := vmi.Spec.Domain
 			if d.Machine == nil || d.Machine.Type == "" || d.Memory == nil || d.Memory.Guest == nil {
 				t.Errorf("not defaulted: machine %+v memory %+v", d.Machine, d.Memory)
@@ -152,7 +183,7 @@ func (e *env) allowHostDiskDir(t *testing.T, ns, dir, file string) {
 	})
 }
 
-func (e *env) dryRunApplyFile(t *testing.T, ns, file string, obj any) {
+func (e *env) dryRunApplyFile(t *testing.T, ns, file string, obj any) []byte {
 	t.Helper()
 	raw, err := os.ReadFile(file)
 	if err != nil {
@@ -165,4 +196,5 @@ func (e *env) dryRunApplyFile(t *testing.T, ns, file string, obj any) {
 	if err := json.Unmarshal([]byte(out), obj); err != nil {
 		t.Fatalf("the server's answer: %v\n%s", err, out)
 	}
+	return []byte(out)
 }
