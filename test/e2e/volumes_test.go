@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,6 +134,103 @@ func TestPersistentVolumeClaimDiskPersists(t *testing.T) {
 	e.ExpectNoLeaks(t, footprint)
 	if b, err := os.ReadFile(disk); err != nil || !strings.HasPrefix(string(b), "PODVIRT-PVC-42\n") {
 		t.Errorf("the ephemeral VMI's writes reached the claim's disk.img (%v): it starts %q", err, b[:min(len(b), 15)])
+	}
+}
+
+// TestBlockClaimIsTheDisk is the block-mode half of the PVC convention:
+// the claim's device is the guest's disk, with no disk.img. The volume is
+// a local PersistentVolume in Block mode on a loop device over a file on
+// the node (what a CSI driver's raw block volume looks like to the
+// kubelet); the kubelet maps it into the launcher Pod, the node agent
+// finds the host device behind that mapping and the domain gets it as a
+// block disk; the guest's marker lands in the file behind the device.
+func TestBlockClaimIsTheDisk(t *testing.T) {
+	e := newEnv(t)
+	ns := e.Namespace(t)
+	e.editor(t, ns, "alice")
+	ctl := e.podvirtctl(t)
+	ctx := context.Background()
+
+	backing := filepath.Join(t.TempDir(), "block.img")
+	if err := os.WriteFile(backing, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(backing, 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("losetup", "--find", "--show", backing).CombinedOutput()
+	if err != nil {
+		t.Fatalf("losetup: %v\n%s", err, out)
+	}
+	dev := strings.TrimSpace(string(out))
+	t.Cleanup(func() { _ = exec.Command("losetup", "--detach", dev).Run() })
+	class := "podvirt-e2e-block-" + ns
+	block := corev1.PersistentVolumeBlock
+	pv := &corev1.PersistentVolume{
+		ObjectMeta: metav1.ObjectMeta{Name: class},
+		Spec: corev1.PersistentVolumeSpec{
+			Capacity:                      corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("32Mi")},
+			AccessModes:                   []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			VolumeMode:                    &block,
+			StorageClassName:              class,
+			PersistentVolumeReclaimPolicy: corev1.PersistentVolumeReclaimRetain,
+			PersistentVolumeSource:        corev1.PersistentVolumeSource{Local: &corev1.LocalVolumeSource{Path: dev}},
+			NodeAffinity: &corev1.VolumeNodeAffinity{Required: &corev1.NodeSelector{NodeSelectorTerms: []corev1.NodeSelectorTerm{{
+				MatchExpressions: []corev1.NodeSelectorRequirement{{Key: "kubernetes.io/hostname", Operator: corev1.NodeSelectorOpIn, Values: []string{e.Node}}},
+			}}}},
+		},
+	}
+	if err := e.Client.Create(ctx, pv); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = e.Client.Delete(context.Background(), pv) })
+	claim := &corev1.PersistentVolumeClaim{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "PersistentVolumeClaim"},
+		ObjectMeta: metav1.ObjectMeta{Name: "raw", Namespace: ns},
+		Spec: corev1.PersistentVolumeClaimSpec{
+			AccessModes:      []corev1.PersistentVolumeAccessMode{corev1.ReadWriteOnce},
+			VolumeMode:       &block,
+			StorageClassName: &class,
+			Resources:        corev1.VolumeResourceRequirements{Requests: corev1.ResourceList{corev1.ResourceStorage: resource.MustParse("32Mi")}},
+		},
+	}
+	e.Apply(t, ns, claim, "--as", "alice")
+
+	footprint := e.Track(t, ns, "raw")
+	e.Apply(t, ns, libvmi.NewTiny(libvmi.WithName("raw"), libvmi.WithPersistentVolumeClaim("data", "raw")), "--as", "alice")
+	e.WaitForVMIPhase(t, ns, "raw", 3*time.Minute, v1alpha1.Running)
+	e.GuestConsole(t, domainspec.Name(ns, "raw"))
+	live, err := os.ReadFile(filepath.Join(framework.LibvirtRunDir, domainspec.Name(ns, "raw")+".xml"))
+	if err != nil || !strings.Contains(string(live), fmt.Sprintf("<source dev='%s'", dev)) {
+		t.Errorf("the running domain does not use the claim's device %s (%v):\n%s", dev, err, live)
+	}
+	p := &corev1.Pod{}
+	if err := e.Client.Get(ctx, types.NamespacedName{Namespace: ns, Name: domainspec.PodName("raw")}, p); err != nil {
+		t.Fatal(err)
+	}
+	mapped := false
+	for _, c := range p.Spec.Containers {
+		for _, d := range c.VolumeDevices {
+			mapped = mapped || d.Name == "data"
+		}
+	}
+	if !mapped {
+		t.Errorf("the launcher Pod does not map the claim as a device: %+v", p.Spec.Containers)
+	}
+	s := e.startConsole(t, ctl, ns, "alice", "raw")
+	s.typeUntil(t, "printf 'PODVIRT-BLK-%s\\n' $((6*7)) | dd of=/dev/vda conv=fsync 2>/dev/null && echo BLK-WRITTEN-$((3*5))\n", "BLK-WRITTEN-15", 90*time.Second)
+	s.escape(t)
+	e.DeleteVMI(t, ns, "raw", 2*time.Minute)
+	e.ExpectNoLeaks(t, footprint)
+	head := make([]byte, 15)
+	f, err := os.Open(backing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = f.ReadAt(head, 0)
+	f.Close()
+	if err != nil || string(head) != "PODVIRT-BLK-42\n" {
+		t.Errorf("the file behind the claim's device starts %q (%v), want the guest's marker", head, err)
 	}
 }
 
