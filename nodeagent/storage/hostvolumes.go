@@ -54,9 +54,12 @@ func (h *HostVolumes) rootOf(hostPath string) string {
 	return h.HostRoot
 }
 
-// FileID is a file's device and inode: what QEMU must have open once it
-// runs, whatever the file's name points to by then.
-type FileID struct{ Dev, Ino uint64 }
+// FileID is what QEMU must have open once it runs, whatever the file's
+// name points to by then: a regular file's device and inode, or a block
+// device's number (Rdev, with Dev and Ino zero). A device is known by its
+// number, not its node: libvirt gives QEMU a /dev of its own, where it
+// makes a new node for each disk device.
+type FileID struct{ Dev, Ino, Rdev uint64 }
 
 // volumeDisk is one volume's disk outside the VMI's directory.
 type volumeDisk struct {
@@ -116,7 +119,7 @@ func (h *HostVolumes) claimDevice(p *corev1.Pod, v domainspec.VolumeMetadata) (v
 	if err := statInRoot(h.HostRoot, dev, &host); err != nil || host.Mode&unix.S_IFMT != unix.S_IFBLK || host.Rdev != st.Rdev {
 		return volumeDisk{}, fmt.Errorf("%w: persistentVolumeClaim %s: the host's %s is not device %d:%d (%v)", failure.ErrRefused, v.ClaimName, dev, major, minor, err)
 	}
-	return volumeDisk{path: dev, block: true, id: FileID{Dev: uint64(host.Dev), Ino: host.Ino}}, nil
+	return volumeDisk{path: dev, block: true, id: FileID{Rdev: uint64(host.Rdev)}}, nil
 }
 
 // hostDisk opens (or, type DiskOrCreate, makes) a hostDisk's image, inside
@@ -289,7 +292,11 @@ func VerifyOpen(proc string, pid int, want map[string]FileID) error {
 		var st unix.Stat_t
 		// Stat follows the fd's magic link to the open file itself.
 		if err := unix.Stat(filepath.Join(dir, e.Name()), &st); err == nil {
-			open[FileID{Dev: uint64(st.Dev), Ino: st.Ino}] = true
+			if st.Mode&unix.S_IFMT == unix.S_IFBLK {
+				open[FileID{Rdev: uint64(st.Rdev)}] = true
+			} else {
+				open[FileID{Dev: uint64(st.Dev), Ino: st.Ino}] = true
+			}
 		}
 	}
 	var missing []string

@@ -203,6 +203,29 @@ func TestVerifyOpen(t *testing.T) {
 	}
 }
 
+// A block device is held whatever node QEMU opened it through: libvirt
+// makes QEMU its own /dev, with a node of its own for each disk device
+// (here a second node of loop0, made by the test), so the agent knows the
+// device by its number.
+func TestVerifyOpenKnowsADeviceByItsNumber(t *testing.T) {
+	node := filepath.Join(t.TempDir(), "loop0")
+	dev := unix.Mkdev(7, 0)
+	if err := unix.Mknod(node, unix.S_IFBLK|0o600, int(dev)); err != nil {
+		t.Fatalf("making a block device node (the unit tests run as root, as the node agent does): %v", err)
+	}
+	f, err := os.Open(node)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := VerifyOpen("/proc", os.Getpid(), map[string]FileID{"/dev/loop0": {Rdev: dev}}); err != nil {
+		t.Errorf("the device open through another node: %v", err)
+	}
+	if err := VerifyOpen("/proc", os.Getpid(), map[string]FileID{"/dev/loop1": {Rdev: unix.Mkdev(7, 1)}}); !errors.Is(err, failure.ErrRefused) {
+		t.Errorf("a device the process does not hold: %v, want ErrRefused", err)
+	}
+}
+
 func TestRootOf(t *testing.T) {
 	h := &HostVolumes{HostRoot: "/host", KubeletRootDir: "/var/lib/kubelet"}
 	for path, want := range map[string]string{

@@ -28,8 +28,10 @@ import (
 
 // standInMemory is what the tests' guest needs: its Debian kernel asks for
 // 64 MiB while it decompresses (init_size) above the 16 MiB where it
-// loads, so the guide's 64M VMIs, written for CirrOS, get this much.
-const standInMemory = "128Mi"
+// loads, and more with more vCPUs (128Mi booted one vCPU, not four), so
+// the guide's 64M VMIs, written for CirrOS, get this much, as
+// TestBootFromDisk's BIOS guest has.
+const standInMemory = "256Mi"
 
 // docsBootsAtOnce bounds the corpus's guests running together: each is a
 // TCG QEMU on a 2-CPU machine.
