@@ -177,6 +177,14 @@ rules:
     resources:
       - group: podvirt.io
         resources: [virtualmachineinstances, vmipolicies]
+  # Writes of Pods (and their subresources: status, binding) at Metadata
+  # level: who wrote a launcher Pod, how often (TestAPIWritesPerVMIStart
+  # counts them per VMI start, docs/operations.md).
+  - level: Metadata
+    verbs: [create, update, patch]
+    resources:
+      - group: ""
+        resources: [pods, pods/*]
   - level: None
 AUDITPOLICY
 if running kube-apiserver; then
