@@ -378,7 +378,11 @@ func minus(now, earlier map[string]int) map[string]int {
 // <operation>[ <subresource>])".
 func writerOf(before, after []metav1.ManagedFieldsEntry) string {
 	key := func(m metav1.ManagedFieldsEntry) string {
-		return m.Manager + " " + string(m.Operation) + strings.TrimSpace(" "+m.Subresource)
+		k := m.Manager + " " + string(m.Operation)
+		if m.Subresource != "" {
+			k += " " + m.Subresource
+		}
+		return k
 	}
 	old := map[string]metav1.ManagedFieldsEntry{}
 	for _, m := range before {
@@ -398,6 +402,21 @@ func writerOf(before, after []metav1.ManagedFieldsEntry) string {
 		if len(set) == 1 {
 			return managerComponent(set[0].Manager) + " (" + key(set[0]) + ")"
 		}
+	}
+	// A write that removed the last field of its manager (a finalizer
+	// removed) removes the manager's entry.
+	now := map[string]bool{}
+	for _, m := range after {
+		now[key(m)] = true
+	}
+	var gone []metav1.ManagedFieldsEntry
+	for _, m := range before {
+		if !now[key(m)] {
+			gone = append(gone, m)
+		}
+	}
+	if len(gone) == 1 {
+		return managerComponent(gone[0].Manager) + " (" + key(gone[0]) + ", entry removed)"
 	}
 	return "unattributed"
 }
