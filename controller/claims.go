@@ -79,7 +79,7 @@ func (r *Reconciler) waitForClaims(ctx context.Context, vmi *v1alpha1.VirtualMac
 		ObservedGeneration: vmi.Generation,
 	})
 	r.event(vmi, corev1.EventTypeWarning, ReasonClaimNotFound, "Create", "%s", msg)
-	if err := r.Client.Status().Update(ctx, vmi); err != nil {
+	if _, err := r.patchStatus(ctx, vmi); err != nil {
 		return fmt.Errorf("saying the VMI waits for its claims: %w", err)
 	}
 	return nil

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -22,6 +23,11 @@ import (
 	"github.com/podvirt/podvirt/launcher/domain"
 	"github.com/podvirt/podvirt/launcher/pod"
 )
+
+// FieldOwner is the field manager of the launcher controller's writes
+// (VMI status and finalizer, launcher Pods), so managedFields tell its
+// fields from the node agent's and the heartbeat controller's.
+const FieldOwner = "podvirt-controller"
 
 // Reconciler is the launcher controller.
 type Reconciler struct {
@@ -52,6 +58,7 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if err := r.Client.Get(ctx, req.NamespacedName, vmi); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	ctx = withStatusBase(ctx, vmi)
 	launcher := &corev1.Pod{}
 	err := r.Client.Get(ctx, types.NamespacedName{Namespace: vmi.Namespace, Name: domainspec.PodName(vmi.Name)}, launcher)
 	switch {
@@ -68,10 +75,8 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !vmi.DeletionTimestamp.IsZero() {
 		return r.finalize(ctx, vmi, launcher)
 	}
-	if controllerutil.AddFinalizer(vmi, domainspec.FinalizerLauncher) {
-		if err := r.Client.Update(ctx, vmi); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding the finalizer: %w", err)
-		}
+	if err := r.patchFinalizers(ctx, vmi, func() bool { return controllerutil.AddFinalizer(vmi, domainspec.FinalizerLauncher) }); err != nil {
+		return ctrl.Result{}, fmt.Errorf("adding the finalizer: %w", err)
 	}
 
 	switch vmi.Status.Phase {
@@ -145,7 +150,7 @@ func (r *Reconciler) createLauncher(ctx context.Context, vmi *v1alpha1.VirtualMa
 	if err != nil {
 		return ctrl.Result{}, r.setPhase(ctx, vmi, v1alpha1.Failed, "RenderFailed", err.Error())
 	}
-	if err := r.Client.Create(ctx, p); err != nil && !apierrors.IsAlreadyExists(err) {
+	if err := r.Client.Create(ctx, p, client.FieldOwner(FieldOwner)); err != nil && !apierrors.IsAlreadyExists(err) {
 		r.event(vmi, corev1.EventTypeWarning, "FailedCreate", "Create", "creating launcher Pod %s: %v", p.Name, err)
 		return ctrl.Result{}, fmt.Errorf("creating the launcher Pod: %w", err)
 	}
@@ -169,12 +174,28 @@ func (r *Reconciler) finalize(ctx context.Context, vmi *v1alpha1.VirtualMachineI
 		// The Pod's deletion is watched; the requeue is a safety net.
 		return ctrl.Result{RequeueAfter: 10 * time.Second}, nil
 	}
-	if controllerutil.RemoveFinalizer(vmi, domainspec.FinalizerLauncher) {
-		if err := r.Client.Update(ctx, vmi); client.IgnoreNotFound(err) != nil {
-			return ctrl.Result{}, fmt.Errorf("removing the finalizer: %w", err)
-		}
+	if err := r.patchFinalizers(ctx, vmi, func() bool { return controllerutil.RemoveFinalizer(vmi, domainspec.FinalizerLauncher) }); client.IgnoreNotFound(err) != nil {
+		return ctrl.Result{}, fmt.Errorf("removing the finalizer: %w", err)
 	}
 	return ctrl.Result{}, nil
+}
+
+// patchFinalizers applies change to the VMI's finalizers and, when it
+// changed them, writes them as a merge patch under the VMI's
+// resourceVersion (a merge patch replaces the whole list: a finalizer
+// someone else added meanwhile is never dropped; the conflict requeues).
+// Nothing is written when nothing changed.
+func (r *Reconciler) patchFinalizers(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, change func() bool) error {
+	orig := vmi.DeepCopy()
+	if !change() {
+		return nil
+	}
+	status := vmi.Status
+	err := r.Client.Patch(ctx, vmi, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
+	// The main resource's response holds the stored status: keep the
+	// status this pass computed on top of it.
+	vmi.Status = status
+	return err
 }
 
 func (r *Reconciler) setPhase(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, phase v1alpha1.VirtualMachineInstancePhase, reason, message string) error {
@@ -187,11 +208,55 @@ func (r *Reconciler) setPhase(ctx context.Context, vmi *v1alpha1.VirtualMachineI
 		})
 		r.event(vmi, corev1.EventTypeWarning, reason, "SetPhase", "%s", message)
 	}
-	if err := r.Client.Status().Update(ctx, vmi); err != nil {
+	written, err := r.patchStatus(ctx, vmi)
+	if err != nil {
 		return fmt.Errorf("setting phase %s: %w", phase, err)
 	}
-	log.FromContext(ctx).Info("phase", "phase", phase, "reason", reason)
+	if written {
+		log.FromContext(ctx).Info("phase", "phase", phase, "reason", reason)
+	}
 	return nil
+}
+
+// statusBase is the VMI as this pass read it (its status before this
+// pass changed it), kept per object so that patchStatus writes only what
+// the pass changed.
+type statusBase struct {
+	*v1alpha1.VirtualMachineInstance
+}
+
+type statusBaseKey struct{}
+
+// withStatusBase remembers vmi as read, for patchStatus.
+func withStatusBase(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) context.Context {
+	return context.WithValue(ctx, statusBaseKey{}, statusBase{vmi.DeepCopy()})
+}
+
+// patchStatus writes the VMI's status as one merge patch of what this pass
+// changed (from the VMI as Reconcile read it), under that resourceVersion:
+// the node agent's or the heartbeat controller's report written meanwhile
+// is never overwritten (the conflict requeues). A pass that changed
+// nothing writes nothing. It says whether it wrote.
+func (r *Reconciler) patchStatus(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) (bool, error) {
+	base, ok := ctx.Value(statusBaseKey{}).(statusBase)
+	if !ok || base.UID != vmi.UID {
+		// Not read by Reconcile (a direct call): the whole status.
+		if err := r.Client.Status().Update(ctx, vmi, client.FieldOwner(FieldOwner)); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
+	if equality.Semantic.DeepEqual(base.Status, vmi.Status) {
+		return false, nil
+	}
+	orig := base.DeepCopy()
+	// Under the resourceVersion the VMI has now (a finalizer patch of
+	// this pass moved it on).
+	orig.ResourceVersion = vmi.ResourceVersion
+	if err := r.Client.Status().Patch(ctx, vmi, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func (r *Reconciler) event(vmi *v1alpha1.VirtualMachineInstance, typ, reason, action, format string, args ...any) {
@@ -237,7 +302,17 @@ func (r *Reconciler) signForNode(ctx context.Context, vmi *v1alpha1.VirtualMachi
 	}
 	orig := launcher.DeepCopy()
 	launcher.Annotations[domainspec.AnnotationSignature] = sig
-	if err := r.Client.Patch(ctx, launcher, client.MergeFrom(orig)); err != nil {
+	if signed == "" {
+		// The node agent's finalizer, in the same write as the first
+		// signature: the agent starts nothing before the Pod is signed,
+		// and finds its finalizer there when it does, with no write of
+		// its own (it still adds it to a Pod signed without). Never
+		// added again: the agent removes it from a Pod that ended.
+		controllerutil.AddFinalizer(launcher, domainspec.FinalizerDomain)
+	}
+	// A strategic merge patch: the annotation and the finalizer are
+	// merged into what the Pod has, whoever wrote it.
+	if err := r.Client.Patch(ctx, launcher, client.StrategicMergeFrom(orig), client.FieldOwner(FieldOwner)); err != nil {
 		return fmt.Errorf("signing launcher Pod %s for node %s: %w", launcher.Name, launcher.Spec.NodeName, err)
 	}
 	log.FromContext(ctx).Info("signed the domain for its node", "pod", launcher.Name, "node", launcher.Spec.NodeName)

@@ -96,7 +96,7 @@ func TestDeletionErrors(t *testing.T) {
 		"delete": {Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
 			return errBoom
 		}},
-		"finalizer": {Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+		"finalizer": {Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 			return errBoom
 		}},
 	} {
@@ -114,7 +114,7 @@ func TestDeletionErrors(t *testing.T) {
 		"delete": {Delete: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.DeleteOption) error {
 			return apierrors.NewNotFound(schema.GroupResource{Resource: "pods"}, obj.GetName())
 		}},
-		"finalizer": {Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+		"finalizer": {Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 			return apierrors.NewNotFound(schema.GroupResource{Resource: "virtualmachineinstances"}, obj.GetName())
 		}},
 	} {

@@ -89,6 +89,13 @@ func newIntercepted(t *testing.T, f interceptor.Funcs, objs ...client.Object) (*
 			}
 			return c.SubResource(sub).Update(ctx, obj, opts...)
 		},
+		SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+			count("status", obj)
+			if f.SubResourcePatch != nil {
+				return f.SubResourcePatch(ctx, c, sub, obj, patch, opts...)
+			}
+			return c.SubResource(sub).Patch(ctx, obj, patch, opts...)
+		},
 	}
 	c := fake.NewClientBuilder().WithScheme(testScheme(t)).WithObjects(objs...).
 		WithStatusSubresource(&v1alpha1.VirtualMachineInstance{}).WithInterceptorFuncs(wrapped).Build()
@@ -289,10 +296,10 @@ func TestCreateAlreadyExists(t *testing.T) {
 
 func TestWriteErrorsAreReturned(t *testing.T) {
 	for name, f := range map[string]interceptor.Funcs{
-		"finalizer": {Update: func(ctx context.Context, c client.WithWatch, obj client.Object, opts ...client.UpdateOption) error {
+		"finalizer": {Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
 			return errBoom
 		}},
-		"status": {SubResourceUpdate: func(ctx context.Context, c client.Client, sub string, obj client.Object, opts ...client.SubResourceUpdateOption) error {
+		"status": {SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
 			return errBoom
 		}},
 	} {

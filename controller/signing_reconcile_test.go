@@ -28,6 +28,10 @@ func TestSignatureWrittenOnce(t *testing.T) {
 	if n["patch Pod"] != 1 {
 		t.Errorf("%d patches, want 1", n["patch Pod"])
 	}
+	// The node agent's finalizer comes in the signing write.
+	if len(p.Finalizers) != 1 || p.Finalizers[0] != domainspec.FinalizerDomain {
+		t.Errorf("finalizers %v after signing, want %s", p.Finalizers, domainspec.FinalizerDomain)
+	}
 	reconcileN(t, r, 3)
 	if n["patch Pod"] != 1 || n["status VMI"] != 0 || n["update VMI"] != 0 {
 		t.Errorf("writes %v after the Pod was signed, want none", n)
@@ -47,8 +51,18 @@ func TestResignedWithANewKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.SigningKey = key
-	reconcileN(t, r, 1)
+	// The node agent removed its finalizer (the Pod ended): signing again
+	// does not add it back.
 	p := launcherPod(t, c)
+	p.Finalizers = nil
+	if err := c.Update(context.Background(), p); err != nil {
+		t.Fatal(err)
+	}
+	reconcileN(t, r, 1)
+	p = launcherPod(t, c)
+	if len(p.Finalizers) != 0 {
+		t.Errorf("finalizers %v after signing again, want none", p.Finalizers)
+	}
 	if sig := p.Annotations[domainspec.AnnotationSignature]; sig == old || verifyPod(t, r, p) != nil {
 		t.Errorf("signature %s after rotation (was %s): %v", sig, old, verifyPod(t, r, p))
 	}
@@ -59,7 +73,10 @@ func TestResignedWithANewKey(t *testing.T) {
 
 func TestSigningErrors(t *testing.T) {
 	r, c, _, _ := boundVMI(t, interceptor.Funcs{Patch: func(ctx context.Context, c client.WithWatch, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
-		return errBoom
+		if _, ok := obj.(*corev1.Pod); ok {
+			return errBoom
+		}
+		return c.Patch(ctx, obj, patch, opts...)
 	}})
 	if _, err := reconcileOnce(r); !errors.Is(err, errBoom) {
 		t.Errorf("patch failing: %v", err)

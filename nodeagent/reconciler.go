@@ -183,12 +183,6 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 	if !p.DeletionTimestamp.IsZero() || p.Status.Phase == corev1.PodSucceeded || p.Status.Phase == corev1.PodFailed {
 		return r.stop(ctx, p, domName)
 	}
-	if controllerutil.AddFinalizer(p, domainspec.FinalizerDomain) {
-		if err := r.Client.Update(ctx, p); err != nil {
-			return ctrl.Result{}, fmt.Errorf("adding the finalizer to Pod %s: %w", p.Name, err)
-		}
-	}
-
 	vmi := &v1alpha1.VirtualMachineInstance{}
 	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: vmiName}, vmi); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
@@ -205,6 +199,16 @@ func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Resu
 		// The Pod's status change, or the controller signing it for this
 		// node, triggers the next reconcile.
 		return ctrl.Result{}, nil
+	}
+	// The controller adds this agent's finalizer in the write that signs
+	// the Pod; a Pod signed without it (by an older controller) gets it
+	// here, before anything of the guest exists.
+	if !controllerutil.ContainsFinalizer(p, domainspec.FinalizerDomain) {
+		orig := p.DeepCopy()
+		controllerutil.AddFinalizer(p, domainspec.FinalizerDomain)
+		if err := r.Client.Patch(ctx, p, client.StrategicMergeFrom(orig), client.FieldOwner(FieldOwner)); err != nil {
+			return ctrl.Result{}, fmt.Errorf("adding the finalizer to Pod %s: %w", p.Name, err)
+		}
 	}
 
 	state, err := r.Hypervisor.State(domName)
@@ -379,8 +383,11 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 			return ctrl.Result{}, fmt.Errorf("removing the VMI directory: %w", err)
 		}
 	}
+	orig := p.DeepCopy()
 	controllerutil.RemoveFinalizer(p, domainspec.FinalizerDomain)
-	if err := r.Client.Update(ctx, p); client.IgnoreNotFound(err) != nil {
+	// A strategic merge patch removes this finalizer alone, whatever
+	// other finalizers the Pod has.
+	if err := r.Client.Patch(ctx, p, client.StrategicMergeFrom(orig), client.FieldOwner(FieldOwner)); client.IgnoreNotFound(err) != nil {
 		return ctrl.Result{}, fmt.Errorf("removing the finalizer from Pod %s: %w", p.Name, err)
 	}
 	return ctrl.Result{}, nil
@@ -454,6 +461,7 @@ func stopRequestedAt(p *corev1.Pod) time.Time {
 }
 
 func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance) error {
+	orig := vmi.DeepCopy()
 	was := vmi.Status.Phase
 	// Back from Unknown is no start: the guest kept running.
 	first := was != v1alpha1.Running && was != v1alpha1.Unknown
@@ -470,7 +478,7 @@ func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachin
 	if !changed {
 		return nil
 	}
-	if err := r.Client.Status().Update(ctx, vmi); err != nil {
+	if err := r.patchStatus(ctx, orig, vmi); err != nil {
 		return fmt.Errorf("marking the VMI Running: %w", err)
 	}
 	if first {
@@ -514,6 +522,7 @@ func (r *Reconciler) end(ctx context.Context, vmi *v1alpha1.VirtualMachineInstan
 		typ = corev1.EventTypeWarning
 	}
 	r.event(vmi, typ, reason, action, "%s", msg)
+	orig := vmi.DeepCopy()
 	vmi.Status.Phase = phase
 	vmi.Status.NodeName = r.Options.NodeName // the node that ran it; node agents may only report their own
 	vmi.Status.Reason = reason
@@ -521,7 +530,7 @@ func (r *Reconciler) end(ctx context.Context, vmi *v1alpha1.VirtualMachineInstan
 		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: reason, Message: msg,
 		ObservedGeneration: vmi.Generation,
 	})
-	if err := r.Client.Status().Update(ctx, vmi); err != nil && !apierrors.IsNotFound(err) {
+	if err := r.patchStatus(ctx, orig, vmi); err != nil && !apierrors.IsNotFound(err) {
 		if apierrors.IsForbidden(err) {
 			// The node restriction: the VMI is not bound to this node (a
 			// Pod forged for a VMI scheduled nowhere or elsewhere). Its
@@ -535,6 +544,18 @@ func (r *Reconciler) end(ctx context.Context, vmi *v1alpha1.VirtualMachineInstan
 	r.Metrics.observeEnd(string(phase), reason, phase == v1alpha1.Failed)
 	log.FromContext(ctx).Info("VMI ended", "phase", phase, "reason", reason)
 	return nil
+}
+
+// FieldOwner is the field manager of the node agent's writes (the
+// launcher Pod's finalizer, the VMI's status).
+const FieldOwner = "podvirt-nodeagent"
+
+// patchStatus writes the VMI's status as a merge patch from orig, under
+// orig's resourceVersion: a report of the controller or the heartbeat
+// controller written meanwhile is never overwritten (the conflict
+// requeues), as the full update it replaced did not either.
+func (r *Reconciler) patchStatus(ctx context.Context, orig, vmi *v1alpha1.VirtualMachineInstance) error {
+	return r.Client.Status().Patch(ctx, vmi, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
 }
 
 func (r *Reconciler) event(vmi *v1alpha1.VirtualMachineInstance, typ, reason, action, format string, args ...any) {

@@ -177,6 +177,17 @@ rules:
     resources:
       - group: podvirt.io
         resources: [virtualmachineinstances, vmipolicies]
+  # Writes of VMIs' subresources (status) and of Pods (and theirs:
+  # status, binding) at Metadata level: who wrote a VMI or a launcher Pod,
+  # how often (TestAPIWritesPerVMIStart counts them per VMI start,
+  # docs/operations.md).
+  - level: Metadata
+    verbs: [create, update, patch]
+    resources:
+      - group: podvirt.io
+        resources: [virtualmachineinstances/*]
+      - group: ""
+        resources: [pods, pods/*]
   - level: None
 AUDITPOLICY
 if running kube-apiserver; then
