@@ -76,7 +76,12 @@ func (c *Cgroups) Place(p *corev1.Pod, pid int) ([]string, error) {
 
 // hierarchies returns the cgroup hierarchies under Root: Root itself for
 // cgroup v2, one per controller for v1.
-func (c *Cgroups) hierarchies() ([]string, error) {
+func (c *Cgroups) hierarchies() ([]string, error) { return c.listHierarchies(false) }
+
+// listHierarchies is hierarchies with, when named is set and on cgroup v1,
+// the named and hybrid ones too (systemd, unified): libvirt makes its
+// cgroups in those as well.
+func (c *Cgroups) listHierarchies(named bool) ([]string, error) {
 	if _, err := os.Stat(filepath.Join(c.Root, "cgroup.controllers")); err == nil {
 		return []string{c.Root}, nil
 	}
@@ -86,7 +91,7 @@ func (c *Cgroups) hierarchies() ([]string, error) {
 	}
 	var hierarchies []string
 	for _, e := range entries {
-		if e.IsDir() && e.Name() != "unified" && e.Name() != "systemd" {
+		if e.IsDir() && (named || e.Name() != "unified" && e.Name() != "systemd") {
 			hierarchies = append(hierarchies, filepath.Join(c.Root, e.Name()))
 		}
 	}

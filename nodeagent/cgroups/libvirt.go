@@ -62,7 +62,7 @@ func LibvirtMachineName(id int, domName string) string {
 // would go. A cgroup that still has a process stays (the kernel refuses
 // to remove it) and is reported in the error.
 func (c *Cgroups) RemoveLibvirtCgroups(domName string) ([]string, error) {
-	hierarchies, err := c.allHierarchies()
+	hierarchies, err := c.listHierarchies(true)
 	if err != nil {
 		return nil, err
 	}
@@ -116,25 +116,6 @@ func removeCgroupTree(dir string) error {
 		}
 	}
 	return nil
-}
-
-// allHierarchies is hierarchies with, on cgroup v1, the named and hybrid
-// ones too (systemd, unified): libvirt makes its cgroups in those as well.
-func (c *Cgroups) allHierarchies() ([]string, error) {
-	if _, err := os.Stat(filepath.Join(c.Root, "cgroup.controllers")); err == nil {
-		return []string{c.Root}, nil
-	}
-	entries, err := os.ReadDir(c.Root)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", c.Root, err)
-	}
-	var hierarchies []string
-	for _, e := range entries {
-		if e.IsDir() {
-			hierarchies = append(hierarchies, filepath.Join(c.Root, e.Name()))
-		}
-	}
-	return hierarchies, nil
 }
 
 // RemoveLibvirtCgroups removes what libvirt left of the domain's cgroups

@@ -60,22 +60,18 @@ func TestKubeVirtDocsAdmitted(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := kvdocs.Parse(raw)
-			if err != nil {
-				t.Fatal(err)
-			}
 			sent, err := yaml.YAMLToJSON(raw)
 			if err != nil {
 				t.Fatal(err)
 			}
-			changed, err := kvdocs.Changes(sent, stored)
+			problems, err := kvdocs.Compare(raw, sent, stored)
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, p := range kvdocs.Check(h, changed) {
+			for _, p := range problems {
 				t.Error(p)
 			}
-			if len(h.Defaults) == 0 {
+			if h, _ := kvdocs.Parse(raw); len(h.Defaults) == 0 {
 				t.Error(`no "# default:" line: every VMI here gets some default`)
 			}
 			d := vmi.Spec.Domain

@@ -88,14 +88,7 @@ func TestPersistentVolumeClaimDiskPersists(t *testing.T) {
 	s.escape(t)
 	e.DeleteVMI(t, ns, "writer", 2*time.Minute)
 	e.ExpectNoLeaks(t, footprint)
-	head := make([]byte, 15)
-	f, err := os.Open(disk)
-	if err != nil {
-		t.Fatalf("disk.img after the first VMI: %v", err)
-	}
-	_, err = f.ReadAt(head, 0)
-	f.Close()
-	if err != nil || string(head) != "PODVIRT-PVC-42\n" {
+	if head, err := fileStart(disk, 15); err != nil || head != "PODVIRT-PVC-42\n" {
 		t.Fatalf("disk.img after the first VMI starts %q (%v), want the guest's marker", head, err)
 	}
 
@@ -132,8 +125,8 @@ func TestPersistentVolumeClaimDiskPersists(t *testing.T) {
 	s.escape(t)
 	e.DeleteVMI(t, ns, "scratch", 2*time.Minute)
 	e.ExpectNoLeaks(t, footprint)
-	if b, err := os.ReadFile(disk); err != nil || !strings.HasPrefix(string(b), "PODVIRT-PVC-42\n") {
-		t.Errorf("the ephemeral VMI's writes reached the claim's disk.img (%v): it starts %q", err, b[:min(len(b), 15)])
+	if head, err := fileStart(disk, 15); err != nil || head != "PODVIRT-PVC-42\n" {
+		t.Errorf("the ephemeral VMI's writes reached the claim's disk.img (%v): it starts %q", err, head)
 	}
 }
 
@@ -222,16 +215,21 @@ func TestBlockClaimIsTheDisk(t *testing.T) {
 	s.escape(t)
 	e.DeleteVMI(t, ns, "raw", 2*time.Minute)
 	e.ExpectNoLeaks(t, footprint)
-	head := make([]byte, 15)
-	f, err := os.Open(backing)
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, err = f.ReadAt(head, 0)
-	f.Close()
-	if err != nil || string(head) != "PODVIRT-BLK-42\n" {
+	if head, err := fileStart(backing, 15); err != nil || head != "PODVIRT-BLK-42\n" {
 		t.Errorf("the file behind the claim's device starts %q (%v), want the guest's marker", head, err)
 	}
+}
+
+// fileStart is the first n bytes of the file at path.
+func fileStart(path string, n int) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	head := make([]byte, n)
+	_, err = f.ReadAt(head, 0)
+	return string(head), err
 }
 
 // hostDiskNamespace is a namespace that allows hostDisks (labelled

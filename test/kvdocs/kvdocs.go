@@ -129,6 +129,22 @@ func Check(h Header, changed map[string]string) []string {
 	return problems
 }
 
+// Compare checks a manifest's default lines against what admission
+// stored: sent and stored are the VMI as JSON before and after admission.
+// It returns each mismatch (Check), or an error when the manifest's lines
+// or the documents do not parse.
+func Compare(manifest, sent, stored []byte) ([]string, error) {
+	h, err := Parse(manifest)
+	if err != nil {
+		return nil, err
+	}
+	changed, err := Changes(sent, stored)
+	if err != nil {
+		return nil, err
+	}
+	return Check(h, changed), nil
+}
+
 // Lines renders changes as header lines, sorted (a starting point when a
 // file is added: each line must then be checked against KubeVirt's rules).
 func Lines(changed map[string]string) []string {
