@@ -57,6 +57,10 @@ type NodeFacts struct {
 	// (Metadata.DedicatedCPUs): the CPUs the kubelet gave the launcher
 	// container exclusively. Nil leaves the domain unpinned.
 	CPUPins *CPUPins
+	// Type, when set, replaces the domain's type: on a node whose libvirt
+	// runs another hypervisor than the one the controller renders for
+	// (libvirt's test driver, on a simulated node).
+	Type string
 }
 
 // DiskBacking is the backing file of a disk: an absolute path on the
@@ -76,16 +80,20 @@ type CPUPins struct {
 }
 
 // Localize makes every node-side rewrite of a rendered domain, and nothing
-// else changes it on the node: kernel and initrd under ImageRoot; the
-// vCPU and emulator pins of dedicated CPUs (CPUPins); disk
-// files, each with its format and backing chain, under VMIDir, or where
-// DiskFiles and DiskDevices put a volume's; file-backed serial consoles and chardev
-// logs under VMIDir; the VNC socket under SocketDir; chardev sockets under
-// SocketDir/VMIDirLink (VMIDir when SocketDir is empty); the interface onto
-// the existing Tap. Rendered paths are
-// image paths (absolute, cleaned before they are joined, so they cannot
-// leave ImageRoot) or bare file names (anything else is an error).
+// else changes it on the node: the domain type, when the node sets one;
+// kernel and initrd under ImageRoot; the vCPU and emulator pins of
+// dedicated CPUs (CPUPins); disk files, each with its format and backing
+// chain, under VMIDir, or where DiskFiles and DiskDevices put a volume's;
+// file-backed serial consoles and chardev logs under VMIDir; the VNC
+// socket under SocketDir; chardev sockets under SocketDir/VMIDirLink
+// (VMIDir when SocketDir is empty); the interface onto the existing Tap.
+// Rendered paths are image paths (absolute, cleaned before they are
+// joined, so they cannot leave ImageRoot) or bare file names (anything
+// else is an error).
 func Localize(dom *libvirtxml.Domain, facts NodeFacts) error {
+	if facts.Type != "" {
+		dom.Type = facts.Type
+	}
 	if dom.OS != nil {
 		for _, p := range []*string{&dom.OS.Kernel, &dom.OS.Initrd} {
 			if *p == "" {

@@ -438,3 +438,22 @@ func TestLocalizeVolumeDisks(t *testing.T) {
 		}
 	}
 }
+
+// The node's domain type replaces the rendered one, and only when set.
+func TestLocalizeDomainType(t *testing.T) {
+	dom := tinyDomain(t)
+	rendered := dom.Type
+	if err := Localize(dom, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi"}); err != nil {
+		t.Fatal(err)
+	}
+	if dom.Type != rendered {
+		t.Errorf("type %q changed to %q with no node type", rendered, dom.Type)
+	}
+	again := tinyDomain(t)
+	if err := Localize(again, NodeFacts{ImageRoot: "/img", VMIDir: "/vmi", Type: "test"}); err != nil {
+		t.Fatal(err)
+	}
+	if again.Type != "test" {
+		t.Errorf("type %q, want the node's test", again.Type)
+	}
+}

@@ -129,8 +129,11 @@ func (r *Reconciler) plan(ctx context.Context, p *corev1.Pod, dom *libvirtxml.Do
 	if err != nil {
 		return domainspec.NodeFacts{}, allowlist.Options{}, err
 	}
-	facts := domainspec.NodeFacts{VMIDir: dir, SocketDir: socketDir}
+	facts := domainspec.NodeFacts{VMIDir: dir, SocketDir: socketDir, Type: r.Options.DomainType}
 	opts := r.Options.Allowlist
+	if facts.Type != "" {
+		opts.AllowedTypes = []string{facts.Type}
+	}
 	opts.AllowedDirs = []string{facts.VMIDir, facts.SocketDir}
 	// The serial console, and nothing else, as a chardev: the socket QEMU
 	// binds through the agent's link, its log in the Pod's volume.

@@ -18,6 +18,7 @@ import (
 	"github.com/podvirt/podvirt/nodeagent/failure"
 	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 	"github.com/podvirt/podvirt/nodeagent/network"
+	"github.com/podvirt/podvirt/nodeagent/simhost"
 	"github.com/podvirt/podvirt/nodeagent/storage"
 )
 
@@ -365,5 +366,42 @@ func TestEmptyDiskBeyondThePodsStorageTouchesNothing(t *testing.T) {
 	}
 	if len(log.calls) != 0 || hv.defined != "" {
 		t.Errorf("a VMI that does not fit changed the host: %v", log.calls)
+	}
+}
+
+// A node that sets a domain type (a simulated node on libvirt's test
+// driver) defines the signed domain with its type, and still refuses
+// what the allowlist refuses; a simulated host makes nothing outside its
+// own directory.
+func TestDomainTypeOfTheNodeOnASimulatedHost(t *testing.T) {
+	r, c, hv, _ := defineSetup(t, signedDomain(t, nil))
+	r.Options.DomainType = "test"
+	simRoot := filepath.Join(r.Options.StateDir, "sim")
+	r.Storage, r.Network = &simhost.Storage{Root: simRoot}, simhost.Network{}
+	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Running {
+		t.Fatalf("phase %q reason %q, want Running", vmi.Status.Phase, vmi.Status.Reason)
+	}
+	dom, err := domainspec.Parse(hv.defined)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dom.Type != "test" {
+		t.Errorf("defined type %q, want the node's test", dom.Type)
+	}
+	if !strings.HasPrefix(dom.OS.Kernel, filepath.Join(simRoot, "images")) {
+		t.Errorf("kernel %q is not under the simulated image root %s", dom.OS.Kernel, simRoot)
+	}
+	if _, err := os.Stat(simRoot); !os.IsNotExist(err) {
+		t.Errorf("the simulated host wrote %s (%v)", simRoot, err)
+	}
+
+	// The allowlist still holds on such a node.
+	r, c, hv, _ = defineSetup(t, signedDomain(t, func(d *libvirtxml.Domain) {
+		d.Devices.Emulator = "/tmp/evil"
+	}))
+	r.Options.DomainType = "test"
+	r.Storage, r.Network = &simhost.Storage{Root: simRoot}, simhost.Network{}
+	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Failed || hv.defined != "" {
+		t.Errorf("an emulator override on a simulated node: phase %q reason %q, defined %d bytes; want Failed and nothing defined", vmi.Status.Phase, vmi.Status.Reason, len(hv.defined))
 	}
 }

@@ -50,6 +50,11 @@ type Options struct {
 	// Allowlist is what a domain may reach on this node; its directories
 	// are filled in per VMI.
 	Allowlist allowlist.Options
+	// DomainType, when set, replaces the signed domain's type
+	// (domainspec.NodeFacts.Type) and is then the only type the allowlist
+	// accepts: for a node whose libvirt runs another hypervisor than the
+	// cluster's, such as libvirt's test driver on a simulated node.
+	DomainType string
 	// Workers is how many launcher Pods are reconciled at once (4 when
 	// zero), so one slow start never holds up the node's others.
 	Workers int

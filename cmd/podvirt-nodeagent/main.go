@@ -29,6 +29,7 @@ import (
 	"github.com/podvirt/podvirt/nodeagent/cgroups"
 	"github.com/podvirt/podvirt/nodeagent/hypervisor"
 	"github.com/podvirt/podvirt/nodeagent/network"
+	"github.com/podvirt/podvirt/nodeagent/simhost"
 	"github.com/podvirt/podvirt/nodeagent/storage"
 )
 
@@ -54,6 +55,8 @@ func main() {
 		leaseNS       = flag.String("lease-namespace", "podvirt-system", "podvirt's namespace, where this node's heartbeat Lease podvirt-nodeagent-<node> is renewed")
 		leaseDuration = flag.Duration("lease-duration", 40*time.Second, "how long the heartbeat Lease holds without renewal (whole seconds); past it the controller marks this node's running VMIs Unknown")
 		leaseRenew    = flag.Duration("lease-renew-interval", 10*time.Second, "how often the heartbeat Lease is renewed (less than --lease-duration)")
+		domainType    = flag.String("domain-type", "", "replace the signed domains' type with this one, then the only type accepted (test, for libvirt's test driver on a simulated node); empty keeps the controller's kvm or qemu")
+		simulateHost  = flag.Bool("simulate-host", false, "pull no image and make no disk, tap or cgroup (a kwok node whose libvirt is the test driver, for scale tests); never on a node that runs real guests")
 	)
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
@@ -88,14 +91,18 @@ func main() {
 	})
 	exitOn(err, "creating the manager")
 
-	// Launcher Pods' processes are found under the kubelet's cgroups even
-	// when QEMU is left in libvirt's (--cgroup-root "").
-	podCgroups := &cgroups.Cgroups{Root: *cgroupRoot, Kubepods: *kubepods}
-	var qemu nodeagent.QEMUPlacer
-	if *cgroupRoot != "" {
-		qemu = &cgroups.QEMU{Cgroups: podCgroups, LibvirtRunDir: *libvirtRunDir}
-	} else {
-		podCgroups.Root = "/sys/fs/cgroup"
+	host := realHost(hostOptions{
+		stateDir: *stateDir, cgroupRoot: *cgroupRoot, kubepods: *kubepods, libvirtRunDir: *libvirtRunDir,
+		kubeletRoot: *kubeletRoot, hostRoot: *hostProcRoot, hostDiskDirs: splitList(*hostDiskDirs),
+		images: &storage.ImageCache{
+			Dir: filepath.Join(*stateDir, "images"), PullTimeout: *pullTimeout,
+			MaxImageBytes: *maxImage, MaxCacheBytes: *maxCache,
+			Registries: storage.RegistryPolicy{Allowed: splitList(*allowedRegs)},
+		},
+	})
+	if *simulateHost {
+		log.Info("simulating the host: no images, disks, taps or cgroups are made", "dir", filepath.Join(*stateDir, "sim"))
+		host = nodeagentHost{storage: &simhost.Storage{Root: filepath.Join(*stateDir, "sim")}, network: simhost.Network{}}
 	}
 	hv := &hypervisor.Libvirt{Socket: *libvirtSocket, URI: *libvirtURI}
 	defer hv.Close()
@@ -107,25 +114,11 @@ func main() {
 		Client:     mgr.GetClient(),
 		APIReader:  mgr.GetAPIReader(),
 		Hypervisor: hv,
-		Storage: &storage.Volumes{
-			Images: &storage.ImageCache{
-				Dir: filepath.Join(*stateDir, "images"), PullTimeout: *pullTimeout,
-				MaxImageBytes: *maxImage, MaxCacheBytes: *maxCache,
-				Registries: storage.RegistryPolicy{Allowed: splitList(*allowedRegs)},
-			},
-			KubeletRootDir: *kubeletRoot,
-			Host: &storage.HostVolumes{
-				HostRoot: *hostProcRoot, HostMountInfo: "/proc/1/mountinfo", Proc: "/proc",
-				LauncherPID: func(p *corev1.Pod) (int, error) {
-					return podCgroups.ContainerPID(p, domainspec.LauncherContainerName)
-				},
-				HostDiskDirs: splitList(*hostDiskDirs), KubeletRootDir: *kubeletRoot,
-			},
-		},
-		Network: &network.PodNetwork{Pods: podCgroups},
-		QEMU:    qemu,
-		CPUs:    podCgroups,
-		Options: nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys, Workers: *workers},
+		Storage:    host.storage,
+		Network:    host.network,
+		QEMU:       host.qemu,
+		CPUs:       host.cpus,
+		Options:    nodeagent.Options{NodeName: *nodeName, StateDir: *stateDir, TrustedKeysFile: *trustedKeys, Workers: *workers, DomainType: *domainType},
 	}
 	exitOn(reconciler.SetupWithManager(mgr), "setting up the node agent")
 	exitOn(mgr.Add(&nodeagent.Collector{Reconciler: reconciler}), "setting up garbage collection")
@@ -135,8 +128,48 @@ func main() {
 		Duration: *leaseDuration, Interval: *leaseRenew, Recovered: reconciler.Resync,
 	}), "setting up the node heartbeat")
 
-	log.Info("starting", "node", *nodeName, "libvirt", *libvirtSocket)
+	log.Info("starting", "node", *nodeName, "libvirt", *libvirtSocket, "uri", *libvirtURI, "domainType", *domainType)
 	exitOn(mgr.Start(ctrl.SetupSignalHandler()), "running the manager")
+}
+
+// nodeagentHost is what the node agent changes on its host.
+type nodeagentHost struct {
+	storage nodeagent.Storage
+	network nodeagent.Network
+	qemu    nodeagent.QEMUPlacer
+	cpus    nodeagent.CPUSets
+}
+
+type hostOptions struct {
+	stateDir, cgroupRoot, kubepods, libvirtRunDir, kubeletRoot, hostRoot string
+	hostDiskDirs                                                         []string
+	images                                                               *storage.ImageCache
+}
+
+// realHost is a node's own host: its image cache and disks, the Pods'
+// networks and cgroups.
+func realHost(o hostOptions) nodeagentHost {
+	// Launcher Pods' processes are found under the kubelet's cgroups even
+	// when QEMU is left in libvirt's (--cgroup-root "").
+	podCgroups := &cgroups.Cgroups{Root: o.cgroupRoot, Kubepods: o.kubepods}
+	h := nodeagentHost{network: &network.PodNetwork{Pods: podCgroups}, cpus: podCgroups}
+	if o.cgroupRoot != "" {
+		h.qemu = &cgroups.QEMU{Cgroups: podCgroups, LibvirtRunDir: o.libvirtRunDir}
+	} else {
+		podCgroups.Root = "/sys/fs/cgroup"
+	}
+	h.storage = &storage.Volumes{
+		Images:         o.images,
+		KubeletRootDir: o.kubeletRoot,
+		Host: &storage.HostVolumes{
+			HostRoot: o.hostRoot, HostMountInfo: "/proc/1/mountinfo", Proc: "/proc",
+			LauncherPID: func(p *corev1.Pod) (int, error) {
+				return podCgroups.ContainerPID(p, domainspec.LauncherContainerName)
+			},
+			HostDiskDirs: o.hostDiskDirs, KubeletRootDir: o.kubeletRoot,
+		},
+	}
+	return h
 }
 
 func exitOn(err error, what string) {
