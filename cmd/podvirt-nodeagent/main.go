@@ -108,6 +108,7 @@ func main() {
 	defer hv.Close()
 	metrics, err := nodeagent.NewMetrics(ctrlmetrics.Registry)
 	exitOn(err, "registering metrics")
+	exitOn(ctrlmetrics.Registry.Register(&nodeagent.DomainsCollector{Hypervisor: hv}), "registering the domains metric")
 	reconciler := &nodeagent.Reconciler{
 		Events:     mgr.GetEventRecorder("podvirt-nodeagent"),
 		Metrics:    metrics,

@@ -6,6 +6,12 @@ set -euo pipefail
 here=$(dirname "${BASH_SOURCE[0]}")
 source "$here/lib.sh"
 
+# kwok and its nodes' agents (kwok.sh), if a scale test left them.
+for f in "$PODVIRT_STATE"/pids/kwok*.pid; do
+  [[ -e $f ]] && stop_daemon "$(basename "$f" .pid)"
+done
+rm -rf "$PODVIRT_STATE/kwok"
+
 # podvirt runs as Pods: they stop with the node (down-node.sh stops every
 # container of this node's containerd).
 "$here/down-libvirt.sh" # first: guests run inside the kubelet's Pod cgroups
