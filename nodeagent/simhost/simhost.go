@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -15,7 +16,7 @@ import (
 )
 
 // Storage stands in for storage.Volumes: it answers with paths under Root
-// and writes nothing there.
+// and makes nothing there but each VMI's empty directory.
 type Storage struct {
 	// Root is where the simulated image roots and VMI directories are
 	// said to be (the agent's --state-dir/sim).
@@ -46,9 +47,14 @@ func (s *Storage) Dir(p *corev1.Pod) (string, error) {
 	return filepath.Join(s.Root, "vmis", uid), nil
 }
 
-// Prepare makes no disk: each file keeps its rendered format, and no
-// volume disk needs QEMU to hold it.
-func (s *Storage) Prepare(context.Context, *corev1.Pod, *domainspec.Metadata, string) (storage.Prepared, error) {
+// Prepare makes the VMI's directory, empty, where a real node has the
+// kubelet's emptyDir (the allowlist resolves the paths in it), and no disk
+// in it: each file keeps its rendered format, and no volume disk needs
+// QEMU to hold it. The agent removes the directory when the domain goes.
+func (s *Storage) Prepare(_ context.Context, _ *corev1.Pod, _ *domainspec.Metadata, vmiDir string) (storage.Prepared, error) {
+	if err := os.MkdirAll(vmiDir, 0o750); err != nil {
+		return storage.Prepared{}, fmt.Errorf("making the VMI's directory: %w", err)
+	}
 	return storage.Prepared{}, nil
 }
 

@@ -54,9 +54,16 @@ func TestNodeAgentMetrics(t *testing.T) {
 // of a histogram, summed over the series whose labels include labels.
 func scrape(t *testing.T, name string, labels map[string]string) float64 {
 	t.Helper()
-	resp, err := http.Get(nodeAgentMetrics)
+	return scrapeURL(t, nodeAgentMetrics, name, labels)
+}
+
+// scrapeURL sums metric name's samples (a histogram's sample counts)
+// whose labels include labels, as served at url.
+func scrapeURL(t *testing.T, url, name string, labels map[string]string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
 	if err != nil {
-		t.Fatalf("scraping the node agent: %v", err)
+		t.Fatalf("scraping the node agent at %s: %v", url, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -83,6 +90,8 @@ func scrape(t *testing.T, name string, labels map[string]string) float64 {
 		}
 		if h := m.GetHistogram(); h != nil {
 			sum += float64(h.GetSampleCount())
+		} else if g := m.GetGauge(); g != nil {
+			sum += g.GetValue()
 		} else {
 			sum += m.GetCounter().GetValue()
 		}

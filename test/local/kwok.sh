@@ -123,14 +123,18 @@ kwok_pods() {
 down() {
   local names=() f ns name node
   if running kube-apiserver; then
-    # Pods still there go while their agents and kwok run, as on a node
-    # being drained: each agent ends its domains and lets go of its
+    # Launcher Pods still there go while their agents and kwok run, as on
+    # a node being drained: each agent ends its domains and lets go of its
     # finalizer, and kwok finishes the deletion.
     kwok_pods | while read -r ns name node; do
+      [[ -n $(kubectl_ -n "$ns" get pod "$name" -o jsonpath='{.metadata.labels.podvirt\.io/vmi}' 2>/dev/null) ]] || continue
       kubectl_ -n "$ns" delete pod "$name" --wait=false >/dev/null 2>&1 || true
     done
     local deadline=$((SECONDS + 60))
-    while [[ -n $(kwok_pods) ]] && ((SECONDS < deadline)); do sleep 1; done
+    while [[ -n $(kubectl_ get pods -A -l podvirt.io/vmi -o jsonpath='{.items[*].spec.nodeName}' | tr ' ' '\n' | grep '^kwok-node-') ]] &&
+      ((SECONDS < deadline)); do sleep 1; done
+    # No node, no DaemonSet Pod put back on it.
+    kubectl_ delete node -l podvirt.io/kwok=true --ignore-not-found --wait=false >/dev/null
   fi
   for f in "$PODVIRT_STATE"/pids/kwok-agent-*.pid; do
     [[ -e $f ]] && names+=("$(basename "$f" .pid)")
@@ -139,14 +143,14 @@ down() {
   stop_daemons 10 kwok
   if running kube-apiserver; then
     # What no agent finished: its finalizer is removed with its own
-    # identity (the Pod guard lets only the agents do that), then the
-    # Pod is deleted for good.
+    # identity (the Pod guard lets only the agents do that), then every
+    # Pod left on the nodes (the node agent DaemonSet's too, which
+    # tolerates every taint) is deleted for good.
     kwok_pods | while read -r ns name node; do
       "$K8S_BIN/kubectl" --kubeconfig "$kwok_dir/agent-${node#kwok-node-}.kubeconfig" -n "$ns" patch pod "$name" \
         --type=json -p '[{"op":"remove","path":"/metadata/finalizers"}]' >/dev/null 2>&1 || true
       kubectl_ -n "$ns" delete pod "$name" --grace-period=0 --force --wait=false >/dev/null 2>&1 || true
     done
-    kubectl_ delete node -l podvirt.io/kwok=true --ignore-not-found --wait=false >/dev/null
     kubectl_ -n podvirt-system get lease -o name | grep '/podvirt-nodeagent-kwok-node-' |
       xargs -r "$K8S_BIN/kubectl" --kubeconfig "$PODVIRT_STATE/kubeconfig" -n podvirt-system delete >/dev/null || true
   fi

@@ -37,7 +37,11 @@ K8S_BIN=$("$here/build-k8s.sh")
 
 "$here/install.sh"
 
-kubectl_ apply --server-side -k "$PODVIRT_REPO/deploy/default-policies" >/dev/null
+# The replicas are Ready, but kube-proxy may not route the webhook
+# Service to them yet (seen on a fresh machine: connection refused at the
+# ClusterIP for a moment after Ready): VMIPolicies are admitted through it.
+wait_for "the default VMIPolicies admitted through the webhook Service" 60 \
+  kubectl_ apply --server-side -k "$PODVIRT_REPO/deploy/default-policies"
 log "environment up in $(since "$t0")"
 
 if $example; then
