@@ -40,6 +40,15 @@ type Reconciler struct {
 	Pod       pod.Options
 	// SigningKey signs every launcher Pod's domain for the node agents.
 	SigningKey ed25519.PrivateKey
+	// Now, when set, is the clock of status.phaseTransitionTimestamps.
+	Now func() time.Time
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 // SetupWithManager registers the controller: it watches VMIs and the Pods
@@ -199,7 +208,7 @@ func (r *Reconciler) patchFinalizers(ctx context.Context, vmi *v1alpha1.VirtualM
 }
 
 func (r *Reconciler) setPhase(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, phase v1alpha1.VirtualMachineInstancePhase, reason, message string) error {
-	vmi.Status.Phase = phase
+	vmi.Status.SetPhase(phase, r.now())
 	vmi.Status.Reason = reason
 	if phase == v1alpha1.Failed {
 		meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{

@@ -86,7 +86,7 @@ func (r *NodeHeartbeatReconciler) markUnresponsive(ctx context.Context, hb heart
 	if vmi.Status.Phase == v1alpha1.Running {
 		// Unknown is a guest that ran; a Scheduled one keeps its phase
 		// (its agent, back, starts it) and gets the condition only.
-		vmi.Status.Phase = v1alpha1.Unknown
+		vmi.Status.SetPhase(v1alpha1.Unknown, r.now())
 		vmi.Status.Reason = ReasonNodeUnresponsive
 	}
 	putReady(vmi, ReasonNodeUnresponsive, msg, r.now())
@@ -125,7 +125,7 @@ func (r *NodeHeartbeatReconciler) markLost(ctx context.Context, hb heartbeat, vm
 	orig := vmi.DeepCopy()
 	msg := fmt.Sprintf("node %s stopped heart-beating (unresponsive since %s) and is fenced: %s; the guest is taken as stopped",
 		hb.node, formatTime(since), fence)
-	vmi.Status.Phase = v1alpha1.Failed
+	vmi.Status.SetPhase(v1alpha1.Failed, r.now())
 	vmi.Status.Reason = ReasonNodeLost
 	putReady(vmi, ReasonNodeLost, msg, since)
 	if err := r.patchStatus(ctx, orig, vmi); err != nil {

@@ -37,14 +37,22 @@ const (
 	vmiReasonDomainLost       = "DomainLost"
 )
 
-// vmiRan reports a VMI whose guest is known to have run: Running now, or
-// ended in a way only a running guest ends.
+// vmiRan reports a VMI whose guest is known to have run: Running now,
+// Running once (status.phaseTransitionTimestamps, as KubeVirt's VM
+// controller asks), or ended in a way only a running guest ends. The
+// reason alone cannot tell LauncherPodDeleted apart (the controller says
+// it of a Pod gone before the guest started too), so a VMI Failed so
+// without a Running transition counts as a start failure: one whose Pod
+// went before it ran, and one from before the transitions were recorded.
 func vmiRan(vmi *v1alpha1.VirtualMachineInstance) bool {
 	switch {
 	case vmi.Status.Phase == v1alpha1.Running, vmi.Status.Phase == v1alpha1.Succeeded,
 		vmi.Status.Phase == v1alpha1.Unknown: // a Running VMI whose node stopped heart-beating
 		return true
 	case vmi.Status.Phase == v1alpha1.Failed:
+		if vmi.Status.Entered(v1alpha1.Running) {
+			return true
+		}
 		switch vmi.Status.Reason {
 		case vmiReasonGuestCrashed, vmiReasonGuestShutdown, vmiReasonDomainLost:
 			return true

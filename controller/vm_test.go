@@ -90,11 +90,13 @@ func (e *vmEnv) vmi() *v1alpha1.VirtualMachineInstance {
 	return vmi
 }
 
-// setPhase plays the launcher controller and node agent.
+// setPhase plays the launcher controller and node agent, recording the
+// phase's transition as they do.
 func (e *vmEnv) setPhase(phase v1alpha1.VirtualMachineInstancePhase, reason string, ready bool) {
 	e.t.Helper()
 	vmi := e.vmi()
-	vmi.Status.Phase, vmi.Status.Reason = phase, reason
+	vmi.Status.SetPhase(phase, e.now)
+	vmi.Status.Reason = reason
 	st := metav1.ConditionFalse
 	if ready {
 		st = metav1.ConditionTrue

@@ -86,6 +86,8 @@ type Reconciler struct {
 	// dedicated CPUs; nil fails every VMI that asks for them.
 	CPUs    CPUSets
 	Options Options
+	// Now, when set, is the clock of status.phaseTransitionTimestamps.
+	Now func() time.Time
 
 	// resync takes the launcher Pods Resync has reconciled now.
 	resync chan event.TypedGenericEvent[client.Object]
@@ -471,7 +473,7 @@ func (r *Reconciler) setRunning(ctx context.Context, vmi *v1alpha1.VirtualMachin
 	// Back from Unknown is no start: the guest kept running.
 	first := was != v1alpha1.Running && was != v1alpha1.Unknown
 	changed := was != v1alpha1.Running || vmi.Status.NodeName != r.Options.NodeName
-	vmi.Status.Phase = v1alpha1.Running
+	vmi.Status.SetPhase(v1alpha1.Running, r.now())
 	vmi.Status.NodeName = r.Options.NodeName
 	vmi.Status.Reason = ""
 	if meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{
@@ -528,7 +530,7 @@ func (r *Reconciler) end(ctx context.Context, vmi *v1alpha1.VirtualMachineInstan
 	}
 	r.event(vmi, typ, reason, action, "%s", msg)
 	orig := vmi.DeepCopy()
-	vmi.Status.Phase = phase
+	vmi.Status.SetPhase(phase, r.now())
 	vmi.Status.NodeName = r.Options.NodeName // the node that ran it; node agents may only report their own
 	vmi.Status.Reason = reason
 	meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{
@@ -549,6 +551,13 @@ func (r *Reconciler) end(ctx context.Context, vmi *v1alpha1.VirtualMachineInstan
 	r.Metrics.observeEnd(string(phase), reason, phase == v1alpha1.Failed)
 	log.FromContext(ctx).Info("VMI ended", "phase", phase, "reason", reason)
 	return nil
+}
+
+func (r *Reconciler) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
 }
 
 // FieldOwner is the field manager of the node agent's writes (the

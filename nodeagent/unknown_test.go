@@ -2,6 +2,7 @@ package nodeagent
 
 import (
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -18,7 +19,7 @@ import (
 func markUnknown(t *testing.T, c client.Client) {
 	t.Helper()
 	vmi := reconcileAndGetVMI(t, c)
-	vmi.Status.Phase = v1alpha1.Unknown
+	vmi.Status.SetPhase(v1alpha1.Unknown, time.Now())
 	vmi.Status.Reason = "NodeUnresponsive"
 	meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse,
 		Reason: "NodeUnresponsive", Message: "node-a stopped heart-beating"})

@@ -55,4 +55,25 @@ type VirtualMachineInstanceStatus struct {
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	// PhaseTransitionTimestamps are when the VMI first entered each phase
+	// it has been in, oldest first, as KubeVirt's: a phase entered again
+	// (Running after Unknown) keeps its first timestamp, so the list holds
+	// at most one entry per phase. A Failed VMI whose list has Running ran
+	// its guest, whatever its reason, and is no start failure of its
+	// VirtualMachine. VMIs from before podvirt recorded them have none
+	// for the phases they were in then.
+	// +listType=atomic
+	// +optional
+	PhaseTransitionTimestamps []VirtualMachineInstancePhaseTransitionTimestamp `json:"phaseTransitionTimestamps,omitempty"`
+}
+
+// VirtualMachineInstancePhaseTransitionTimestamp is when a VMI entered a
+// phase.
+type VirtualMachineInstancePhaseTransitionTimestamp struct {
+	// Phase is the phase the VMI entered.
+	// +optional
+	Phase VirtualMachineInstancePhase `json:"phase,omitempty"`
+	// PhaseTransitionTimestamp is when it entered it, to the second.
+	// +optional
+	PhaseTransitionTimestamp metav1.Time `json:"phaseTransitionTimestamp,omitempty"`
 }
