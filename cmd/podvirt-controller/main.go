@@ -70,6 +70,8 @@ func main() {
 		leaseDuration = flag.Duration("leader-elect-lease-duration", 15*time.Second, "how long a leader's lease lasts without renewal: the failover time when a leader dies (a graceful stop releases it at once)")
 		renewDeadline = flag.Duration("leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up leading (less than the lease duration)")
 		retryPeriod   = flag.Duration("leader-elect-retry-period", 2*time.Second, "how often candidates try to acquire, and the leader to renew, the lease")
+		apiQPS        = flag.Float64("kube-api-qps", 200, "queries per second to the kube-apiserver, sustained (KubeVirt's virt-controller default; controller-runtime's 20 holds a burst of VMI starts to about 3 a second)")
+		apiBurst      = flag.Int("kube-api-burst", 400, "queries to the kube-apiserver in a burst above --kube-api-qps")
 		shutdownDelay = flag.Duration("shutdown-delay", 5*time.Second, "after SIGTERM, how long to keep serving while /readyz fails, so endpoints stop sending here before the webhook server drains")
 		gracefulStop  = flag.Duration("graceful-shutdown-timeout", 30*time.Second, "after the shutdown delay, how long in-flight admissions and the controllers get to finish")
 		metricsAddr   = flag.String("metrics-bind-address", ":8080", "metrics address, 0 to disable")
@@ -94,6 +96,7 @@ func main() {
 	must(v1alpha1.AddToScheme(scheme))
 
 	cfg := ctrl.GetConfigOrDie()
+	cfg.QPS, cfg.Burst = float32(*apiQPS), *apiBurst
 	ctx := ctrl.SetupSignalHandler()
 	// The manager stops --shutdown-delay after the signal; until then it
 	// serves and is not ready.

@@ -55,6 +55,8 @@ func main() {
 		leaseNS       = flag.String("lease-namespace", "podvirt-system", "podvirt's namespace, where this node's heartbeat Lease podvirt-nodeagent-<node> is renewed")
 		leaseDuration = flag.Duration("lease-duration", 40*time.Second, "how long the heartbeat Lease holds without renewal (whole seconds); past it the controller marks this node's running VMIs Unknown")
 		leaseRenew    = flag.Duration("lease-renew-interval", 10*time.Second, "how often the heartbeat Lease is renewed (less than --lease-duration)")
+		apiQPS        = flag.Float64("kube-api-qps", 50, "queries per second to the kube-apiserver, sustained (KubeVirt's virt-handler default)")
+		apiBurst      = flag.Int("kube-api-burst", 100, "queries to the kube-apiserver in a burst above --kube-api-qps")
 		domainType    = flag.String("domain-type", "", "replace the signed domains' type with this one, then the only type accepted (test, for libvirt's test driver on a simulated node); empty keeps the controller's kvm or qemu")
 		simulateHost  = flag.Bool("simulate-host", false, "pull no image and make no disk, tap or cgroup (a kwok node whose libvirt is the test driver, for scale tests); never on a node that runs real guests")
 	)
@@ -78,7 +80,9 @@ func main() {
 
 	launcherPods, err := labels.NewRequirement(domainspec.LabelVMI, selection.Exists, nil)
 	exitOn(err, "building the label selector")
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	cfg := ctrl.GetConfigOrDie()
+	cfg.QPS, cfg.Burst = float32(*apiQPS), *apiBurst
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:  scheme,
 		Metrics: metricsserver.Options{BindAddress: *metricsAddr},
 		// Only this node's launcher Pods are watched and cached.

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -254,7 +255,12 @@ func stateOf(state libvirt.DomainState, reason int32) DomainState {
 // Shutdown implements Hypervisor: an ACPI power button press.
 func (l *Libvirt) Shutdown(name string) error {
 	return l.ignoreAbsent(name, func(c *libvirt.Libvirt, d libvirt.Domain) error {
-		return c.DomainShutdownFlags(d, libvirt.DomainShutdownAcpiPowerBtn)
+		err := c.DomainShutdownFlags(d, libvirt.DomainShutdownAcpiPowerBtn)
+		if isUnsupportedFlags(err) {
+			// A driver with no ACPI (libvirt's test driver) has one way only.
+			err = c.DomainShutdown(d)
+		}
+		return err
 	})
 }
 
@@ -268,7 +274,12 @@ func (l *Libvirt) Undefine(name string) error {
 	// An EFI domain's variable store goes with it (libvirt refuses to
 	// undefine it otherwise); the flag is a no-op for the others.
 	return l.ignoreAbsent(name, func(c *libvirt.Libvirt, d libvirt.Domain) error {
-		return c.DomainUndefineFlags(d, libvirt.DomainUndefineNvram)
+		err := c.DomainUndefineFlags(d, libvirt.DomainUndefineNvram)
+		if isUnsupportedFlags(err) {
+			// A driver with no NVRAM (libvirt's test driver) takes no flag.
+			err = c.DomainUndefineFlags(d, 0)
+		}
+		return err
 	})
 }
 
@@ -284,6 +295,13 @@ func (l *Libvirt) ignoreAbsent(name string, op func(*libvirt.Libvirt, libvirt.Do
 		return fmt.Errorf("domain %s: %w", name, err)
 	}
 	return nil
+}
+
+// isUnsupportedFlags is libvirt's answer to flags its driver does not
+// know (virCheckFlags: VIR_ERR_INVALID_ARG, "unsupported flags").
+func isUnsupportedFlags(err error) bool {
+	var lerr libvirt.Error
+	return errors.As(err, &lerr) && lerr.Code == uint32(libvirt.ErrInvalidArg) && strings.Contains(lerr.Message, "unsupported flags")
 }
 
 // isNotRunning is libvirt's "domain is not running" (VIR_ERR_OPERATION_INVALID),

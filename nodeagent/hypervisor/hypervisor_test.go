@@ -1,6 +1,7 @@
 package hypervisor
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/digitalocean/go-libvirt"
@@ -57,5 +58,24 @@ func TestLibvirtOverTheWire(t *testing.T) {
 	}
 	if err := l.Close(); err != nil {
 		t.Errorf("a second Close: %v", err)
+	}
+}
+
+// libvirt's test driver answers the ACPI shutdown and NVRAM undefine flags
+// so; Shutdown and Undefine then call again without them.
+func TestIsUnsupportedFlags(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{libvirt.Error{Code: uint32(libvirt.ErrInvalidArg), Message: "unsupported flags (0x1) in function testDomainShutdownFlags"}, true},
+		{fmt.Errorf("domain x: %w", libvirt.Error{Code: uint32(libvirt.ErrInvalidArg), Message: "unsupported flags (0x4) in function testDomainUndefineFlags"}), true},
+		{libvirt.Error{Code: uint32(libvirt.ErrInvalidArg), Message: "invalid argument: bad name"}, false},
+		{libvirt.Error{Code: uint32(libvirt.ErrOperationInvalid), Message: "domain is not running"}, false},
+		{nil, false},
+	} {
+		if got := isUnsupportedFlags(tc.err); got != tc.want {
+			t.Errorf("isUnsupportedFlags(%v) = %v, want %v", tc.err, got, tc.want)
+		}
 	}
 }
