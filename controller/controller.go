@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 
@@ -42,6 +43,8 @@ type Reconciler struct {
 	SigningKey ed25519.PrivateKey
 	// Now, when set, is the clock of status.phaseTransitionTimestamps.
 	Now func() time.Time
+	// Workers is how many VMIs are reconciled at once (1 when zero).
+	Workers int
 }
 
 func (r *Reconciler) now() time.Time {
@@ -58,6 +61,7 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Named("launcher").
 		For(&v1alpha1.VirtualMachineInstance{}).
 		Owns(&corev1.Pod{}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }
 

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
@@ -29,6 +30,8 @@ type VMReconciler struct {
 	Client client.Client
 	// Now is the clock of the start backoff; time.Now when nil.
 	Now func() time.Time
+	// Workers is how many VMs are reconciled at once (1 when zero).
+	Workers int
 }
 
 // SetupWithManager registers the controller: it watches VMs, the VMIs
@@ -40,6 +43,7 @@ func (r *VMReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.VirtualMachine{}).
 		Owns(&v1alpha1.VirtualMachineInstance{}).
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(launcherPodToVM)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.Workers, 1)}).
 		Complete(r)
 }
 

@@ -70,6 +70,8 @@ func main() {
 		leaseDuration = flag.Duration("leader-elect-lease-duration", 15*time.Second, "how long a leader's lease lasts without renewal: the failover time when a leader dies (a graceful stop releases it at once)")
 		renewDeadline = flag.Duration("leader-elect-renew-deadline", 10*time.Second, "how long the leader retries renewing before it gives up leading (less than the lease duration)")
 		retryPeriod   = flag.Duration("leader-elect-retry-period", 2*time.Second, "how often candidates try to acquire, and the leader to renew, the lease")
+		vmiWorkers    = flag.Int("vmi-workers", 10, "VMIs the launcher controller reconciles at once (KubeVirt's --vmi-controller-threads)")
+		vmWorkers     = flag.Int("vm-workers", 3, "VirtualMachines reconciled at once (KubeVirt's controller threads)")
 		apiQPS        = flag.Float64("kube-api-qps", 200, "queries per second to the kube-apiserver, sustained (KubeVirt's virt-controller default; controller-runtime's 20 holds a burst of VMI starts to about 3 a second)")
 		apiBurst      = flag.Int("kube-api-burst", 400, "queries to the kube-apiserver in a burst above --kube-api-qps")
 		shutdownDelay = flag.Duration("shutdown-delay", 5*time.Second, "after SIGTERM, how long to keep serving while /readyz fails, so endpoints stop sending here before the webhook server drains")
@@ -187,8 +189,9 @@ func main() {
 		Domain:     domain.Options{Type: *domainType},
 		Pod:        podOpts,
 		SigningKey: signingKey,
+		Workers:    *vmiWorkers,
 	}).SetupWithManager(mgr), "setting up the launcher controller")
-	exitOn((&controller.VMReconciler{Client: mgr.GetClient()}).SetupWithManager(mgr), "setting up the VirtualMachine controller")
+	exitOn((&controller.VMReconciler{Client: mgr.GetClient(), Workers: *vmWorkers}).SetupWithManager(mgr), "setting up the VirtualMachine controller")
 	heartbeatMetrics, err := controller.NewHeartbeatMetrics(metrics.Registry)
 	exitOn(err, "registering the node heartbeat metrics")
 	if *unknownAfter <= 0 {
