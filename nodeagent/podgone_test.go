@@ -7,6 +7,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
@@ -38,11 +39,22 @@ func podGone(t *testing.T, c client.Client) bool {
 // that shut down on its launcher's SIGTERM).
 func TestLauncherPodDeletedGuestPowersOffSucceeds(t *testing.T) {
 	r, c, hv := setupWith(t, v1alpha1.Running, hypervisor.StateRunning, deletedAgo(time.Second))
-	if vmi := reconcileAndGet(t, r, c); vmi.Status.Phase != v1alpha1.Running || hv.calls[0] != "shutdown" {
+	vmi := reconcileAndGet(t, r, c)
+	if vmi.Status.Phase != v1alpha1.Running || hv.calls[0] != "shutdown" {
 		t.Fatalf("phase %q, calls %v; want Running while the ACPI shutdown is sent", vmi.Status.Phase, hv.calls)
 	}
+	// Not Ready meanwhile, as KubeVirt says it: PodTerminating; written
+	// once, not at every resent shutdown.
+	ready := meta.FindStatusCondition(vmi.Status.Conditions, v1alpha1.ConditionReady)
+	if ready == nil || ready.Status != metav1.ConditionFalse || ready.Reason != ReasonPodTerminating {
+		t.Errorf("Ready %+v while the guest shuts down; want False, PodTerminating", ready)
+	}
+	rv := vmi.ResourceVersion
+	if again := reconcileAndGet(t, r, c); again.ResourceVersion != rv {
+		t.Errorf("the resent shutdown wrote the VMI again (resourceVersion %s -> %s)", rv, again.ResourceVersion)
+	}
 	hv.states["ns_tiny"] = hypervisor.StateShutoff
-	vmi := reconcileAndGet(t, r, c)
+	vmi = reconcileAndGet(t, r, c)
 	if vmi.Status.Phase != v1alpha1.Succeeded || vmi.Status.Reason != "GuestShutdown" ||
 		!strings.Contains(readyMessage(vmi), "launcher Pod virt-launcher-tiny was deleted") {
 		t.Errorf("phase %q reason %q Ready %q; want Succeeded/GuestShutdown naming the deleted Pod", vmi.Status.Phase, vmi.Status.Reason, readyMessage(vmi))

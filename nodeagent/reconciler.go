@@ -341,6 +341,9 @@ func (r *Reconciler) stop(ctx context.Context, p *corev1.Pod, domName string) (c
 		grace := r.gracePeriod(p)
 		since := stopRequestedAt(p)
 		if time.Since(since) < grace {
+			if err := r.reportTerminating(ctx, p); err != nil {
+				return ctrl.Result{}, err
+			}
 			if err := r.Hypervisor.Shutdown(domName); err != nil {
 				return ctrl.Result{}, err
 			}
@@ -430,6 +433,35 @@ func (r *Reconciler) reportStopped(ctx context.Context, p *corev1.Pod, state hyp
 		return r.end(ctx, vmi, v1alpha1.Failed, failure.ReasonGuestCrashed, crashedMessage, "Stop")
 	}
 	return r.end(ctx, vmi, v1alpha1.Succeeded, failure.ReasonGuestShutdown, "the guest powered off: "+why, "Stop")
+}
+
+// ReasonPodTerminating is the Ready condition's reason while the guest of
+// a Running VMI shuts down because its launcher Pod is going (KubeVirt's
+// PodTerminatingReason).
+const ReasonPodTerminating = "PodTerminating"
+
+// reportTerminating turns the Ready condition of the Pod's Running VMI
+// false, PodTerminating, once: the guest is being shut down. The phase
+// stays Running until the guest is gone (reportStopped).
+func (r *Reconciler) reportTerminating(ctx context.Context, p *corev1.Pod) error {
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := r.APIReader.Get(ctx, types.NamespacedName{Namespace: p.Namespace, Name: p.Labels[domainspec.LabelVMI]}, vmi); err != nil {
+		return client.IgnoreNotFound(err)
+	}
+	if string(vmi.UID) != p.Labels[domainspec.LabelVMIUID] || vmi.Status.Phase != v1alpha1.Running {
+		return nil
+	}
+	orig := vmi.DeepCopy()
+	if !meta.SetStatusCondition(&vmi.Status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionReady, Status: metav1.ConditionFalse, Reason: ReasonPodTerminating,
+		Message: fmt.Sprintf("the launcher Pod %s is terminating: the guest is shutting down", p.Name), ObservedGeneration: vmi.Generation,
+	}) {
+		return nil
+	}
+	if err := r.patchStatus(ctx, orig, vmi); err != nil && !apierrors.IsNotFound(err) {
+		return fmt.Errorf("marking the VMI not Ready (PodTerminating): %w", err)
+	}
+	return nil
 }
 
 // gracePeriod is the VMI's termination grace period, as carried in the
