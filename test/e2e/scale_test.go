@@ -18,6 +18,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
@@ -107,9 +108,10 @@ func TestScaleKwok200(t *testing.T) {
 	e.WaitPodvirtReady(t)
 	e.kwokUp(t, kwokNodes)
 	ns := e.Namespace(t)
+	const count, workers, killAt = 200, 16, 50
+	podsPerSecond := bareKwokPods(t, e, ns, count, workers)
 	// The leader dies once killAt guests run: with the creates long done,
 	// in the middle of the starts, which is the controller's burst.
-	const count, workers, killAt = 200, 16, 50
 
 	leader := e.ControllerLeader(t)
 	leaderPID := controllerPID(t, e, leader)
@@ -164,8 +166,9 @@ func TestScaleKwok200(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("a create never went through: %v", err)
 	}
-	t.Logf("%d VMIs created (%d creates retried); leader %s (pid %d) killed %s after the first create, with %d Running",
-		created.Load(), retries.Load(), leader, leaderPID, killedAt.Sub(start).Round(time.Millisecond), atKill)
+	vmisPerSecond := float64(atKill) / killedAt.Sub(start).Seconds()
+	t.Logf("%d VMIs created (%d creates retried); leader %s (pid %d) killed %s after the first create, with %d Running: %.1f VMIs Running/s, %.2f× the bare Pods' %.1f/s",
+		created.Load(), retries.Load(), leader, leaderPID, killedAt.Sub(start).Round(time.Millisecond), atKill, vmisPerSecond, vmisPerSecond/podsPerSecond, podsPerSecond)
 
 	// All Running, each on a kwok node, with exactly one launcher Pod there.
 	var perNode map[string]int
@@ -280,6 +283,64 @@ func TestScaleKwok200(t *testing.T) {
 		}
 	}
 	t.Logf("all %d deleted, their domains gone, in %s", count, time.Since(deleteStart).Round(time.Millisecond))
+}
+
+// bareKwokPods is the floor the VMIs' starts are measured against in the
+// same run: count plain Pods, shaped as launcher Pods are (resources,
+// toleration, node selector), created by workers clients onto the kwok
+// nodes, until all are Running (kwok plays the kubelet), then deleted. It
+// returns Pods Running per second.
+func bareKwokPods(t *testing.T, e *env, ns string, count, workers int) float64 {
+	t.Helper()
+	ctx := context.Background()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)); i <= count; i = int(next.Add(1)) {
+				p := &corev1.Pod{}
+				p.Name, p.Namespace = fmt.Sprintf("bare-%03d", i), ns
+				p.Labels = map[string]string{"app": "bare"}
+				p.Spec.NodeSelector = map[string]string{"podvirt.io/kwok": "true"}
+				p.Spec.Tolerations = []corev1.Toleration{{Key: "kwok.x-k8s.io/node", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
+				p.Spec.Containers = []corev1.Container{{Name: "c", Image: "podvirt.io/pause:dev", Resources: corev1.ResourceRequirements{
+					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
+					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+				}}}
+				if err := e.Client.Create(ctx, p); err != nil {
+					t.Errorf("creating Pod %s: %v", p.Name, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	framework.Eventually(t, "the bare Pods Running", 5*time.Minute, func() (bool, error) {
+		pods := &corev1.PodList{}
+		if err := e.Client.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"app": "bare"}); err != nil {
+			return false, err
+		}
+		running := 0
+		for _, p := range pods.Items {
+			if p.Status.Phase == corev1.PodRunning {
+				running++
+			}
+		}
+		return running == count, nil
+	})
+	took := time.Since(start)
+	if err := e.Client.DeleteAllOf(ctx, &corev1.Pod{}, client.InNamespace(ns), client.MatchingLabels{"app": "bare"}, client.GracePeriodSeconds(0)); err != nil {
+		t.Fatal(err)
+	}
+	framework.Eventually(t, "the bare Pods gone", 2*time.Minute, func() (bool, error) {
+		pods := &corev1.PodList{}
+		err := e.Client.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"app": "bare"})
+		return err == nil && len(pods.Items) == 0, err
+	})
+	t.Logf("%d bare Pods Running on the kwok nodes in %s", count, took.Round(time.Millisecond))
+	return float64(count) / took.Seconds()
 }
 
 // createRetrying creates vmi, retrying what did not reach a decision (the
