@@ -45,6 +45,9 @@ type Reconciler struct {
 	Now func() time.Time
 	// Workers is how many VMIs are reconciled at once (1 when zero).
 	Workers int
+
+	// own tells a cached VMI older than this controller's last write.
+	own ownWrites
 }
 
 func (r *Reconciler) now() time.Time {
@@ -69,7 +72,15 @@ func (r *Reconciler) SetupWithManager(mgr ctrl.Manager) error {
 func (r *Reconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	vmi := &v1alpha1.VirtualMachineInstance{}
 	if err := r.Client.Get(ctx, req.NamespacedName, vmi); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.own.forget(req.NamespacedName)
+		}
 		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	if r.own.stale(req.NamespacedName, vmi.ResourceVersion) {
+		// The cache has not seen our last write yet; its watch event
+		// brings the VMI back (the requeue only in case it never comes).
+		return ctrl.Result{RequeueAfter: time.Second}, nil
 	}
 	ctx = withStatusBase(ctx, vmi)
 	launcher := &corev1.Pod{}
@@ -205,6 +216,9 @@ func (r *Reconciler) patchFinalizers(ctx context.Context, vmi *v1alpha1.VirtualM
 	}
 	status := vmi.Status
 	err := r.Client.Patch(ctx, vmi, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner))
+	if err == nil {
+		r.own.wrote(client.ObjectKeyFromObject(vmi), orig.ResourceVersion)
+	}
 	// The main resource's response holds the stored status: keep the
 	// status this pass computed on top of it.
 	vmi.Status = status
@@ -269,6 +283,7 @@ func (r *Reconciler) patchStatus(ctx context.Context, vmi *v1alpha1.VirtualMachi
 	if err := r.Client.Status().Patch(ctx, vmi, client.MergeFromWithOptions(orig, client.MergeFromWithOptimisticLock{}), client.FieldOwner(FieldOwner)); err != nil {
 		return false, err
 	}
+	r.own.wrote(client.ObjectKeyFromObject(vmi), orig.ResourceVersion)
 	return true, nil
 }
 
