@@ -166,12 +166,15 @@ func TestScaleKwok200(t *testing.T) {
 	for err := range errs {
 		t.Fatalf("a create never went through: %v", err)
 	}
-	vmisPerSecond := float64(atKill) / killedAt.Sub(start).Seconds()
-	t.Logf("%d VMIs created (%d creates retried); leader %s (pid %d) killed %s after the first create, with %d Running: %.1f VMIs Running/s, %.2f× the bare Pods' %.1f/s",
-		created.Load(), retries.Load(), leader, leaderPID, killedAt.Sub(start).Round(time.Millisecond), atKill, vmisPerSecond, vmisPerSecond/podsPerSecond, podsPerSecond)
+	t.Logf("%d VMIs created (%d creates retried); leader %s (pid %d) killed %s after the first create, with %d Running",
+		created.Load(), retries.Load(), leader, leaderPID, killedAt.Sub(start).Round(time.Millisecond), atKill)
 
 	// All Running, each on a kwok node, with exactly one launcher Pod there.
+	// stall is the longest time after the kill with no guest turning
+	// Running: the leaderless gap (the agents finish the starts already
+	// signed first).
 	var perNode map[string]int
+	lastCount, lastRise, stall := atKill, killedAt, time.Duration(0)
 	framework.Eventually(t, "all 200 VMIs Running on kwok nodes", 10*time.Minute, func() (bool, error) {
 		vmis := &v1alpha1.VirtualMachineInstanceList{}
 		if err := e.Client.List(ctx, vmis, client.InNamespace(ns)); err != nil {
@@ -189,9 +192,19 @@ func TestScaleKwok200(t *testing.T) {
 				running++
 			}
 		}
+		if running > lastCount {
+			stall = max(stall, time.Since(lastRise))
+			lastCount, lastRise = running, time.Now()
+		}
 		return running == count, nil
 	})
 	allRunning := time.Since(start)
+	// The start rate with the leaderless gap taken out, beside the bare
+	// Pods' in the same run.
+	working := allRunning - stall
+	vmisPerSecond := float64(count) / working.Seconds()
+	t.Logf("without the %s after the kill with no guest turning Running: %d VMIs Running in %s, %.1f/s, %.2f× the bare Pods' %.1f/s",
+		stall.Round(time.Millisecond), count, working.Round(time.Millisecond), vmisPerSecond, vmisPerSecond/podsPerSecond, podsPerSecond)
 	vmis := &v1alpha1.VirtualMachineInstanceList{}
 	if err := e.Client.List(ctx, vmis, client.InNamespace(ns)); err != nil {
 		t.Fatal(err)
