@@ -46,8 +46,10 @@ type Reconciler struct {
 	// Workers is how many VMIs are reconciled at once (1 when zero).
 	Workers int
 
-	// own tells a cached VMI older than this controller's last write.
-	own ownWrites
+	// own tells a cached VMI older than this controller's last write,
+	// signatures a cached launcher Pod that does not show its signature yet.
+	own        ownWrites
+	signatures ownSignatures
 }
 
 func (r *Reconciler) now() time.Time {
@@ -302,6 +304,7 @@ func (r *Reconciler) event(vmi *v1alpha1.VirtualMachineInstance, typ, reason, ac
 // an up-to-date annotation is left alone.
 func (r *Reconciler) signForNode(ctx context.Context, vmi *v1alpha1.VirtualMachineInstance, launcher *corev1.Pod) error {
 	if launcher.Spec.NodeName == "" || !launcher.DeletionTimestamp.IsZero() {
+		r.signatures.forget(launcher.UID)
 		return nil
 	}
 	signed := launcher.Annotations[domainspec.AnnotationSignature]
@@ -325,7 +328,9 @@ func (r *Reconciler) signForNode(ctx context.Context, vmi *v1alpha1.VirtualMachi
 	if err != nil {
 		return fmt.Errorf("signing the domain: %w", err)
 	}
-	if signed == sig {
+	if r.signatures.pending(launcher.UID, sig, signed) || signed == sig {
+		// Signed, or signed by us and not yet in the cache: the Pod's
+		// watch event brings it back.
 		return nil
 	}
 	orig := launcher.DeepCopy()
@@ -343,6 +348,7 @@ func (r *Reconciler) signForNode(ctx context.Context, vmi *v1alpha1.VirtualMachi
 	if err := r.Client.Patch(ctx, launcher, client.StrategicMergeFrom(orig), client.FieldOwner(FieldOwner)); err != nil {
 		return fmt.Errorf("signing launcher Pod %s for node %s: %w", launcher.Name, launcher.Spec.NodeName, err)
 	}
+	r.signatures.wrote(launcher.UID, sig)
 	log.FromContext(ctx).Info("signed the domain for its node", "pod", launcher.Name, "node", launcher.Spec.NodeName)
 	return nil
 }

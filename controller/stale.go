@@ -51,3 +51,45 @@ func (w *ownWrites) forget(key types.NamespacedName) {
 	defer w.mu.Unlock()
 	delete(w.superseded, key)
 }
+
+// ownSignatures remembers the signature this controller last wrote to each
+// launcher Pod, by Pod UID. A strategic merge patch carries no
+// resourceVersion, so which cached versions predate it is not known; what
+// is known is what it wrote: a cached Pod without that signature has not
+// caught up yet, and signing it again would be a second, redundant write.
+type ownSignatures struct {
+	mu  sync.Mutex
+	sig map[types.UID]string
+}
+
+func (s *ownSignatures) wrote(pod types.UID, sig string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.sig == nil {
+		s.sig = map[types.UID]string{}
+	}
+	s.sig[pod] = sig
+}
+
+// pending reports whether sig was written to the Pod and the cached Pod,
+// which holds has, does not show it yet. Once it does, the record goes.
+func (s *ownSignatures) pending(pod types.UID, sig, has string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	written, ok := s.sig[pod]
+	if !ok || written != sig {
+		return false
+	}
+	if has == sig {
+		delete(s.sig, pod)
+		return false
+	}
+	return true
+}
+
+// forget drops the record of a Pod that is going.
+func (s *ownSignatures) forget(pod types.UID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sig, pod)
+}

@@ -4,11 +4,13 @@ import (
 	"context"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
+	"github.com/podvirt/podvirt/domainspec"
 )
 
 // A pass on a cached VMI that predates the controller's own last write
@@ -75,5 +77,43 @@ func TestOwnWritesForgetsOnceTheCacheCatchesUp(t *testing.T) {
 	w.forget(key)
 	if w.stale(key, "20") {
 		t.Error("forget keeps nothing")
+	}
+}
+
+// A launcher Pod signed by this controller whose cached copy does not show
+// the signature yet is not signed a second time.
+func TestUnsignedCacheOfASignedPodIsNotSignedAgain(t *testing.T) {
+	var stale *corev1.Pod
+	r, c, n, _ := boundVMI(t, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if p, ok := obj.(*corev1.Pod); ok && stale != nil {
+				stale.DeepCopyInto(p)
+				return nil
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+	})
+	if _, err := reconcileOnce(r); err != nil {
+		t.Fatal(err)
+	}
+	signed := launcherPod(t, c)
+	if signed.Annotations[domainspec.AnnotationSignature] == "" || n["patch Pod"] != 1 {
+		t.Fatalf("signature %q after %d Pod patches: want the Pod signed once", signed.Annotations[domainspec.AnnotationSignature], n["patch Pod"])
+	}
+	stale = signed.DeepCopy()
+	delete(stale.Annotations, domainspec.AnnotationSignature)
+	stale.Finalizers = nil
+	if _, err := reconcileOnce(r); err != nil {
+		t.Fatal(err)
+	}
+	if n["patch Pod"] != 1 {
+		t.Errorf("%d Pod patches: a pass on the cache from before the signature signed again", n["patch Pod"])
+	}
+	stale = nil
+	if _, err := reconcileOnce(r); err != nil {
+		t.Fatal(err)
+	}
+	if n["patch Pod"] != 1 {
+		t.Errorf("%d Pod patches: the signed Pod was written again", n["patch Pod"])
 	}
 }
