@@ -95,18 +95,20 @@ func main() {
 	})
 	exitOn(err, "creating the manager")
 
-	host := realHost(hostOptions{
-		stateDir: *stateDir, cgroupRoot: *cgroupRoot, kubepods: *kubepods, libvirtRunDir: *libvirtRunDir,
-		kubeletRoot: *kubeletRoot, hostRoot: *hostProcRoot, hostDiskDirs: splitList(*hostDiskDirs),
-		images: &storage.ImageCache{
-			Dir: filepath.Join(*stateDir, "images"), PullTimeout: *pullTimeout,
-			MaxImageBytes: *maxImage, MaxCacheBytes: *maxCache,
-			Registries: storage.RegistryPolicy{Allowed: splitList(*allowedRegs)},
-		},
-	})
+	var host nodeagentHost
 	if *simulateHost {
 		log.Info("simulating the host: no images, disks, taps or cgroups are made", "dir", filepath.Join(*stateDir, "sim"))
 		host = nodeagentHost{storage: &simhost.Storage{Root: filepath.Join(*stateDir, "sim")}, network: simhost.Network{}}
+	} else {
+		host = realHost(hostOptions{
+			cgroupRoot: *cgroupRoot, kubepods: *kubepods, libvirtRunDir: *libvirtRunDir,
+			kubeletRoot: *kubeletRoot, hostRoot: *hostProcRoot, hostDiskDirs: splitList(*hostDiskDirs),
+			images: &storage.ImageCache{
+				Dir: filepath.Join(*stateDir, "images"), PullTimeout: *pullTimeout,
+				MaxImageBytes: *maxImage, MaxCacheBytes: *maxCache,
+				Registries: storage.RegistryPolicy{Allowed: splitList(*allowedRegs)},
+			},
+		})
 	}
 	hv := &hypervisor.Libvirt{Socket: *libvirtSocket, URI: *libvirtURI}
 	defer hv.Close()
@@ -146,9 +148,9 @@ type nodeagentHost struct {
 }
 
 type hostOptions struct {
-	stateDir, cgroupRoot, kubepods, libvirtRunDir, kubeletRoot, hostRoot string
-	hostDiskDirs                                                         []string
-	images                                                               *storage.ImageCache
+	cgroupRoot, kubepods, libvirtRunDir, kubeletRoot, hostRoot string
+	hostDiskDirs                                               []string
+	images                                                     *storage.ImageCache
 }
 
 // realHost is a node's own host: its image cache and disks, the Pods'

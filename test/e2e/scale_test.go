@@ -32,7 +32,36 @@ const (
 	// kwokMetricsPort is where test/local/kwok.sh has node i's agent serve
 	// its metrics: this port + i.
 	kwokMetricsPort = 18100
+	// kwokNodeLabel is the label test/local/kwok.sh gives its nodes.
+	kwokNodeLabel = "podvirt.io/kwok"
 )
+
+// kwokToleration tolerates the taint test/local/kwok.sh gives its nodes.
+var kwokToleration = corev1.Toleration{Key: "kwok.x-k8s.io/node", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}
+
+// inParallel calls do(1) to do(count) from workers goroutines at once; the
+// function it returns waits for them all and gives the first error.
+func inParallel(workers, count int, do func(i int) error) func() error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1)); i <= count; i = int(next.Add(1)) {
+				if err := do(i); err != nil {
+					once.Do(func() { first = err })
+				}
+			}
+		}()
+	}
+	return func() error {
+		wg.Wait()
+		return first
+	}
+}
 
 // kwokUp brings up test/local/kwok.sh's simulated nodes for the test and
 // takes them down after it.
@@ -59,8 +88,8 @@ func kwokVMI(ns string, i int) *v1alpha1.VirtualMachineInstance {
 	return libvmi.NewTiny(
 		libvmi.WithNamespace(ns),
 		libvmi.WithName(fmt.Sprintf("scale-%03d", i)),
-		libvmi.WithNodeSelector("podvirt.io/kwok", "true"),
-		libvmi.WithToleration(corev1.Toleration{Key: "kwok.x-k8s.io/node", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}),
+		libvmi.WithNodeSelector(kwokNodeLabel, "true"),
+		libvmi.WithToleration(kwokToleration),
 	)
 }
 
@@ -110,33 +139,17 @@ func TestScaleKwok200(t *testing.T) {
 	ns := e.Namespace(t)
 	const count, workers, killAt = 200, 16, 50
 	podsPerSecond := bareKwokPods(t, e, ns, count, workers)
-	// The leader dies once killAt guests run: with the creates long done,
-	// in the middle of the starts, which is the controller's burst.
-
 	leader := e.ControllerLeader(t)
 	leaderPID := controllerPID(t, e, leader)
 	var created, retries atomic.Int64
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	errs := make(chan error, workers)
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1))
-				if i > count {
-					return
-				}
-				if err := createRetrying(ctx, e, kwokVMI(ns, i), &retries); err != nil {
-					errs <- err
-					return
-				}
-				created.Add(1)
-			}
-		}()
-	}
+	createsDone := inParallel(workers, count, func(i int) error {
+		if err := createRetrying(ctx, e, kwokVMI(ns, i), &retries); err != nil {
+			return err
+		}
+		created.Add(1)
+		return nil
+	})
 	runningNow := func() (int, error) {
 		vmis := &v1alpha1.VirtualMachineInstanceList{}
 		if err := e.Client.List(ctx, vmis, client.InNamespace(ns)); err != nil {
@@ -150,6 +163,8 @@ func TestScaleKwok200(t *testing.T) {
 		}
 		return n, nil
 	}
+	// The leader dies once killAt guests run: with the creates long done,
+	// in the middle of the starts, which is the controller's burst.
 	var atKill int
 	framework.Eventually(t, fmt.Sprintf("%d guests running", killAt), 5*time.Minute, func() (bool, error) {
 		n, err := runningNow()
@@ -161,9 +176,7 @@ func TestScaleKwok200(t *testing.T) {
 	if atKill >= count {
 		t.Fatalf("all %d VMIs were Running before the leader could be killed: nothing was tested", count)
 	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
+	if err := createsDone(); err != nil {
 		t.Fatalf("a create never went through: %v", err)
 	}
 	t.Logf("%d VMIs created (%d creates retried); leader %s (pid %d) killed %s after the first create, with %d Running",
@@ -306,30 +319,25 @@ func TestScaleKwok200(t *testing.T) {
 func bareKwokPods(t *testing.T, e *env, ns string, count, workers int) float64 {
 	t.Helper()
 	ctx := context.Background()
-	var next atomic.Int64
-	var wg sync.WaitGroup
 	start := time.Now()
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := int(next.Add(1)); i <= count; i = int(next.Add(1)) {
-				p := &corev1.Pod{}
-				p.Name, p.Namespace = fmt.Sprintf("bare-%03d", i), ns
-				p.Labels = map[string]string{"app": "bare"}
-				p.Spec.NodeSelector = map[string]string{"podvirt.io/kwok": "true"}
-				p.Spec.Tolerations = []corev1.Toleration{{Key: "kwok.x-k8s.io/node", Operator: corev1.TolerationOpExists, Effect: corev1.TaintEffectNoSchedule}}
-				p.Spec.Containers = []corev1.Container{{Name: "c", Image: "podvirt.io/pause:dev", Resources: corev1.ResourceRequirements{
-					Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
-					Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
-				}}}
-				if err := e.Client.Create(ctx, p); err != nil {
-					t.Errorf("creating Pod %s: %v", p.Name, err)
-				}
-			}
-		}()
+	err := inParallel(workers, count, func(i int) error {
+		p := &corev1.Pod{}
+		p.Name, p.Namespace = fmt.Sprintf("bare-%03d", i), ns
+		p.Labels = map[string]string{"app": "bare"}
+		p.Spec.NodeSelector = map[string]string{kwokNodeLabel: "true"}
+		p.Spec.Tolerations = []corev1.Toleration{kwokToleration}
+		p.Spec.Containers = []corev1.Container{{Name: "c", Image: "podvirt.io/pause:dev", Resources: corev1.ResourceRequirements{
+			Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
+			Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("256Mi")},
+		}}}
+		if err := e.Client.Create(ctx, p); err != nil {
+			return fmt.Errorf("creating Pod %s: %w", p.Name, err)
+		}
+		return nil
+	})()
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
 	framework.Eventually(t, "the bare Pods Running", 5*time.Minute, func() (bool, error) {
 		pods := &corev1.PodList{}
 		if err := e.Client.List(ctx, pods, client.InNamespace(ns), client.MatchingLabels{"app": "bare"}); err != nil {
