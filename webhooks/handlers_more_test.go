@@ -176,8 +176,11 @@ func TestValidatorUpdates(t *testing.T) {
 	withMeta := func(obj, meta string) string {
 		return strings.Replace(obj, `"metadata":{"name":"tiny","namespace":"default"}`, `"metadata":{"name":"tiny","namespace":"default",`+meta+`}`, 1)
 	}
-	if resp := h.Handle(context.Background(), request(t, admissionv1.Create, minimalVMI)); !resp.Allowed {
-		t.Fatalf("minimalVMI denied on create: %v", resp.Result)
+	if resp := h.Handle(context.Background(), request(t, admissionv1.Create, string(defaultedJSON(t, []byte(minimalVMI))))); !resp.Allowed {
+		t.Fatalf("minimalVMI, defaulted, denied on create: %v", resp.Result)
+	}
+	if resp := h.Handle(context.Background(), request(t, admissionv1.Create, minimalVMI)); resp.Allowed {
+		t.Fatal("minimalVMI without its defaults allowed on create")
 	}
 	tiny := strings.Replace(minimalVMI, `"128Mi"`, `"1Ki"`, 1)
 	cases := []struct {

@@ -18,6 +18,18 @@ import (
 // dry-run create of examples/vmi-tiny.yaml.
 func reviewBody(t testing.TB, apiVersion string) string {
 	t.Helper()
+	return reviewBodyOf(t, apiVersion, tinyJSON(t))
+}
+
+// defaultedReviewBody is the review /validate-vmi gets for the same
+// create: the object carries the defaults the kube-apiserver applied.
+func defaultedReviewBody(t testing.TB, apiVersion string) string {
+	t.Helper()
+	return reviewBodyOf(t, apiVersion, defaultedJSON(t, tinyJSON(t)))
+}
+
+func tinyJSON(t testing.TB) []byte {
+	t.Helper()
 	y, err := os.ReadFile("../examples/vmi-tiny.yaml")
 	if err != nil {
 		t.Fatal(err)
@@ -26,6 +38,11 @@ func reviewBody(t testing.TB, apiVersion string) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return obj
+}
+
+func reviewBodyOf(t testing.TB, apiVersion string, obj []byte) string {
+	t.Helper()
 	head := `{"kind":"AdmissionReview","apiVersion":"` + apiVersion + `",`
 	if apiVersion == "" {
 		head = `{`
@@ -74,7 +91,7 @@ func TestReviewHandlerAnswersAsControllerRuntime(t *testing.T) {
 		{"v1", "application/json", reviewBody(t, "admission.k8s.io/v1"), NewVMIDefaulter(), 200},
 		{"v1beta1", "application/json", reviewBody(t, "admission.k8s.io/v1beta1"), NewVMIDefaulter(), 200},
 		{"no version", "application/json", reviewBody(t, ""), NewVMIDefaulter(), 200},
-		{"validator", "application/json", reviewBody(t, "admission.k8s.io/v1"), &VMIValidator{}, 200},
+		{"validator", "application/json", defaultedReviewBody(t, "admission.k8s.io/v1"), &VMIValidator{}, 200},
 		{"empty", "application/json", "", NewVMIDefaulter(), 400},
 		{"not JSON", "text/plain", reviewBody(t, "admission.k8s.io/v1"), NewVMIDefaulter(), 400},
 		{"garbage", "application/json", `{"request":`, NewVMIDefaulter(), 400},

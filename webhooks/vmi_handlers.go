@@ -29,8 +29,9 @@ const (
 	ValidateVMIPath = "/validate-vmi"
 )
 
-// VMIValidator answers /validate-vmi: vmirules.Validate on create,
-// ValidateUpdate and Validate on update, then every matching VMIPolicy. It parses each object
+// VMIValidator answers /validate-vmi: on create, that the VMI carries its
+// defaults (notDefaulted) and vmirules.Validate; ValidateUpdate and
+// Validate on update; then every matching VMIPolicy. It parses each object
 // once: the built-in checks read it typed, the policies as CEL values.
 //
 // It is hand-written, not admission.WithValidator: that decodes with the
@@ -65,7 +66,11 @@ func (h *VMIValidator) Handle(ctx context.Context, req admission.Request) admiss
 	var errs field.ErrorList
 	switch req.Operation {
 	case admissionv1.Create:
-		errs = vmirules.Validate(vmi)
+		// Validation first: a VMI that is wrong gets its own errors, not
+		// a list of defaults it may never get to.
+		if errs = vmirules.Validate(vmi); len(errs) == 0 {
+			errs = notDefaulted(req.Object.Raw, vmi)
+		}
 	case admissionv1.Update:
 		var old *v1alpha1.VirtualMachineInstance
 		if oldObject, old, err = h.decodeVMI(req.OldObject.Raw); err != nil {

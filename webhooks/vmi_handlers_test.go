@@ -19,6 +19,7 @@ import (
 
 	v1alpha1 "github.com/podvirt/podvirt/crds/v1alpha1"
 	"github.com/podvirt/podvirt/policies"
+	"github.com/podvirt/podvirt/webhooks/vmirules"
 )
 
 func scheme(t testing.TB) *runtime.Scheme {
@@ -40,6 +41,22 @@ const minimalVMI = `{"apiVersion":"podvirt.io/v1alpha1","kind":"VirtualMachineIn
  "metadata":{"name":"tiny","namespace":"default"},
  "spec":{"domain":{"memory":{"guest":"128Mi"},
   "firmware":{"kernelBoot":{"container":{"image":"r.example/g:1","kernelPath":"/boot/vmlinuz"}}}}}}`
+
+// defaultedJSON is raw with vmirules.Default applied: a VMI as the
+// kube-apiserver passes it to /validate-vmi on create.
+func defaultedJSON(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	vmi := &v1alpha1.VirtualMachineInstance{}
+	if err := json.Unmarshal(raw, vmi); err != nil {
+		t.Fatal(err)
+	}
+	vmirules.Default(vmi)
+	out, err := json.Marshal(vmi)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
 
 func TestDefaulterPatches(t *testing.T) {
 	h := NewVMIDefaulter()
@@ -114,7 +131,7 @@ func TestNamespaceSelectorPolicyIsNeverSkippedOnACacheMiss(t *testing.T) {
 	}
 	prod := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "default", Labels: map[string]string{"env": "prod"}}}
 	h := &VMIValidator{Policies: cache, Namespaces: missingReader{}, NamespacesLive: namespaceReader{prod}}
-	req := request(t, admissionv1.Create, minimalVMI)
+	req := request(t, admissionv1.Create, string(defaultedJSON(t, []byte(minimalVMI))))
 	req.Namespace = "default"
 	resp := h.Handle(context.Background(), req)
 	if resp.Allowed || !strings.Contains(resp.Result.Message, "no VMIs in prod") {

@@ -120,6 +120,7 @@ AUDIT
   # podvirt's webhook configurations, each pointed at the local controller.
   sed -E "s#service: \{name: podvirt-webhook, namespace: podvirt-system, path: ([^,]+), port: 443\}#url: https://127.0.0.1:$PODVIRT_PORT\1#" \
     "$PODVIRT_REPO/deploy/base/webhooks.yaml" | kubectl_ apply --server-side --force-conflicts -f - >/dev/null
+  kubectl_ apply --server-side --force-conflicts -f "$PODVIRT_REPO/deploy/base/vmi-defaults.yaml" >/dev/null
   if ! running podvirt-controller; then
     (cd "$PODVIRT_REPO" && "${NICE[@]}" env CGO_ENABLED=0 go build -o "$bin/" ./cmd/podvirt-controller ./test/tools/noopwebhook ./test/bench/loadgen)
     start_daemon podvirt-controller "${NICE[@]}" env KUBECONFIG="$kc" "$bin/podvirt-controller" \

@@ -51,10 +51,13 @@ type Install struct {
 	// Name prefixes the scenarios ("<name>-16") and names the CPU group.
 	Name                 string
 	Mutating, Validating string
+	// DefaultsPolicy is the MutatingAdmissionPolicy that sets the VMI
+	// defaults inside the kube-apiserver ("" for a build without one).
+	DefaultsPolicy string
 }
 
 // DefaultInstall is podvirt as deploy/ installs it.
-var DefaultInstall = Install{Name: WebhookPodvirt, Mutating: PodvirtMutating, Validating: PodvirtValidating}
+var DefaultInstall = Install{Name: WebhookPodvirt, Mutating: PodvirtMutating, Validating: PodvirtValidating, DefaultsPolicy: PodvirtDefaultsPolicy}
 
 // Options configure an Env.
 type Options struct {
@@ -125,7 +128,17 @@ func (e *Env) InPath(ctx context.Context) (Path, error) {
 	if err != nil {
 		return Path{}, fmt.Errorf("listing ValidatingAdmissionPolicyBindings: %w", err)
 	}
-	return PathOf(m.Items, v.Items, p.Items, b.Items), nil
+	path := PathOf(m.Items, v.Items, p.Items, b.Items)
+	mp, err := ar.MutatingAdmissionPolicies().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return Path{}, fmt.Errorf("listing MutatingAdmissionPolicies: %w", err)
+	}
+	mb, err := ar.MutatingAdmissionPolicyBindings().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return Path{}, fmt.Errorf("listing MutatingAdmissionPolicyBindings: %w", err)
+	}
+	path.MAPs = mutatingPoliciesInPath(mp.Items, mb.Items)
+	return path, nil
 }
 
 // poll calls f every interval until it returns true, an error, or the

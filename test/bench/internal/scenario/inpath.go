@@ -1,6 +1,7 @@
 package scenario
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +51,30 @@ func anyRule(rules []admissionregistrationv1.RuleWithOperations) bool {
 type Path struct {
 	Webhooks []string
 	VAPs     int
+	// MAPs are the MutatingAdmissionPolicies, bound, that match VMIs.
+	MAPs []string
+}
+
+// mutatingPoliciesInPath names the bound MutatingAdmissionPolicies whose
+// rules match a VMI create.
+func mutatingPoliciesInPath(policies []admissionregistrationv1.MutatingAdmissionPolicy, bindings []admissionregistrationv1.MutatingAdmissionPolicyBinding) []string {
+	bound := map[string]bool{}
+	for _, b := range bindings {
+		bound[b.Spec.PolicyName] = true
+	}
+	var names []string
+	for _, pol := range policies {
+		if !bound[pol.Name] || pol.Spec.MatchConstraints == nil {
+			continue
+		}
+		if slices.ContainsFunc(pol.Spec.MatchConstraints.ResourceRules, func(r admissionregistrationv1.NamedRuleWithOperations) bool {
+			return RuleMatchesVMICreate(r.RuleWithOperations)
+		}) {
+			names = append(names, pol.Name)
+		}
+	}
+	slices.Sort(names)
+	return names
 }
 
 // PathOf computes the Path from the cluster's configurations.
@@ -98,6 +123,8 @@ type Expect struct {
 	// trailing "*" matches any name with that prefix.
 	Configurations []string
 	VAPs           int
+	// MAPs are the MutatingAdmissionPolicies wanted in the path, no more.
+	MAPs []string
 	// AtLeastOne: some webhook of Configurations must be in the path
 	// (else the scenario measures nothing of its webhook).
 	AtLeastOne bool
@@ -126,6 +153,9 @@ func (e Expect) Check(p Path) string {
 	}
 	if e.AtLeastOne && !found {
 		problems = append(problems, "none of "+strings.Join(e.Configurations, ", ")+" is in the path")
+	}
+	if !slices.Equal(p.MAPs, e.MAPs) {
+		problems = append(problems, fmt.Sprintf("MutatingAdmissionPolicies in the path: %v, want %v", p.MAPs, e.MAPs))
 	}
 	if p.VAPs != e.VAPs {
 		problems = append(problems, "ValidatingAdmissionPolicyBindings in the path: "+strconv.Itoa(p.VAPs)+", want "+strconv.Itoa(e.VAPs))

@@ -36,7 +36,7 @@ func (e *Env) Catalog() []Scenario {
 		}
 		return Scenario{
 			ScenarioInfo: report.ScenarioInfo{Name: fmt.Sprintf("%s-%d", in.Name, k), Label: label, Webhook: in.Name},
-			Expect:       Expect{Configurations: []string{"mutating/" + in.Mutating, "validating/" + in.Validating}, AtLeastOne: true},
+			Expect:       Expect{Configurations: []string{"mutating/" + in.Mutating, "validating/" + in.Validating}, MAPs: in.defaultsPolicies(), AtLeastOne: true},
 			Setup: func(ctx context.Context) error {
 				if err := e.SetPodvirt(ctx, in, true); err != nil {
 					return err

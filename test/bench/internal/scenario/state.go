@@ -118,6 +118,9 @@ func (e *Env) Prepare(ctx context.Context) error {
 		}); err != nil {
 			return err
 		}
+		if err := e.setDefaultsPolicy(ctx, in, false); err != nil {
+			return err
+		}
 	}
 	return e.waitDefaulted(ctx, false)
 }

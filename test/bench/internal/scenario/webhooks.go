@@ -124,6 +124,13 @@ func (e *Env) SetPodvirt(ctx context.Context, in Install, on bool) error {
 		}
 		saved = s
 	}
+	// The defaults before the webhooks, which refuse a VMI without them;
+	// the webhooks out first for the same reason.
+	if on {
+		if err := e.setDefaultsPolicy(ctx, in, true); err != nil {
+			return err
+		}
+	}
 	err := e.setRules(ctx, in, func(cfg, w string) ([]admissionregistrationv1.RuleWithOperations, bool) {
 		if !on {
 			return DisabledRules(), true
@@ -134,7 +141,48 @@ func (e *Env) SetPodvirt(ctx context.Context, in Install, on bool) error {
 	if err != nil {
 		return err
 	}
+	if !on {
+		if err := e.setDefaultsPolicy(ctx, in, false); err != nil {
+			return err
+		}
+	}
 	return e.waitDefaulted(ctx, on)
+}
+
+// PodvirtDefaultsPolicy is deploy/base's MutatingAdmissionPolicy.
+const PodvirtDefaultsPolicy = "podvirt-vmi-defaults"
+
+func (in Install) defaultsPolicies() []string {
+	if in.DefaultsPolicy == "" {
+		return nil
+	}
+	return []string{in.DefaultsPolicy}
+}
+
+// setDefaultsPolicy points in's MutatingAdmissionPolicy at VMI creates
+// (on, as deploy/base has it) or at the resource that does not exist.
+func (e *Env) setDefaultsPolicy(ctx context.Context, in Install, on bool) error {
+	if in.DefaultsPolicy == "" {
+		return nil
+	}
+	rs := DisabledRules()
+	if on {
+		rs = []admissionregistrationv1.RuleWithOperations{{
+			Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Create},
+			Rule: admissionregistrationv1.Rule{
+				APIGroups: []string{"podvirt.io"}, APIVersions: []string{"v1alpha1"}, Resources: []string{"virtualmachineinstances"},
+			},
+		}}
+	}
+	p, err := json.Marshal([]patchOp{{Op: "replace", Path: "/spec/matchConstraints/resourceRules", Value: rs}})
+	if err != nil {
+		return fmt.Errorf("encoding the patch: %w", err)
+	}
+	_, err = e.Kube.AdmissionregistrationV1().MutatingAdmissionPolicies().Patch(ctx, in.DefaultsPolicy, types.JSONPatchType, p, metav1.PatchOptions{FieldManager: "podvirt-bench"})
+	if err != nil {
+		return fmt.Errorf("patching MutatingAdmissionPolicy %s: %w", in.DefaultsPolicy, err)
+	}
+	return nil
 }
 
 func (e *Env) restoreRules(ctx context.Context, s *State) error {
@@ -143,7 +191,7 @@ func (e *Env) restoreRules(ctx context.Context, s *State) error {
 		if _, saved := s.Rules["mutating/"+in.Mutating]; !saved {
 			continue // not saved: Prepare never changed it
 		}
-		errs = append(errs, e.setRules(ctx, in, func(cfg, w string) ([]admissionregistrationv1.RuleWithOperations, bool) {
+		errs = append(errs, e.setDefaultsPolicy(ctx, in, true), e.setRules(ctx, in, func(cfg, w string) ([]admissionregistrationv1.RuleWithOperations, bool) {
 			rs, ok := s.Rules[cfg][w]
 			return rs, ok
 		}))
