@@ -65,7 +65,7 @@ volumes:
 domain:
   memory: {guest: 64Mi}
   devices:
-    inputs: [{name: t1}, {name: t2, bus: virtio, type: keyboard}]
+    inputs: [{name: t1}, {name: t2, bus: usb}, {name: t3, type: tablet}]
     interfaces:
       - name: default
         masquerade: {}
@@ -77,7 +77,7 @@ domain:
   machine: {}
   features: {}
   devices: {autoattachPodInterface: false, autoattachSerialConsole: false}
-evictionStrategy: LiveMigrate
+evictionStrategy: None
 terminationGracePeriodSeconds: 0`,
 	"kernel boot images": `
 domain:
@@ -117,6 +117,11 @@ func TestDefaultsPolicyAgreesWithTheGoDefaulter(t *testing.T) {
 		var s map[string]any
 		if err := yaml.Unmarshal([]byte(spec), &s); err != nil {
 			t.Fatalf("%s: %v", name, err)
+		}
+		if _, ok := s["volumes"]; !ok && !strings.Contains(spec, "kernelBoot") {
+			// Something to boot from, listed without a disk: the policy
+			// adds one.
+			s["volumes"] = []any{map[string]any{"name": "boot", "containerDisk": map[string]any{"image": "quay.io/x/boot:v1"}}}
 		}
 		m, err := json.Marshal(map[string]any{
 			"apiVersion": v1alpha1.GroupVersion.String(), "kind": "VirtualMachineInstance",
