@@ -7,8 +7,8 @@ import (
 	"fmt"
 	"maps"
 	"os"
-	"slices"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 

@@ -15,15 +15,16 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// TestCABundleKeptCurrent overwrites the VMI defaulter's caBundle, as a
-// re-applied manifest or a stray edit would: the controller writes it back
-// with no restart, and VMIs are admitted again.
+// TestCABundleKeptCurrent overwrites the VMI validator's caBundle (the
+// webhook every VMI create calls), as a re-applied manifest or a stray
+// edit would: the controller writes it back with no restart, and VMIs are
+// admitted again.
 func TestCABundleKeptCurrent(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	ns := e.Namespace(t)
-	key := types.NamespacedName{Name: "podvirt-vmi-defaulter"}
-	cfg := &admissionregistrationv1.MutatingWebhookConfiguration{}
+	key := types.NamespacedName{Name: "podvirt-vmi-validator"}
+	cfg := &admissionregistrationv1.ValidatingWebhookConfiguration{}
 	if err := e.Client.Get(ctx, key, cfg); err != nil {
 		t.Fatal(err)
 	}
