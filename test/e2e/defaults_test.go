@@ -35,6 +35,9 @@ domain:
 domain:
   cpu: {threads: 2}
   resources: {limits: {cpu: "0"}, requests: {memory: 64Mi}}`,
+	"quantities written as numbers": `
+domain:
+  resources: {limits: {cpu: 2}, requests: {memory: 134217728}}`,
 	"guest from limits.memory, requests from guest": `
 domain:
   resources: {limits: {memory: 200Mi}}`,
