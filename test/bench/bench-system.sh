@@ -105,7 +105,7 @@ cd "$PODVIRT_REPO"
   "${skip[@]}" \
   --commit "$(git describe --always --dirty 2>/dev/null || echo unknown)" \
   --environment "the local environment (test/local, make run): etcd 3.7.0 (--unsafe-no-fsync) and kube-apiserver v1.37.2 as host processes, a kubelet on containerd, kube-proxy; podvirt installed from deploy/ (podvirt-controller, 2 replicas as Pods, called through Service podvirt-webhook); the no-op webhook likewise (2 replicas as Pods behind Service podvirt-bench-noop); Kyverno out of cluster" \
-  --note "podvirt's own VMIPolicies (deploy/default-policies) are deleted for the run and put back after: podvirt-N runs exactly N. In the other scenarios podvirt's VMI webhooks are out of the path (their rules point at a resource that does not exist) and podvirt-controller idles." \
+  --note "podvirt's own VMIPolicies (deploy/default-policies) are deleted for the run and put back after: podvirt-N runs exactly N. In the other scenarios podvirt's VMI webhooks and its MutatingAdmissionPolicy podvirt-vmi-defaults are out of the path (their rules point at a resource that does not exist) and podvirt-controller idles." \
   --note "The kube-apiserver presents its admission client certificate to podvirt's Service, which verifies it; the no-op webhook and Kyverno ask for none." \
   --note "Kyverno $KYVERNO_VERSION runs as one host process on 127.0.0.1:$KYVERNO_PORT (url: client config, no Service hop, admission reports off, built from the module proxy): a lower bound for a default install. It idles, with no policies, through the other scenarios." \
   --note "podvirt writes an admission audit record per create (dry runs included), as in production; the kube-apiserver's audit policy logs VMIs at Metadata level in every scenario." \

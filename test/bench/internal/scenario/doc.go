@@ -1,6 +1,7 @@
 // Package scenario puts a cluster into each of the benchmark's scenarios
-// and back: podvirt's VMI webhooks taken out of the request path (their
-// rules pointed at a resource that does not exist) or put back; the no-op
+// and back: podvirt's VMI webhooks and its MutatingAdmissionPolicy of VMI
+// defaults taken out of the request path (their rules pointed at a
+// resource that does not exist) or put back; the no-op
 // webhook registered as mutating and validating; 0, 1 or 16 rules loaded
 // as VMIPolicies, as native ValidatingAdmissionPolicies, or as Kyverno
 // ValidatingPolicies. Before any change it saves what it will touch
