@@ -97,6 +97,34 @@ func TestPathAndExpect(t *testing.T) {
 	}
 }
 
+// TestMutatingPoliciesInPath: a bound MutatingAdmissionPolicy matching
+// VMI creates is in the path; one unbound, or pointed at the disabled
+// resource, is not; Check names a difference from the expectation.
+func TestMutatingPoliciesInPath(t *testing.T) {
+	mp := func(name string, resources []string) admissionregistrationv1.MutatingAdmissionPolicy {
+		return admissionregistrationv1.MutatingAdmissionPolicy{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: admissionregistrationv1.MutatingAdmissionPolicySpec{MatchConstraints: &admissionregistrationv1.MatchResources{
+				ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{RuleWithOperations: rule(create, podvirtG, v1a1, resources)}}}}}
+	}
+	pols := []admissionregistrationv1.MutatingAdmissionPolicy{
+		mp(PodvirtDefaultsPolicy, vmis), mp("unbound", vmis), mp("parked", []string{DisabledResource}),
+	}
+	binds := []admissionregistrationv1.MutatingAdmissionPolicyBinding{
+		{Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: PodvirtDefaultsPolicy}},
+		{Spec: admissionregistrationv1.MutatingAdmissionPolicyBindingSpec{PolicyName: "parked"}},
+	}
+	got := mutatingPoliciesInPath(pols, binds)
+	if !slices.Equal(got, []string{PodvirtDefaultsPolicy}) {
+		t.Fatalf("in the path: %v", got)
+	}
+	if msg := (Expect{MAPs: DefaultInstall.defaultsPolicies()}).Check(Path{MAPs: got}); msg != "" {
+		t.Errorf("podvirt's expectation: %q", msg)
+	}
+	if msg := (Expect{}).Check(Path{MAPs: got}); !strings.Contains(msg, "MutatingAdmissionPolicies in the path: [podvirt-vmi-defaults], want []") {
+		t.Errorf("the no-op's expectation: %q", msg)
+	}
+}
+
 func TestParseProcSpec(t *testing.T) {
 	p, err := ParseProcSpec("pid:12, 34")
 	if err != nil || p.Kind != "pid" || len(p.PIDs) != 2 || p.PIDs[1] != 34 {
