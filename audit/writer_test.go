@@ -221,8 +221,12 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatalf("%d distinct seqs for %d appends", len(seen), appends)
 	}
 	w.Close()
-	if got := syncs.Load(); got != 2 {
-		t.Fatalf("%d fsyncs for %d concurrent appends, want 2 (the first, then one for the rest)", got, appends)
+	// 2 when the first append's batch is flushed alone (the hook holds its
+	// fsync until the rest are queued); 1 when the committer found all of
+	// them queued at once (a CI run did): either way no append waited for
+	// more than the fsync in progress and one more.
+	if got := syncs.Load(); got < 1 || got > 2 {
+		t.Fatalf("%d fsyncs for %d concurrent appends, want at most 2 (the first, then one for the rest)", got, appends)
 	}
 	if sum := mustVerify(t, dir, "ctl-0"); sum.Records != appends {
 		t.Fatalf("summary %+v", sum)
